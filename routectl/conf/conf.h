@@ -1,0 +1,67 @@
+/* The daemon's configuration: a JSON document of YANG module routectl-config
+ * (api/routectl-config.yang), parsed and validated with libyang, then
+ * checked for what YANG cannot say (canonical prefixes, a prefix in two
+ * services). The result is immutable: a reload loads a new one and swaps. */
+#ifndef ROUTECTL_CONF_H
+#define ROUTECTL_CONF_H
+
+#include "common/model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct err;
+
+struct conf_service {
+	char *name;
+	struct prefix *prefixes;     /* IPv4 first, then IPv6, each sorted */
+	size_t n_prefixes;
+	enum svc_mode initial_mode;  /* state of a service new to the state file */
+	unsigned initial_prepend;    /* when initial_mode is MODE_PREPEND */
+};
+
+struct conf {
+	char *site;
+	uint32_t local_as;
+	/* BIRD */
+	char *bird_socket;            /* BIRD's control socket */
+	char *include_path;           /* the generated include */
+	char *template_path;          /* NULL: the built-in bird-templates/routectl.conf.tmpl */
+	char **bgp_protocols;         /* BGP protocols whose exports verify checks */
+	size_t n_bgp_protocols;
+	unsigned configure_timeout_s; /* `configure timeout N`: BIRD undoes unless confirmed */
+	unsigned bird_timeout_ms;     /* per command */
+	unsigned verify_timeout_ms;   /* how long verify waits for the exports to match */
+	/* daemon */
+	char *state_dir;
+	char *console_socket;
+	unsigned console_mode;        /* file mode of the console socket, default 0660 */
+	unsigned reconcile_interval_s;
+	char *policy_path;            /* NULL: built-in defaults (policies/default.json) */
+	struct conf_service *services; /* sorted by name */
+	size_t n_services;
+};
+
+/* Parses and validates a config file. On failure e->msg holds every error,
+ * one per line, each naming the JSON path and the reason. */
+int conf_load(const char *path, struct conf **out, struct err *e);
+/* Same, from a string (name is used in messages). */
+int conf_parse(const char *json, const char *name, struct conf **out, struct err *e);
+void conf_free(struct conf *c);
+
+const struct conf_service *conf_find_service(const struct conf *c, const char *name);
+
+/* Policy: timings of staged drains/undrains (policies/default.json,
+ * YANG module routectl-policy). */
+struct policy {
+	unsigned drain_prepend;      /* prepend count of the first drain stage */
+	unsigned drain_wait_s;       /* wait before the withdraw stage */
+	unsigned undrain_prepend;    /* prepend count of the first undrain stage */
+	unsigned undrain_wait_s;     /* wait before the announce stage */
+};
+
+/* path NULL: the built-in default policy. */
+int policy_load(const char *path, struct policy *out, struct err *e);
+int policy_parse(const char *json, const char *name, struct policy *out, struct err *e);
+
+#endif
