@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# routectld against real BIRD: a site BIRD with an eBGP session to an upstream
+# BIRD, both on loopback. Checks drain/undrain reach the upstream without a
+# session reset, and that every failure (BIRD rejecting the config, BIRD down,
+# a bad state file, a hand-edited include) gives a clear error and loses nothing.
+# usage: daemon-apply.sh ROUTECTLD ROUTECTL PORT_BASE
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+ROUTECTLD=$1 ROUTECTL=$2 PORT=$3
+it_init
+D=$IT_DIR
+SITE_IP=127.0.0.21 UP_IP=127.0.0.22
+
+cat >"$D/site.conf" <<CONF
+router id $SITE_IP;
+log "$D/site-bird.log" all;
+include "$D/routectl.conf";
+protocol bgp isp {
+	local $SITE_IP port $((PORT + 1)) as 65001;
+	neighbor $UP_IP port $PORT as 65000;
+	multihop;
+	strict bind yes;
+	connect retry time 1;
+	ipv4 { import none; export filter { if proto = "routectl_v4" then { routectl_export(); accept; } reject; }; };
+	ipv6 { import none; export filter { if proto = "routectl_v6" then { routectl_export(); bgp_next_hop = 2001:db8:ffff::21; accept; } reject; }; };
+}
+CONF
+cat >"$D/up.conf" <<CONF
+router id $UP_IP;
+log "$D/up-bird.log" all;
+protocol bgp site {
+	local $UP_IP port $PORT as 65000;
+	neighbor $SITE_IP port $((PORT + 1)) as 65001;
+	multihop;
+	strict bind yes;
+	connect retry time 1;
+	ipv4 { import all; export none; };
+	ipv6 { import all; export none; };
+}
+CONF
+cat >"$D/routectld.json" <<CONF
+{"routectl-config:routectld": {
+  "site": "ash", "local-as": 65001,
+  "bird": {"control-socket": "$D/site.ctl", "include": "$D/routectl.conf",
+           "bgp-protocol": ["isp"], "configure-timeout": 30, "verify-timeout-ms": 3000},
+  "state-dir": "$D/state",
+  "console": {"socket": "$D/routectld.sock"},
+  "reconcile-interval": 1,
+  "service": [
+    {"name": "web", "ipv4-prefix": ["192.0.2.0/24"], "ipv6-prefix": ["2001:db8:1::/48"]},
+    {"name": "dns", "ipv4-prefix": ["198.51.100.0/24"], "ipv6-prefix": ["2001:db8:2::/48"]}]}}
+CONF
+
+start_daemon() {
+	"$ROUTECTLD" -c "$D/routectld.json" >>"$D/routectld.log" 2>&1 &
+	DAEMON_PID=$!
+	IT_PIDS+=("$DAEMON_PID")
+	wait_for 10 test -S "$D/routectld.sock"
+}
+rctl() { "$ROUTECTL" -s "$D/routectld.sock" "$@"; }
+# jget EXPR: reads JSON on stdin, prints the Python expression EXPR of it (j).
+jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+svc_state() { rctl --json status | jget "[s['state'] for s in j['services'] if s['name']=='$1'][0]"; }
+# routes the upstream has from the site, for one prefix
+up_has() { birdc_q up show route "$1" protocol site | grep -q "$1"; }
+up_path() { birdc_q up show route "$1" protocol site all | sed -n 's/.*BGP.as_path: //p' | head -1; }
+session_since() { birdc_q up show protocols site | awk '$1=="site"{print $5" "$6}'; }
+established() { birdc_q up show protocols site | grep -q Established; }
+
+check "routectld -n accepts the config" "$ROUTECTLD" -n -c "$D/routectld.json"
+
+# The daemon starts first and writes the include BIRD needs to start.
+start_daemon
+check "routectld writes the include at start" test -s "$D/routectl.conf"
+start_bird up "$D/up.conf"
+start_bird site "$D/site.conf"
+check "BGP session established" wait_for 30 established
+check "daemon connects to BIRD" wait_for 10 bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q '\"connected\": *true'"
+check "upstream has web v4 from the site" wait_for 10 up_has 192.0.2.0/24
+check "upstream has web v6 from the site" wait_for 10 up_has 2001:db8:1::/48
+since0=$(session_since)
+
+# Refusals: wrong site, no reason, unknown service.
+rc=0; out=$(rctl drain chi --reason x --now 2>&1) || rc=$?
+check "drain of another site is refused (exit 1)" test "$rc" = 1
+check "refusal names the site this daemon serves" grep -q "ash" <<<"$out"
+rc=0; rctl drain ash --now >/dev/null 2>&1 || rc=$?
+check "drain without a reason is a usage error (exit 2)" test "$rc" = 2
+rc=0; out=$(rctl drain ash --service nosuch --reason x --now 2>&1) || rc=$?
+check "unknown service is refused and named" bash -c "test $rc = 1 && grep -q nosuch <<<'$out'"
+
+# Dry run changes nothing and shows the diff.
+before=$(md5sum <"$D/routectl.conf")
+out=$(rctl drain ash --service web --reason "dry" --now --dry-run)
+check "dry run shows the include diff" grep -q "^+.*reject" <<<"$out"
+check "dry run leaves the include alone" test "$before" = "$(md5sum <"$D/routectl.conf")"
+check "dry run leaves the state alone" test "$(svc_state web)" = announce
+
+# Drain web now: the upstream loses it, dns stays.
+check "drain ash --service web --now succeeds" rctl drain ash --service web --reason "integration drain" --now
+check "state is withdraw" test "$(svc_state web)" = withdraw
+check "upstream lost web v4" wait_for 10 bash -c "! birdc -s '$D/up.ctl' show route 192.0.2.0/24 protocol site | grep -q 192.0.2.0"
+check "upstream lost web v6" wait_for 10 bash -c "! birdc -s '$D/up.ctl' show route 2001:db8:1::/48 protocol site | grep -q 2001:db8:1::"
+check "upstream keeps dns" up_has 198.51.100.0/24
+
+# Prepend dns 3 times.
+check "set dns prepend 3" rctl set ash dns prepend 3 --reason "integration prepend"
+check "upstream sees dns with 3 prepends" wait_for 10 bash -c "birdc -s '$D/up.ctl' show route 198.51.100.0/24 protocol site all | grep -q 'as_path: 65001 65001 65001 65001'"
+
+# BIRD rejects the config: the daemon restores the include and keeps its state.
+cp "$D/site.conf" "$D/site.conf.good"
+echo "this is not bird syntax;" >>"$D/site.conf"
+before=$(md5sum <"$D/routectl.conf")
+rc=0; out=$(rctl undrain ash --service web --reason "should fail" --now 2>&1) || rc=$?
+check "undrain fails when BIRD rejects its config (exit 1)" test "$rc" = 1
+check "the error carries BIRD's words (file:line)" grep -q "site.conf:" <<<"$out"
+check "include restored after the rejection" test "$before" = "$(md5sum <"$D/routectl.conf")"
+check "state kept after the rejection" test "$(svc_state web)" = withdraw
+check "status reports the failed apply" bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q '\"failed\"'"
+cp "$D/site.conf.good" "$D/site.conf"
+
+# BIRD down: clear error, nothing lost; BIRD back: reconnect.
+stop_pid "$PID_site"
+rc=0; out=$(rctl undrain ash --service web --reason "bird is down" --now 2>&1) || rc=$?
+check "undrain fails while BIRD is down (exit 1)" test "$rc" = 1
+check "the error says BIRD is unreachable" grep -qi "bird" <<<"$out"
+check "state kept while BIRD is down" test "$(svc_state web)" = withdraw
+start_bird site "$D/site.conf"
+check "daemon reconnects after BIRD restarts" wait_for 15 bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q '\"connected\": *true'"
+check "BGP session re-established" wait_for 30 established
+since0=$(session_since)
+
+check "undrain web now succeeds" rctl undrain ash --service web --reason "integration undrain" --now
+check "upstream has web again" wait_for 10 up_has 192.0.2.0/24
+
+# Drift: a hand edit of the include that withdraws web is repaired.
+sed -i 's/^function routectl_export()$/&/' "$D/routectl.conf"
+cat >>"$D/routectl.conf" <<'X'
+# hand edit
+X
+check "reconciler rewrites a hand-edited include" wait_for 10 bash -c "! grep -q '# hand edit' '$D/routectl.conf'"
+check "the repair is logged" wait_for 5 grep -q "drift" "$D/routectld.log"
+
+check "no BGP session reset across drains" test "$since0" = "$(session_since)"
+
+# A state file that does not load: safe mode, BIRD untouched, writes refused.
+stop_pid "$DAEMON_PID"
+echo '{"routectl-state:state": {"site": "ash", "generation": "x"' >"$D/state/state.json"
+before=$(md5sum <"$D/routectl.conf")
+start_daemon
+check "bad state file: status shows safe mode" wait_for 5 bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q '\"reason\"'"
+rc=0; out=$(rctl drain ash --reason x --now 2>&1) || rc=$?
+check "safe mode refuses writes (exit 1)" test "$rc" = 1
+check "the refusal says safe mode and names the file" bash -c "grep -qi 'safe mode' <<<'$out' && grep -q state.json <<<'$out'"
+sleep 1.5
+check "safe mode does not touch the include" test "$before" = "$(md5sum <"$D/routectl.conf")"
+check "upstream still has web (BIRD untouched)" up_has 192.0.2.0/24
+
+it_summary

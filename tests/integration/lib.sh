@@ -1,0 +1,77 @@
+# Helpers for the integration tests: temp dirs, processes stopped by PID,
+# checks that count. Source it; then call it_init.
+set -euo pipefail
+
+it_init() {
+	IT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/routectl-it.XXXXXX")
+	IT_PIDS=()
+	IT_PASS=0
+	IT_FAIL=0
+	trap it_cleanup EXIT
+}
+
+it_cleanup() {
+	local rc=$?
+	for pid in "${IT_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${IT_PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	if ((IT_FAIL > 0 || rc != 0)); then
+		for f in "$IT_DIR"/*.log "$IT_DIR"/*/*.log; do
+			[[ -f $f ]] || continue
+			echo "----- $f (last 40 lines)"
+			tail -n 40 "$f"
+		done
+	fi
+	rm -rf "$IT_DIR"
+	exit "$rc"
+}
+
+ok() { IT_PASS=$((IT_PASS + 1)); echo "ok - $*"; }
+not_ok() { IT_FAIL=$((IT_FAIL + 1)); echo "not ok - $*"; }
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# wait_for SECONDS COMMAND...: polls every 50 ms.
+wait_for() {
+	local secs=$1
+	shift
+	local end=$((SECONDS + secs))
+	while ((SECONDS <= end)); do
+		if "$@" 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_bird NAME CONF: BIRD in the foreground of a background job, by PID.
+start_bird() {
+	local name=$1 conf=$2
+	bird -f -c "$conf" -s "$IT_DIR/$name.ctl" -P "$IT_DIR/$name.pid" \
+		>"$IT_DIR/$name.log" 2>&1 &
+	IT_PIDS+=($!)
+	eval "PID_$name=$!"
+	wait_for 10 test -S "$IT_DIR/$name.ctl"
+}
+
+stop_pid() {
+	local pid=$1
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+birdc_q() { birdc -s "$IT_DIR/$1.ctl" "${@:2}"; }
+
+it_summary() {
+	echo "integration: $IT_PASS passed, $IT_FAIL failed"
+	((IT_FAIL == 0))
+}
