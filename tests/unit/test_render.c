@@ -1,0 +1,656 @@
+/* Unit tests of render: placeholders, modes, empty families, sanitising of
+ * user text, determinism, input checks, speed; and, where BIRD is installed,
+ * that BIRD parses what render writes. */
+#include "render/render.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/model.h"
+#include "common/timeutil.h"
+#include "conf/conf.h"
+#include "store/store.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- a hand-built config and state (no parsers involved) --------------- */
+
+#define MAX_SVC 4
+#define MAX_PFX 10050
+
+struct fixture {
+	struct conf c;
+	struct state st;
+	struct conf_service svc[MAX_SVC];
+	struct svc_state ss[MAX_SVC];
+	struct prefix pfx[MAX_SVC][MAX_PFX];
+};
+
+static struct fixture fx;
+
+static void add_prefix(size_t svc, const char *text)
+{
+	struct conf_service *s = &fx.svc[svc];
+	ck_assert_uint_lt(s->n_prefixes, MAX_PFX);
+	ck_assert_int_eq(prefix_parse(text, &fx.pfx[svc][s->n_prefixes], NULL, 0), 0);
+	s->n_prefixes++;
+}
+
+static void add_service(const char *name, enum svc_mode mode, unsigned prepend)
+{
+	size_t i = fx.c.n_services++;
+	ck_assert_uint_lt(i, MAX_SVC);
+	fx.svc[i].name = (char *)name;
+	fx.svc[i].prefixes = fx.pfx[i];
+	fx.ss[i] = (struct svc_state){
+		.name = (char *)name, .mode = mode, .prepend = prepend,
+		.actor = "alice (uid 1000) via console", .reason = "drill",
+		.change_id = "0123456789abcdef", .since = 1764066568,
+	};
+	fx.st.n++;
+}
+
+/* The lab: web and dns, one IPv4 and one IPv6 prefix each. */
+static void lab(enum svc_mode dns, unsigned dns_prepend, enum svc_mode web, unsigned web_prepend)
+{
+	memset(&fx, 0, sizeof fx);
+	fx.c.site = "ash";
+	fx.c.local_as = 65001;
+	fx.c.services = fx.svc;
+	fx.st.site = "ash";
+	fx.st.generation = 7;
+	fx.st.svcs = fx.ss;
+	add_service("dns", dns, dns_prepend);
+	add_prefix(0, "198.51.100.0/24");
+	add_prefix(0, "2001:db8:2::/48");
+	add_service("web", web, web_prepend);
+	add_prefix(1, "192.0.2.0/24");
+	add_prefix(1, "2001:db8:1::/48");
+}
+
+static char *render_default(void)
+{
+	char *tmpl = NULL;
+	struct err e = { 0 };
+	struct buf out = { 0 };
+	ck_assert_msg(render_load_template(&fx.c, &tmpl, &e) == 0, "%s", e.msg);
+	ck_assert_msg(render_include(&fx.c, &fx.st, tmpl, &out, &e) == 0, "%s", e.msg);
+	free(tmpl);
+	return buf_steal(&out);
+}
+
+static char *render_with(const char *tmpl)
+{
+	struct err e = { 0 };
+	struct buf out = { 0 };
+	ck_assert_msg(render_include(&fx.c, &fx.st, tmpl, &out, &e) == 0, "%s", e.msg);
+	return buf_steal(&out);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* Like count(), in lines that are not comments. */
+static size_t count_code(const char *text, const char *needle)
+{
+	size_t n = 0;
+	char *copy = strdup(text);
+	for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n"))
+		if (line[strspn(line, " \t")] != '#')
+			n += count(line, needle);
+	free(copy);
+	return n;
+}
+
+/* ---- BIRD, when installed: parse the output inside a bird.conf --------- */
+
+static const char *bird_path(void)
+{
+	const char *p = getenv("ROUTECTL_BIRD");
+	if (p && *p)
+		return p;
+	return access("/usr/sbin/bird", X_OK) == 0 ? "/usr/sbin/bird" : NULL;
+}
+
+/* Returns BIRD's exit status for a config that includes text and calls
+ * routectl_export() from a BGP export filter; -1 if BIRD is missing. */
+static int bird_parse(const char *text)
+{
+	const char *bird = bird_path();
+	if (!bird)
+		return -1;
+	char dir[] = "/tmp/test_render.XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char inc[256], conf[256], cmd[1024];
+	snprintf(inc, sizeof inc, "%s/routectl.conf", dir);
+	snprintf(conf, sizeof conf, "%s/bird.conf", dir);
+	ck_assert_int_eq(fs_write_atomic(inc, text, strlen(text), 0644, NULL), 0);
+	struct buf b = { 0 };
+	buf_printf(&b,
+		   "router id 127.0.0.2;\n"
+		   "include \"%s\";\n"
+		   "protocol bgp up {\n"
+		   "\tlocal 127.0.0.2 as 65001;\n"
+		   "\tneighbor 127.0.0.3 as 65000;\n"
+		   "\tmultihop;\n"
+		   "\tipv4 { import none; export filter { if proto = \"routectl_v4\" then { routectl_export(); accept; } reject; }; };\n"
+		   "\tipv6 { import none; export filter { if proto = \"routectl_v6\" then { routectl_export(); bgp_next_hop = 2001:db8:ffff::2; accept; } reject; }; };\n"
+		   "}\n", inc);
+	ck_assert_int_eq(fs_write_atomic(conf, b.p, b.len, 0644, NULL), 0);
+	buf_free(&b);
+	snprintf(cmd, sizeof cmd, "'%s' -p -c '%s'", bird, conf);
+	int st = system(cmd);
+	unlink(inc);
+	unlink(conf);
+	rmdir(dir);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void assert_bird_parses(const char *text)
+{
+	int rc = bird_parse(text);
+	if (rc == -1) {
+		fprintf(stderr, "test_render: bird not installed, parse check skipped\n");
+		return;
+	}
+	ck_assert_msg(rc == 0, "bird -p rejected the rendered include:\n%s", text);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+/* The BIRD check above would be worthless if it passed anything. */
+START_TEST(test_bird_check_rejects_junk)
+{
+	int rc = bird_parse("function routectl_export() { if net ~ then reject; }\n");
+	if (rc == -1)
+		return;
+	ck_assert_int_ne(rc, 0);
+	/* An include without the function: the filters name an undefined symbol. */
+	ck_assert_int_ne(bird_parse("# empty\n"), 0);
+}
+END_TEST
+
+START_TEST(test_default_template_announce)
+{
+	lab(MODE_ANNOUNCE, 0, MODE_ANNOUNCE, 0);
+	char *out = render_default();
+	ck_assert_ptr_nonnull(strstr(out, "# Generated by routectld for site ash, generation 7.\n"));
+	ck_assert_ptr_nonnull(strstr(out, "Do not edit"));
+	ck_assert_ptr_nonnull(strstr(out,
+		"protocol static " RENDER_STATIC_V4 " {\n\tipv4;\n"
+		"\t# dns\n\troute 198.51.100.0/24 blackhole;\n"
+		"\t# web\n\troute 192.0.2.0/24 blackhole;\n}\n"));
+	ck_assert_ptr_nonnull(strstr(out,
+		"protocol static " RENDER_STATIC_V6 " {\n\tipv6;\n"
+		"\t# dns\n\troute 2001:db8:2::/48 blackhole;\n"
+		"\t# web\n\troute 2001:db8:1::/48 blackhole;\n}\n"));
+	ck_assert_ptr_nonnull(strstr(out, "define routectl_s0_v4 = [\n\t198.51.100.0/24\n];\n"));
+	ck_assert_ptr_nonnull(strstr(out, "define routectl_s0_v6 = [\n\t2001:db8:2::/48\n];\n"));
+	ck_assert_ptr_nonnull(strstr(out, "define routectl_s1_v4 = [\n\t192.0.2.0/24\n];\n"));
+	ck_assert_ptr_nonnull(strstr(out, "define routectl_s1_v6 = [\n\t2001:db8:1::/48\n];\n"));
+	ck_assert_ptr_nonnull(strstr(out, "function " RENDER_EXPORT_FUNCTION "()\n{\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\t# web: announce\n"));
+	/* Announce touches nothing. */
+	ck_assert_uint_eq(count_code(out, "reject"), 0);
+	ck_assert_uint_eq(count_code(out, "bgp_path.prepend"), 0);
+	ck_assert_uint_eq(count(out, "net ~"), 0);
+	ck_assert_uint_eq(out[strlen(out) - 1], '\n');
+	assert_bird_parses(out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_withdraw)
+{
+	lab(MODE_ANNOUNCE, 0, MODE_WITHDRAW, 0);
+	char *out = render_default();
+	ck_assert_ptr_nonnull(strstr(out,
+		"\t# web: withdraw\n"
+		"\t#   since 2025-11-25T10:29:28Z by alice (uid 1000) via console, change 0123456789abcdef\n"
+		"\t#   reason: drill\n"
+		"\tif net.type = NET_IP4 then {\n"
+		"\t\tif net ~ routectl_s1_v4 then reject;\n"
+		"\t}\n"
+		"\tif net.type = NET_IP6 then {\n"
+		"\t\tif net ~ routectl_s1_v6 then reject;\n"
+		"\t}\n"));
+	ck_assert_uint_eq(count(out, "reject;"), 2);
+	ck_assert_uint_eq(count(out, "routectl_s0_v4 then"), 0);  /* dns announced */
+	ck_assert_uint_eq(count_code(out, "bgp_path.prepend"), 0);
+	/* Withdrawn prefixes keep their static routes: only the export changes. */
+	ck_assert_ptr_nonnull(strstr(out, "route 192.0.2.0/24 blackhole;"));
+	assert_bird_parses(out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_prepend_counts)
+{
+	for (unsigned n = PREPEND_MIN; n <= PREPEND_MAX; n++) {
+		lab(MODE_PREPEND, n, MODE_ANNOUNCE, 0);
+		char *out = render_default();
+		/* n per family, two families. */
+		ck_assert_uint_eq(count(out, "\t\t\tbgp_path.prepend(65001);\n"), 2 * n);
+		ck_assert_uint_eq(count_code(out, "reject"), 0);
+		char head[64];
+		snprintf(head, sizeof head, "\t# dns: prepend %u\n", n);
+		ck_assert_ptr_nonnull(strstr(out, head));
+		ck_assert_ptr_nonnull(strstr(out,
+			"\tif net.type = NET_IP4 then {\n"
+			"\t\tif net ~ routectl_s0_v4 then {\n"
+			"\t\t\tbgp_path.prepend(65001);\n"));
+		if (n == 1 || n == PREPEND_MAX)
+			assert_bird_parses(out);
+		free(out);
+	}
+}
+END_TEST
+
+/* A set of one family is only ever matched after a test of that family. */
+START_TEST(test_family_guard)
+{
+	lab(MODE_WITHDRAW, 0, MODE_PREPEND, 2);
+	char *out = render_default();
+	size_t tests = 0;
+	const char *prev = NULL;
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+		const char *m = strstr(line, "if net ~ routectl_s");
+		if (m) {
+			int fam = strstr(m, "_v4 then") ? 4 : strstr(m, "_v6 then") ? 6 : 0;
+			ck_assert_int_ne(fam, 0);
+			char want[64];
+			snprintf(want, sizeof want, "\tif net.type = NET_IP%d then {", fam);
+			ck_assert_ptr_nonnull(prev);
+			ck_assert_str_eq(prev, want);
+			tests++;
+		}
+		prev = line;
+	}
+	ck_assert_uint_eq(tests, 4);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_empty_families)
+{
+	memset(&fx, 0, sizeof fx);
+	fx.c.site = "chi";
+	fx.c.local_as = 65002;
+	fx.c.services = fx.svc;
+	fx.st.svcs = fx.ss;
+	add_service("only6", MODE_WITHDRAW, 0);
+	add_prefix(0, "2001:db8:6::/48");
+	add_service("only4", MODE_PREPEND, 1);
+	add_prefix(1, "203.0.113.0/24");
+	add_service("zero", MODE_WITHDRAW, 0);
+	char *out = render_default();
+	/* Service 0 has no IPv4 set and no IPv4 test; service 1 no IPv6. */
+	ck_assert_uint_eq(count(out, "routectl_s0_v4"), 0);
+	ck_assert_uint_eq(count(out, "routectl_s1_v6"), 0);
+	ck_assert_uint_eq(count(out, "routectl_s2_v"), 0);
+	ck_assert_uint_eq(count(out, "routectl_s0_v6"), 2);  /* define + test */
+	ck_assert_uint_eq(count(out, "routectl_s1_v4"), 2);
+	ck_assert_uint_eq(count(out, "[]"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "# Service \"zero\" has no prefixes.\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\t# zero: withdraw\n"));
+	assert_bird_parses(out);
+	free(out);
+
+	/* No services at all: both protocols still exist, empty. */
+	memset(&fx, 0, sizeof fx);
+	fx.c.site = "chi";
+	fx.c.local_as = 65002;
+	out = render_default();
+	ck_assert_ptr_nonnull(strstr(out, "protocol static routectl_v4 {\n\tipv4;\n}\n"));
+	ck_assert_ptr_nonnull(strstr(out, "protocol static routectl_v6 {\n\tipv6;\n}\n"));
+	ck_assert_ptr_nonnull(strstr(out, "function routectl_export()\n{\n}\n"));
+	assert_bird_parses(out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_placeholders)
+{
+	lab(MODE_ANNOUNCE, 0, MODE_WITHDRAW, 0);
+	fx.st.generation = 42;
+	char *out = render_with("site {{site}} as {{ local_as }} gen {{generation}}.\n");
+	ck_assert_str_eq(out, "site ash as 65001 gen 42.\n");
+	free(out);
+
+	/* Alone on a line: indented line by line; an empty piece drops the line. */
+	fx.svc[0].n_prefixes = 1;  /* dns keeps only 198.51.100.0/24 */
+	fx.svc[1].n_prefixes = 1;
+	out = render_with("a {\n    {{static_routes_v4}}  \n\t{{static_routes_v6}}\n}");
+	ck_assert_str_eq(out, "a {\n    # dns\n    route 198.51.100.0/24 blackhole;\n"
+			 "    # web\n    route 192.0.2.0/24 blackhole;\n}");
+	free(out);
+
+	/* Inline, a piece of lines loses its last newline. */
+	out = render_with("x {{static_routes_v4}} y\n");
+	ck_assert_str_eq(out, "x # dns\nroute 198.51.100.0/24 blackhole;\n"
+			 "# web\nroute 192.0.2.0/24 blackhole; y\n");
+	free(out);
+
+	/* Text without placeholders, a lone '}}' and a single '{' pass through. */
+	out = render_with("if a then { b; }}\n{ {\n");
+	ck_assert_str_eq(out, "if a then { b; }}\n{ {\n");
+	free(out);
+
+	out = render_with("");
+	ck_assert_str_eq(out, "");
+	free(out);
+}
+END_TEST
+
+START_TEST(test_bad_placeholders)
+{
+	lab(MODE_ANNOUNCE, 0, MODE_ANNOUNCE, 0);
+	struct err e = { 0 };
+	struct buf out = { 0 };
+	buf_puts(&out, "kept");
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, "ok\n{{site}}\nx {{bogus}} y\n", &out, &e),
+			 -ERR_INVALID);
+	ck_assert_int_eq(e.code, ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "line 3") && strstr(e.msg, "{{bogus}}"), "%s", e.msg);
+	/* Nothing half-rendered is left behind. */
+	ck_assert_str_eq(out.p, "kept");
+
+	err_clear(&e);
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, "a\nb {{site\n}}\n", &out, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "line 2") && strstr(e.msg, "not closed"), "%s", e.msg);
+	ck_assert_str_eq(out.p, "kept");
+
+	err_clear(&e);
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, "{{}}\n", &out, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "line 1"), "%s", e.msg);
+	err_clear(&e);
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, "{{Site}}\n", &out, &e), -ERR_INVALID);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_load_template)
+{
+	lab(MODE_ANNOUNCE, 0, MODE_ANNOUNCE, 0);
+	struct err e = { 0 };
+	char *tmpl = NULL;
+
+	/* Built in. */
+	ck_assert_int_eq(render_load_template(&fx.c, &tmpl, &e), 0);
+	ck_assert_ptr_nonnull(strstr(tmpl, "{{export_cases}}"));
+	free(tmpl);
+
+	char dir[] = "/tmp/test_render.XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[256];
+	snprintf(path, sizeof path, "%s/t.tmpl", dir);
+
+	/* From a file. */
+	const char *good = "# {{site}}\n{{export_cases}}\n";
+	ck_assert_int_eq(fs_write_atomic(path, good, strlen(good), 0644, NULL), 0);
+	fx.c.template_path = path;
+	ck_assert_msg(render_load_template(&fx.c, &tmpl, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(tmpl, good);
+	free(tmpl);
+
+	/* A bad placeholder is caught at load, naming the file and line. */
+	const char *bad = "# fine\n\n  {{export_case}}\n";
+	ck_assert_int_eq(fs_write_atomic(path, bad, strlen(bad), 0644, NULL), 0);
+	tmpl = NULL;
+	ck_assert_int_eq(render_load_template(&fx.c, &tmpl, &e), -ERR_INVALID);
+	ck_assert_ptr_null(tmpl);
+	ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, "line 3") &&
+		      strstr(e.msg, "{{export_case}}"), "%s", e.msg);
+
+	/* Too large. */
+	size_t big = 2 * 1024 * 1024;
+	char *junk = malloc(big);
+	memset(junk, '#', big);
+	ck_assert_int_eq(fs_write_atomic(path, junk, big, 0644, NULL), 0);
+	free(junk);
+	err_clear(&e);
+	ck_assert_int_eq(render_load_template(&fx.c, &tmpl, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, path), "%s", e.msg);
+
+	/* Missing. */
+	unlink(path);
+	err_clear(&e);
+	ck_assert_int_eq(render_load_template(&fx.c, &tmpl, &e), -ERR_NOTFOUND);
+	ck_assert_msg(strstr(e.msg, path), "%s", e.msg);
+	rmdir(dir);
+}
+END_TEST
+
+/* User text cannot leave its comment, whatever it holds. */
+START_TEST(test_sanitising)
+{
+	lab(MODE_WITHDRAW, 0, MODE_PREPEND, 2);
+	const char *hostile =
+		"EVIL1\n}\nprotocol static evil { ipv4; route 10.0.0.0/8 blackhole; }\n"
+		"EVIL2\r\nfunction x() { reject; } */ /* # \"quoted\" 'single' \\ "
+		"EVIL3\x01\x1b[31m\x7f \xc3\xa9t\xc3\xa9 \xff\xfe \xe2\x80\xa8" "EVIL4\xe2\x80\xae"
+		"\xc2\x85" "EVIL5 \xed\xa0\x80 \xc0\xaf end";
+	fx.ss[0].reason = (char *)hostile;
+	fx.ss[0].actor = (char *)hostile;
+	fx.ss[0].change_id = "abc\n}\nEVIL6";
+	fx.ss[1].has_next = 1;
+	fx.ss[1].next_mode = MODE_WITHDRAW;
+	fx.ss[1].next_at = 1764070168;
+	char *out = render_default();
+
+	/* No control characters but newline and tab anywhere. */
+	for (const unsigned char *u = (const unsigned char *)out; *u; u++)
+		ck_assert_msg(*u >= 0x20 || *u == '\n' || *u == '\t',
+			      "control byte 0x%02x in output", *u);
+	/* No block comment can open or close. */
+	ck_assert_ptr_null(strstr(out, "*/"));
+	ck_assert_ptr_null(strstr(out, "/*"));
+	/* Every line that carries hostile text is a comment. */
+	size_t seen = 0;
+	char *copy = strdup(out);
+	for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
+		if (!strstr(line, "EVIL") && !strstr(line, "evil"))
+			continue;
+		seen++;
+		ck_assert_msg(line[strspn(line, " \t")] == '#', "not a comment: %s", line);
+	}
+	free(copy);
+	ck_assert_uint_gt(seen, 0);
+	/* Valid UTF-8 stays; invalid bytes, U+2028, U+202E, U+0085, surrogates
+	 * and overlongs become '?'. */
+	ck_assert_ptr_nonnull(strstr(out, "\xc3\xa9t\xc3\xa9"));
+	ck_assert_ptr_null(strstr(out, "\xe2\x80\xa8"));
+	ck_assert_ptr_null(strstr(out, "\xe2\x80\xae"));
+	ck_assert_ptr_null(strstr(out, "\xc2\x85"));
+	ck_assert_ptr_null(strstr(out, "\xff"));
+	ck_assert_ptr_null(strstr(out, "\xed\xa0\x80"));
+	ck_assert_ptr_null(strstr(out, "\xc0\xaf"));
+	ck_assert_ptr_nonnull(strstr(out, "\t#   next: withdraw at 2025-11-25T11:29:28Z\n"));
+	/* The hostile text added no code: same number of rejects as without it. */
+	ck_assert_uint_eq(count_code(out, "reject;"), 2);
+	ck_assert_uint_eq(count_code(out, "protocol static"), 2);
+	ck_assert_uint_eq(count_code(out, "{"), count_code(out, "}"));
+	assert_bird_parses(out);
+	free(out);
+
+	/* A long reason is cut. */
+	lab(MODE_WITHDRAW, 0, MODE_ANNOUNCE, 0);
+	char longr[1000];
+	memset(longr, 'r', sizeof longr - 1);
+	longr[sizeof longr - 1] = '\0';
+	fx.ss[0].reason = longr;
+	out = render_default();
+	ck_assert_ptr_nonnull(strstr(out, "rrr...\n"));
+	ck_assert_ptr_null(strstr(out, longr));
+	free(out);
+
+	/* Names from the config are sanitised too; the site becomes a word. */
+	lab(MODE_WITHDRAW, 0, MODE_ANNOUNCE, 0);
+	fx.c.site = "a\"sh\n}";
+	fx.st.site = fx.c.site;
+	fx.svc[1].name = "we\nb";
+	fx.ss[1].name = "we\nb";
+	out = render_with("{{site}}\n{{prefix_sets}}\n{{export_cases}}\n");
+	ck_assert_ptr_nonnull(strstr(out, "a_sh__\n"));
+	ck_assert_ptr_nonnull(strstr(out, "# Service \"we b\"\n"));
+	ck_assert_ptr_nonnull(strstr(out, "# we b: announce\n"));
+	free(out);
+}
+END_TEST
+
+START_TEST(test_deterministic)
+{
+	lab(MODE_PREPEND, 4, MODE_WITHDRAW, 0);
+	char *a = render_default();
+	/* Nothing depends on the clock or on memory addresses. */
+	usleep(1100 * 1000);
+	struct svc_state copy[MAX_SVC];
+	memcpy(copy, fx.ss, sizeof copy);
+	fx.st.svcs = copy;
+	char *b = render_default();
+	ck_assert_str_eq(a, b);
+	free(b);
+	/* ... and everything depends on the state. */
+	copy[0].since++;
+	b = render_default();
+	ck_assert_str_ne(a, b);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_bad_inputs)
+{
+	struct err e = { 0 };
+	struct buf out = { 0 };
+	const char *t = "{{export_cases}}\n";
+
+	lab(MODE_ANNOUNCE, 0, MODE_ANNOUNCE, 0);
+	fx.ss[1].name = "mail";  /* the state names a service the config lacks */
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, t, &out, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "'mail'"), "%s", e.msg);
+
+	lab(MODE_ANNOUNCE, 0, MODE_ANNOUNCE, 0);
+	fx.st.n = 1;  /* web has no state */
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, t, &out, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "'web'"), "%s", e.msg);
+
+	lab(MODE_PREPEND, 0, MODE_ANNOUNCE, 0);
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, t, &out, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "'dns'") && strstr(e.msg, "prepend"), "%s", e.msg);
+	lab(MODE_PREPEND, PREPEND_MAX + 1, MODE_ANNOUNCE, 0);
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, t, &out, &e), -ERR_INVALID);
+
+	lab(MODE_ANNOUNCE, 0, MODE_ANNOUNCE, 0);
+	fx.ss[0].mode = (enum svc_mode)17;
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, t, &out, &e), -ERR_INVALID);
+
+	lab(MODE_ANNOUNCE, 0, MODE_ANNOUNCE, 0);
+	fx.st.site = "chi";
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, t, &out, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "chi") && strstr(e.msg, "ash"), "%s", e.msg);
+
+	lab(MODE_PREPEND, 1, MODE_ANNOUNCE, 0);
+	fx.c.local_as = 0;
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, t, &out, &e), -ERR_INVALID);
+
+	/* A prefix text filled by hand cannot carry BIRD code. */
+	lab(MODE_ANNOUNCE, 0, MODE_ANNOUNCE, 0);
+	snprintf(fx.pfx[1][0].text, sizeof fx.pfx[1][0].text, "192.0.2.0/24 blackhole; }");
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, t, &out, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "'web'"), "%s", e.msg);
+	lab(MODE_ANNOUNCE, 0, MODE_ANNOUNCE, 0);
+	fx.pfx[1][0].family = 5;
+	ck_assert_int_eq(render_include(&fx.c, &fx.st, t, &out, &e), -ERR_INVALID);
+
+	ck_assert_uint_eq(out.len, 0);
+	buf_free(&out);
+}
+END_TEST
+
+/* 10,000 prefixes: the render takes milliseconds and BIRD accepts it. */
+START_TEST(test_ten_thousand)
+{
+	lab(MODE_ANNOUNCE, 0, MODE_PREPEND, 3);
+	fx.svc[1].n_prefixes = 0;
+	for (int i = 0; i < 9000; i++) {
+		char t[64];
+		snprintf(t, sizeof t, "10.%d.%d.0/24", i / 256, i % 256);
+		add_prefix(1, t);
+	}
+	for (int i = 0; i < 998; i++) {
+		char t[64];
+		snprintf(t, sizeof t, "2001:db8:%x::/48", 0x100 + i);
+		add_prefix(1, t);
+	}
+	ck_assert_uint_eq(fx.svc[0].n_prefixes + fx.svc[1].n_prefixes, 10000);
+	char *tmpl = NULL;
+	struct err e = { 0 };
+	ck_assert_int_eq(render_load_template(&fx.c, &tmpl, &e), 0);
+	struct buf out = { 0 };
+	int64_t best = INT64_MAX;
+	for (int run = 0; run < 5; run++) {
+		buf_free(&out);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ck_assert_int_eq(render_include(&fx.c, &fx.st, tmpl, &out, &e), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		if (us < best)
+			best = us;
+	}
+	fprintf(stderr, "test_render: 10000 prefixes rendered in %.2f ms (best of 5), %zu bytes\n",
+		best / 1000.0, out.len);
+	/* Generous, so that sanitizer builds pass; a normal build takes ~1-2 ms. */
+	ck_assert_int_lt(best, 250 * 1000);
+	ck_assert_uint_eq(count(out.p, " blackhole;\n"), 10000);
+	int64_t t0 = now_ms();
+	assert_bird_parses(out.p);
+	fprintf(stderr, "test_render: bird -p of 10000 prefixes took %lld ms\n",
+		(long long)(now_ms() - t0));
+	buf_free(&out);
+	free(tmpl);
+}
+END_TEST
+
+static Suite *render_suite(void)
+{
+	Suite *s = suite_create("render");
+	TCase *tc = tcase_create("render");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_bird_check_rejects_junk);
+	tcase_add_test(tc, test_default_template_announce);
+	tcase_add_test(tc, test_withdraw);
+	tcase_add_test(tc, test_prepend_counts);
+	tcase_add_test(tc, test_family_guard);
+	tcase_add_test(tc, test_empty_families);
+	tcase_add_test(tc, test_placeholders);
+	tcase_add_test(tc, test_bad_placeholders);
+	tcase_add_test(tc, test_load_template);
+	tcase_add_test(tc, test_sanitising);
+	tcase_add_test(tc, test_deterministic);
+	tcase_add_test(tc, test_bad_inputs);
+	tcase_add_test(tc, test_ten_thousand);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(render_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
