@@ -1,0 +1,1204 @@
+#include "cli/client.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <curl/curl.h>
+
+#ifndef ROUTECTL_VERSION
+#define ROUTECTL_VERSION "unknown"
+#endif
+
+/* ---- options ---- */
+
+enum opt_id {
+	OPT_SOCKET,
+	OPT_JSON,
+	OPT_TIMEOUT,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_SERVICE,
+	OPT_REASON,
+	OPT_NOW,
+	OPT_DRY_RUN,
+	OPT__COUNT
+};
+
+#define OPTF(id) (1u << (id))
+/* Accepted by every command, before or after it. */
+#define OPTS_GLOBAL (OPTF(OPT_SOCKET) | OPTF(OPT_JSON) | OPTF(OPT_TIMEOUT) | \
+		     OPTF(OPT_HELP) | OPTF(OPT_VERSION))
+
+struct cli_option {
+	const char *long_name;
+	char short_name;     /* 0: none */
+	bool has_arg;
+	enum opt_id id;
+};
+
+static const struct cli_option options[] = {
+	{ "socket",  's', true,  OPT_SOCKET },
+	{ "json",    0,   false, OPT_JSON },
+	{ "timeout", 0,   true,  OPT_TIMEOUT },
+	{ "help",    'h', false, OPT_HELP },
+	{ "version", 0,   false, OPT_VERSION },
+	{ "service", 0,   true,  OPT_SERVICE },
+	{ "reason",  0,   true,  OPT_REASON },
+	{ "now",     0,   false, OPT_NOW },
+	{ "dry-run", 0,   false, OPT_DRY_RUN },
+};
+
+/* ---- the command table ---- */
+
+typedef int (*parse_fn)(struct cli_request *req, char **pos, size_t n, struct err *e);
+
+struct cli_command {
+	const char *name;
+	enum cli_cmd cmd;
+	const char *method;     /* NULL: handled locally */
+	const char *path;
+	unsigned opts;          /* options it takes besides the global ones */
+	parse_fn parse;
+	const char *usage;
+};
+
+static int parse_status(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_drain(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e);
+
+static const struct cli_command commands[] = {
+	{ "status", CMD_STATUS, "GET", "/v1/status", 0, parse_status,
+	  "routectl [-s SOCKET] [--json] [--timeout SECONDS] status\n"
+	  "    Show the site's desired state per service, BIRD's connection and\n"
+	  "    the last apply.\n" },
+	{ "drain", CMD_DRAIN, "POST", "/v1/drain",
+	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN),
+	  parse_drain,
+	  "routectl [-s SOCKET] [--json] drain SITE [--service NAME]... --reason TEXT\n"
+	  "         [--now] [--dry-run]\n"
+	  "    Move the site's services (all, or the ones named) to withdraw, in\n"
+	  "    stages (prepend, wait, withdraw) unless --now.\n" },
+	{ "undrain", CMD_UNDRAIN, "POST", "/v1/undrain",
+	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN),
+	  parse_drain,
+	  "routectl [-s SOCKET] [--json] undrain SITE [--service NAME]... --reason TEXT\n"
+	  "         [--now] [--dry-run]\n"
+	  "    Bring the site's services (all, or the ones named) back to announce,\n"
+	  "    in stages (prepend, wait, announce) unless --now.\n" },
+	{ "set", CMD_SET, "POST", "/v1/set",
+	  OPTF(OPT_REASON) | OPTF(OPT_DRY_RUN),
+	  parse_set,
+	  "routectl [-s SOCKET] [--json] set SITE SERVICE announce|prepend N|withdraw\n"
+	  "         --reason TEXT [--dry-run]\n"
+	  "    Put one service at one site in a state at once (prepend N: 1..10).\n" },
+	{ "help", CMD_HELP, NULL, NULL, 0, parse_help,
+	  "routectl help [COMMAND] | --help | --version\n" },
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const char usage_tail[] =
+	"\n"
+	"Options:\n"
+	"  -s, --socket SOCKET   routectld's console socket (default: $ROUTECTL_SOCKET,\n"
+	"                        else " CLI_DEFAULT_SOCKET ")\n"
+	"  --json                print the daemon's JSON answer\n"
+	"  --timeout SECONDS     give up waiting for the daemon after this long (default 60)\n"
+	"  --service NAME        drain/undrain only this service (repeatable)\n"
+	"  --reason TEXT         why: required on every change, kept in the audit trail\n"
+	"  --now                 skip the stages and go to the final state at once\n"
+	"  --dry-run             show what would change and the BIRD diff; change nothing\n"
+	"\n"
+	"Exit status: 0 done, 1 refused or failed (or routectld unreachable),\n"
+	"2 wrong command line (nothing was sent).\n";
+
+static const struct cli_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static const struct cli_command *command_of(enum cli_cmd cmd)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (commands[i].cmd == cmd)
+			return &commands[i];
+	return NULL;
+}
+
+const char *cli_usage(const char *cmd_name)
+{
+	static char all[4096];
+
+	if (cmd_name) {
+		const struct cli_command *c = find_command(cmd_name);
+		return c ? c->usage : NULL;
+	}
+	if (!all[0]) {
+		size_t used = (size_t)snprintf(all, sizeof all, "Usage:\n");
+		for (size_t i = 0; i < N_COMMANDS && used < sizeof all; i++)
+			used += (size_t)snprintf(all + used, sizeof all - used, "  %s",
+						 commands[i].usage);
+		if (used < sizeof all)
+			snprintf(all + used, sizeof all - used, "%s", usage_tail);
+	}
+	return all;
+}
+
+const char *cli_method(enum cli_cmd cmd)
+{
+	const struct cli_command *c = command_of(cmd);
+	return c ? c->method : NULL;
+}
+
+const char *cli_path(enum cli_cmd cmd)
+{
+	const struct cli_command *c = command_of(cmd);
+	return c ? c->path : NULL;
+}
+
+/* ---- parsing the command line ---- */
+
+static bool is_blank(const char *s)
+{
+	for (; *s; s++)
+		if (!isspace((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* jansson refuses strings that are not UTF-8; say so before building a body. */
+static bool is_utf8(const char *s)
+{
+	json_t *j = json_string(s);
+	if (!j)
+		return false;
+	json_decref(j);
+	return true;
+}
+
+static const char *reason_why(enum cli_cmd cmd)
+{
+	switch (cmd) {
+	case CMD_DRAIN: return "say why the site is drained";
+	case CMD_UNDRAIN: return "say why the site is undrained";
+	default: return "say why the state changes";
+	}
+}
+
+static int check_name(const char *what, const char *s, struct err *e)
+{
+	if (is_blank(s))
+		return err_set(e, ERR_INVALID, "%s is empty", what);
+	if (!is_utf8(s))
+		return err_set(e, ERR_INVALID, "%s \"%s\" is not valid UTF-8", what, s);
+	for (const char *p = s; *p; p++)
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+			return err_set(e, ERR_INVALID,
+				       "%s \"%s\" contains white space or a control character",
+				       what, s);
+	return 0;
+}
+
+static int check_reason(const struct cli_request *req, struct err *e)
+{
+	if (!req->reason)
+		return err_set(e, ERR_INVALID,
+			       "--reason is required: %s (it goes into the audit trail)",
+			       reason_why(req->cmd));
+	if (is_blank(req->reason))
+		return err_set(e, ERR_INVALID,
+			       "--reason is blank: %s (it goes into the audit trail)",
+			       reason_why(req->cmd));
+	if (!is_utf8(req->reason))
+		return err_set(e, ERR_INVALID, "--reason is not valid UTF-8");
+	return 0;
+}
+
+static int parse_status(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	(void)req;
+	if (n > 0)
+		return err_set(e, ERR_INVALID,
+			       "unexpected argument \"%s\": status takes no arguments", pos[0]);
+	return 0;
+}
+
+static int parse_drain(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	const char *verb = req->cmd == CMD_DRAIN ? "drain" : "undrain";
+
+	if (n == 0)
+		return err_set(e, ERR_INVALID,
+			       "missing SITE: name the site to %s (routectl %s SITE --reason TEXT)",
+			       verb, verb);
+	if (n > 1)
+		return err_set(e, ERR_INVALID,
+			       "unexpected argument \"%s\" after SITE \"%s\" (name services with --service)",
+			       pos[1], pos[0]);
+	if (check_name("SITE", pos[0], e) < 0)
+		return -ERR_INVALID;
+	req->site = pos[0];
+	for (size_t i = 0; i < req->n_services; i++)
+		if (check_name("--service", req->services[i], e) < 0)
+			return -ERR_INVALID;
+	return check_reason(req, e);
+}
+
+static int parse_prepend_count(const char *s, unsigned *out, struct err *e)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < PREPEND_MIN || v > PREPEND_MAX)
+		return err_set(e, ERR_INVALID,
+			       "prepend needs a count from %d to %d, not \"%s\"",
+			       PREPEND_MIN, PREPEND_MAX, s);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	static const char shape[] =
+		"routectl set SITE SERVICE announce|prepend N|withdraw --reason TEXT";
+
+	if (n < 1)
+		return err_set(e, ERR_INVALID, "missing SITE (%s)", shape);
+	if (n < 2)
+		return err_set(e, ERR_INVALID, "missing SERVICE (%s)", shape);
+	if (n < 3)
+		return err_set(e, ERR_INVALID,
+			       "missing the state: announce, prepend N or withdraw (%s)", shape);
+	if (check_name("SITE", pos[0], e) < 0 || check_name("SERVICE", pos[1], e) < 0)
+		return -ERR_INVALID;
+	req->site = pos[0];
+	req->service = pos[1];
+	if (svc_mode_parse(pos[2], &req->mode) < 0)
+		return err_set(e, ERR_INVALID,
+			       "unknown state \"%s\": use announce, prepend N or withdraw", pos[2]);
+	size_t used = 3;
+	if (req->mode == MODE_PREPEND) {
+		if (n < 4)
+			return err_set(e, ERR_INVALID,
+				       "prepend needs a count from %d to %d (set SITE SERVICE prepend N)",
+				       PREPEND_MIN, PREPEND_MAX);
+		if (parse_prepend_count(pos[3], &req->prepend, e) < 0)
+			return -ERR_INVALID;
+		used = 4;
+	}
+	if (n > used)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\" after %s",
+			       pos[used], pos[used - 1]);
+	return check_reason(req, e);
+}
+
+static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	if (n > 1)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\"", pos[1]);
+	if (n == 1) {
+		if (!find_command(pos[0]))
+			return err_set(e, ERR_INVALID,
+				       "unknown command \"%s\" (commands: status, drain, undrain, set)",
+				       pos[0]);
+		req->help_topic = pos[0];
+	}
+	return 0;
+}
+
+static const struct cli_option *find_long(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+		if (strlen(options[i].long_name) == len &&
+		    strncmp(options[i].long_name, name, len) == 0)
+			return &options[i];
+	return NULL;
+}
+
+static const struct cli_option *find_short(char c)
+{
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+		if (options[i].short_name == c)
+			return &options[i];
+	return NULL;
+}
+
+static int apply_option(struct cli_request *req, const struct cli_option *o,
+			const char *spelled, char *val, unsigned *seen, struct err *e)
+{
+	/* A value given twice is ambiguous (which reason goes into the audit
+	 * trail?); a flag given twice is not. */
+	if ((*seen & OPTF(o->id)) && o->has_arg && o->id != OPT_SERVICE)
+		return err_set(e, ERR_INVALID, "%s is given more than once", spelled);
+	*seen |= OPTF(o->id);
+
+	switch (o->id) {
+	case OPT_SOCKET:
+		if (val[0] == '\0')
+			return err_set(e, ERR_INVALID, "%s needs a socket path, not \"\"", spelled);
+		if (strlen(val) >= sizeof ((struct sockaddr_un *)0)->sun_path)
+			return err_set(e, ERR_INVALID,
+				       "socket path \"%s\" is too long for a Unix socket (at most %zu bytes)",
+				       val, sizeof ((struct sockaddr_un *)0)->sun_path - 1);
+		req->socket_path = val;
+		break;
+	case OPT_JSON:
+		req->json = true;
+		break;
+	case OPT_TIMEOUT: {
+		char *end;
+		errno = 0;
+		long v = strtol(val, &end, 10);
+		if (errno || end == val || *end != '\0' || v < 1 || v > CLI_MAX_TIMEOUT_S)
+			return err_set(e, ERR_INVALID,
+				       "--timeout needs whole seconds from 1 to %d, not \"%s\"",
+				       CLI_MAX_TIMEOUT_S, val);
+		req->timeout_s = v;
+		break;
+	}
+	case OPT_HELP:
+	case OPT_VERSION:
+		break;
+	case OPT_SERVICE:
+		req->services[req->n_services++] = val;
+		break;
+	case OPT_REASON:
+		req->reason = val;
+		break;
+	case OPT_NOW:
+		req->now = true;
+		break;
+	case OPT_DRY_RUN:
+		req->dry_run = true;
+		break;
+	case OPT__COUNT:
+		break;
+	}
+	return 0;
+}
+
+/* Numbers such as "-1" are arguments (a wrong prepend count deserves the
+ * range message, not "unknown option"). */
+static bool looks_like_option(const char *a)
+{
+	return a[0] == '-' && a[1] != '\0' && !isdigit((unsigned char)a[1]);
+}
+
+int cli_parse_args(int argc, char **argv, const char *env_socket,
+		   struct cli_request *req, struct err *e)
+{
+	memset(req, 0, sizeof *req);
+	err_clear(e);
+	req->cmd_name = "routectl";
+	req->socket_path = env_socket && env_socket[0] ? env_socket : CLI_DEFAULT_SOCKET;
+	req->timeout_s = CLI_DEFAULT_TIMEOUT_S;
+
+	size_t nargs = argc > 1 ? (size_t)argc - 1 : 0;
+	char **pos = calloc(nargs + 1, sizeof *pos);
+	req->services = calloc(nargs + 1, sizeof *req->services);
+	if (!pos || !req->services) {
+		free(pos);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+
+	/* One pass over everything: options are applied as they come (global
+	 * ones may precede the command), positionals are collected. The first
+	 * error is kept and reported once the command is known, so that it
+	 * names the command. */
+	struct err first;
+	err_clear(&first);
+	unsigned seen = 0;
+	char seen_name[OPT__COUNT][64];
+	size_t npos = 0;
+	bool only_args = false;
+
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (only_args || !looks_like_option(a)) {
+			pos[npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_args = true;
+			continue;
+		}
+
+		const struct cli_option *o;
+		char spelled[64];
+		char *val = NULL;
+		if (a[1] == '-') {
+			const char *name = a + 2;
+			char *eq = strchr(name, '=');
+			size_t len = eq ? (size_t)(eq - name) : strlen(name);
+			o = find_long(name, len);
+			snprintf(spelled, sizeof spelled, "--%.*s", (int)len, name);
+			if (o && eq) {
+				if (!o->has_arg) {
+					if (first.code == ERR_OK)
+						err_set(&first, ERR_INVALID,
+							"%s takes no value", spelled);
+					continue;
+				}
+				val = eq + 1;
+			}
+		} else {
+			o = find_short(a[1]);
+			snprintf(spelled, sizeof spelled, "-%c", a[1]);
+			if (o && a[2] != '\0') {
+				if (!o->has_arg) {
+					if (first.code == ERR_OK)
+						err_set(&first, ERR_INVALID,
+							"unknown option %s", a);
+					continue;
+				}
+				val = a + 2;
+			}
+		}
+		if (!o) {
+			if (first.code == ERR_OK)
+				err_set(&first, ERR_INVALID, "unknown option %s", a);
+			continue;
+		}
+		if (o->has_arg && !val) {
+			if (i + 1 >= argc) {
+				if (first.code == ERR_OK)
+					err_set(&first, ERR_INVALID, "%s needs a value", spelled);
+				continue;
+			}
+			val = argv[++i];
+		}
+		if (!(seen & OPTF(o->id)))
+			snprintf(seen_name[o->id], sizeof seen_name[o->id], "%s", spelled);
+		struct err oe;
+		if (apply_option(req, o, spelled, val, &seen, &oe) < 0 && first.code == ERR_OK)
+			first = oe;
+	}
+
+	int rc = 0;
+	const struct cli_command *c = NULL;
+	if (npos > 0) {
+		c = find_command(pos[0]);
+		if (c)
+			req->cmd_name = c->name;
+	}
+
+	if (seen & OPTF(OPT_HELP)) {
+		/* "routectl drain --help": help wins over whatever else is wrong. */
+		req->cmd = CMD_HELP;
+		req->help_topic = c && c->cmd != CMD_HELP ? c->name : NULL;
+		goto out;
+	}
+	if (seen & OPTF(OPT_VERSION)) {
+		req->cmd = CMD_VERSION;
+		goto out;
+	}
+	if (first.code != ERR_OK) {
+		*e = first;
+		rc = -ERR_INVALID;
+		goto fail;
+	}
+	if (npos == 0) {
+		rc = err_set(e, ERR_INVALID,
+			     "missing command: one of status, drain, undrain, set (routectl help)");
+		goto fail;
+	}
+	if (!c) {
+		rc = err_set(e, ERR_INVALID,
+			     "unknown command \"%s\": one of status, drain, undrain, set (routectl help)",
+			     pos[0]);
+		goto fail;
+	}
+	req->cmd = c->cmd;
+	for (int id = 0; id < OPT__COUNT; id++) {
+		unsigned f = OPTF(id);
+		if ((seen & f) && !(f & (OPTS_GLOBAL | c->opts))) {
+			rc = err_set(e, ERR_INVALID, "%s does not apply to %s",
+				     seen_name[id], c->name);
+			goto fail;
+		}
+	}
+	rc = c->parse(req, pos + 1, npos - 1, e);
+	if (rc < 0)
+		goto fail;
+out:
+	free(pos);
+	return 0;
+fail:
+	free(pos);
+	if (c && c->cmd != CMD_HELP)
+		err_prefix(e, "%s", c->name);
+	else if (c)
+		err_prefix(e, "help");
+	e->code = ERR_INVALID;
+	return -ERR_INVALID;
+}
+
+void cli_request_free(struct cli_request *req)
+{
+	free(req->services);
+	req->services = NULL;
+	req->n_services = 0;
+}
+
+json_t *cli_request_body(const struct cli_request *req)
+{
+	switch (req->cmd) {
+	case CMD_DRAIN:
+	case CMD_UNDRAIN: {
+		json_t *svcs = json_array();
+		if (!svcs)
+			return NULL;
+		for (size_t i = 0; i < req->n_services; i++) {
+			if (json_array_append_new(svcs, json_string(req->services[i])) < 0) {
+				json_decref(svcs);
+				return NULL;
+			}
+		}
+		return json_pack("{s:s, s:o, s:s, s:b, s:b}",
+				 "site", req->site,
+				 "services", svcs,
+				 "reason", req->reason,
+				 "now", req->now,
+				 "dry_run", req->dry_run);
+	}
+	case CMD_SET:
+		return json_pack("{s:s, s:s, s:s, s:i, s:s, s:b}",
+				 "site", req->site,
+				 "service", req->service,
+				 "state", svc_mode_name(req->mode),
+				 "prepend", req->mode == MODE_PREPEND ? (int)req->prepend : 0,
+				 "reason", req->reason,
+				 "dry_run", req->dry_run);
+	default:
+		return NULL;
+	}
+}
+
+/* ---- checking the daemon's answers ---- */
+
+static const char *json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE: return "true";
+	case JSON_FALSE: return "false";
+	case JSON_NULL: return "null";
+	}
+	return "something else";
+}
+
+/* "path.key", or "key" at the top. */
+static void join_path(char *out, size_t size, const char *path, const char *key)
+{
+	if (path[0])
+		snprintf(out, size, "%s.%s", path, key);
+	else
+		snprintf(out, size, "%s", key);
+}
+
+/* Looks up key; absent and null are the same (NULL), which is an error only
+ * when the field is required. */
+static int field(json_t *o, const char *path, const char *key, bool required,
+		 json_t **out, struct err *e)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v)) {
+		*out = NULL;
+		if (required) {
+			char p[256];
+			join_path(p, sizeof p, path, key);
+			return err_set(e, ERR_PROTOCOL, "%s is missing", p);
+		}
+		return 0;
+	}
+	*out = v;
+	return 0;
+}
+
+static int wrong_type(const char *path, const char *key, const char *want,
+		      json_t *v, struct err *e)
+{
+	char p[256];
+	join_path(p, sizeof p, path, key);
+	return err_set(e, ERR_PROTOCOL, "%s should be %s, not %s", p, want, json_type_name(v));
+}
+
+static int get_str(json_t *o, const char *path, const char *key, bool required,
+		   const char **out, struct err *e)
+{
+	json_t *v;
+	*out = NULL;
+	if (field(o, path, key, required, &v, e) < 0)
+		return -ERR_PROTOCOL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return wrong_type(path, key, "a string", v, e);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int get_bool(json_t *o, const char *path, const char *key, bool required,
+		    bool *out, struct err *e)
+{
+	json_t *v;
+	*out = false;
+	if (field(o, path, key, required, &v, e) < 0)
+		return -ERR_PROTOCOL;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return wrong_type(path, key, "true or false", v, e);
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int get_int(json_t *o, const char *path, const char *key, bool required,
+		   long long min, long long max, long long *out, struct err *e)
+{
+	json_t *v;
+	*out = 0;
+	if (field(o, path, key, required, &v, e) < 0)
+		return -ERR_PROTOCOL;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return wrong_type(path, key, "an integer", v, e);
+	long long n = json_integer_value(v);
+	if (n < min || n > max) {
+		char p[256];
+		join_path(p, sizeof p, path, key);
+		return err_set(e, ERR_PROTOCOL, "%s is %lld, outside %lld..%lld", p, n, min, max);
+	}
+	*out = n;
+	return 0;
+}
+
+static int get_num(json_t *o, const char *path, const char *key, bool *has,
+		   double *out, struct err *e)
+{
+	json_t *v;
+	*has = false;
+	*out = 0;
+	if (field(o, path, key, false, &v, e) < 0)
+		return -ERR_PROTOCOL;
+	if (!v)
+		return 0;
+	if (!json_is_number(v))
+		return wrong_type(path, key, "a number", v, e);
+	*out = json_number_value(v);
+	*has = true;
+	return 0;
+}
+
+/* An object member that may be null; a present one must be an object. */
+static int get_obj(json_t *o, const char *path, const char *key, bool required,
+		   json_t **out, struct err *e)
+{
+	if (field(o, path, key, required, out, e) < 0)
+		return -ERR_PROTOCOL;
+	if (*out && !json_is_object(*out))
+		return wrong_type(path, key, "an object", *out, e);
+	return 0;
+}
+
+static int get_arr(json_t *o, const char *path, const char *key, bool required,
+		   json_t **out, struct err *e)
+{
+	if (field(o, path, key, required, out, e) < 0)
+		return -ERR_PROTOCOL;
+	if (*out && !json_is_array(*out))
+		return wrong_type(path, key, "an array", *out, e);
+	return 0;
+}
+
+/* {"state": "prepend", "prepend": 3}: prepend is 1..10 with state prepend. */
+static int get_state(json_t *o, const char *path, enum svc_mode *mode,
+		     unsigned *prepend, struct err *e)
+{
+	const char *s;
+	long long n;
+	if (get_str(o, path, "state", true, &s, e) < 0)
+		return -ERR_PROTOCOL;
+	if (svc_mode_parse(s, mode) < 0) {
+		char p[256];
+		join_path(p, sizeof p, path, "state");
+		return err_set(e, ERR_PROTOCOL, "%s: unknown state \"%s\"", p, s);
+	}
+	if (get_int(o, path, "prepend", false, 0, PREPEND_MAX, &n, e) < 0)
+		return -ERR_PROTOCOL;
+	if (*mode == MODE_PREPEND && n < PREPEND_MIN) {
+		char p[256];
+		join_path(p, sizeof p, path, "prepend");
+		return err_set(e, ERR_PROTOCOL, "%s is %lld, but state prepend needs %d..%d",
+			       p, n, PREPEND_MIN, PREPEND_MAX);
+	}
+	*prepend = *mode == MODE_PREPEND ? (unsigned)n : 0;
+	return 0;
+}
+
+static int get_step(json_t *o, const char *path, bool *has, struct view_step *step,
+		    struct err *e)
+{
+	json_t *n;
+	char p[256];
+	*has = false;
+	if (get_obj(o, path, "next", false, &n, e) < 0)
+		return -ERR_PROTOCOL;
+	if (!n)
+		return 0;
+	join_path(p, sizeof p, path, "next");
+	if (get_state(n, p, &step->mode, &step->prepend, e) < 0 ||
+	    get_str(n, p, "at", true, &step->at, e) < 0)
+		return -ERR_PROTOCOL;
+	*has = true;
+	return 0;
+}
+
+static int add_prefixes(json_t *svc, const char *path, const char *key,
+			struct view_service *s, struct err *e)
+{
+	json_t *arr, *v;
+	size_t i;
+	if (get_arr(svc, path, key, false, &arr, e) < 0)
+		return -ERR_PROTOCOL;
+	if (!arr)
+		return 0;
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v)) {
+			char p[256];
+			snprintf(p, sizeof p, "%s.%s[%zu]", path, key, i);
+			return err_set(e, ERR_PROTOCOL, "%s should be a string, not %s",
+				       p, json_type_name(v));
+		}
+		s->prefixes[s->n_prefixes++] = json_string_value(v);
+	}
+	return 0;
+}
+
+static int parse_service(json_t *svc, const char *path, struct view_service *s,
+			 struct err *e)
+{
+	json_t *v4, *v6;
+	if (!json_is_object(svc))
+		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
+			       path, json_type_name(svc));
+	if (get_str(svc, path, "name", true, &s->name, e) < 0 ||
+	    get_arr(svc, path, "ipv4", false, &v4, e) < 0 ||
+	    get_arr(svc, path, "ipv6", false, &v6, e) < 0)
+		return -ERR_PROTOCOL;
+	size_t n = (v4 ? json_array_size(v4) : 0) + (v6 ? json_array_size(v6) : 0);
+	s->prefixes = calloc(n + 1, sizeof *s->prefixes);
+	if (!s->prefixes)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	if (add_prefixes(svc, path, "ipv4", s, e) < 0 ||
+	    add_prefixes(svc, path, "ipv6", s, e) < 0 ||
+	    get_state(svc, path, &s->mode, &s->prepend, e) < 0 ||
+	    get_str(svc, path, "since", false, &s->since, e) < 0 ||
+	    get_str(svc, path, "actor", false, &s->actor, e) < 0 ||
+	    get_str(svc, path, "reason", false, &s->reason, e) < 0 ||
+	    get_str(svc, path, "change_id", false, &s->change_id, e) < 0 ||
+	    get_step(svc, path, &s->has_next, &s->next, e) < 0)
+		return -ERR_PROTOCOL;
+	return 0;
+}
+
+static void view_status_free(struct view_status *v)
+{
+	for (size_t i = 0; i < v->n_services; i++)
+		free(v->services[i].prefixes);
+	free(v->services);
+	memset(v, 0, sizeof *v);
+}
+
+static void view_change_free(struct view_change *v)
+{
+	free(v->items);
+	memset(v, 0, sizeof *v);
+}
+
+int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
+{
+	json_t *safe, *bird, *last, *svcs, *svc;
+	long long gen;
+	size_t i;
+
+	memset(v, 0, sizeof *v);
+	if (!json_is_object(body))
+		return err_set(e, ERR_PROTOCOL, "the status should be an object, not %s",
+			       json_type_name(body));
+	if (get_str(body, "", "site", true, &v->site, e) < 0 ||
+	    get_int(body, "", "generation", true, 0, LLONG_MAX, &gen, e) < 0 ||
+	    get_obj(body, "", "safe_mode", false, &safe, e) < 0 ||
+	    get_obj(body, "", "bird", true, &bird, e) < 0 ||
+	    get_obj(body, "", "last_apply", false, &last, e) < 0 ||
+	    get_arr(body, "", "services", true, &svcs, e) < 0)
+		goto fail;
+	v->generation = gen;
+	if (safe) {
+		if (get_str(safe, "safe_mode", "reason", true, &v->safe_mode_reason, e) < 0)
+			goto fail;
+	}
+	if (get_bool(bird, "bird", "connected", true, &v->bird_connected, e) < 0 ||
+	    get_str(bird, "bird", "socket", false, &v->bird_socket, e) < 0 ||
+	    get_str(bird, "bird", "version", false, &v->bird_version, e) < 0 ||
+	    get_str(bird, "bird", "error", false, &v->bird_error, e) < 0)
+		goto fail;
+	if (last) {
+		v->has_last_apply = true;
+		if (get_str(last, "last_apply", "result", true, &v->last_result, e) < 0 ||
+		    get_str(last, "last_apply", "at", false, &v->last_at, e) < 0 ||
+		    get_str(last, "last_apply", "change_id", false, &v->last_change_id, e) < 0 ||
+		    get_str(last, "last_apply", "message", false, &v->last_message, e) < 0 ||
+		    get_num(last, "last_apply", "ms", &v->has_last_ms, &v->last_ms, e) < 0)
+			goto fail;
+	}
+	v->services = calloc(json_array_size(svcs) + 1, sizeof *v->services);
+	if (!v->services) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	json_array_foreach(svcs, i, svc) {
+		char p[64];
+		snprintf(p, sizeof p, "services[%zu]", i);
+		/* counted first so that a failure frees what it allocated */
+		v->n_services++;
+		if (parse_service(svc, p, &v->services[i], e) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	view_status_free(v);
+	return -(int)(e ? e->code : ERR_PROTOCOL);
+}
+
+int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
+{
+	json_t *items, *it, *apply;
+	size_t i;
+
+	memset(v, 0, sizeof *v);
+	if (!json_is_object(body))
+		return err_set(e, ERR_PROTOCOL, "the answer should be an object, not %s",
+			       json_type_name(body));
+	if (get_str(body, "", "site", true, &v->site, e) < 0 ||
+	    get_bool(body, "", "dry_run", false, &v->dry_run, e) < 0 ||
+	    get_str(body, "", "change_id", false, &v->change_id, e) < 0 ||
+	    get_arr(body, "", "changes", true, &items, e) < 0 ||
+	    get_str(body, "", "diff", false, &v->diff, e) < 0 ||
+	    get_obj(body, "", "apply", false, &apply, e) < 0)
+		goto fail;
+	if (apply) {
+		v->has_apply = true;
+		if (get_str(apply, "apply", "result", true, &v->apply_result, e) < 0 ||
+		    get_num(apply, "apply", "ms", &v->has_apply_ms, &v->apply_ms, e) < 0)
+			goto fail;
+	}
+	v->items = calloc(json_array_size(items) + 1, sizeof *v->items);
+	if (!v->items) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	json_array_foreach(items, i, it) {
+		struct view_change_item *c = &v->items[i];
+		char p[64], pf[80], pt[80];
+		json_t *from, *to;
+		snprintf(p, sizeof p, "changes[%zu]", i);
+		if (!json_is_object(it)) {
+			err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
+				p, json_type_name(it));
+			goto fail;
+		}
+		snprintf(pf, sizeof pf, "%s.from", p);
+		snprintf(pt, sizeof pt, "%s.to", p);
+		if (get_str(it, p, "service", true, &c->service, e) < 0 ||
+		    get_obj(it, p, "from", true, &from, e) < 0 ||
+		    get_obj(it, p, "to", true, &to, e) < 0 ||
+		    get_state(from, pf, &c->from_mode, &c->from_prepend, e) < 0 ||
+		    get_state(to, pt, &c->to_mode, &c->to_prepend, e) < 0 ||
+		    get_step(it, p, &c->has_next, &c->next, e) < 0)
+			goto fail;
+		v->n_items++;
+	}
+	return 0;
+fail:
+	view_change_free(v);
+	return -(int)(e ? e->code : ERR_PROTOCOL);
+}
+
+/* ---- results ---- */
+
+static void local_error(struct cli_result *res, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void local_error(struct cli_result *res, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->local_msg, sizeof res->local_msg, fmt, ap);
+	va_end(ap);
+	res->kind = RESULT_LOCAL_ERROR;
+	res->local_code = code;
+}
+
+static void result_init(const struct cli_request *req, struct cli_result *res)
+{
+	memset(res, 0, sizeof *res);
+	res->cmd = req->cmd;
+	res->cmd_name = req->cmd_name;
+}
+
+void cli_result_from_response(const struct cli_request *req, long http_status,
+			      const char *body, size_t len, struct cli_result *res)
+{
+	json_error_t jerr;
+	struct err e;
+
+	result_init(req, res);
+	res->http_status = http_status;
+	err_clear(&e);
+
+	res->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!res->body) {
+		/* Show the start of what came, cleaned: it is often a proxy's or
+		 * another server's page, which tells the operator what is on the
+		 * socket. */
+		char head[121];
+		size_t n = len < sizeof head - 1 ? len : sizeof head - 1;
+		for (size_t i = 0; i < n; i++)
+			head[i] = isprint((unsigned char)body[i]) ? body[i] : ' ';
+		head[n] = '\0';
+		local_error(res, "protocol",
+			    "routectld answered HTTP %ld with a body that is not JSON "
+			    "(line %d: %s)%s%s%s",
+			    http_status, jerr.line, jerr.text,
+			    n ? ": \"" : "", head, n ? (len > n ? "...\"" : "\"") : "");
+		return;
+	}
+
+	if (http_status >= 200 && http_status < 300) {
+		int rc;
+		if (req->cmd == CMD_STATUS) {
+			res->kind = RESULT_STATUS;
+			rc = cli_parse_status(res->body, &res->status, &e);
+		} else {
+			res->kind = RESULT_CHANGE;
+			rc = cli_parse_change(res->body, &res->change, &e);
+		}
+		if (rc < 0)
+			local_error(res, "protocol",
+				    "routectld's answer to %s does not have the expected shape: %s",
+				    req->cmd_name, e.msg);
+		return;
+	}
+
+	json_t *err_obj;
+	const char *code = NULL, *msg = NULL;
+	if (!json_is_object(res->body) ||
+	    get_obj(res->body, "", "error", true, &err_obj, &e) < 0 ||
+	    get_str(err_obj, "error", "code", false, &code, &e) < 0 ||
+	    get_str(err_obj, "error", "message", true, &msg, &e) < 0) {
+		local_error(res, "protocol",
+			    "routectld answered HTTP %ld without a usable error document: %s",
+			    http_status, json_is_object(res->body) ? e.msg : "the body is not an object");
+		return;
+	}
+	res->kind = RESULT_API_ERROR;
+	res->error_code = code ? code : "unknown";
+	res->error_message = msg;
+}
+
+void cli_result_free(struct cli_result *res)
+{
+	view_status_free(&res->status);
+	view_change_free(&res->change);
+	json_decref(res->body);
+	res->body = NULL;
+}
+
+enum cli_exit cli_result_exit(const struct cli_result *res)
+{
+	switch (res->kind) {
+	case RESULT_STATUS:
+		return CLI_EXIT_OK;
+	case RESULT_CHANGE:
+		if (res->change.has_apply && strcmp(res->change.apply_result, "ok") != 0)
+			return CLI_EXIT_FAILED;
+		return CLI_EXIT_OK;
+	default:
+		return CLI_EXIT_FAILED;
+	}
+}
+
+/* ---- HTTP over the console socket ---- */
+
+struct receiver {
+	struct buf b;
+	size_t max;
+	bool too_big;
+	bool nomem;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct receiver *r = ud;
+	size_t len = size * nmemb;
+	if (len > r->max - r->b.len) {
+		r->too_big = true;
+		return 0;   /* makes curl stop with CURLE_WRITE_ERROR */
+	}
+	if (buf_append(&r->b, data, len) < 0) {
+		r->nomem = true;
+		return 0;
+	}
+	return len;
+}
+
+static void transport_error(const struct cli_request *req, struct cli_result *res,
+			    CURL *c, CURLcode rc, const char *errbuf,
+			    const struct receiver *r)
+{
+	const char *sock = req->socket_path;
+	long os_errno = 0;
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+
+	if (r->too_big) {
+		local_error(res, "protocol",
+			    "routectld's answer is larger than %u MiB; not reading it",
+			    CLI_MAX_RESPONSE >> 20);
+	} else if (r->nomem) {
+		local_error(res, "nomem", "out of memory reading routectld's answer");
+	} else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+		const char *hint = "";
+		if (os_errno == ENOENT || os_errno == ECONNREFUSED)
+			hint = " (is routectld running? -s or $ROUTECTL_SOCKET name another socket)";
+		local_error(res, "connect", "cannot reach routectld at %s: %s%s", sock,
+			    os_errno ? strerror((int)os_errno) : why, hint);
+	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
+		double connect_s = 0;
+		curl_easy_getinfo(c, CURLINFO_CONNECT_TIME, &connect_s);
+		if (connect_s <= 0)
+			local_error(res, "connect", "cannot reach routectld at %s: %s",
+				    sock, why);
+		else if (req->cmd == CMD_STATUS)
+			local_error(res, "timeout",
+				    "routectld at %s did not answer within %ld s (--timeout)",
+				    sock, req->timeout_s);
+		else
+			/* The daemon may well finish the change: say so rather
+			 * than let the operator assume nothing happened. */
+			local_error(res, "timeout",
+				    "routectld at %s did not answer within %ld s (--timeout); "
+				    "the %s may still complete: check with routectl status",
+				    sock, req->timeout_s, req->cmd_name);
+	} else {
+		local_error(res, "connect", "talking to routectld at %s failed: %s", sock, why);
+	}
+}
+
+void cli_execute(const struct cli_request *req, struct cli_result *res)
+{
+	const char *method = cli_method(req->cmd);
+	const char *path = cli_path(req->cmd);
+	struct receiver r = { .max = CLI_MAX_RESPONSE };
+	struct curl_slist *headers = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char url[256];
+	char *body = NULL;
+	CURL *c = NULL;
+
+	result_init(req, res);
+	if (!method || !path) {
+		local_error(res, "invalid", "%s does not talk to routectld", req->cmd_name);
+		return;
+	}
+	json_t *jbody = cli_request_body(req);
+	if (strcmp(method, "POST") == 0) {
+		if (!jbody) {
+			local_error(res, "invalid", "cannot build the request body for %s",
+				    req->cmd_name);
+			return;
+		}
+		body = json_dumps(jbody, JSON_COMPACT);
+		json_decref(jbody);
+		if (!body) {
+			local_error(res, "nomem", "out of memory building the request");
+			return;
+		}
+	} else {
+		json_decref(jbody);
+	}
+
+	c = curl_easy_init();
+	if (!c) {
+		local_error(res, "nomem", "cannot set up libcurl");
+		goto out;
+	}
+	snprintf(url, sizeof url, "http://localhost%s", path);
+	headers = curl_slist_append(headers, "Accept: application/json");
+	if (body)
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+	if (!headers) {
+		local_error(res, "nomem", "out of memory building the request");
+		goto out;
+	}
+
+	long timeout_ms = req->timeout_s * 1000L;
+	long connect_ms = timeout_ms < 5000 ? timeout_ms : 5000;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->socket_path);
+	/* The console is local: an http_proxy in the environment must not
+	 * send a drain elsewhere. */
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CLI_MAX_RESPONSE);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "routectl/" ROUTECTL_VERSION);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
+
+	CURLcode rc = curl_easy_perform(c);
+	if (rc == CURLE_FILESIZE_EXCEEDED)
+		r.too_big = true;
+	if (rc != CURLE_OK) {
+		transport_error(req, res, c, rc, errbuf, &r);
+		goto out;
+	}
+	long status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	cli_result_from_response(req, status, r.b.p ? r.b.p : "", r.b.len, res);
+out:
+	if (c)
+		curl_easy_cleanup(c);
+	curl_slist_free_all(headers);
+	buf_free(&r.b);
+	free(body);
+}

@@ -1,0 +1,189 @@
+/* The routectl CLI's side of the API: the command table, the command line
+ * parsed into a request, the HTTP call to routectld over its Unix socket
+ * (libcurl), and the daemon's JSON answers checked and turned into views
+ * that output.c renders.
+ *
+ * Everything the daemon sends is untrusted: a view is only filled from a
+ * body that has the documented shape, else the call fails with a message
+ * that names the field. Strings in a view point into the response's JSON
+ * and live as long as the response. */
+#ifndef ROUTECTL_CLI_CLIENT_H
+#define ROUTECTL_CLI_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "common/model.h"
+
+struct err;
+
+#define CLI_DEFAULT_SOCKET "/run/routectl/routectld.sock"
+#define CLI_SOCKET_ENV "ROUTECTL_SOCKET"
+#define CLI_DEFAULT_TIMEOUT_S 60
+#define CLI_MAX_TIMEOUT_S 86400
+/* Longer than any status the daemon can produce, short of a runaway. */
+#define CLI_MAX_RESPONSE (64u << 20)
+
+/* Exit codes that scripts can rely on. */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,   /* refused, failed, daemon unreachable or broken */
+	CLI_EXIT_USAGE = 2,    /* the command line is wrong; nothing was sent */
+};
+
+enum cli_cmd {
+	CMD_NONE = 0,
+	CMD_HELP,
+	CMD_VERSION,
+	CMD_STATUS,
+	CMD_DRAIN,
+	CMD_UNDRAIN,
+	CMD_SET,
+};
+
+struct cli_request {
+	enum cli_cmd cmd;
+	const char *cmd_name;      /* "drain", ... ; "routectl" before a command */
+	const char *help_topic;    /* "routectl help drain": the command asked about */
+
+	/* global options */
+	const char *socket_path;
+	bool json;
+	long timeout_s;
+
+	/* arguments of the write commands; strings point into argv */
+	const char *site;
+	const char **services;     /* drain/undrain --service, in order given */
+	size_t n_services;
+	const char *service;       /* set */
+	enum svc_mode mode;        /* set */
+	unsigned prepend;          /* set, with MODE_PREPEND: 1..10 */
+	const char *reason;
+	bool now;
+	bool dry_run;
+};
+
+/* Parses argv (argv[0] is the program) into req. env_socket is the value of
+ * ROUTECTL_SOCKET (NULL or "" when unset). Global options may come before or
+ * after the command. Returns 0, or -ERR_INVALID with a message in e that
+ * names the command and what is wrong (exit with CLI_EXIT_USAGE). Nothing
+ * here talks to the daemon. Free with cli_request_free. */
+int cli_parse_args(int argc, char **argv, const char *env_socket,
+		   struct cli_request *req, struct err *e);
+void cli_request_free(struct cli_request *req);
+
+/* Usage text: of every command (cmd_name NULL) or of one. Returns NULL for an
+ * unknown command name. */
+const char *cli_usage(const char *cmd_name);
+
+/* HTTP method and path of a command that talks to the daemon. */
+const char *cli_method(enum cli_cmd cmd);
+const char *cli_path(enum cli_cmd cmd);
+
+/* The JSON body of a write command, or NULL for a GET (and on ENOMEM). */
+json_t *cli_request_body(const struct cli_request *req);
+
+/* --- views of the daemon's answers --- */
+
+struct view_step {              /* a pending stage: "then withdraw at ..." */
+	enum svc_mode mode;
+	unsigned prepend;
+	const char *at;
+};
+
+struct view_service {
+	const char *name;
+	const char **prefixes;      /* IPv4 then IPv6, as the daemon lists them */
+	size_t n_prefixes;
+	enum svc_mode mode;
+	unsigned prepend;
+	const char *since, *actor, *reason, *change_id;   /* may be NULL */
+	bool has_next;
+	struct view_step next;
+};
+
+struct view_status {
+	const char *site;
+	long long generation;
+	const char *safe_mode_reason;   /* NULL when not in safe mode */
+	bool bird_connected;
+	const char *bird_socket, *bird_version, *bird_error;   /* may be NULL */
+	bool has_last_apply;
+	const char *last_result;         /* "ok" or "failed" */
+	const char *last_at, *last_change_id, *last_message;  /* may be NULL */
+	bool has_last_ms;
+	double last_ms;
+	struct view_service *services;
+	size_t n_services;
+};
+
+struct view_change_item {
+	const char *service;
+	enum svc_mode from_mode, to_mode;
+	unsigned from_prepend, to_prepend;
+	bool has_next;
+	struct view_step next;
+};
+
+struct view_change {
+	const char *site;
+	bool dry_run;
+	const char *change_id;           /* may be NULL */
+	struct view_change_item *items;
+	size_t n_items;
+	const char *diff;                /* may be NULL */
+	bool has_apply;
+	const char *apply_result;
+	bool has_apply_ms;
+	double apply_ms;
+};
+
+enum result_kind {
+	RESULT_NONE = 0,
+	RESULT_STATUS,      /* 2xx to status */
+	RESULT_CHANGE,      /* 2xx to drain/undrain/set */
+	RESULT_API_ERROR,   /* the daemon answered with an error document */
+	RESULT_LOCAL_ERROR, /* no usable answer: unreachable, timeout, bad body */
+};
+
+/* What a command produced; output.c renders it as text or JSON. */
+struct cli_result {
+	enum cli_cmd cmd;
+	const char *cmd_name;
+	enum result_kind kind;
+	long http_status;          /* 0 when there was no answer */
+	json_t *body;              /* the daemon's JSON, owned; NULL without one */
+	struct view_status status;
+	struct view_change change;
+	/* RESULT_API_ERROR: code and message from the daemon (point into body);
+	 * RESULT_LOCAL_ERROR: local_code/local_msg. */
+	const char *error_code;
+	const char *error_message;
+	const char *local_code;
+	char local_msg[4096];
+};
+
+/* Sends the request to routectld and fills res (which the caller frees with
+ * cli_result_free). There is always something to render: the daemon's answer
+ * or refusal, or, when the daemon cannot be reached or its answer makes no
+ * sense, a RESULT_LOCAL_ERROR that says why. */
+void cli_execute(const struct cli_request *req, struct cli_result *res);
+
+/* Builds res from an HTTP status and a raw body (what cli_execute does once
+ * the answer is in; public so that tests can feed it bodies). */
+void cli_result_from_response(const struct cli_request *req, long http_status,
+			      const char *body, size_t len, struct cli_result *res);
+
+/* Checks a body and fills a view; returns 0 or -ERR_PROTOCOL with a message
+ * naming the field (e.g. "services[1].state: unknown state \"x\""). */
+int cli_parse_status(json_t *body, struct view_status *v, struct err *e);
+int cli_parse_change(json_t *body, struct view_change *v, struct err *e);
+
+void cli_result_free(struct cli_result *res);
+
+/* CLI_EXIT_OK when the daemon did what was asked, else CLI_EXIT_FAILED. */
+enum cli_exit cli_result_exit(const struct cli_result *res);
+
+#endif

@@ -1,0 +1,60 @@
+/* routectl: the command line of routectld.
+ *
+ * Parse (client.c, which holds the command table), send, render (output.c).
+ * Exit status: 0 done, 1 refused or failed, 2 wrong command line. */
+#include "cli/client.h"
+#include "cli/output.h"
+
+#include "common/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <curl/curl.h>
+
+#ifndef ROUTECTL_VERSION
+#define ROUTECTL_VERSION "unknown"
+#endif
+
+int main(int argc, char **argv)
+{
+	struct cli_request req;
+	struct err e;
+
+	if (cli_parse_args(argc, argv, getenv(CLI_SOCKET_ENV), &req, &e) < 0) {
+		output_usage_error(stderr, e.msg);
+		cli_request_free(&req);
+		return CLI_EXIT_USAGE;
+	}
+
+	switch (req.cmd) {
+	case CMD_HELP:
+		output_usage(stdout, req.help_topic ? cli_usage(req.help_topic) : cli_usage(NULL));
+		cli_request_free(&req);
+		return CLI_EXIT_OK;
+	case CMD_VERSION:
+		output_version(stdout, ROUTECTL_VERSION);
+		cli_request_free(&req);
+		return CLI_EXIT_OK;
+	default:
+		break;
+	}
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		output_usage_error(stderr, "cannot initialise libcurl");
+		cli_request_free(&req);
+		return CLI_EXIT_FAILED;
+	}
+
+	struct cli_result res;
+	cli_execute(&req, &res);
+	enum cli_exit code = cli_result_exit(&res);
+	/* An answer nobody could read (stdout closed) is not a success. */
+	if (output_result(stdout, stderr, &res, req.json ? OUTPUT_JSON : OUTPUT_TEXT) < 0)
+		code = CLI_EXIT_FAILED;
+
+	cli_result_free(&res);
+	cli_request_free(&req);
+	curl_global_cleanup();
+	return code;
+}

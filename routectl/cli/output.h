@@ -1,0 +1,46 @@
+/* The CLI's one output layer: every command hands its result here, and it
+ * comes out as text for people or as the daemon's JSON for machines.
+ *
+ * The text renderers write into a buffer so that tests can compare them with
+ * golden strings. Strings that come from the daemon are cleaned of control
+ * characters before they reach a terminal. */
+#ifndef ROUTECTL_CLI_OUTPUT_H
+#define ROUTECTL_CLI_OUTPUT_H
+
+#include <stdio.h>
+
+#include "cli/client.h"
+
+struct buf;
+
+enum output_format {
+	OUTPUT_TEXT,
+	OUTPUT_JSON,
+};
+
+/* Renders a result: the answer on out; in text mode, errors go to errout as
+ * "routectl: CMD: ..." lines. In JSON mode out always gets one JSON document
+ * (the daemon's body, or {"error": {...}} for a local failure), and a local
+ * failure is also told on errout. Returns 0, or -ERR_IO when out cannot be
+ * written (a closed pipe). */
+int output_result(FILE *out, FILE *errout, const struct cli_result *res,
+		  enum output_format fmt);
+
+/* A wrong command line: "routectl: MSG" and a pointer to the help. */
+void output_usage_error(FILE *errout, const char *msg);
+void output_usage(FILE *out, const char *usage);
+void output_version(FILE *out, const char *version);
+
+/* Text renderers; each returns 0 or -ERR_NOMEM. */
+int output_status_text(struct buf *out, const struct view_status *v);
+int output_change_text(struct buf *out, const struct view_change *v);
+/* "routectl: drain: refused: MESSAGE\n" for RESULT_API_ERROR and
+ * RESULT_LOCAL_ERROR. */
+int output_error_text(struct buf *out, const struct cli_result *res);
+/* The JSON document that --json prints, indented, with a final newline. */
+int output_json_text(struct buf *out, const struct cli_result *res);
+
+/* "announce", "prepend 3", "withdraw". */
+void output_state_name(enum svc_mode mode, unsigned prepend, char *out, size_t size);
+
+#endif

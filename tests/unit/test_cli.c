@@ -1,0 +1,1026 @@
+/* The routectl CLI: command line parsing, the daemon's answers checked and
+ * rendered (golden text), and the HTTP client against a fake routectld on a
+ * Unix socket in a temp directory. The last group runs the built binary for
+ * exit codes and messages. */
+#include "cli/client.h"
+#include "cli/output.h"
+#include "common/buf.h"
+#include "common/err.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define ARGC(v) ((int)(sizeof(v) / sizeof(v[0])) - 1)
+
+static int parse(char **argv, int argc, struct cli_request *req, struct err *e)
+{
+	return cli_parse_args(argc, argv, NULL, req, e);
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+START_TEST(parse_status_defaults)
+{
+	struct cli_request req;
+	struct err e;
+	char *v[] = { "routectl", "status", NULL };
+	ck_assert_int_eq(cli_parse_args(2, v, NULL, &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_STATUS);
+	ck_assert_str_eq(req.socket_path, CLI_DEFAULT_SOCKET);
+	ck_assert_int_eq(req.timeout_s, 60);
+	ck_assert(!req.json);
+	cli_request_free(&req);
+
+	ck_assert_int_eq(cli_parse_args(2, v, "/tmp/env.sock", &req, &e), 0);
+	ck_assert_str_eq(req.socket_path, "/tmp/env.sock");
+	cli_request_free(&req);
+
+	/* an empty variable is as good as none */
+	ck_assert_int_eq(cli_parse_args(2, v, "", &req, &e), 0);
+	ck_assert_str_eq(req.socket_path, CLI_DEFAULT_SOCKET);
+	cli_request_free(&req);
+}
+END_TEST
+
+START_TEST(parse_global_options_anywhere)
+{
+	struct cli_request req;
+	struct err e;
+	char *a[] = { "routectl", "-s", "/a.sock", "--json", "status", "--timeout", "5", NULL };
+	ck_assert_int_eq(cli_parse_args(ARGC(a), a, "/env.sock", &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_STATUS);
+	ck_assert_str_eq(req.socket_path, "/a.sock");
+	ck_assert(req.json);
+	ck_assert_int_eq(req.timeout_s, 5);
+	cli_request_free(&req);
+
+	char *b[] = { "routectl", "status", "--socket=/b.sock", "--timeout=7", "--json", NULL };
+	ck_assert_int_eq(parse(b, ARGC(b), &req, &e), 0);
+	ck_assert_str_eq(req.socket_path, "/b.sock");
+	ck_assert_int_eq(req.timeout_s, 7);
+	ck_assert(req.json);
+	cli_request_free(&req);
+
+	char *c[] = { "routectl", "-s/c.sock", "status", NULL };
+	ck_assert_int_eq(parse(c, ARGC(c), &req, &e), 0);
+	ck_assert_str_eq(req.socket_path, "/c.sock");
+	cli_request_free(&req);
+}
+END_TEST
+
+START_TEST(parse_drain_full)
+{
+	struct cli_request req;
+	struct err e;
+	char *v[] = { "routectl", "--json", "drain", "ash", "--service", "web",
+		      "--reason", "fiber cut", "--service=dns", "--now", "--dry-run", NULL };
+	ck_assert_int_eq(parse(v, ARGC(v), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_DRAIN);
+	ck_assert_str_eq(req.cmd_name, "drain");
+	ck_assert_str_eq(req.site, "ash");
+	ck_assert_uint_eq(req.n_services, 2);
+	ck_assert_str_eq(req.services[0], "web");
+	ck_assert_str_eq(req.services[1], "dns");
+	ck_assert_str_eq(req.reason, "fiber cut");
+	ck_assert(req.now);
+	ck_assert(req.dry_run);
+	ck_assert(req.json);
+	ck_assert_str_eq(cli_method(req.cmd), "POST");
+	ck_assert_str_eq(cli_path(req.cmd), "/v1/drain");
+
+	json_t *body = cli_request_body(&req);
+	json_t *want = json_loads("{\"site\":\"ash\",\"services\":[\"web\",\"dns\"],"
+				  "\"reason\":\"fiber cut\",\"now\":true,\"dry_run\":true}", 0, NULL);
+	ck_assert_ptr_nonnull(body);
+	ck_assert(json_equal(body, want));
+	json_decref(body);
+	json_decref(want);
+	cli_request_free(&req);
+
+	/* no --service: an empty list, which means every service */
+	char *u[] = { "routectl", "undrain", "chi", "--reason", "repaired", NULL };
+	ck_assert_int_eq(parse(u, ARGC(u), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_UNDRAIN);
+	ck_assert_str_eq(cli_path(req.cmd), "/v1/undrain");
+	body = cli_request_body(&req);
+	want = json_loads("{\"site\":\"chi\",\"services\":[],\"reason\":\"repaired\","
+			  "\"now\":false,\"dry_run\":false}", 0, NULL);
+	ck_assert(json_equal(body, want));
+	json_decref(body);
+	json_decref(want);
+	cli_request_free(&req);
+}
+END_TEST
+
+START_TEST(parse_set_states)
+{
+	struct cli_request req;
+	struct err e;
+	char *p[] = { "routectl", "set", "ash", "web", "prepend", "3", "--reason", "drill", NULL };
+	ck_assert_int_eq(parse(p, ARGC(p), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_SET);
+	ck_assert_str_eq(req.site, "ash");
+	ck_assert_str_eq(req.service, "web");
+	ck_assert_int_eq(req.mode, MODE_PREPEND);
+	ck_assert_uint_eq(req.prepend, 3);
+	ck_assert_str_eq(cli_path(req.cmd), "/v1/set");
+	json_t *body = cli_request_body(&req);
+	json_t *want = json_loads("{\"site\":\"ash\",\"service\":\"web\",\"state\":\"prepend\","
+				  "\"prepend\":3,\"reason\":\"drill\",\"dry_run\":false}", 0, NULL);
+	ck_assert(json_equal(body, want));
+	json_decref(body);
+	json_decref(want);
+	cli_request_free(&req);
+
+	char *w[] = { "routectl", "set", "ash", "web", "withdraw", "--reason", "x", "--dry-run", NULL };
+	ck_assert_int_eq(parse(w, ARGC(w), &req, &e), 0);
+	ck_assert_int_eq(req.mode, MODE_WITHDRAW);
+	body = cli_request_body(&req);
+	want = json_loads("{\"site\":\"ash\",\"service\":\"web\",\"state\":\"withdraw\","
+			  "\"prepend\":0,\"reason\":\"x\",\"dry_run\":true}", 0, NULL);
+	ck_assert(json_equal(body, want));
+	json_decref(body);
+	json_decref(want);
+	cli_request_free(&req);
+
+	char *a[] = { "routectl", "set", "ash", "web", "announce", "--reason", "x", NULL };
+	ck_assert_int_eq(parse(a, ARGC(a), &req, &e), 0);
+	ck_assert_int_eq(req.mode, MODE_ANNOUNCE);
+	cli_request_free(&req);
+
+	char *b[] = { "routectl", "set", "ash", "web", "prepend", "10", "--reason", "x", NULL };
+	ck_assert_int_eq(parse(b, ARGC(b), &req, &e), 0);
+	ck_assert_uint_eq(req.prepend, 10);
+	cli_request_free(&req);
+}
+END_TEST
+
+START_TEST(parse_help_and_version)
+{
+	struct cli_request req;
+	struct err e;
+
+	char *h1[] = { "routectl", "--help", NULL };
+	ck_assert_int_eq(parse(h1, ARGC(h1), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_HELP);
+	ck_assert_ptr_null(req.help_topic);
+	cli_request_free(&req);
+
+	char *h2[] = { "routectl", "help", NULL };
+	ck_assert_int_eq(parse(h2, ARGC(h2), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_HELP);
+	cli_request_free(&req);
+
+	char *h3[] = { "routectl", "help", "set", NULL };
+	ck_assert_int_eq(parse(h3, ARGC(h3), &req, &e), 0);
+	ck_assert_str_eq(req.help_topic, "set");
+	ck_assert_ptr_nonnull(strstr(cli_usage(req.help_topic), "prepend N"));
+	cli_request_free(&req);
+
+	/* help wins over a missing --reason */
+	char *h4[] = { "routectl", "drain", "-h", NULL };
+	ck_assert_int_eq(parse(h4, ARGC(h4), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_HELP);
+	ck_assert_str_eq(req.help_topic, "drain");
+	cli_request_free(&req);
+
+	char *v[] = { "routectl", "--version", NULL };
+	ck_assert_int_eq(parse(v, ARGC(v), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_VERSION);
+	cli_request_free(&req);
+
+	const char *all = cli_usage(NULL);
+	ck_assert_ptr_nonnull(strstr(all, "status"));
+	ck_assert_ptr_nonnull(strstr(all, "undrain SITE"));
+	ck_assert_ptr_nonnull(strstr(all, "--dry-run"));
+	ck_assert_ptr_null(cli_usage("frob"));
+}
+END_TEST
+
+/* Every wrong command line: refused before anything is sent, with a
+ * message that names the command and what is wrong. */
+static const struct usage_case {
+	const char *args[12];
+	const char *msg;
+} usage_cases[] = {
+	{ { NULL }, "missing command" },
+	{ { "frob" }, "unknown command \"frob\"" },
+	{ { "status", "--frob" }, "status: unknown option --frob" },
+	{ { "--frob", "status" }, "status: unknown option --frob" },
+	{ { "-x", "status" }, "status: unknown option -x" },
+	{ { "status", "extra" }, "status: unexpected argument \"extra\"" },
+	{ { "status", "--reason", "x" }, "status: --reason does not apply to status" },
+	{ { "status", "--now" }, "status: --now does not apply to status" },
+	{ { "set", "ash", "web", "announce", "--reason", "x", "--now" },
+	  "set: --now does not apply to set" },
+	{ { "set", "ash", "web", "announce", "--reason", "x", "--service", "y" },
+	  "set: --service does not apply to set" },
+	{ { "status", "--json=yes" }, "status: --json takes no value" },
+	{ { "status", "--timeout" }, "status: --timeout needs a value" },
+	{ { "status", "--timeout", "0" }, "--timeout needs whole seconds from 1 to 86400, not \"0\"" },
+	{ { "status", "--timeout", "5s" }, "--timeout needs whole seconds from 1 to 86400, not \"5s\"" },
+	{ { "status", "--timeout", "86401" }, "not \"86401\"" },
+	{ { "status", "-s", "" }, "-s needs a socket path" },
+	{ { "status", "-s",
+	    "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock" },
+	  "too long for a Unix socket" },
+	{ { "drain" }, "drain: missing SITE" },
+	{ { "drain", "--reason", "x" }, "drain: missing SITE" },
+	{ { "drain", "ash" },
+	  "drain: --reason is required: say why the site is drained (it goes into the audit trail)" },
+	{ { "drain", "ash", "--reason", "" }, "drain: --reason is blank" },
+	{ { "drain", "ash", "--reason", "  \t " }, "drain: --reason is blank" },
+	{ { "drain", "ash", "--reason" }, "drain: --reason needs a value" },
+	{ { "drain", "ash", "--reason", "a", "--reason", "b" },
+	  "drain: --reason is given more than once" },
+	{ { "drain", "ash", "chi", "--reason", "x" }, "drain: unexpected argument \"chi\"" },
+	{ { "drain", "ash", "--service", "", "--reason", "x" }, "drain: --service is empty" },
+	{ { "drain", "a b", "--reason", "x" }, "drain: SITE \"a b\" contains white space" },
+	{ { "drain", "ash", "--reason", "\xff\xfe" }, "drain: --reason is not valid UTF-8" },
+	{ { "undrain", "ash" }, "undrain: --reason is required: say why the site is undrained" },
+	{ { "undrain", "ash", "--reason", " " }, "undrain: --reason is blank" },
+	{ { "set" }, "set: missing SITE" },
+	{ { "set", "ash" }, "set: missing SERVICE" },
+	{ { "set", "ash", "web" }, "set: missing the state" },
+	{ { "set", "ash", "web", "drain", "--reason", "x" }, "set: unknown state \"drain\"" },
+	{ { "set", "ash", "web", "prepend", "--reason", "x" }, "set: prepend needs a count from 1 to 10" },
+	{ { "set", "ash", "web", "prepend", "0", "--reason", "x" },
+	  "set: prepend needs a count from 1 to 10, not \"0\"" },
+	{ { "set", "ash", "web", "prepend", "11", "--reason", "x" }, "not \"11\"" },
+	{ { "set", "ash", "web", "prepend", "-1", "--reason", "x" }, "not \"-1\"" },
+	{ { "set", "ash", "web", "prepend", "3x", "--reason", "x" }, "not \"3x\"" },
+	{ { "set", "ash", "web", "prepend", "99999999999999999999", "--reason", "x" },
+	  "not \"99999999999999999999\"" },
+	{ { "set", "ash", "web", "withdraw", "3", "--reason", "x" },
+	  "set: unexpected argument \"3\" after withdraw" },
+	{ { "set", "ash", "web", "withdraw" }, "set: --reason is required: say why the state changes" },
+	{ { "set", "ash", "web", "withdraw", "--reason", "\n" }, "set: --reason is blank" },
+	{ { "help", "frob" }, "help: unknown command \"frob\"" },
+};
+
+START_TEST(parse_usage_errors)
+{
+	const struct usage_case *c = &usage_cases[_i];
+	char *argv[16] = { "routectl" };
+	int argc = 1;
+	for (; c->args[argc - 1]; argc++)
+		argv[argc] = (char *)c->args[argc - 1];
+	argv[argc] = NULL;
+
+	struct cli_request req;
+	struct err e;
+	int rc = cli_parse_args(argc, argv, NULL, &req, &e);
+	cli_request_free(&req);
+	ck_assert_msg(rc == -ERR_INVALID, "case %d: rc %d, want -ERR_INVALID", _i, rc);
+	ck_assert_msg(strstr(e.msg, c->msg) != NULL,
+		      "case %d: message \"%s\" lacks \"%s\"", _i, e.msg, c->msg);
+}
+END_TEST
+
+/* ----------------------------------------------------- answers and text */
+
+static const char sample_status[] =
+	"{\"site\":\"ash\",\"generation\":5,\"safe_mode\":null,"
+	"\"bird\":{\"connected\":true,\"socket\":\"/x/bird.ctl\",\"version\":\"2.0.12\",\"error\":null},"
+	"\"last_apply\":{\"result\":\"ok\",\"at\":\"2026-11-25T10:29:28Z\",\"change_id\":\"c-42\","
+	"\"message\":\"applied\",\"ms\":12.5},"
+	"\"services\":["
+	"{\"name\":\"web\",\"ipv4\":[\"192.0.2.0/24\"],\"ipv6\":[\"2001:db8:1::/48\"],"
+	"\"state\":\"prepend\",\"prepend\":3,\"since\":\"2026-11-25T10:29:28Z\",\"actor\":\"alice\","
+	"\"reason\":\"fiber cut\",\"change_id\":\"c-42\","
+	"\"next\":{\"state\":\"withdraw\",\"prepend\":0,\"at\":\"2026-11-25T10:35:00Z\"}},"
+	"{\"name\":\"dns-resolvers\",\"ipv4\":[\"198.51.100.0/24\",\"203.0.113.0/24\",\"192.0.2.53/32\"],"
+	"\"ipv6\":[\"2001:db8:2::/48\",\"2001:db8:3::/48\"],"
+	"\"state\":\"announce\",\"prepend\":0,\"since\":\"2026-11-20T08:00:00Z\",\"actor\":\"bob\","
+	"\"reason\":\"initial\",\"change_id\":\"c-1\",\"next\":null},"
+	"{\"name\":\"api\",\"ipv4\":[],\"ipv6\":[\"2001:db8:4::/48\"],"
+	"\"state\":\"withdraw\",\"prepend\":0,\"since\":null,\"actor\":null,\"reason\":null,"
+	"\"change_id\":null,\"next\":null}"
+	"]}";
+
+static const char golden_status[] =
+	"site        ash\n"
+	"generation  5\n"
+	"bird        connected to /x/bird.ctl (BIRD 2.0.12)\n"
+	"last apply  ok at 2026-11-25T10:29:28Z, 12.5 ms, change c-42\n"
+	"\n"
+	"SERVICE        PREFIXES                       STATE                              SINCE                 ACTOR  REASON\n"
+	"web            192.0.2.0/24, 2001:db8:1::/48  prepend 3 \xe2\x86\x92 withdraw at 10:35:00Z  2026-11-25T10:29:28Z  alice  fiber cut\n"
+	"dns-resolvers  5 prefixes                     announce                           2026-11-20T08:00:00Z  bob    initial\n"
+	"api            2001:db8:4::/48                withdraw                           -                     -      -\n";
+
+static struct cli_request request_for(enum cli_cmd cmd, const char *name)
+{
+	struct cli_request req;
+	memset(&req, 0, sizeof req);
+	req.cmd = cmd;
+	req.cmd_name = name;
+	req.socket_path = "/nowhere.sock";
+	req.timeout_s = 5;
+	return req;
+}
+
+static char *render_status(const char *body, struct cli_result *res)
+{
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	cli_result_from_response(&req, 200, body, strlen(body), res);
+	ck_assert_msg(res->kind == RESULT_STATUS, "not a status: %s", res->local_msg);
+	struct buf b = { 0 };
+	ck_assert_int_eq(output_status_text(&b, &res->status), 0);
+	return buf_steal(&b);
+}
+
+START_TEST(status_table_golden)
+{
+	struct cli_result res;
+	char *text = render_status(sample_status, &res);
+	ck_assert_str_eq(text, golden_status);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_OK);
+	ck_assert_uint_eq(res.status.n_services, 3);
+	ck_assert_uint_eq(res.status.services[1].n_prefixes, 5);
+	free(text);
+	cli_result_free(&res);
+}
+END_TEST
+
+START_TEST(status_header_trouble_golden)
+{
+	/* safe mode, BIRD down, last apply failed, no services; a control
+	 * sequence in a reason is defused */
+	static const char body[] =
+		"{\"site\":\"chi\",\"generation\":0,"
+		"\"safe_mode\":{\"reason\":\"state file /var/lib/routectl/state.json: \\u001b[2Jbad\"},"
+		"\"bird\":{\"connected\":false,\"socket\":\"/run/bird/bird.ctl\",\"version\":null,"
+		"\"error\":\"connect: No such file or directory\"},"
+		"\"last_apply\":{\"result\":\"failed\",\"at\":\"2026-11-25T10:29:28Z\",\"change_id\":\"c-9\","
+		"\"message\":\"configure check: 8002 /etc/bird/routectl.conf:3:1 syntax error\",\"ms\":3},"
+		"\"services\":[]}";
+	static const char golden[] =
+		"SAFE MODE: state file /var/lib/routectl/state.json: ?[2Jbad\n"
+		"  routectld leaves BIRD alone and refuses changes until this is fixed.\n"
+		"\n"
+		"site        chi\n"
+		"generation  0\n"
+		"bird        NOT CONNECTED to /run/bird/bird.ctl: connect: No such file or directory\n"
+		"last apply  FAILED at 2026-11-25T10:29:28Z, 3.0 ms, change c-9: "
+		"configure check: 8002 /etc/bird/routectl.conf:3:1 syntax error\n"
+		"\n"
+		"no services configured\n";
+	struct cli_result res;
+	char *text = render_status(body, &res);
+	ck_assert_str_eq(text, golden);
+	free(text);
+	cli_result_free(&res);
+
+	static const char quiet[] =
+		"{\"site\":\"ash\",\"generation\":1,\"bird\":{\"connected\":true},"
+		"\"services\":[{\"name\":\"w\",\"state\":\"announce\"}]}";
+	text = render_status(quiet, &res);
+	ck_assert_str_eq(text,
+			 "site        ash\n"
+			 "generation  1\n"
+			 "bird        connected\n"
+			 "last apply  none yet\n"
+			 "\n"
+			 "SERVICE  PREFIXES  STATE     SINCE  ACTOR  REASON\n"
+			 "w        -         announce  -      -      -\n");
+	free(text);
+	cli_result_free(&res);
+}
+END_TEST
+
+static char *render_change(enum cli_cmd cmd, const char *name, const char *body,
+			   struct cli_result *res)
+{
+	struct cli_request req = request_for(cmd, name);
+	cli_result_from_response(&req, 200, body, strlen(body), res);
+	ck_assert_msg(res->kind == RESULT_CHANGE, "not a change: %s", res->local_msg);
+	struct buf b = { 0 };
+	ck_assert_int_eq(output_change_text(&b, &res->change), 0);
+	return buf_steal(&b);
+}
+
+START_TEST(change_text_golden)
+{
+	struct cli_result res;
+	char *text = render_change(CMD_DRAIN, "drain",
+		"{\"site\":\"ash\",\"dry_run\":false,\"change_id\":\"c-43\",\"changes\":["
+		"{\"service\":\"web\",\"from\":{\"state\":\"announce\",\"prepend\":0},"
+		"\"to\":{\"state\":\"prepend\",\"prepend\":3},"
+		"\"next\":{\"state\":\"withdraw\",\"prepend\":0,\"at\":\"2026-11-25T10:35:00Z\"}},"
+		"{\"service\":\"dns\",\"from\":{\"state\":\"prepend\",\"prepend\":2},"
+		"\"to\":{\"state\":\"withdraw\",\"prepend\":0},\"next\":null}],"
+		"\"diff\":\"\",\"apply\":{\"result\":\"ok\",\"ms\":12.5}}", &res);
+	ck_assert_str_eq(text,
+			 "web: announce \xe2\x86\x92 prepend 3 (then withdraw at 10:35:00Z)\n"
+			 "dns: prepend 2 \xe2\x86\x92 withdraw\n"
+			 "applied in 12.5 ms, change c-43\n");
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_OK);
+	free(text);
+	cli_result_free(&res);
+
+	text = render_change(CMD_UNDRAIN, "undrain",
+		"{\"site\":\"ash\",\"dry_run\":false,\"change_id\":null,\"changes\":[],"
+		"\"diff\":null,\"apply\":null}", &res);
+	ck_assert_str_eq(text, "no change\n");
+	free(text);
+	cli_result_free(&res);
+
+	text = render_change(CMD_SET, "set",
+		"{\"site\":\"ash\",\"dry_run\":true,\"changes\":["
+		"{\"service\":\"web\",\"from\":{\"state\":\"announce\",\"prepend\":0},"
+		"\"to\":{\"state\":\"withdraw\",\"prepend\":0},\"next\":null}],"
+		"\"diff\":\"--- a\\n+++ b\\n-  accept;\\n+  reject;\",\"apply\":null}", &res);
+	ck_assert_str_eq(text,
+			 "dry run: nothing changed\n"
+			 "web: announce \xe2\x86\x92 withdraw\n"
+			 "BIRD include diff:\n"
+			 "--- a\n+++ b\n-  accept;\n+  reject;\n");
+	free(text);
+	cli_result_free(&res);
+
+	text = render_change(CMD_SET, "set",
+		"{\"site\":\"ash\",\"dry_run\":true,\"changes\":[],\"diff\":\"\"}", &res);
+	ck_assert_str_eq(text,
+			 "dry run: nothing changed\n"
+			 "no change\n"
+			 "the BIRD include would stay the same\n");
+	free(text);
+	cli_result_free(&res);
+
+	/* a 200 whose apply did not succeed is not a success */
+	text = render_change(CMD_SET, "set",
+		"{\"site\":\"ash\",\"changes\":[],\"apply\":{\"result\":\"failed\"}}", &res);
+	ck_assert_str_eq(text, "no change\napply FAILED: failed\n");
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	free(text);
+	cli_result_free(&res);
+}
+END_TEST
+
+static void answer(enum cli_cmd cmd, const char *name, long status, const char *body,
+		   struct cli_result *res)
+{
+	struct cli_request req = request_for(cmd, name);
+	cli_result_from_response(&req, status, body, strlen(body), res);
+}
+
+static char *error_text(const struct cli_result *res)
+{
+	struct buf b = { 0 };
+	ck_assert_int_eq(output_error_text(&b, res), 0);
+	return buf_steal(&b);
+}
+
+START_TEST(error_document_message)
+{
+	struct cli_result res;
+	answer(CMD_DRAIN, "drain", 409,
+	       "{\"error\":{\"code\":\"refused\",\"message\":\"this routectld serves site ash, not chi\"}}",
+	       &res);
+	ck_assert_int_eq(res.kind, RESULT_API_ERROR);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	char *t = error_text(&res);
+	ck_assert_str_eq(t, "routectl: drain: refused: this routectld serves site ash, not chi\n");
+	free(t);
+
+	/* --json prints the daemon's document itself */
+	struct buf b = { 0 };
+	ck_assert_int_eq(output_json_text(&b, &res), 0);
+	json_t *back = json_loads(b.p, 0, NULL);
+	ck_assert_ptr_nonnull(back);
+	ck_assert(json_equal(back, res.body));
+	ck_assert_ptr_nonnull(strstr(b.p, "\n  \"error\": {"));
+	json_decref(back);
+	buf_free(&b);
+	cli_result_free(&res);
+
+	/* several lines: the rest indented under the first */
+	answer(CMD_SET, "set", 502,
+	       "{\"error\":{\"code\":\"bird\",\"message\":\"configure check failed\\n8002 x:1:2 bad\"}}",
+	       &res);
+	t = error_text(&res);
+	ck_assert_str_eq(t, "routectl: set: bird: configure check failed\n  8002 x:1:2 bad\n");
+	free(t);
+	cli_result_free(&res);
+
+	/* a code is optional */
+	answer(CMD_STATUS, "status", 500, "{\"error\":{\"message\":\"disk full\"}}", &res);
+	ck_assert_int_eq(res.kind, RESULT_API_ERROR);
+	t = error_text(&res);
+	ck_assert_str_eq(t, "routectl: status: unknown: disk full\n");
+	free(t);
+	cli_result_free(&res);
+}
+END_TEST
+
+/* Bodies that do not follow the contract: a clear message, exit 1, no crash. */
+static const struct bad_case {
+	enum cli_cmd cmd;
+	long status;
+	const char *body;
+	const char *msg;
+} bad_cases[] = {
+	{ CMD_STATUS, 200, "", "body that is not JSON" },
+	{ CMD_STATUS, 200, "<html>502 Bad Gateway</html>", "not JSON" },
+	{ CMD_STATUS, 200, "{\"site\":", "not JSON" },
+	{ CMD_STATUS, 200, "[]", "the status should be an object, not an array" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"site\":\"b\"}", "not JSON" },
+	{ CMD_STATUS, 200, "{}", "site is missing" },
+	{ CMD_STATUS, 200, "{\"site\":1}", "site should be a string, not an integer" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\"}", "generation is missing" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":-1}", "generation is -1" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1.5}", "generation should be an integer" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"services\":[]}", "bird is missing" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{},\"services\":[]}",
+	  "bird.connected is missing" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":1},\"services\":[]}",
+	  "bird.connected should be true or false" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true}}",
+	  "services is missing" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"safe_mode\":{},\"services\":[]}", "safe_mode.reason is missing" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"safe_mode\":\"yes\",\"services\":[]}", "safe_mode should be an object" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"last_apply\":{\"ms\":\"fast\"},\"services\":[]}", "last_apply.result is missing" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"last_apply\":{\"result\":\"ok\",\"ms\":\"fast\"},\"services\":[]}",
+	  "last_apply.ms should be a number" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\"},7]}",
+	  "services[1] should be an object" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\"},{\"name\":\"x\",\"state\":\"gone\"}]}",
+	  "services[1].state: unknown state \"gone\"" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"prepend\",\"prepend\":0}]}",
+	  "services[0].prepend is 0, but state prepend needs 1..10" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"prepend\",\"prepend\":11}]}",
+	  "services[0].prepend is 11, outside 0..10" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\",\"ipv4\":[\"1.2.3.0/24\",null]}]}",
+	  "services[0].ipv4[1] should be a string, not null" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\",\"ipv6\":\"2001:db8::/32\"}]}",
+	  "services[0].ipv6 should be an array" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\",\"next\":{\"state\":\"withdraw\"}}]}",
+	  "services[0].next.at is missing" },
+	{ CMD_DRAIN, 200, "{\"site\":\"a\"}", "changes is missing" },
+	{ CMD_DRAIN, 200, "{\"site\":\"a\",\"changes\":[{\"service\":\"w\",\"from\":{\"state\":\"announce\"}}]}",
+	  "changes[0].to is missing" },
+	{ CMD_DRAIN, 200, "{\"site\":\"a\",\"changes\":[{\"service\":\"w\",\"from\":{\"state\":\"announce\"},"
+	  "\"to\":{\"state\":\"up\"}}]}", "changes[0].to.state: unknown state \"up\"" },
+	{ CMD_DRAIN, 200, "{\"site\":\"a\",\"changes\":[],\"apply\":{\"ms\":1}}", "apply.result is missing" },
+	{ CMD_DRAIN, 200, "{\"site\":\"a\",\"changes\":[],\"diff\":[]}", "diff should be a string" },
+	{ CMD_DRAIN, 409, "{\"message\":\"no\"}", "HTTP 409 without a usable error document: error is missing" },
+	{ CMD_DRAIN, 500, "{\"error\":{\"code\":\"io\"}}", "error.message is missing" },
+	{ CMD_DRAIN, 500, "[1]", "HTTP 500 without a usable error document" },
+	{ CMD_DRAIN, 502, "Bad Gateway", "HTTP 502 with a body that is not JSON" },
+};
+
+START_TEST(bad_bodies)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	struct cli_result res;
+	answer(c->cmd, c->cmd == CMD_STATUS ? "status" : "drain", c->status, c->body, &res);
+	ck_assert_msg(res.kind == RESULT_LOCAL_ERROR, "case %d: kind %d", _i, res.kind);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	ck_assert_str_eq(res.local_code, "protocol");
+	ck_assert_msg(strstr(res.local_msg, c->msg) != NULL,
+		      "case %d: message \"%s\" lacks \"%s\"", _i, res.local_msg, c->msg);
+
+	/* --json turns it into an error document */
+	struct buf b = { 0 };
+	ck_assert_int_eq(output_json_text(&b, &res), 0);
+	json_t *doc = json_loads(b.p, 0, NULL);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
+			 "protocol");
+	json_decref(doc);
+	buf_free(&b);
+	cli_result_free(&res);
+}
+END_TEST
+
+/* --------------------------------------------------- against a fake daemon */
+
+struct fake {
+	char dir[64];
+	char sock[128];
+	char seen[160];     /* the fake writes the request it got here */
+	pid_t pid;
+};
+
+enum fake_mode { FAKE_ANSWER, FAKE_SILENT, FAKE_HUGE };
+
+/* Serves one connection: reads the request (headers, then Content-Length
+ * bytes), records it, and answers with the canned response. */
+static void fake_start(struct fake *f, enum fake_mode mode, const char *response)
+{
+	snprintf(f->dir, sizeof f->dir, "/tmp/routectl-cli-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(f->dir));
+	snprintf(f->sock, sizeof f->sock, "%s/d.sock", f->dir);
+	snprintf(f->seen, sizeof f->seen, "%s/request", f->dir);
+
+	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(ls, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->sock);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(ls, 4), 0);
+
+	f->pid = fork();
+	ck_assert_int_ge(f->pid, 0);
+	if (f->pid > 0) {
+		close(ls);
+		return;
+	}
+	/* check's SIGTERM handler would take the whole process group down */
+	signal(SIGTERM, SIG_DFL);
+	alarm(20);   /* never outlive a broken test */
+	int c = accept(ls, NULL, NULL);
+	if (c < 0)
+		_exit(1);
+	struct buf req = { 0 };
+	char chunk[4096];
+	for (;;) {
+		char *end = req.p ? strstr(req.p, "\r\n\r\n") : NULL;
+		if (end) {
+			const char *cl = strcasestr(req.p, "Content-Length:");
+			size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0;
+			if (req.len >= (size_t)(end + 4 - req.p) + want)
+				break;
+		}
+		ssize_t n = read(c, chunk, sizeof chunk);
+		if (n <= 0)
+			_exit(1);
+		buf_append(&req, chunk, (size_t)n);
+	}
+	FILE *out = fopen(f->seen, "w");
+	if (out) {
+		fwrite(req.p, 1, req.len, out);
+		fclose(out);
+	}
+	if (mode == FAKE_SILENT) {
+		pause();
+		_exit(0);
+	}
+	if (mode == FAKE_HUGE) {
+		/* A well-formed answer that never ends within the limit. */
+		const char *h = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				"Content-Length: 104857600\r\n\r\n";
+		if (write(c, h, strlen(h)) < 0)
+			_exit(1);
+		static char blob[1 << 16];
+		memset(blob, ' ', sizeof blob);
+		for (size_t sent = 0; sent < (100u << 20); sent += sizeof blob)
+			if (write(c, blob, sizeof blob) < 0)
+				_exit(0);
+		_exit(0);
+	}
+	size_t len = strlen(response);
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(c, response + off, len - off);
+		if (n <= 0)
+			_exit(1);
+		off += (size_t)n;
+	}
+	close(c);
+	_exit(0);
+}
+
+static char *fake_finish(struct fake *f)
+{
+	int st;
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, &st, 0);
+	char *seen = NULL;
+	FILE *in = fopen(f->seen, "r");
+	if (in) {
+		struct buf b = { 0 };
+		char chunk[4096];
+		size_t n;
+		while ((n = fread(chunk, 1, sizeof chunk, in)) > 0)
+			buf_append(&b, chunk, n);
+		fclose(in);
+		seen = buf_steal(&b);
+	}
+	unlink(f->seen);
+	unlink(f->sock);
+	rmdir(f->dir);
+	return seen;
+}
+
+static char *http_response(int status, const char *reason, const char *body)
+{
+	struct buf b = { 0 };
+	buf_printf(&b, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+		   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		   status, reason, strlen(body), body);
+	return buf_steal(&b);
+}
+
+START_TEST(client_status_roundtrip)
+{
+	struct fake f;
+	char *resp = http_response(200, "OK", sample_status);
+	fake_start(&f, FAKE_ANSWER, resp);
+
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	req.socket_path = f.sock;
+	struct cli_result res;
+	cli_execute(&req, &res);
+	char *seen = fake_finish(&f);
+
+	ck_assert_msg(res.kind == RESULT_STATUS, "kind %d: %s", res.kind, res.local_msg);
+	ck_assert_int_eq(res.http_status, 200);
+	ck_assert_str_eq(res.status.site, "ash");
+	ck_assert_ptr_nonnull(seen);
+	ck_assert_msg(strncmp(seen, "GET /v1/status HTTP/1.1\r\n", 25) == 0, "request: %s", seen);
+	ck_assert_ptr_nonnull(strcasestr(seen, "\r\nAccept: application/json\r\n"));
+	free(seen);
+	free(resp);
+	cli_result_free(&res);
+}
+END_TEST
+
+START_TEST(client_drain_roundtrip_and_refusal)
+{
+	struct fake f;
+	char *resp = http_response(409, "Conflict",
+		"{\"error\":{\"code\":\"refused\",\"message\":\"this routectld serves site ash, not chi\"}}");
+	fake_start(&f, FAKE_ANSWER, resp);
+
+	char *argv[] = { "routectl", "drain", "chi", "--service", "web", "--reason",
+			 "fiber \"cut\"", NULL };
+	struct cli_request req;
+	struct err e;
+	ck_assert_int_eq(cli_parse_args(ARGC(argv), argv, f.sock, &req, &e), 0);
+	struct cli_result res;
+	cli_execute(&req, &res);
+	char *seen = fake_finish(&f);
+
+	ck_assert_int_eq(res.kind, RESULT_API_ERROR);
+	ck_assert_int_eq(res.http_status, 409);
+	ck_assert_str_eq(res.error_code, "refused");
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+
+	ck_assert_ptr_nonnull(seen);
+	ck_assert_msg(strncmp(seen, "POST /v1/drain HTTP/1.1\r\n", 25) == 0, "request: %s", seen);
+	ck_assert_ptr_nonnull(strcasestr(seen, "\r\nContent-Type: application/json\r\n"));
+	/* the body is JSON made by jansson, quotes escaped */
+	json_t *body = json_loads(strstr(seen, "\r\n\r\n") + 4, 0, NULL);
+	json_t *want = json_loads("{\"site\":\"chi\",\"services\":[\"web\"],"
+				  "\"reason\":\"fiber \\\"cut\\\"\",\"now\":false,\"dry_run\":false}",
+				  0, NULL);
+	ck_assert_ptr_nonnull(body);
+	ck_assert(json_equal(body, want));
+	json_decref(body);
+	json_decref(want);
+	free(seen);
+	free(resp);
+	cli_result_free(&res);
+	cli_request_free(&req);
+}
+END_TEST
+
+START_TEST(client_unreachable)
+{
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	req.socket_path = "/tmp/routectl-cli-no-such-dir/d.sock";
+	struct cli_result res;
+	cli_execute(&req, &res);
+	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
+	ck_assert_str_eq(res.local_code, "connect");
+	ck_assert_msg(strstr(res.local_msg,
+			     "cannot reach routectld at /tmp/routectl-cli-no-such-dir/d.sock: "
+			     "No such file or directory") == res.local_msg, "%s", res.local_msg);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	char *t = error_text(&res);
+	ck_assert_ptr_nonnull(strstr(t, "routectl: cannot reach routectld at "));
+	free(t);
+	cli_result_free(&res);
+
+	/* a socket file nobody listens on */
+	char dir[] = "/tmp/routectl-cli-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof path, "%s/dead.sock", dir);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(s);
+	req.socket_path = path;
+	cli_execute(&req, &res);
+	unlink(path);
+	rmdir(dir);
+	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
+	ck_assert_msg(strstr(res.local_msg, "Connection refused") != NULL, "%s", res.local_msg);
+	cli_result_free(&res);
+}
+END_TEST
+
+START_TEST(client_timeout)
+{
+	struct fake f;
+	fake_start(&f, FAKE_SILENT, NULL);
+	char *argv[] = { "routectl", "--timeout", "1", "drain", "ash", "--reason", "x", NULL };
+	struct cli_request req;
+	struct err e;
+	ck_assert_int_eq(cli_parse_args(ARGC(argv), argv, f.sock, &req, &e), 0);
+	struct cli_result res;
+	cli_execute(&req, &res);
+	free(fake_finish(&f));
+	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
+	ck_assert_str_eq(res.local_code, "timeout");
+	ck_assert_msg(strstr(res.local_msg, "did not answer within 1 s") != NULL, "%s", res.local_msg);
+	ck_assert_msg(strstr(res.local_msg, "the drain may still complete") != NULL, "%s",
+		      res.local_msg);
+	cli_result_free(&res);
+	cli_request_free(&req);
+}
+END_TEST
+
+START_TEST(client_response_too_large)
+{
+	struct fake f;
+	fake_start(&f, FAKE_HUGE, NULL);
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	req.socket_path = f.sock;
+	req.timeout_s = 30;
+	struct cli_result res;
+	cli_execute(&req, &res);
+	free(fake_finish(&f));
+	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
+	ck_assert_msg(strstr(res.local_msg, "larger than 64 MiB") != NULL, "%s", res.local_msg);
+	cli_result_free(&res);
+}
+END_TEST
+
+/* ------------------------------------------------------ the built binary */
+
+struct run {
+	int status;
+	char out[8192];
+	char err[8192];
+};
+
+static void slurp(int fd, char *dst, size_t size)
+{
+	size_t used = 0;
+	ssize_t n;
+	while (used + 1 < size && (n = read(fd, dst + used, size - 1 - used)) > 0)
+		used += (size_t)n;
+	dst[used] = '\0';
+}
+
+static void run_cli(struct run *r, const char *const *args)
+{
+	const char *root = getenv("ROUTECTL_BUILD_ROOT");
+	ck_assert_msg(root != NULL, "ROUTECTL_BUILD_ROOT is not set (run through meson test)");
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/routectl/routectl", root);
+
+	char *argv[32] = { bin };
+	int n = 1;
+	for (; args[n - 1]; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+
+	int out[2], err[2];
+	ck_assert_int_eq(pipe(out), 0);
+	ck_assert_int_eq(pipe(err), 0);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	posix_spawn_file_actions_addclose(&fa, out[0]);
+	posix_spawn_file_actions_addclose(&fa, err[0]);
+	pid_t pid;
+	setenv("ROUTECTL_SOCKET", "/tmp/routectl-cli-no-such-dir/d.sock", 1);
+	ck_assert_int_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	close(err[1]);
+	slurp(out[0], r->out, sizeof r->out);
+	slurp(err[0], r->err, sizeof r->err);
+	close(out[0]);
+	close(err[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	ck_assert(WIFEXITED(st));
+	r->status = WEXITSTATUS(st);
+}
+
+START_TEST(binary_usage_errors_exit_2)
+{
+	struct run r;
+	const struct usage_case *c = &usage_cases[_i];
+	run_cli(&r, c->args);
+	ck_assert_msg(r.status == 2, "case %d: exit %d, stderr %s", _i, r.status, r.err);
+	ck_assert_msg(strncmp(r.err, "routectl: ", 10) == 0 && strstr(r.err, c->msg),
+		      "case %d: stderr \"%s\" lacks \"%s\"", _i, r.err, c->msg);
+	ck_assert_str_eq(r.out, "");
+}
+END_TEST
+
+START_TEST(binary_exit_codes)
+{
+	struct run r;
+
+	run_cli(&r, (const char *[]){ "--help", NULL });
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "Usage:"));
+
+	run_cli(&r, (const char *[]){ "help", "drain", NULL });
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "drain SITE"));
+
+	run_cli(&r, (const char *[]){ "--version", NULL });
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "routectl "));
+
+	/* unreachable: exit 1, the socket named */
+	run_cli(&r, (const char *[]){ "status", NULL });
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "routectl: cannot reach routectld at "
+			     "/tmp/routectl-cli-no-such-dir/d.sock: No such file or directory") == r.err,
+		      "%s", r.err);
+
+	/* --json: a JSON error document on stdout too */
+	run_cli(&r, (const char *[]){ "drain", "ash", "--reason", "x", "--json", NULL });
+	ck_assert_int_eq(r.status, 1);
+	json_t *doc = json_loads(r.out, 0, NULL);
+	ck_assert_msg(doc != NULL, "stdout is not JSON: %s", r.out);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
+			 "connect");
+	json_decref(doc);
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *t = tcase_create("parse");
+	tcase_add_test(t, parse_status_defaults);
+	tcase_add_test(t, parse_global_options_anywhere);
+	tcase_add_test(t, parse_drain_full);
+	tcase_add_test(t, parse_set_states);
+	tcase_add_test(t, parse_help_and_version);
+	tcase_add_loop_test(t, parse_usage_errors, 0,
+			    (int)(sizeof usage_cases / sizeof usage_cases[0]));
+	suite_add_tcase(s, t);
+
+	t = tcase_create("render");
+	tcase_add_test(t, status_table_golden);
+	tcase_add_test(t, status_header_trouble_golden);
+	tcase_add_test(t, change_text_golden);
+	tcase_add_test(t, error_document_message);
+	tcase_add_loop_test(t, bad_bodies, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
+	suite_add_tcase(s, t);
+
+	t = tcase_create("client");
+	tcase_set_timeout(t, 30);
+	tcase_add_test(t, client_status_roundtrip);
+	tcase_add_test(t, client_drain_roundtrip_and_refusal);
+	tcase_add_test(t, client_unreachable);
+	tcase_add_test(t, client_timeout);
+	tcase_add_test(t, client_response_too_large);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("binary");
+	tcase_set_timeout(t, 30);
+	tcase_add_loop_test(t, binary_usage_errors_exit_2, 0,
+			    (int)(sizeof usage_cases / sizeof usage_cases[0]));
+	tcase_add_test(t, binary_exit_codes);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	SRunner *sr = srunner_create(cli_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
