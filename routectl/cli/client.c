@@ -574,14 +574,21 @@ json_t *cli_request_body(const struct cli_request *req)
 				 "now", req->now,
 				 "dry_run", req->dry_run);
 	}
-	case CMD_SET:
-		return json_pack("{s:s, s:s, s:s, s:i, s:s, s:b}",
-				 "site", req->site,
-				 "service", req->service,
-				 "state", svc_mode_name(req->mode),
-				 "prepend", req->mode == MODE_PREPEND ? (int)req->prepend : 0,
-				 "reason", req->reason,
-				 "dry_run", req->dry_run);
+	case CMD_SET: {
+		json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:b}",
+					 "site", req->site,
+					 "service", req->service,
+					 "state", svc_mode_name(req->mode),
+					 "reason", req->reason,
+					 "dry_run", req->dry_run);
+		/* The daemon takes a count only with state prepend. */
+		if (body && req->mode == MODE_PREPEND &&
+		    json_object_set_new(body, "prepend", json_integer(req->prepend)) < 0) {
+			json_decref(body);
+			return NULL;
+		}
+		return body;
+	}
 	default:
 		return NULL;
 	}
@@ -797,6 +804,7 @@ static int parse_service(json_t *svc, const char *path, struct view_service *s,
 			 struct err *e)
 {
 	json_t *v4, *v6;
+	const char *state;
 	if (!json_is_object(svc))
 		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
 			       path, json_type_name(svc));
@@ -810,7 +818,12 @@ static int parse_service(json_t *svc, const char *path, struct view_service *s,
 		return err_set(e, ERR_NOMEM, "out of memory");
 	if (add_prefixes(svc, path, "ipv4", s, e) < 0 ||
 	    add_prefixes(svc, path, "ipv6", s, e) < 0 ||
-	    get_state(svc, path, &s->mode, &s->prepend, e) < 0 ||
+	    get_str(svc, path, "state", true, &state, e) < 0)
+		return -ERR_PROTOCOL;
+	/* A service the daemon has no state for (safe mode: the state file did
+	 * not load) is "unknown"; status must still show it. */
+	s->known = strcmp(state, "unknown") != 0;
+	if ((s->known && get_state(svc, path, &s->mode, &s->prepend, e) < 0) ||
 	    get_str(svc, path, "since", false, &s->since, e) < 0 ||
 	    get_str(svc, path, "actor", false, &s->actor, e) < 0 ||
 	    get_str(svc, path, "reason", false, &s->reason, e) < 0 ||
@@ -852,6 +865,9 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 	    get_arr(body, "", "services", true, &svcs, e) < 0)
 		goto fail;
 	v->generation = gen;
+	if (get_int(body, "", "repairs", false, 0, LLONG_MAX, &v->repairs, e) < 0)
+		goto fail;
+	v->has_repairs = json_object_get(body, "repairs") != NULL;
 	if (safe) {
 		if (get_str(safe, "safe_mode", "reason", true, &v->safe_mode_reason, e) < 0)
 			goto fail;
@@ -867,6 +883,7 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 		    get_str(last, "last_apply", "at", false, &v->last_at, e) < 0 ||
 		    get_str(last, "last_apply", "change_id", false, &v->last_change_id, e) < 0 ||
 		    get_str(last, "last_apply", "message", false, &v->last_message, e) < 0 ||
+		    get_str(last, "last_apply", "trigger", false, &v->last_trigger, e) < 0 ||
 		    get_num(last, "last_apply", "ms", &v->has_last_ms, &v->last_ms, e) < 0)
 			goto fail;
 	}

@@ -97,6 +97,7 @@ struct view_service {
 	const char *name;
 	const char **prefixes;      /* IPv4 then IPv6, as the daemon lists them */
 	size_t n_prefixes;
+	bool known;                 /* false: state "unknown" (no state loaded) */
 	enum svc_mode mode;
 	unsigned prepend;
 	const char *since, *actor, *reason, *change_id;   /* may be NULL */
@@ -113,8 +114,11 @@ struct view_status {
 	bool has_last_apply;
 	const char *last_result;         /* "ok" or "failed" */
 	const char *last_at, *last_change_id, *last_message;  /* may be NULL */
+	const char *last_trigger;        /* "drain", "reconcile", ...; may be NULL */
 	bool has_last_ms;
 	double last_ms;
+	bool has_repairs;
+	long long repairs;               /* drift repairs since the daemon started */
 	struct view_service *services;
 	size_t n_services;
 };

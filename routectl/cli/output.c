@@ -81,6 +81,17 @@ static void step_text(const struct view_step *s, char *out, size_t size)
 	snprintf(out, size, "%s at %s", state, at);
 }
 
+/* "12 ms", "12.5 ms": the daemon may count in whole milliseconds or not. */
+static const char *ms_text(double ms, char *out, size_t size)
+{
+	/* range first: casting a huge double to an integer is undefined */
+	if (ms > -1e15 && ms < 1e15 && ms == (double)(long long)ms)
+		snprintf(out, size, "%lld ms", (long long)ms);
+	else
+		snprintf(out, size, "%.1f ms", ms);
+	return out;
+}
+
 /* ---- tables ---- */
 
 struct table {
@@ -173,6 +184,7 @@ static int header_line(struct buf *out, const char *label, const char *value)
 static int status_header(struct buf *out, const struct view_status *v)
 {
 	struct buf line = { 0 };
+	char ms[48];
 	int rc = 0;
 
 	if (v->safe_mode_reason) {
@@ -204,14 +216,18 @@ static int status_header(struct buf *out, const struct view_status *v)
 			       "FAILED" : v->last_result);
 		if (v->last_at)
 			rc |= buf_printf(&line, " at %s", v->last_at);
+		if (v->last_trigger)
+			rc |= buf_printf(&line, " (%s)", v->last_trigger);
 		if (v->has_last_ms)
-			rc |= buf_printf(&line, ", %.1f ms", v->last_ms);
+			rc |= buf_printf(&line, ", %s", ms_text(v->last_ms, ms, sizeof ms));
 		if (v->last_change_id)
 			rc |= buf_printf(&line, ", change %s", v->last_change_id);
 		if (!ok && v->last_message)
 			rc |= buf_printf(&line, ": %s", v->last_message);
 	}
 	rc |= header_line(out, "last apply", line.p);
+	if (v->has_repairs)
+		rc |= buf_printf(out, "%-12s%lld since start\n", "repairs", v->repairs);
 	buf_free(&line);
 	return rc ? -ERR_NOMEM : 0;
 }
@@ -236,8 +252,11 @@ int output_status_text(struct buf *out, const struct view_status *v)
 	for (size_t i = 0; i < v->n_services && rc == 0; i++) {
 		const struct view_service *s = &v->services[i];
 		char state[160], base[32], next[96];
-		output_state_name(s->mode, s->prepend, base, sizeof base);
-		if (s->has_next) {
+		if (s->known)
+			output_state_name(s->mode, s->prepend, base, sizeof base);
+		else
+			snprintf(base, sizeof base, "unknown");
+		if (s->known && s->has_next) {
 			step_text(&s->next, next, sizeof next);
 			snprintf(state, sizeof state, "%s " ARROW " %s", base, next);
 		} else {
@@ -314,8 +333,10 @@ int output_change_text(struct buf *out, const struct view_change *v)
 			rc |= buf_puts(out, "apply FAILED: ");
 			rc |= put_clean(out, v->apply_result, false);
 		}
-		if (v->has_apply_ms)
-			rc |= buf_printf(out, " in %.1f ms", v->apply_ms);
+		if (v->has_apply_ms) {
+			char ms[48];
+			rc |= buf_printf(out, " in %s", ms_text(v->apply_ms, ms, sizeof ms));
+		}
 		if (v->change_id) {
 			rc |= buf_puts(out, ", change ");
 			rc |= put_clean(out, v->change_id, false);

@@ -148,8 +148,9 @@ START_TEST(parse_set_states)
 	ck_assert_int_eq(parse(w, ARGC(w), &req, &e), 0);
 	ck_assert_int_eq(req.mode, MODE_WITHDRAW);
 	body = cli_request_body(&req);
+	/* no count outside state prepend: the daemon refuses one */
 	want = json_loads("{\"site\":\"ash\",\"service\":\"web\",\"state\":\"withdraw\","
-			  "\"prepend\":0,\"reason\":\"x\",\"dry_run\":true}", 0, NULL);
+			  "\"reason\":\"x\",\"dry_run\":true}", 0, NULL);
 	ck_assert(json_equal(body, want));
 	json_decref(body);
 	json_decref(want);
@@ -357,7 +358,7 @@ END_TEST
 
 START_TEST(status_header_trouble_golden)
 {
-	/* safe mode, BIRD down, last apply failed, no services; a control
+	/* safe mode (state unknown), BIRD down, last apply failed; a control
 	 * sequence in a reason is defused */
 	static const char body[] =
 		"{\"site\":\"chi\",\"generation\":0,"
@@ -365,8 +366,10 @@ START_TEST(status_header_trouble_golden)
 		"\"bird\":{\"connected\":false,\"socket\":\"/run/bird/bird.ctl\",\"version\":null,"
 		"\"error\":\"connect: No such file or directory\"},"
 		"\"last_apply\":{\"result\":\"failed\",\"at\":\"2026-11-25T10:29:28Z\",\"change_id\":\"c-9\","
-		"\"message\":\"configure check: 8002 /etc/bird/routectl.conf:3:1 syntax error\",\"ms\":3},"
-		"\"services\":[]}";
+		"\"message\":\"configure check: 8002 /etc/bird/routectl.conf:3:1 syntax error\",\"ms\":3,"
+		"\"trigger\":\"set\"},"
+		"\"repairs\":2,\"services\":[{\"name\":\"web\",\"ipv4\":[\"192.0.2.0/24\"],"
+		"\"state\":\"unknown\",\"prepend\":0,\"next\":null}]}";
 	static const char golden[] =
 		"SAFE MODE: state file /var/lib/routectl/state.json: ?[2Jbad\n"
 		"  routectld leaves BIRD alone and refuses changes until this is fixed.\n"
@@ -374,13 +377,29 @@ START_TEST(status_header_trouble_golden)
 		"site        chi\n"
 		"generation  0\n"
 		"bird        NOT CONNECTED to /run/bird/bird.ctl: connect: No such file or directory\n"
-		"last apply  FAILED at 2026-11-25T10:29:28Z, 3.0 ms, change c-9: "
+		"last apply  FAILED at 2026-11-25T10:29:28Z (set), 3 ms, change c-9: "
 		"configure check: 8002 /etc/bird/routectl.conf:3:1 syntax error\n"
+		"repairs     2 since start\n"
 		"\n"
-		"no services configured\n";
+		"SERVICE  PREFIXES      STATE    SINCE  ACTOR  REASON\n"
+		"web      192.0.2.0/24  unknown  -      -      -\n";
 	struct cli_result res;
 	char *text = render_status(body, &res);
 	ck_assert_str_eq(text, golden);
+	free(text);
+	cli_result_free(&res);
+
+	static const char empty[] =
+		"{\"site\":\"ash\",\"generation\":1,\"bird\":{\"connected\":true},"
+		"\"services\":[]}";
+	text = render_status(empty, &res);
+	ck_assert_str_eq(text,
+			 "site        ash\n"
+			 "generation  1\n"
+			 "bird        connected\n"
+			 "last apply  none yet\n"
+			 "\n"
+			 "no services configured\n");
 	free(text);
 	cli_result_free(&res);
 
