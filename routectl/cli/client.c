@@ -147,12 +147,18 @@ const char *cli_usage(const char *cmd_name)
 		return c ? c->usage : NULL;
 	}
 	if (!all[0]) {
-		size_t used = (size_t)snprintf(all, sizeof all, "Usage:\n");
-		for (size_t i = 0; i < N_COMMANDS && used < sizeof all; i++)
-			used += (size_t)snprintf(all + used, sizeof all - used, "  %s",
-						 commands[i].usage);
-		if (used < sizeof all)
-			snprintf(all + used, sizeof all - used, "%s", usage_tail);
+		struct buf b = { 0 };
+		int rc = buf_puts(&b, "Usage:\n");
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			for (const char *p = commands[i].usage; *p; p++) {
+				/* indent every line of the listing */
+				if (p == commands[i].usage || p[-1] == '\n')
+					rc |= buf_puts(&b, "  ");
+				rc |= buf_append(&b, p, 1);
+			}
+		rc |= buf_puts(&b, usage_tail);
+		snprintf(all, sizeof all, "%s", rc == 0 ? b.p : "routectl: out of memory\n");
+		buf_free(&b);
 	}
 	return all;
 }
