@@ -1,0 +1,327 @@
+#include "conf/conf.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/yangctx.h"
+
+#include <jansson.h>
+#include <libyang/libyang.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONF_MAX_SIZE (1024 * 1024)
+#define CONF_MODULE "routectl-config"
+#define CONF_ROOT "/routectl-config:routectld"
+
+/* Prefixes are judged by prefix_parse, on the value as written: libyang
+ * clears the host bits of an inet:ipv4-prefix without a word, and
+ * "192.0.2.1/24" is almost always a typo for another prefix; and its
+ * pattern-mismatch message (a page of regular expression) tells an
+ * operator less than "is an IPv6 prefix". */
+static void check_value(void *arg, const struct lysc_node *schema, const char *value,
+			const char *ly_reason, char *why, size_t why_size)
+{
+	(void)arg;
+	int family;
+	if (strcmp(schema->name, "ipv4-prefix") == 0)
+		family = 4;
+	else if (strcmp(schema->name, "ipv6-prefix") == 0)
+		family = 6;
+	else
+		return;
+	struct prefix p;
+	if (prefix_parse(value, &p, why, (unsigned)why_size) < 0)
+		return;
+	if (p.family != family)
+		snprintf(why, why_size, "'%s' is an IPv%d prefix; it belongs in ipv%d-prefix", value,
+			 p.family, p.family);
+	else if (ly_reason)
+		why[0] = '\0';   /* libyang's reason stands */
+}
+
+static void service_path(char *out, size_t size, json_t *svc, size_t index)
+{
+	const char *name = json_string_value(json_object_get(svc, "name"));
+	if (name && !(strchr(name, '\'') && strchr(name, '"')))
+		yangctx_entry_path(out, size, CONF_ROOT, "service", "name", name);
+	else
+		snprintf(out, size, "%s/service[%zu]", CONF_ROOT, index + 1);
+}
+
+struct owned_prefix {
+	struct prefix p;
+	const char *service;
+	char path[512];
+};
+
+static int owned_cmp(const void *a, const void *b)
+{
+	const struct owned_prefix *x = a, *y = b;
+	int c = prefix_cmp(&x->p, &y->p);
+	return c ? c : strcmp(x->service, y->service);
+}
+
+/* Rules YANG says with must and when, which libyang reports one at a
+ * time, and one it cannot say: a prefix belongs to one service only (two
+ * services cannot both own it: draining one would move the other's
+ * traffic). */
+static void check_document(void *arg, json_t *doc, const char *what, struct err *e)
+{
+	(void)arg;
+	json_t *svcs = json_object_get(json_object_get(doc, CONF_ROOT + 1), "service");
+	if (!json_is_array(svcs))
+		return;
+	size_t cap = 0, n = 0;
+	struct owned_prefix *all = NULL;
+	static const char *const leaves[] = { "ipv4-prefix", "ipv6-prefix" };
+	for (size_t i = 0; i < json_array_size(svcs); i++) {
+		json_t *svc = json_array_get(svcs, i);
+		if (!json_is_object(svc))
+			continue;
+		const char *name = json_string_value(json_object_get(svc, "name"));
+		char path[512];
+		service_path(path, sizeof path, svc, i);
+		size_t count = 0;
+		for (size_t l = 0; l < 2; l++) {
+			json_t *list = json_object_get(svc, leaves[l]);
+			if (!json_is_array(list))
+				continue;
+			count += json_array_size(list);
+			for (size_t k = 0; name && k < json_array_size(list); k++) {
+				const char *text = json_string_value(json_array_get(list, k));
+				struct prefix p;
+				if (!text || prefix_parse(text, &p, NULL, 0) < 0)
+					continue;
+				if (n == cap) {
+					size_t ncap = cap ? cap * 2 : 16;
+					struct owned_prefix *na = realloc(all, ncap * sizeof *na);
+					if (!na) {
+						err_append(e, ERR_NOMEM, "%s: out of memory", what);
+						free(all);
+						return;
+					}
+					all = na;
+					cap = ncap;
+				}
+				all[n].p = p;
+				all[n].service = name;
+				snprintf(all[n].path, sizeof all[n].path, "%s/%s", path, leaves[l]);
+				n++;
+			}
+		}
+		if (count == 0)
+			yangctx_report(e, what, path,
+				       "a service needs at least one prefix (ipv4-prefix or ipv6-prefix)");
+		const char *initial = json_string_value(json_object_get(svc, "initial-state"));
+		if (json_object_get(svc, "initial-prepend") && (!initial || strcmp(initial, "prepend") != 0)) {
+			char ppath[600];
+			snprintf(ppath, sizeof ppath, "%s/initial-prepend", path);
+			yangctx_report(e, what, ppath, "only allowed when initial-state is prepend (it is %s)",
+				       initial ? initial : "announce");
+		}
+	}
+	if (n > 1)
+		qsort(all, n, sizeof *all, owned_cmp);
+	/* Equal prefixes are adjacent; the first of a run names the owner
+	 * the others collide with. A prefix listed twice in one service is
+	 * a duplicate leaf-list value, reported by the YANG walk. */
+	for (size_t i = 1, first = 0; i < n; i++) {
+		if (prefix_cmp(&all[i].p, &all[first].p) != 0) {
+			first = i;
+			continue;
+		}
+		if (strcmp(all[i].service, all[i - 1].service) == 0)
+			continue;
+		yangctx_report(e, what, all[i].path,
+			       "%s is in service '%s' and in service '%s'; a prefix belongs to one service only",
+			       all[i].p.text, all[first].service, all[i].service);
+	}
+	free(all);
+}
+
+static int copy_str(char **dst, const char *src)
+{
+	if (!src) {
+		*dst = NULL;
+		return 0;
+	}
+	*dst = strdup(src);
+	return *dst ? 0 : -1;
+}
+
+static int cmp_service(const void *a, const void *b)
+{
+	return strcmp(((const struct conf_service *)a)->name, ((const struct conf_service *)b)->name);
+}
+
+static int cmp_prefix(const void *a, const void *b)
+{
+	return prefix_cmp(a, b);
+}
+
+static size_t count_children(const struct lyd_node *parent, const char *name)
+{
+	size_t n = 0;
+	for (const struct lyd_node *c = lyd_child(parent); c; c = c->next)
+		if (c->schema && strcmp(c->schema->name, name) == 0)
+			n++;
+	return n;
+}
+
+static int fill_service(const struct lyd_node *node, struct conf_service *s, const char *what,
+			struct err *e)
+{
+	if (copy_str(&s->name, yangctx_get(node, "name")) < 0)
+		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
+	size_t n = count_children(node, "ipv4-prefix") + count_children(node, "ipv6-prefix");
+	s->prefixes = calloc(n ? n : 1, sizeof *s->prefixes);
+	if (!s->prefixes)
+		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
+	for (const struct lyd_node *c = lyd_child(node); c; c = c->next) {
+		if (!c->schema || (strcmp(c->schema->name, "ipv4-prefix") != 0 &&
+				   strcmp(c->schema->name, "ipv6-prefix") != 0))
+			continue;
+		char why[256];
+		if (prefix_parse(lyd_get_value(c), &s->prefixes[s->n_prefixes], why, sizeof why) < 0)
+			return err_append(e, ERR_INVALID, "%s: " CONF_ROOT "/service[name='%s']/%s: %s",
+					  what, s->name, c->schema->name, why);
+		s->n_prefixes++;
+	}
+	/* IPv4 sorts before IPv6 (prefix_cmp orders by family first). */
+	qsort(s->prefixes, s->n_prefixes, sizeof *s->prefixes, cmp_prefix);
+	const char *mode = yangctx_get(node, "initial-state");
+	if (!mode || svc_mode_parse(mode, &s->initial_mode) < 0)
+		s->initial_mode = MODE_ANNOUNCE;
+	s->initial_prepend = 0;
+	if (s->initial_mode == MODE_PREPEND)
+		s->initial_prepend = (unsigned)yangctx_get_uint(node, "initial-prepend", 3);
+	return 0;
+}
+
+static int fill_conf(const struct lyd_node *tree, const char *what, struct conf *c, struct err *e)
+{
+	struct lyd_node *root = NULL;
+	if (lyd_find_path(tree, CONF_ROOT, 0, &root) != LY_SUCCESS || !root)
+		return err_append(e, ERR_INVALID, "%s: no %s", what, CONF_ROOT + 1);
+
+	if (copy_str(&c->site, yangctx_get(root, "site")) < 0 ||
+	    copy_str(&c->bird_socket, yangctx_get(root, "bird/control-socket")) < 0 ||
+	    copy_str(&c->include_path, yangctx_get(root, "bird/include")) < 0 ||
+	    copy_str(&c->template_path, yangctx_get(root, "bird/template")) < 0 ||
+	    copy_str(&c->state_dir, yangctx_get(root, "state-dir")) < 0 ||
+	    copy_str(&c->console_socket, yangctx_get(root, "console/socket")) < 0 ||
+	    copy_str(&c->policy_path, yangctx_get(root, "policy-file")) < 0)
+		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
+	c->local_as = (uint32_t)yangctx_get_uint(root, "local-as", 0);
+	c->configure_timeout_s = (unsigned)yangctx_get_uint(root, "bird/configure-timeout", 30);
+	c->bird_timeout_ms = (unsigned)yangctx_get_uint(root, "bird/command-timeout-ms", 5000);
+	c->verify_timeout_ms = (unsigned)yangctx_get_uint(root, "bird/verify-timeout-ms", 5000);
+	c->reconcile_interval_s = (unsigned)yangctx_get_uint(root, "reconcile-interval", 30);
+	const char *mode = yangctx_get(root, "console/mode");
+	c->console_mode = mode ? (unsigned)strtoul(mode, NULL, 8) : 0660;
+
+	struct lyd_node *bird = NULL;
+	lyd_find_path(root, "bird", 0, &bird);
+	size_t n = count_children(bird, "bgp-protocol");
+	c->bgp_protocols = calloc(n ? n : 1, sizeof *c->bgp_protocols);
+	if (!c->bgp_protocols)
+		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
+	for (const struct lyd_node *p = lyd_child(bird); p; p = p->next) {
+		if (!p->schema || strcmp(p->schema->name, "bgp-protocol") != 0)
+			continue;
+		if (copy_str(&c->bgp_protocols[c->n_bgp_protocols], lyd_get_value(p)) < 0)
+			return err_append(e, ERR_NOMEM, "%s: out of memory", what);
+		c->n_bgp_protocols++;
+	}
+
+	n = count_children(root, "service");
+	c->services = calloc(n ? n : 1, sizeof *c->services);
+	if (!c->services)
+		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
+	for (const struct lyd_node *s = lyd_child(root); s; s = s->next) {
+		if (!s->schema || strcmp(s->schema->name, "service") != 0)
+			continue;
+		/* Counted first so that conf_free frees a half-filled entry. */
+		c->n_services++;
+		int rc = fill_service(s, &c->services[c->n_services - 1], what, e);
+		if (rc < 0)
+			return rc;
+	}
+	qsort(c->services, c->n_services, sizeof *c->services, cmp_service);
+	return 0;
+}
+
+int conf_parse(const char *json, const char *name, struct conf **out, struct err *e)
+{
+	char what[512];
+	snprintf(what, sizeof what, "config %s", name);
+	struct ly_ctx *ctx = NULL;
+	int rc = yangctx_new(&ctx, e);
+	if (rc < 0)
+		return err_prefix(e, "%s", what);
+	const struct yangctx_checks checks = {
+		.value = check_value,
+		.document = check_document,
+	};
+	struct lyd_node *tree = NULL;
+	rc = yangctx_parse_json(ctx, json, CONF_MODULE, what, &checks, &tree, e);
+	if (rc < 0) {
+		ly_ctx_destroy(ctx);
+		return rc;
+	}
+	struct conf *c = calloc(1, sizeof *c);
+	if (!c)
+		rc = err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	else
+		rc = fill_conf(tree, what, c, e);
+	lyd_free_all(tree);
+	ly_ctx_destroy(ctx);
+	if (rc < 0) {
+		conf_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int conf_load(const char *path, struct conf **out, struct err *e)
+{
+	char *data = NULL;
+	struct err fe;
+	int rc = fs_read_file(path, CONF_MAX_SIZE, &data, NULL, &fe);
+	if (rc < 0)
+		return err_set(e, fe.code, "config %s", fe.msg);
+	rc = conf_parse(data, path, out, e);
+	free(data);
+	return rc;
+}
+
+void conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	free(c->site);
+	free(c->bird_socket);
+	free(c->include_path);
+	free(c->template_path);
+	for (size_t i = 0; i < c->n_bgp_protocols; i++)
+		free(c->bgp_protocols[i]);
+	free(c->bgp_protocols);
+	free(c->state_dir);
+	free(c->console_socket);
+	free(c->policy_path);
+	for (size_t i = 0; i < c->n_services; i++) {
+		free(c->services[i].name);
+		free(c->services[i].prefixes);
+	}
+	free(c->services);
+	free(c);
+}
+
+const struct conf_service *conf_find_service(const struct conf *c, const char *name)
+{
+	if (!c || !name)
+		return NULL;
+	struct conf_service key = { .name = (char *)name };
+	return bsearch(&key, c->services, c->n_services, sizeof *c->services, cmp_service);
+}

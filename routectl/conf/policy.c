@@ -1,0 +1,63 @@
+/* Policy documents (YANG module routectl-policy), declared in conf.h. */
+#include "conf/conf.h"
+#include "common/embedded.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/yangctx.h"
+
+#include <libyang/libyang.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POLICY_MAX_SIZE (256 * 1024)
+#define POLICY_ROOT "/routectl-policy:policy"
+#define POLICY_DEFAULT "default.json"
+
+int policy_parse(const char *json, const char *name, struct policy *out, struct err *e)
+{
+	char what[512];
+	snprintf(what, sizeof what, "policy %s", name);
+	struct ly_ctx *ctx = NULL;
+	int rc = yangctx_new(&ctx, e);
+	if (rc < 0)
+		return err_prefix(e, "%s", what);
+	struct lyd_node *tree = NULL;
+	rc = yangctx_parse_json(ctx, json, "routectl-policy", what, NULL, &tree, e);
+	if (rc < 0) {
+		ly_ctx_destroy(ctx);
+		return rc;
+	}
+	/* Validation added the defaults, so every leaf is there. */
+	struct lyd_node *root = NULL;
+	if (lyd_find_path(tree, POLICY_ROOT, 0, &root) != LY_SUCCESS || !root) {
+		rc = err_set(e, ERR_INVALID, "%s: no %s", what, POLICY_ROOT + 1);
+	} else {
+		out->drain_prepend = (unsigned)yangctx_get_uint(root, "drain/prepend", 3);
+		out->drain_wait_s = (unsigned)yangctx_get_uint(root, "drain/wait", 60);
+		out->undrain_prepend = (unsigned)yangctx_get_uint(root, "undrain/prepend", 3);
+		out->undrain_wait_s = (unsigned)yangctx_get_uint(root, "undrain/wait", 60);
+	}
+	lyd_free_all(tree);
+	ly_ctx_destroy(ctx);
+	return rc;
+}
+
+int policy_load(const char *path, struct policy *out, struct err *e)
+{
+	if (!path) {
+		const struct embedded_file *f = embedded_find(POLICY_DEFAULT);
+		if (!f)
+			return err_set(e, ERR_NOTFOUND, "policy: the built-in %s is missing",
+				       POLICY_DEFAULT);
+		return policy_parse(f->data, "(built-in policies/" POLICY_DEFAULT ")", out, e);
+	}
+	char *data = NULL;
+	struct err fe;
+	int rc = fs_read_file(path, POLICY_MAX_SIZE, &data, NULL, &fe);
+	if (rc < 0)
+		return err_set(e, fe.code, "policy %s", fe.msg);
+	rc = policy_parse(data, path, out, e);
+	free(data);
+	return rc;
+}

@@ -1,0 +1,600 @@
+#include "store/store.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/timeutil.h"
+#include "common/yangctx.h"
+#include "conf/conf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libyang/libyang.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define STATE_MAX_SIZE (16 * 1024 * 1024)
+#define STATE_MODULE "routectl-state"
+#define STATE_ROOT "/routectl-state:state"
+#define STATE_FILE_MODE 0640
+
+/*
+ * Checks of the document that YANG does not make (or libyang would only
+ * make one at a time).
+ */
+
+static int days_in_month(int year, int month)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+		return 29;
+	return days[month - 1];
+}
+
+/* yang:date-and-time is only a pattern: libyang takes "2026-13-45T10:00:00Z"
+ * and rolls it over into another date. A state file with such a date was
+ * not written by us, so it is refused. */
+static void check_date_time(const char *s, char *why, size_t size)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19) {
+		snprintf(why, size, "\"%s\" is not a date and time (YYYY-MM-DDTHH:MM:SSZ)", s);
+		return;
+	}
+	const char *bad = NULL;
+	if (mo < 1 || mo > 12)
+		bad = "no such month";
+	else if (d < 1 || d > days_in_month(y, mo))
+		bad = "no such day in that month";
+	else if (h > 23 || mi > 59 || sec > 60)
+		bad = "no such time of day";
+	const char *rest = s + n;
+	if (!bad && *rest == '.')
+		for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+			;
+	if (!bad && (*rest == '+' || *rest == '-')) {
+		int oh = 0, om = 0;
+		if (sscanf(rest + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59)
+			bad = "no such time zone offset";
+	}
+	time_t t;
+	if (!bad && time_parse_utc(s, &t) < 0)
+		bad = "cannot be read as a time";
+	if (bad)
+		snprintf(why, size, "\"%s\" is not a valid date and time: %s", s, bad);
+}
+
+static void check_value(void *arg, const struct lysc_node *schema, const char *value,
+			const char *ly_reason, char *why, size_t why_size)
+{
+	(void)arg;
+	if (ly_reason)
+		return;
+	if (strcmp(schema->name, "since") == 0 || strcmp(schema->name, "at") == 0)
+		check_date_time(value, why, why_size);
+}
+
+/* prepend is there exactly when mode is prepend (of a service, or of its
+ * next step). */
+static void check_mode_prepend(json_t *obj, const char *path, const char *what, struct err *e)
+{
+	const char *mode = json_string_value(json_object_get(obj, "mode"));
+	if (!mode)
+		return;
+	json_t *prepend = json_object_get(obj, "prepend");
+	char ppath[600];
+	snprintf(ppath, sizeof ppath, "%s/prepend", path);
+	if (strcmp(mode, "prepend") == 0 && !prepend)
+		yangctx_report(e, what, ppath, "missing; it is mandatory when mode is prepend");
+	else if (strcmp(mode, "prepend") != 0 && prepend)
+		yangctx_report(e, what, ppath, "only allowed when mode is prepend (mode is %s)", mode);
+}
+
+static void check_document(void *arg, json_t *doc, const char *what, struct err *e)
+{
+	(void)arg;
+	json_t *svcs = json_object_get(json_object_get(doc, STATE_ROOT + 1), "service");
+	for (size_t i = 0; i < json_array_size(svcs); i++) {
+		json_t *svc = json_array_get(svcs, i);
+		if (!json_is_object(svc))
+			continue;
+		const char *name = json_string_value(json_object_get(svc, "name"));
+		char path[512], npath[520];
+		if (name && !(strchr(name, '\'') && strchr(name, '"')))
+			yangctx_entry_path(path, sizeof path, STATE_ROOT, "service", "name", name);
+		else
+			snprintf(path, sizeof path, "%s/service[%zu]", STATE_ROOT, i + 1);
+		check_mode_prepend(svc, path, what, e);
+		json_t *next = json_object_get(svc, "next");
+		snprintf(npath, sizeof npath, "%s/next", path);
+		if (json_is_object(next))
+			check_mode_prepend(next, npath, what, e);
+	}
+}
+
+/*
+ * Parsing.
+ */
+
+static int cmp_svc(const void *a, const void *b)
+{
+	return strcmp(((const struct svc_state *)a)->name, ((const struct svc_state *)b)->name);
+}
+
+static int dup_str(char **dst, const char *src)
+{
+	*dst = strdup(src ? src : "");
+	return *dst ? 0 : -1;
+}
+
+static void svc_state_clear(struct svc_state *s)
+{
+	free(s->name);
+	free(s->actor);
+	free(s->reason);
+	free(s->change_id);
+	memset(s, 0, sizeof *s);
+}
+
+/* The tree is valid; these fail only on memory, or on a time the
+ * checks above would have refused. */
+static int read_mode(const struct lyd_node *node, enum svc_mode *mode, unsigned *prepend,
+		     const char *time_leaf, time_t *when)
+{
+	const char *m = yangctx_get(node, "mode");
+	if (!m || svc_mode_parse(m, mode) < 0)
+		return -ERR_INVALID;
+	*prepend = 0;
+	if (*mode == MODE_PREPEND) {
+		*prepend = (unsigned)yangctx_get_uint(node, "prepend", 0);
+		if (*prepend < PREPEND_MIN || *prepend > PREPEND_MAX)
+			return -ERR_INVALID;
+	}
+	/* libyang's canonical date-and-time is in local time with an
+	 * offset; time_parse_utc takes offsets. */
+	const char *t = yangctx_get(node, time_leaf);
+	if (!t || time_parse_utc(t, when) < 0)
+		return -ERR_INVALID;
+	return 0;
+}
+
+static int fill_svc(const struct lyd_node *node, struct svc_state *s, const char *what,
+		    struct err *e)
+{
+	if (dup_str(&s->name, yangctx_get(node, "name")) < 0 ||
+	    dup_str(&s->actor, yangctx_get(node, "actor")) < 0 ||
+	    dup_str(&s->reason, yangctx_get(node, "reason")) < 0 ||
+	    dup_str(&s->change_id, yangctx_get(node, "change-id")) < 0)
+		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	if (read_mode(node, &s->mode, &s->prepend, "since", &s->since) < 0)
+		return err_set(e, ERR_INVALID, "%s: " STATE_ROOT "/service[name='%s']: bad mode, prepend or since",
+			       what, s->name);
+	struct lyd_node *next = NULL;
+	if (lyd_find_path(node, "next", 0, &next) == LY_SUCCESS && next) {
+		s->has_next = 1;
+		if (read_mode(next, &s->next_mode, &s->next_prepend, "at", &s->next_at) < 0)
+			return err_set(e, ERR_INVALID,
+				       "%s: " STATE_ROOT "/service[name='%s']/next: bad mode, prepend or at",
+				       what, s->name);
+	}
+	return 0;
+}
+
+static int fill_state(const struct lyd_node *tree, const char *what, struct state *st,
+		      struct err *e)
+{
+	struct lyd_node *root = NULL;
+	if (lyd_find_path(tree, STATE_ROOT, 0, &root) != LY_SUCCESS || !root)
+		return err_set(e, ERR_INVALID, "%s: no %s", what, STATE_ROOT + 1);
+	if (dup_str(&st->site, yangctx_get(root, "site")) < 0)
+		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	st->generation = yangctx_get_uint(root, "generation", 0);
+	size_t n = 0;
+	for (const struct lyd_node *c = lyd_child(root); c; c = c->next)
+		if (c->schema && strcmp(c->schema->name, "service") == 0)
+			n++;
+	st->svcs = calloc(n ? n : 1, sizeof *st->svcs);
+	if (!st->svcs)
+		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	for (const struct lyd_node *c = lyd_child(root); c; c = c->next) {
+		if (!c->schema || strcmp(c->schema->name, "service") != 0)
+			continue;
+		st->n++;
+		int rc = fill_svc(c, &st->svcs[st->n - 1], what, e);
+		if (rc < 0)
+			return rc;
+	}
+	qsort(st->svcs, st->n, sizeof *st->svcs, cmp_svc);
+	return 0;
+}
+
+int state_parse(const char *json, const char *name, struct state **out, struct err *e)
+{
+	char what[512];
+	snprintf(what, sizeof what, "state %s", name);
+	struct ly_ctx *ctx = NULL;
+	int rc = yangctx_new(&ctx, e);
+	if (rc < 0)
+		return err_prefix(e, "%s", what);
+	const struct yangctx_checks checks = {
+		.value = check_value,
+		.document = check_document,
+	};
+	struct lyd_node *tree = NULL;
+	rc = yangctx_parse_json(ctx, json, STATE_MODULE, what, &checks, &tree, e);
+	if (rc < 0) {
+		ly_ctx_destroy(ctx);
+		return rc;
+	}
+	struct state *st = calloc(1, sizeof *st);
+	if (!st)
+		rc = err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	else
+		rc = fill_state(tree, what, st, e);
+	lyd_free_all(tree);
+	ly_ctx_destroy(ctx);
+	if (rc < 0) {
+		state_free(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+int state_load(const char *path, struct state **out, struct err *e)
+{
+	char *data = NULL;
+	struct err fe;
+	int rc = fs_read_file(path, STATE_MAX_SIZE, &data, NULL, &fe);
+	if (rc < 0)
+		return err_set(e, fe.code, "state %s", fe.msg);
+	rc = state_parse(data, path, out, e);
+	free(data);
+	return rc;
+}
+
+/*
+ * Writing. jansson with sorted keys rather than libyang's printer: libyang
+ * prints date-and-time in the local time zone, and the file must be the
+ * same bytes for the same state wherever it is written.
+ */
+
+struct json_out {
+	int failed;        /* a value jansson refused (NULL, bad UTF-8) or no memory */
+	char field[64];    /* the first such field */
+};
+
+static void put(struct json_out *o, json_t *obj, const char *key, json_t *v)
+{
+	if (!v || json_object_set_new(obj, key, v) < 0) {
+		if (!o->failed)
+			snprintf(o->field, sizeof o->field, "%s", key);
+		o->failed = 1;
+	}
+}
+
+static void mode_object(struct json_out *o, json_t *obj, enum svc_mode mode, unsigned prepend,
+			const char *time_key, time_t t)
+{
+	char when[32];
+	put(o, obj, "mode", json_string(svc_mode_name(mode)));
+	if (mode == MODE_PREPEND)
+		put(o, obj, "prepend", json_integer(prepend));
+	time_format_utc(t, when, sizeof when);
+	put(o, obj, time_key, json_string(when));
+}
+
+static int cmp_svc_ptr(const void *a, const void *b)
+{
+	const struct svc_state *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+int state_to_json(const struct state *st, char **out, struct err *e)
+{
+	if (!st->site)
+		return err_set(e, ERR_INVALID, "state: no site");
+	const struct svc_state **order = calloc(st->n ? st->n : 1, sizeof *order);
+	if (!order)
+		return err_set(e, ERR_NOMEM, "state: out of memory");
+	for (size_t i = 0; i < st->n; i++) {
+		order[i] = &st->svcs[i];
+		const char *missing = !order[i]->name ? "name" : !order[i]->actor ? "actor" :
+				      !order[i]->change_id ? "change-id" : NULL;
+		if (missing) {
+			free(order);
+			return err_set(e, ERR_INVALID, "state: service #%zu has no %s", i + 1, missing);
+		}
+	}
+	qsort(order, st->n, sizeof *order, cmp_svc_ptr);
+
+	struct json_out o = { 0 };
+	json_t *doc = json_object(), *body = json_object(), *list = json_array();
+	char gen[32];
+	snprintf(gen, sizeof gen, "%llu", (unsigned long long)st->generation);
+	put(&o, body, "site", json_string(st->site));
+	put(&o, body, "generation", json_string(gen));
+	for (size_t i = 0; i < st->n && list; i++) {
+		const struct svc_state *s = order[i];
+		json_t *svc = json_object();
+		if (!svc) {
+			o.failed = 1;
+			break;
+		}
+		put(&o, svc, "name", json_string(s->name));
+		mode_object(&o, svc, s->mode, s->prepend, "since", s->since);
+		put(&o, svc, "actor", json_string(s->actor));
+		put(&o, svc, "reason", json_string(s->reason ? s->reason : ""));
+		put(&o, svc, "change-id", json_string(s->change_id));
+		if (s->has_next) {
+			json_t *next = json_object();
+			if (next)
+				mode_object(&o, next, s->next_mode, s->next_prepend, "at", s->next_at);
+			put(&o, svc, "next", next);
+		}
+		if (o.failed) {
+			json_decref(svc);
+			free(order);
+			json_decref(list);
+			json_decref(body);
+			json_decref(doc);
+			return err_set(e, ERR_INVALID,
+				       "state: service '%s': %s cannot be written as JSON (not UTF-8?)",
+				       s->name, o.field);
+		}
+		json_array_append_new(list, svc);
+	}
+	free(order);
+	if (st->n > 0)
+		put(&o, body, "service", list);
+	else
+		json_decref(list);
+	if (doc)
+		put(&o, doc, STATE_ROOT + 1, body);
+	else
+		json_decref(body);
+	char *text = o.failed ? NULL : json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(doc);
+	if (!text)
+		return err_set(e, o.failed && o.field[0] ? ERR_INVALID : ERR_NOMEM,
+			       "state: cannot write %s as JSON", o.field[0] ? o.field : "the state");
+	size_t len = strlen(text);
+	char *withnl = realloc(text, len + 2);
+	if (!withnl) {
+		free(text);
+		return err_set(e, ERR_NOMEM, "state: out of memory");
+	}
+	withnl[len] = '\n';
+	withnl[len + 1] = '\0';
+	*out = withnl;
+	return 0;
+}
+
+int state_save(const char *path, const struct state *st, struct err *e)
+{
+	char *json = NULL;
+	int rc = state_to_json(st, &json, e);
+	if (rc < 0)
+		return rc;
+	/* What is saved is what the next start will read: refuse to write a
+	 * file that would put the daemon in safe mode. */
+	struct state *check = NULL;
+	rc = state_parse(json, path, &check, e);
+	state_free(check);
+	if (rc < 0) {
+		free(json);
+		return err_prefix(e, "refusing to save an invalid state");
+	}
+	rc = fs_write_atomic(path, json, strlen(json), STATE_FILE_MODE, e);
+	free(json);
+	if (rc < 0)
+		return err_prefix(e, "cannot save state %s", path);
+	return 0;
+}
+
+/*
+ * The state in memory.
+ */
+
+static int svc_init(struct svc_state *s, const struct conf_service *cs, const char *reason,
+		    const char *change_id, time_t now)
+{
+	memset(s, 0, sizeof *s);
+	s->mode = cs->initial_mode;
+	s->prepend = cs->initial_mode == MODE_PREPEND ? cs->initial_prepend : 0;
+	s->since = now;
+	if (dup_str(&s->name, cs->name) < 0 || dup_str(&s->actor, "routectld") < 0 ||
+	    dup_str(&s->reason, reason) < 0 || dup_str(&s->change_id, change_id) < 0) {
+		svc_state_clear(s);
+		return -ERR_NOMEM;
+	}
+	return 0;
+}
+
+struct state *state_new(const struct conf *c, time_t now)
+{
+	struct state *st = calloc(1, sizeof *st);
+	if (!st)
+		return NULL;
+	char id[17];
+	change_id_new(id);
+	st->svcs = calloc(c->n_services ? c->n_services : 1, sizeof *st->svcs);
+	if (!st->svcs || dup_str(&st->site, c->site) < 0) {
+		state_free(st);
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n_services; i++) {
+		if (svc_init(&st->svcs[i], &c->services[i], "initial state from the config", id,
+			     now) < 0) {
+			state_free(st);
+			return NULL;
+		}
+		st->n++;
+	}
+	qsort(st->svcs, st->n, sizeof *st->svcs, cmp_svc);
+	return st;
+}
+
+int state_sync_services(struct state *st, const struct conf *c, time_t now)
+{
+	struct svc_state *svcs = calloc(c->n_services ? c->n_services : 1, sizeof *svcs);
+	if (!svcs)
+		return -ERR_NOMEM;
+	char id[17];
+	change_id_new(id);
+	int changed = 0;
+	/* Build the new list aside, so that running out of memory leaves st
+	 * as it was. */
+	for (size_t i = 0; i < c->n_services; i++) {
+		if (state_find(st, c->services[i].name))
+			continue;
+		if (svc_init(&svcs[i], &c->services[i], "new in config", id, now) < 0) {
+			for (size_t k = 0; k < c->n_services; k++)
+				svc_state_clear(&svcs[k]);
+			free(svcs);
+			return -ERR_NOMEM;
+		}
+		changed++;
+	}
+	for (size_t i = 0; i < c->n_services; i++) {
+		struct svc_state *old = state_find(st, c->services[i].name);
+		if (old) {
+			svcs[i] = *old;
+			/* Moved: its strings now belong to svcs. */
+			memset(old, 0, sizeof *old);
+		}
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->svcs[i].name) {
+			changed++;   /* no longer in the config */
+			svc_state_clear(&st->svcs[i]);
+		}
+	}
+	free(st->svcs);
+	st->svcs = svcs;
+	st->n = c->n_services;
+	qsort(st->svcs, st->n, sizeof *st->svcs, cmp_svc);
+	return changed;
+}
+
+struct state *state_dup(const struct state *st)
+{
+	struct state *d = calloc(1, sizeof *d);
+	if (!d)
+		return NULL;
+	d->generation = st->generation;
+	d->svcs = calloc(st->n ? st->n : 1, sizeof *d->svcs);
+	if (!d->svcs || dup_str(&d->site, st->site) < 0) {
+		state_free(d);
+		return NULL;
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		const struct svc_state *s = &st->svcs[i];
+		struct svc_state *t = &d->svcs[i];
+		*t = *s;
+		t->name = t->actor = t->reason = t->change_id = NULL;
+		d->n++;
+		if (dup_str(&t->name, s->name) < 0 || dup_str(&t->actor, s->actor) < 0 ||
+		    dup_str(&t->reason, s->reason) < 0 || dup_str(&t->change_id, s->change_id) < 0) {
+			state_free(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+void state_free(struct state *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->n; i++)
+		svc_state_clear(&st->svcs[i]);
+	free(st->svcs);
+	free(st->site);
+	free(st);
+}
+
+struct svc_state *state_find(struct state *st, const char *name)
+{
+	if (!st || !name)
+		return NULL;
+	/* Linear: a few dozen services, and it stays right even if a caller
+	 * has not kept the array sorted. */
+	for (size_t i = 0; i < st->n; i++)
+		if (st->svcs[i].name && strcmp(st->svcs[i].name, name) == 0)
+			return &st->svcs[i];
+	return NULL;
+}
+
+int svc_state_set(struct svc_state *s, enum svc_mode mode, unsigned prepend,
+		  const char *actor, const char *reason, const char *change_id, time_t now)
+{
+	if (mode != MODE_ANNOUNCE && mode != MODE_PREPEND && mode != MODE_WITHDRAW)
+		return -ERR_INVALID;
+	if (mode == MODE_PREPEND && (prepend < PREPEND_MIN || prepend > PREPEND_MAX))
+		return -ERR_INVALID;
+	if (!actor || !*actor || !change_id || !*change_id)
+		return -ERR_INVALID;
+	/* Copy first: actor or reason may point into s itself. */
+	char *a = strdup(actor), *r = strdup(reason ? reason : ""), *c = strdup(change_id);
+	if (!a || !r || !c) {
+		free(a);
+		free(r);
+		free(c);
+		return -ERR_NOMEM;
+	}
+	free(s->actor);
+	free(s->reason);
+	free(s->change_id);
+	s->actor = a;
+	s->reason = r;
+	s->change_id = c;
+	s->mode = mode;
+	s->prepend = mode == MODE_PREPEND ? prepend : 0;
+	s->since = now;
+	s->has_next = 0;
+	s->next_mode = MODE_ANNOUNCE;
+	s->next_prepend = 0;
+	s->next_at = 0;
+	return 0;
+}
+
+static int read_urandom(void *buf, size_t len)
+{
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	return got == len ? 0 : -1;
+}
+
+void change_id_new(char out[17])
+{
+	unsigned char b[8];
+	ssize_t n;
+	do
+		n = getrandom(b, sizeof b, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof b && read_urandom(b, sizeof b) < 0) {
+		/* No randomness at all: still unique enough to tell changes
+		 * apart in the audit log. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t x = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^
+			     ((uint64_t)getpid() << 48);
+		memcpy(b, &x, sizeof b);
+	}
+	for (size_t i = 0; i < sizeof b; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
