@@ -334,7 +334,7 @@ static int wanted(const struct change_request *req, const char *name)
 static void plan_service(const struct daemon *d, const struct change_request *req,
 			 const struct svc_state *s, time_t now, struct change_item *it)
 {
-	it->service = s->name;
+	snprintf(it->service, sizeof it->service, "%s", s->name);
 	it->from_mode = s->mode;
 	it->from_prepend = s->prepend;
 	it->to_mode = s->mode;
@@ -446,6 +446,7 @@ int daemon_change(struct daemon *d, const struct change_request *req,
 	res->items = calloc(d->state->n + 1, sizeof *res->items);
 	if (!new || !res->items) {
 		state_free(new);
+		change_result_free(res);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
 	change_id_new(res->change_id);
@@ -457,12 +458,11 @@ int daemon_change(struct daemon *d, const struct change_request *req,
 		plan_service(d, req, s, now, &it);
 		if (!item_changes(&it, s))
 			continue;
-		/* items point at names in d->state, which outlives the reply. */
-		it.service = d->state->svcs[i].name;
 		res->items[res->n_items++] = it;
 		if (svc_state_set(s, it.to_mode, it.to_prepend, who->actor, req->reason,
 				  res->change_id, now) < 0) {
 			state_free(new);
+			change_result_free(res);
 			return err_set(e, ERR_NOMEM, "out of memory");
 		}
 		s->has_next = it.has_next;
@@ -474,26 +474,19 @@ int daemon_change(struct daemon *d, const struct change_request *req,
 	if (req->dry_run) {
 		rc = dry_run_diff(d, new, res, e);
 		state_free(new);
-		return rc;
-	}
-	if (res->n_items == 0) {
+	} else if (res->n_items == 0) {
 		state_free(new);
-		return 0;
+	} else {
+		static const char *const trigger[] = { "drain", "undrain", "set" };
+		rc = commit_state(d, new, trigger[req->kind], res->change_id, &res->apply_ms, e);
+		if (rc < 0)
+			state_free(new);
+		else
+			res->applied = 1;
 	}
-	static const char *const trigger[] = { "drain", "undrain", "set" };
-	rc = commit_state(d, new, trigger[req->kind], res->change_id, &res->apply_ms, e);
-	if (rc < 0) {
-		state_free(new);
-		return rc;
-	}
-	/* d->state is now `new`: repoint the names. */
-	for (size_t i = 0; i < res->n_items; i++) {
-		struct svc_state *s = state_find(d->state, res->items[i].service);
-		if (s)
-			res->items[i].service = s->name;
-	}
-	res->applied = 1;
-	return 0;
+	if (rc < 0)
+		change_result_free(res);
+	return rc;
 }
 
 static int64_t step_retry_ms;

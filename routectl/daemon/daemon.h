@@ -85,7 +85,7 @@ struct change_request {
 
 /* One service's move, for the reply. */
 struct change_item {
-	const char *service;
+	char service[64];
 	enum svc_mode from_mode, to_mode;
 	unsigned from_prepend, to_prepend;
 	int has_next;
