@@ -15,7 +15,7 @@ conf() {
   "site": "ash", "local-as": 65001,
   "bird": {"control-socket": "/run/bird/bird.ctl", "include": "/etc/bird/routectl.conf"},
   "state-dir": "/var/lib/routectl",
-  "console": {"socket": "/run/routectl/routectld.sock"}$3,
+  "console": {"socket": "/run/routectl/routectld.sock"}${3:-},
   "service": $2}}
 CONF
 }
