@@ -133,13 +133,15 @@ since0=$(session_since)
 check "undrain web now succeeds" rctl undrain ash --service web --reason "integration undrain" --now
 check "upstream has web again" wait_for 10 up_has 192.0.2.0/24
 
-# Drift: a hand edit of the include that withdraws web is repaired.
-sed -i 's/^function routectl_export()$/&/' "$D/routectl.conf"
-cat >>"$D/routectl.conf" <<'X'
-# hand edit
-X
-check "reconciler rewrites a hand-edited include" wait_for 10 bash -c "! grep -q '# hand edit' '$D/routectl.conf'"
-check "the repair is logged" wait_for 5 grep -q "drift" "$D/routectld.log"
+# Drift: someone edits the include by hand to reject everything and
+# reconfigures BIRD; the reconciler puts the desired state back.
+awk '{print} /^function routectl_export\(\)$/ {getline; print; print "\treject; # hand edit"}' \
+	"$D/routectl.conf" >"$D/edited.conf"
+cp "$D/edited.conf" "$D/routectl.conf"
+birdc_q site configure >/dev/null
+check "reconciler rewrites the hand-edited include" wait_for 10 bash -c "! grep -q '# hand edit' '$D/routectl.conf'"
+check "upstream has web again after the repair" wait_for 10 up_has 192.0.2.0/24
+check "the repair is logged" wait_for 5 grep -q "drift: .*routectl.conf differs" "$D/routectld.log"
 
 check "no BGP session reset across drains" test "$since0" = "$(session_since)"
 
