@@ -19,23 +19,36 @@
 struct err;
 
 #define BIRD_LINE_MAX 65536   /* longer lines are a protocol error */
+/* Bounds of one reply (a protocol error past them). 10,000 routes shown with
+ * `all` take about 30,000 lines and 1 MB. */
+#define BIRD_REPLY_MAX_LINES 2000000
+#define BIRD_REPLY_MAX_BYTES (128u << 20)
+/* BIRD's own limit is 4096 bytes with the newline ("9000 Command too long"). */
+#define BIRD_CMD_MAX 4000
 
 struct bird_line {
 	int code;     /* 4-digit code; a continuation line gets the previous code */
 	char *text;   /* without the code and its separator, without the newline */
 };
 
+struct bird_chunk;
+
 struct bird_reply {
 	int code;               /* code of the final line */
 	struct bird_line *lines;
 	size_t n_lines;
+	struct bird_chunk *chunks;  /* where the texts live (freed by bird_reply_free) */
 };
 
 void bird_reply_free(struct bird_reply *r);
 /* All texts joined with "\n" (heap; NULL on OOM); used for error messages. */
 char *bird_reply_text(const struct bird_reply *r);
 
-/* Incremental reply parser, without I/O; exposed for unit tests and fuzzing. */
+/* Incremental reply parser, without I/O; exposed for unit tests and fuzzing.
+ * Lines that begin with '+' are BIRD's asynchronous messages (e.g. "+Config
+ * timeout expired, starting undo"); they may come between or inside replies,
+ * are logged and are not part of any reply. After an error the parser stays
+ * failed (the stream is out of sync): free it and start again. */
 struct bird_parser {
 	char *pending;          /* bytes of an unfinished line */
 	size_t pending_len;
@@ -43,6 +56,9 @@ struct bird_parser {
 	struct bird_reply cur;  /* reply being assembled */
 	size_t cur_cap;
 	int last_code;
+	size_t line_no;         /* lines of the current reply seen so far */
+	size_t cur_bytes;       /* text bytes of the current reply */
+	int failed;
 };
 
 void bird_parser_init(struct bird_parser *p);
@@ -56,7 +72,12 @@ int bird_parser_feed(struct bird_parser *p, const char *data, size_t len,
 
 struct bird_conn;
 
-/* Connects and reads the greeting. -ERR_CONNECT names the socket and errno. */
+/* Timeouts: timeout_ms is the budget of the whole call; a negative value
+ * waits without limit. */
+
+/* Connects and reads the greeting. -ERR_CONNECT names the socket and errno;
+ * -ERR_TIMEOUT when BIRD does not greet in time; -ERR_PROTOCOL when what
+ * answers is not BIRD's greeting. */
 int bird_open(const char *socket_path, int timeout_ms, struct bird_conn **out, struct err *e);
 void bird_close(struct bird_conn *c);
 /* "2.0.12", from the greeting. */
@@ -65,23 +86,46 @@ const char *bird_socket_path(const struct bird_conn *c);
 int bird_fd(const struct bird_conn *c);
 
 /* Sends one command and reads its whole reply. A reply with an error code
- * (>= 8000) gives -ERR_BIRD with BIRD's text in e (out is still filled).
+ * (>= 8000) gives -ERR_BIRD with BIRD's text in e (out is still filled):
+ * "BIRD: <text of the error line> (command '<cmd>')", e.g. "BIRD:
+ * /etc/bird/bird.conf:12:3 syntax error, ... (command 'configure check')".
  * A broken or closed connection gives -ERR_CONNECT; the connection is then
- * dead (bird_alive() is 0) and the caller reconnects. */
+ * dead (bird_alive() is 0) and the caller reconnects. -ERR_TIMEOUT (no
+ * complete reply in time) and -ERR_PROTOCOL (a malformed reply) also leave
+ * the connection dead, as the stream is out of sync. A command with a
+ * newline, or longer than BIRD_CMD_MAX, is -ERR_INVALID (connection kept).
+ * On every error but -ERR_BIRD, out is empty (bird_reply_free is safe). */
 int bird_command(struct bird_conn *c, const char *cmd, int timeout_ms,
 		 struct bird_reply *out, struct err *e);
 int bird_alive(const struct bird_conn *c);
+/* For an event loop that polls bird_fd() while no command is in flight:
+ * call it when the fd is readable. BIRD speaks unasked only to send an
+ * asynchronous message (logged and dropped here) or when it closes the
+ * socket (-ERR_CONNECT, connection dead). Never blocks. */
+int bird_read_idle(struct bird_conn *c, struct err *e);
 
 /* Typed commands. Each returns 0, or a negative code with BIRD's own words
- * in e (for configure errors: "FILE:LINE:COL message"). */
+ * in e (for configure errors: "FILE:LINE:COL message"). A reply code that
+ * the command should not give is -ERR_PROTOCOL.
+ *
+ * `configure` and `configure timeout` succeed on 0003 (Reconfigured), on 0004
+ * (Reconfiguration in progress: the new config is committed, and protocols
+ * that it removes or restarts are still shutting down) and on 0005 (queued:
+ * BIRD applies it, with the undo timer already running, once the
+ * reconfiguration in progress ends). Either way the caller's verify step is
+ * what tells when the exports are there. 0006 (ignored, BIRD is shutting
+ * down) is -ERR_BIRD. */
 int bird_configure_check(struct bird_conn *c, int timeout_ms, struct err *e);
-/* `configure timeout N`: applies now, BIRD undoes it after N s unless confirmed. */
+/* `configure timeout N`: applies now, BIRD undoes it after N s unless
+ * confirmed. N = 0 is -ERR_INVALID (BIRD would schedule no undo). */
 int bird_configure_timeout(struct bird_conn *c, unsigned undo_after_s, int timeout_ms,
 			   struct err *e);
+/* Plain `configure`; note that BIRD then cancels a pending undo timer. */
 int bird_configure(struct bird_conn *c, int timeout_ms, struct err *e);
 /* 0018 confirmed, or 0019 nothing to confirm: both are success. */
 int bird_configure_confirm(struct bird_conn *c, int timeout_ms, struct err *e);
-/* 0021+0003 undone, or 0019 nothing to undo: both are success. */
+/* 0021+0003 undone, or 0019 nothing to undo: both are success (and 0004,
+ * 0005, 0017 when a reconfiguration is in progress). */
 int bird_configure_undo(struct bird_conn *c, int timeout_ms, struct err *e);
 /* The cheapest round trip; any command wakes BIRD's I/O loop, which makes it
  * send BGP updates it has queued. */
@@ -92,13 +136,29 @@ struct bird_export {
 	struct prefix prefix;
 	unsigned path_len;      /* ASNs in BGP.as_path after the filter (0 if none) */
 	unsigned first_asn_run; /* how many times the first ASN repeats at the front */
+	int path_truncated;     /* BIRD cut the printed path ("..."); the counts
+				   above cover only what it printed */
 };
 
 /* `show route export PROTO protocol FROM all`: the routes that protocol FROM
  * originated and that the export filter of PROTO accepts, with the AS path
- * the filter left on them. *out is heap (caller frees), sorted by prefix. */
+ * the filter left on them. *out is heap (caller frees), sorted by prefix
+ * (several routes of one net, as with ADD-PATH, give one entry each).
+ * path_len counts a sequence's ASNs and an AS_SET as one (BGP's path
+ * length); confederation segments count nothing and, like a set, end the
+ * first ASN's run.
+ *
+ * -ERR_NOTFOUND: PROTO exists but has no export channel up (BGP session not
+ * established, protocol disabled or starting; BIRD says "No valid tables"):
+ * it exports nothing now, and the caller may skip it.
+ * -ERR_INVALID: BIRD's config has no protocol named PROTO or FROM (or the
+ * name is not a protocol), or a name is not a BIRD symbol. */
 int bird_show_export(struct bird_conn *c, const char *proto, const char *from,
 		     int timeout_ms, struct bird_export **out, size_t *n, struct err *e);
+/* The parsing half of bird_show_export, on a reply already read (for tests
+ * and fuzzing). */
+int bird_parse_export(const struct bird_reply *r, struct bird_export **out, size_t *n,
+		      struct err *e);
 
 struct bird_protocol {
 	char name[64];
@@ -106,11 +166,16 @@ struct bird_protocol {
 	char table[64];
 	char state[16];     /* "up", "down", "start" */
 	char since[32];     /* as BIRD prints it */
-	char info[128];     /* "Established", "Active", ... */
+	char info[128];     /* "Established", "Active   Received: ..." (BIRD's
+			       spacing inside, trimmed at both ends) */
 };
 
 /* `show protocols`. *out is heap (caller frees). */
 int bird_show_protocols(struct bird_conn *c, int timeout_ms, struct bird_protocol **out,
 			size_t *n, struct err *e);
+/* The parsing half of bird_show_protocols (for tests and fuzzing). A field
+ * that does not fit its array is -ERR_PROTOCOL, except info, which is cut. */
+int bird_parse_protocols(const struct bird_reply *r, struct bird_protocol **out, size_t *n,
+			 struct err *e);
 
 #endif
