@@ -86,7 +86,7 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 	}
 	for (;;) {
 		if (used + 1 >= cap) {
-			if (cap > max + 1) {
+			if (cap - 1 > max) {
 				free(p);
 				close(fd);
 				return err_set(e, ERR_INVALID, "%s: larger than %zu bytes", path, max);

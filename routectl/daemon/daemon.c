@@ -340,6 +340,9 @@ static void plan_service(const struct daemon *d, const struct change_request *re
 	it->to_mode = s->mode;
 	it->to_prepend = s->prepend;
 	it->has_next = 0;
+	it->next_mode = MODE_ANNOUNCE;
+	it->next_prepend = 0;
+	it->next_at = 0;
 	switch (req->kind) {
 	case CHANGE_SET:
 		it->to_mode = req->mode;
