@@ -1,0 +1,454 @@
+/* Unit tests of routectl/conf (config and policy) and of the YANG context:
+ * good files give the right values and defaults; every bad file is refused
+ * with messages that name the file, the data path and the reason, all of
+ * them at once. Data files are in tests/data/conf/. */
+#include "common/err.h"
+#include "common/yangctx.h"
+#include "conf/conf.h"
+
+#include <check.h>
+#include <libyang/libyang.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define ROOT "/routectl-config:routectld"
+
+static const char *source_root(void)
+{
+	const char *r = getenv("ROUTECTL_SOURCE_ROOT");
+	return r ? r : ".";
+}
+
+static void data_path(char *out, size_t size, const char *name)
+{
+	snprintf(out, size, "%s/tests/data/conf/%s", source_root(), name);
+}
+
+static struct conf *load_good(const char *name)
+{
+	char path[512];
+	data_path(path, sizeof path, name);
+	struct conf *c = NULL;
+	struct err e = { 0 };
+	int rc = conf_load(path, &c, &e);
+	ck_assert_msg(rc == 0, "%s: %s", name, e.msg);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = *s ? 1 : 0;
+	for (; *s; s++)
+		if (*s == '\n')
+			n++;
+	return n;
+}
+
+/* Loads a bad file: refused, nothing returned, and every line of the
+ * message names the file; each expected substring appears. */
+static void expect_bad(const char *name, const char *const *want)
+{
+	char path[512], head[600];
+	data_path(path, sizeof path, name);
+	snprintf(head, sizeof head, "config %s: ", path);
+	struct conf *c = NULL;
+	struct err e = { 0 };
+	int rc = conf_load(path, &c, &e);
+	ck_assert_msg(rc == -ERR_INVALID, "%s: rc %d (%s)", name, rc, e.msg);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(e.code, ERR_INVALID);
+	for (const char *line = e.msg; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		ck_assert_msg(strncmp(line, head, strlen(head)) == 0,
+			      "%s: a line does not name the file: %s", name, line);
+	for (size_t i = 0; want[i]; i++)
+		ck_assert_msg(strstr(e.msg, want[i]), "%s: message lacks \"%s\":\n%s", name, want[i],
+			      e.msg);
+}
+
+#define BAD(name, ...) expect_bad(name, (const char *const[]){ __VA_ARGS__, NULL })
+
+START_TEST(test_good)
+{
+	struct conf *c = load_good("good.json");
+	ck_assert_str_eq(c->site, "ash");
+	ck_assert_uint_eq(c->local_as, 65001);
+	ck_assert_str_eq(c->bird_socket, "/tmp/routectl-lab/ash/bird.ctl");
+	ck_assert_str_eq(c->include_path, "/tmp/routectl-lab/ash/routectl.conf");
+	ck_assert_str_eq(c->template_path, "/etc/routectl/routectl.conf.tmpl");
+	ck_assert_uint_eq(c->n_bgp_protocols, 2);
+	ck_assert_str_eq(c->bgp_protocols[0], "isp");
+	ck_assert_str_eq(c->bgp_protocols[1], "isp_v6");
+	ck_assert_uint_eq(c->configure_timeout_s, 20);
+	ck_assert_uint_eq(c->bird_timeout_ms, 4000);
+	ck_assert_uint_eq(c->verify_timeout_ms, 7000);
+	ck_assert_str_eq(c->state_dir, "/tmp/routectl-lab/ash/state");
+	ck_assert_str_eq(c->console_socket, "/tmp/routectl-lab/ash/routectld.sock");
+	ck_assert_uint_eq(c->console_mode, 0600);
+	ck_assert_uint_eq(c->reconcile_interval_s, 15);
+	ck_assert_str_eq(c->policy_path, "/etc/routectl/policy.json");
+
+	/* Sorted by name; the file has web, dns, api. */
+	ck_assert_uint_eq(c->n_services, 3);
+	ck_assert_str_eq(c->services[0].name, "api");
+	ck_assert_str_eq(c->services[1].name, "dns");
+	ck_assert_str_eq(c->services[2].name, "web");
+
+	const struct conf_service *api = &c->services[0];
+	ck_assert_int_eq(api->initial_mode, MODE_PREPEND);
+	ck_assert_uint_eq(api->initial_prepend, 5);
+	ck_assert_uint_eq(api->n_prefixes, 1);
+	ck_assert_str_eq(api->prefixes[0].text, "2001:db8:3::/48");
+
+	const struct conf_service *dns = &c->services[1];
+	ck_assert_int_eq(dns->initial_mode, MODE_WITHDRAW);
+	ck_assert_uint_eq(dns->initial_prepend, 0);
+
+	/* IPv4 first, each family sorted, text canonical (lowercase). */
+	const struct conf_service *web = &c->services[2];
+	ck_assert_int_eq(web->initial_mode, MODE_ANNOUNCE);
+	ck_assert_uint_eq(web->n_prefixes, 3);
+	ck_assert_str_eq(web->prefixes[0].text, "10.1.0.0/16");
+	ck_assert_str_eq(web->prefixes[1].text, "192.0.2.0/24");
+	ck_assert_str_eq(web->prefixes[2].text, "2001:db8:1::/48");
+	ck_assert_int_eq(web->prefixes[0].family, 4);
+	ck_assert_int_eq(web->prefixes[2].family, 6);
+	ck_assert_uint_eq(web->prefixes[1].len, 24);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct conf *c = load_good("minimal.json");
+	ck_assert_str_eq(c->site, "chi");
+	ck_assert_ptr_null(c->template_path);
+	ck_assert_ptr_null(c->policy_path);
+	ck_assert_uint_eq(c->n_bgp_protocols, 0);
+	ck_assert_uint_eq(c->configure_timeout_s, 30);
+	ck_assert_uint_eq(c->bird_timeout_ms, 5000);
+	ck_assert_uint_eq(c->verify_timeout_ms, 5000);
+	ck_assert_uint_eq(c->console_mode, 0660);
+	ck_assert_uint_eq(c->reconcile_interval_s, 30);
+	ck_assert_uint_eq(c->n_services, 2);
+	ck_assert_str_eq(c->services[0].name, "cdn");
+	ck_assert_int_eq(c->services[0].initial_mode, MODE_PREPEND);
+	ck_assert_uint_eq(c->services[0].initial_prepend, 3);
+	ck_assert_int_eq(c->services[1].initial_mode, MODE_ANNOUNCE);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_find_service)
+{
+	struct conf *c = load_good("good.json");
+	for (size_t i = 0; i < c->n_services; i++)
+		ck_assert_ptr_eq(conf_find_service(c, c->services[i].name), &c->services[i]);
+	ck_assert_ptr_null(conf_find_service(c, "nope"));
+	ck_assert_ptr_null(conf_find_service(c, ""));
+	ck_assert_ptr_null(conf_find_service(c, NULL));
+	conf_free(c);
+	conf_free(NULL);
+}
+END_TEST
+
+START_TEST(test_bad_prefix)
+{
+	BAD("bad-prefix.json", ROOT "/service[name='web']/ipv4-prefix: ", "192.0.2.0/33",
+	    "at most 32");
+	BAD("host-bits.json", ROOT "/service[name='web']/ipv4-prefix: ", "'192.0.2.1/24'",
+	    "host bits");
+	BAD("v6-in-v4.json", ROOT "/service[name='web']/ipv4-prefix: ", "'2001:db8::/32'",
+	    "IPv6 prefix");
+	BAD("no-prefix.json", ROOT "/service[name='web']: ", "at least one prefix");
+}
+END_TEST
+
+START_TEST(test_duplicates)
+{
+	BAD("dup-service.json", ROOT "/service[name='web']: ", "duplicate service entry");
+	/* Names both services. */
+	BAD("prefix-two-services.json", ROOT "/service[name='web']/ipv4-prefix: ", "192.0.2.0/24",
+	    "'cdn'", "'web'");
+	BAD("prefix-twice.json", ROOT "/service[name='web']/ipv4-prefix: ",
+	    "duplicate value \"192.0.2.0/24\"");
+}
+END_TEST
+
+START_TEST(test_unknown_keys)
+{
+	BAD("unknown-key.json", ROOT "/colour: ", "unknown member");
+	BAD("unknown-key-nested.json", ROOT "/bird/socket: ", "unknown member");
+	BAD("unknown-key-top.json", "/routectl-config:extra: ", "unknown member");
+}
+END_TEST
+
+START_TEST(test_missing)
+{
+	BAD("missing-site.json", ROOT "/site: ", "mandatory");
+	BAD("missing-control-socket.json", ROOT "/bird/control-socket: ", "mandatory");
+}
+END_TEST
+
+START_TEST(test_bad_json)
+{
+	BAD("truncated.json", "line 9", "not valid JSON");
+	BAD("trailing-comma.json", "line 8", "not valid JSON");
+}
+END_TEST
+
+START_TEST(test_bad_values)
+{
+	BAD("wrong-type.json", ROOT "/local-as: ", "\"abc\"", "JSON number");
+	BAD("relative-path.json", ROOT "/state-dir: ", "\"var/lib/routectl\"", "absolute path");
+	BAD("bad-initial-prepend.json", ROOT "/service[name='web']/initial-prepend: ",
+	    "initial-state is prepend");
+}
+END_TEST
+
+START_TEST(test_many_errors)
+{
+	BAD("many-errors.json", ROOT "/site: ", ROOT "/local-as: ", ROOT "/bird/include: ",
+	    ROOT "/bird/colour: ", ROOT "/service[name='web']/ipv4-prefix: ",
+	    ROOT "/service[3]/name: ", "\"Bad Name\"");
+	char path[512];
+	data_path(path, sizeof path, "many-errors.json");
+	struct conf *c = NULL;
+	struct err e = { 0 };
+	ck_assert_int_eq(conf_load(path, &c, &e), -ERR_INVALID);
+	ck_assert_uint_eq(count_lines(e.msg), 6);
+}
+END_TEST
+
+/* Inline documents: the whole range of what is not a config. */
+static void parse_bad(const char *json, const char *want)
+{
+	struct conf *c = NULL;
+	struct err e = { 0 };
+	int rc = conf_parse(json, "inline", &c, &e);
+	ck_assert_msg(rc == -ERR_INVALID, "accepted: %s", json);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(e.msg, "config inline: "), "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, want), "\"%s\" lacks \"%s\"", e.msg, want);
+}
+
+#define GOOD_BODY                                                                       \
+	"\"site\": \"ash\", \"bird\": {\"control-socket\": \"/b\", \"include\": \"/i\"}, " \
+	"\"state-dir\": \"/s\", \"console\": {\"socket\": \"/c\"}"
+
+START_TEST(test_inline)
+{
+	parse_bad("", "empty");
+	parse_bad("   \n", "empty");
+	parse_bad("[]", "expected a JSON object");
+	parse_bad("null", "not valid JSON");
+	parse_bad("{}", ROOT "/site: missing");
+	parse_bad("{\"routectl-config:routectld\": []}", "expected a JSON object");
+	parse_bad("{\"routectl-state:state\": {}}", "document of YANG module routectl-config");
+	parse_bad("{\"routectld\": {}}", "MODULE:NAME");
+	parse_bad("{\"nosuch:x\": {}}", "no YANG module \"nosuch\"");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 0}}",
+		  ROOT "/local-as: 0: an AS number is 1..4294967295");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 4294967296}}",
+		  ROOT "/local-as: ");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1.5}}",
+		  "expected an integer");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, \"local-as\": 2}}",
+		  "duplicate object key");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"service\": {\"name\": \"web\"}}}",
+		  ROOT "/service: expected a JSON array");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"service\": [{\"ipv4-prefix\": [\"192.0.2.0/24\"]}]}}",
+		  ROOT "/service[1]/name: missing");
+	parse_bad("{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 1, "
+		  "\"bird\": {\"control-socket\": \"/b\", \"include\": \"/i\", \"bgp-protocol\": [\"1x\"]}, "
+		  "\"state-dir\": \"/s\", \"console\": {\"socket\": \"/c\", \"mode\": \"999\"}}}",
+		  ROOT "/bird/bgp-protocol: \"1x\": not a BIRD symbol");
+	parse_bad("{\"routectl-config:routectld\": {\"site\": \"Ash\", \"local-as\": 1, "
+		  "\"bird\": {\"control-socket\": \"/b\", \"include\": \"/i\", \"configure-timeout\": 0}, "
+		  "\"state-dir\": \"/s\", \"console\": {\"socket\": \"/c\", \"mode\": \"999\"}}}",
+		  ROOT "/console/mode: \"999\"");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"service\": [{\"name\": \"web\", \"ipv4-prefix\": [\"192.0.2.0/24\"], "
+		  "\"initial-state\": \"drain\"}]}}",
+		  ROOT "/service[name='web']/initial-state: ");
+
+	struct conf *c = NULL;
+	struct err e = { 0 };
+	ck_assert_int_eq(conf_parse("{\"routectl-config:routectld\": {" GOOD_BODY
+				    ", \"local-as\": 4294967295}}", "inline", &c, &e), 0);
+	ck_assert_uint_eq(c->local_as, 4294967295u);
+	ck_assert_uint_eq(c->n_services, 0);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct conf *c = NULL;
+	struct err e = { 0 };
+	ck_assert_int_eq(conf_load("/nonexistent/routectl.json", &c, &e), -ERR_NOTFOUND);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(e.msg, "config /nonexistent/routectl.json"), "%s", e.msg);
+}
+END_TEST
+
+START_TEST(test_policy)
+{
+	struct policy p;
+	struct err e = { 0 };
+	ck_assert_int_eq(policy_load(NULL, &p, &e), 0);
+	ck_assert_uint_eq(p.drain_prepend, 3);
+	ck_assert_uint_eq(p.drain_wait_s, 60);
+	ck_assert_uint_eq(p.undrain_prepend, 3);
+	ck_assert_uint_eq(p.undrain_wait_s, 60);
+
+	/* The built-in copy is the shipped file. */
+	char path[512];
+	snprintf(path, sizeof path, "%s/policies/default.json", source_root());
+	struct policy shipped;
+	ck_assert_int_eq(policy_load(path, &shipped, &e), 0);
+	ck_assert_mem_eq(&p, &shipped, sizeof p);
+
+	data_path(path, sizeof path, "policy-good.json");
+	ck_assert_int_eq(policy_load(path, &p, &e), 0);
+	ck_assert_uint_eq(p.drain_prepend, 5);
+	ck_assert_uint_eq(p.drain_wait_s, 300);
+	ck_assert_uint_eq(p.undrain_prepend, 2);
+	ck_assert_uint_eq(p.undrain_wait_s, 0);
+
+	data_path(path, sizeof path, "policy-partial.json");
+	ck_assert_int_eq(policy_load(path, &p, &e), 0);
+	ck_assert_uint_eq(p.drain_prepend, 3);
+	ck_assert_uint_eq(p.drain_wait_s, 60);
+	ck_assert_uint_eq(p.undrain_prepend, 3);
+	ck_assert_uint_eq(p.undrain_wait_s, 120);
+}
+END_TEST
+
+START_TEST(test_policy_bad)
+{
+	char path[512], head[600];
+	data_path(path, sizeof path, "policy-bad.json");
+	snprintf(head, sizeof head, "policy %s: ", path);
+	struct policy p = { 1, 2, 3, 4 }, before = p;
+	struct err e = { 0 };
+	ck_assert_int_eq(policy_load(path, &p, &e), -ERR_INVALID);
+	ck_assert_mem_eq(&p, &before, sizeof p);
+	ck_assert_uint_eq(count_lines(e.msg), 3);
+	ck_assert_msg(strncmp(e.msg, head, strlen(head)) == 0, "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "/routectl-policy:policy/drain/prepend: 11: out of range 1..10"),
+		      "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "/routectl-policy:policy/undrain/wait: 90000: out of range 0..86400"),
+		      "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "/routectl-policy:policy/undrain/hold: unknown member"), "%s",
+		      e.msg);
+
+	ck_assert_int_eq(policy_parse("{\"routectl-policy:policy\": {\"drain\": {\"wait\": -1}}}",
+				      "inline", &p, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "policy inline: /routectl-policy:policy/drain/wait: "), "%s",
+		      e.msg);
+	ck_assert_int_eq(policy_parse("{\"routectl-policy:policy\": {\"drain\": {\"prepend\": \"3\"}}}",
+				      "inline", &p, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "expected a JSON number (uint8)"), "%s", e.msg);
+	ck_assert_int_eq(policy_load("/nonexistent/policy.json", &p, &e), -ERR_NOTFOUND);
+	ck_assert_msg(strstr(e.msg, "policy /nonexistent/policy.json"), "%s", e.msg);
+}
+END_TEST
+
+START_TEST(test_yangctx)
+{
+	struct ly_ctx *ctx = NULL;
+	struct err e = { 0 };
+	ck_assert_int_eq(yangctx_new(&ctx, &e), 0);
+	static const char *const mods[] = { "routectl-config", "routectl-state", "routectl-policy",
+					    "ietf-inet-types", "ietf-yang-types" };
+	for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
+		ck_assert_msg(ly_ctx_get_module_implemented(ctx, mods[i]) ||
+			      ly_ctx_get_module_latest(ctx, mods[i]), "%s missing", mods[i]);
+	const struct lys_module *m = ly_ctx_get_module_implemented(ctx, "routectl-config");
+	ck_assert_str_eq(m->revision, "2026-11-25");
+	ck_assert_str_eq(m->ns, "urn:routectl:config");
+
+	/* libyang's own errors come out as "WHAT: PATH (line N): MESSAGE". */
+	struct lyd_node *tree = NULL;
+	ck_assert_int_ne(lyd_parse_data_mem(ctx, "{\"routectl-policy:policy\": {\"drain\": 1}}",
+					    LYD_JSON, LYD_PARSE_STRICT, 0, &tree), LY_SUCCESS);
+	err_clear(&e);
+	ck_assert_int_eq(yangctx_errors(ctx, "policy x", &e), -ERR_INVALID);
+	ck_assert_msg(strncmp(e.msg, "policy x: /routectl-policy:policy (line 1): ", 44) == 0,
+		      "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "\"drain\""), "%s", e.msg);
+	ck_assert_msg(!strchr(e.msg, '\n'), "%s", e.msg);
+	ck_assert_ptr_null(ly_err_first(ctx));
+	lyd_free_all(tree);
+	ly_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The modules pass yanglint, and yanglint accepts the good config: the
+ * files are usable by other YANG tools, not just by us. */
+START_TEST(test_yanglint)
+{
+	if (system("command -v yanglint >/dev/null 2>&1") != 0)
+		return;
+	char cmd[2048];
+	const char *r = source_root();
+	snprintf(cmd, sizeof cmd, "cd '%s' && yanglint api/routectl-config.yang api/routectl-state.yang "
+		 "api/routectl-policy.yang >/dev/null 2>&1", r);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof cmd, "cd '%s' && yanglint -t config api/routectl-config.yang "
+		 "tests/data/conf/good.json >/dev/null 2>&1", r);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof cmd, "cd '%s' && yanglint -t config api/routectl-policy.yang "
+		 "policies/default.json >/dev/null 2>&1", r);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof cmd, "cd '%s' && yanglint -t config -p api api/routectl-state.yang "
+		 "tests/data/state/good.json >/dev/null 2>&1", r);
+	ck_assert_int_eq(system(cmd), 0);
+	/* And it refuses a bad one, so the lines above prove something. */
+	snprintf(cmd, sizeof cmd, "cd '%s' && yanglint -t config api/routectl-config.yang "
+		 "tests/data/conf/missing-site.json >/dev/null 2>&1", r);
+	ck_assert_int_ne(system(cmd), 0);
+}
+END_TEST
+
+static Suite *conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *t = tcase_create("config");
+	tcase_add_test(t, test_good);
+	tcase_add_test(t, test_defaults);
+	tcase_add_test(t, test_find_service);
+	tcase_add_test(t, test_bad_prefix);
+	tcase_add_test(t, test_duplicates);
+	tcase_add_test(t, test_unknown_keys);
+	tcase_add_test(t, test_missing);
+	tcase_add_test(t, test_bad_json);
+	tcase_add_test(t, test_bad_values);
+	tcase_add_test(t, test_many_errors);
+	tcase_add_test(t, test_inline);
+	tcase_add_test(t, test_missing_file);
+	suite_add_tcase(s, t);
+	t = tcase_create("policy");
+	tcase_add_test(t, test_policy);
+	tcase_add_test(t, test_policy_bad);
+	suite_add_tcase(s, t);
+	t = tcase_create("yang");
+	tcase_add_test(t, test_yangctx);
+	tcase_add_test(t, test_yanglint);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(conf_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
