@@ -1,5 +1,6 @@
-/* A unified diff of two texts, for dry runs. Lines common to the start and
- * end are trimmed; the rest is shown as one hunk with 3 lines of context. */
+/* A unified diff of two texts, for dry runs: a minimal edit script (Myers)
+ * shown as hunks with 3 lines of context, as `diff -u` writes them. Past
+ * 2000 differing lines the differing middle is shown as one replaced block. */
 #ifndef ROUTECTL_DIFF_H
 #define ROUTECTL_DIFF_H
 
