@@ -89,6 +89,37 @@ check "drain without a reason is a usage error (exit 2)" test "$rc" = 2
 rc=0; out=$(rctl drain ash --service nosuch --reason x --now 2>&1) || rc=$?
 check "unknown service is refused and named" bash -c "test $rc = 1 && grep -q nosuch <<<'$out'"
 
+# Bad API input: each gets a JSON error that names what is wrong.
+api() { python3 "$(dirname "$0")/api_request.py" "$D/routectld.sock" "$@"; }
+# api_expect STATUS PATTERN ARGS...
+api_expect() {
+	local want=$1 pat=$2 out
+	shift 2
+	out=$(api "$@")
+	if [[ ${out%% *} == "$want" ]] && grep -q -- "$pat" <<<"$out"; then
+		ok "API $1 $2 ${3:-}: $want"
+	else
+		not_ok "API $1 $2 ${3:-}: expected $want and '$pat', got: ${out:0:300}"
+	fi
+}
+api_expect 400 "not JSON" POST /v1/drain '{"site": "ash", '
+api_expect 400 "must be a JSON object" POST /v1/drain '[1, 2]'
+api_expect 400 "unknown field 'colour'" POST /v1/drain '{"site": "ash", "reason": "x", "colour": 1}'
+api_expect 400 "'now' must be true or false" POST /v1/drain '{"site": "ash", "reason": "x", "now": "yes"}'
+api_expect 400 "'reason' is required" POST /v1/drain '{"site": "ash"}'
+api_expect 400 "reason is required" POST /v1/drain '{"site": "ash", "reason": "   "}'
+api_expect 400 "'prepend' must be 1..10" POST /v1/set '{"site": "ash", "service": "web", "state": "prepend", "prepend": 11, "reason": "x"}'
+api_expect 400 "'state' must be" POST /v1/set '{"site": "ash", "service": "web", "state": "sideways", "reason": "x"}'
+api_expect 400 "not JSON" POST /v1/drain '{"site": "ash", "site": "chi", "reason": "x"}'
+api_expect 413 "larger than" POST /v1/drain @100000
+api_expect 404 "no such endpoint" GET /v1/nothing
+api_expect 405 "takes POST" GET /v1/drain
+api_expect 200 '"ready": *true' GET /readyz
+big_header="X-Big: $(head -c 40000 /dev/zero | tr '\0' a)"
+out=$(api GET /v1/status "" "$big_header")
+check "an oversized header is refused, not served" test "${out%% *}" != 200
+check "the daemon still answers after bad input" rctl status
+
 # Dry run changes nothing and shows the diff.
 before=$(md5sum <"$D/routectl.conf")
 out=$(rctl drain ash --service web --reason "dry" --now --dry-run)
