@@ -487,28 +487,23 @@ int bird_open(const char *socket_path, int timeout_ms, struct bird_conn **out, s
 		return err_set(e, ERR_CONNECT, "socket for BIRD at %s: %s", socket_path,
 			       strerror(saved));
 	}
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	/* A Unix socket whose backlog is full answers EAGAIN at once, and
+	 * nothing is pending then: try again until the deadline. */
+	while (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		int saved = errno;
-		/* A Unix socket whose backlog is full answers EAGAIN: wait. */
-		if (saved == EAGAIN || saved == EINPROGRESS) {
-			int r = wait_fd(c->fd, POLLOUT, deadline);
-			int soerr = 0;
-			socklen_t sl = sizeof soerr;
-			if (r == -ERR_TIMEOUT) {
-				bird_close(c);
-				return err_set(e, ERR_TIMEOUT, "connecting to BIRD at %s: timed out",
-					       socket_path);
-			}
-			if (r == 0 && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0)
-				saved = soerr;
-			else
-				saved = errno;
+		if (saved == EINTR)
+			continue;
+		if (saved == EAGAIN && time_left(deadline) != 0) {
+			int left = time_left(deadline);
+			usleep(1000u * (unsigned)(left < 0 || left > 10 ? 10 : left));
+			continue;
 		}
-		if (saved) {
-			bird_close(c);
-			return err_set(e, ERR_CONNECT, "connecting to BIRD at %s: %s", socket_path,
-				       strerror(saved));
-		}
+		bird_close(c);
+		if (saved == EAGAIN)
+			return err_set(e, ERR_TIMEOUT, "connecting to BIRD at %s: its listen "
+				       "queue stayed full", socket_path);
+		return err_set(e, ERR_CONNECT, "connecting to BIRD at %s: %s", socket_path,
+			       strerror(saved));
 	}
 
 	struct bird_reply g;

@@ -1074,6 +1074,39 @@ START_TEST(test_open_no_socket)
 }
 END_TEST
 
+START_TEST(test_open_backlog_full)
+{
+	/* Nobody accepts and the queue is full: connect says EAGAIN until the
+	 * deadline. */
+	char dir[] = "/tmp/routectl-test-bird-XXXXXX", path[128];
+	ck_assert(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/bird.ctl", dir);
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(lfd, 0), 0);
+	int fds[4], queued = 0;
+	for (int i = 0; i < 4; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0)
+			queued++;
+	}
+	ck_assert_int_ge(queued, 1);
+	struct bird_conn *c = NULL;
+	struct err e;
+	int64_t t0 = now_ms();
+	ck_assert_int_eq(bird_open(path, 200, &c, &e), -ERR_TIMEOUT);
+	ck_assert_int_ge(now_ms() - t0, 190);
+	ck_assert_ptr_nonnull(strstr(e.msg, "listen queue"));
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_configure_replies)
 {
 	static const struct exch ex[] = {
@@ -1507,6 +1540,7 @@ static Suite *bird_suite(void)
 	tcase_add_test(t, test_cmd_protocol_error_kills);
 	tcase_add_test(t, test_open_bad_greetings);
 	tcase_add_test(t, test_open_no_socket);
+	tcase_add_test(t, test_open_backlog_full);
 	tcase_add_test(t, test_configure_replies);
 	tcase_add_test(t, test_show_export_replies);
 	tcase_add_test(t, test_read_idle);
