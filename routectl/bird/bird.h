@@ -127,8 +127,8 @@ int bird_configure_confirm(struct bird_conn *c, int timeout_ms, struct err *e);
 /* 0021+0003 undone, or 0019 nothing to undo: both are success (and 0004,
  * 0005, 0017 when a reconfiguration is in progress). */
 int bird_configure_undo(struct bird_conn *c, int timeout_ms, struct err *e);
-/* The cheapest round trip; any command wakes BIRD's I/O loop, which makes it
- * send BGP updates it has queued. */
+/* The cheapest round trip (`show status`, 0013); any command wakes BIRD's I/O
+ * loop, which makes it send BGP updates it has queued. */
 int bird_wake(struct bird_conn *c, int timeout_ms, struct err *e);
 
 /* One route as the export filter of a protocol produced it. */
