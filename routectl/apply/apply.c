@@ -225,6 +225,11 @@ static int verify_round(struct verify_ctx *v, struct bird_conn *b, const struct 
 			struct err be;
 			int rc = bird_show_export(b, c->bgp_protocols[p], from[f], timeout_ms, &got,
 						  &ngot, &be);
+			if (rc == -ERR_NOTFOUND) {
+				/* Went down since protocols_up(): it exports nothing now. */
+				v->up[p] = 0;
+				break;
+			}
 			if (rc < 0) {
 				*e = be;
 				return rc;

@@ -619,13 +619,12 @@ static void handle_signals(struct daemon *d)
 	}
 }
 
-/* BIRD never speaks unasked: readable while idle means it closed. */
+/* Readable while idle: an asynchronous message, or BIRD closed the socket. */
 static void check_bird_idle(struct daemon *d)
 {
-	char c;
-	ssize_t n = recv(bird_fd(d->bird), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-		bird_disconnect(d, "BIRD closed its control socket");
+	struct err e;
+	if (bird_read_idle(d->bird, &e) < 0)
+		bird_disconnect(d, e.msg);
 }
 
 int daemon_run(struct daemon *d)
