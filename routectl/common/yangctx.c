@@ -106,6 +106,47 @@ static void error_location(const char *raw, char *out, size_t size)
 	}
 }
 
+/* One error, one line: a folded YANG error-message, or a member name or
+ * value with a newline in it, must not start a line of its own (nor
+ * write control characters to a terminal). */
+static void clean_copy(char *out, size_t size, const char *in)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < size; p++) {
+		if (*p >= 0x20 && *p != 0x7f)
+			out[o++] = (char)*p;
+		else if (*p == '\n' || *p == '\t' || *p == '\r')
+			out[o++] = ' ';
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+	}
+	out[o] = '\0';
+}
+
+/* Appends "WHAT: WHERE: REASON" (or "WHAT: REASON"), whole lines only: a
+ * line cut by the end of the buffer could lose the name of the file. */
+static void append_line(struct err *e, enum err_code code, const char *what, const char *where,
+			const char *reason)
+{
+	if (!e)
+		return;
+	static const char more[] = "more errors not shown";
+	size_t used = strlen(e->msg), ml = strlen(more);
+	size_t need = strlen(what) + 2 + strlen(where) + 2 + strlen(reason) + 1;
+	if (used + need >= sizeof e->msg) {
+		if (used + strlen(what) + 3 + ml < sizeof e->msg &&
+		    !(used >= ml && strcmp(e->msg + used - ml, more) == 0))
+			err_append(e, code, "%s: %s", what, more);
+		else if (e->code == ERR_OK)
+			e->code = code;
+		return;
+	}
+	if (where[0])
+		err_append(e, code, "%s: %s: %s", what, where, reason);
+	else
+		err_append(e, code, "%s: %s", what, reason);
+}
+
 int yangctx_errors(struct ly_ctx *ctx, const char *what, struct err *e)
 {
 	enum err_code code = ERR_INVALID;
@@ -122,15 +163,11 @@ int yangctx_errors(struct ly_ctx *ctx, const char *what, struct err *e)
 		int len = (int)strlen(msg);
 		if (len > 0 && msg[len - 1] == '.')
 			len--;
-		char line[1024];
-		snprintf(line, sizeof line, "%.*s", len, msg);
-		for (char *p = line; *p; p++)
-			if (*p == '\n' || *p == '\r' || *p == '\t')
-				*p = ' ';
-		if (where[0])
-			err_append(e, code, "%s: %s: %s", what, where, line);
-		else
-			err_append(e, code, "%s: %s", what, line);
+		char raw[1024], line[1024], place[PATH_SIZE];
+		snprintf(raw, sizeof raw, "%.*s", len, msg);
+		clean_copy(line, sizeof line, raw);
+		clean_copy(place, sizeof place, where);
+		append_line(e, code, what, place, line);
 		n++;
 	}
 	ly_err_clean(ctx, NULL);
@@ -141,20 +178,14 @@ int yangctx_errors(struct ly_ctx *ctx, const char *what, struct err *e)
 
 void yangctx_report(struct err *e, const char *what, const char *path, const char *fmt, ...)
 {
-	char reason[1024];
+	char raw[1024], reason[1024], where[PATH_SIZE];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof reason, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
-	/* One error, one line: a folded YANG error-message or a value with
-	 * a newline in it must not start a line of its own. */
-	for (char *p = reason; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	if (path && *path)
-		err_append(e, ERR_INVALID, "%s: %s: %s", what, path, reason);
-	else
-		err_append(e, ERR_INVALID, "%s: %s", what, reason);
+	clean_copy(reason, sizeof reason, raw);
+	clean_copy(where, sizeof where, path ? path : "");
+	append_line(e, ERR_INVALID, what, where, reason);
 }
 
 void yangctx_entry_path(char *out, size_t size, const char *parent, const char *name,
@@ -660,9 +691,13 @@ int yangctx_parse_json(struct ly_ctx *ctx, const char *json, const char *module,
 			       what, module);
 	json_error_t jerr;
 	json_t *doc = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
-	if (!doc)
-		return err_set(e, ERR_INVALID, "%s: line %d, column %d: not valid JSON: %s", what,
-			       jerr.line, jerr.column, jerr.text);
+	if (!doc) {
+		/* jansson quotes the text near the error, which may hold
+		 * control characters: through yangctx_report. */
+		yangctx_report(e, what, NULL, "line %d, column %d: not valid JSON: %s", jerr.line,
+			       jerr.column, jerr.text);
+		return -ERR_INVALID;
+	}
 
 	struct walk w = { .ctx = ctx, .what = what, .checks = checks, .e = e };
 	if (!json_is_object(doc))

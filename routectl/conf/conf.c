@@ -11,7 +11,8 @@
 
 #define CONF_MAX_SIZE (1024 * 1024)
 #define CONF_MODULE "routectl-config"
-#define CONF_ROOT "/routectl-config:routectld"
+#define CONF_TOP "routectl-config:routectld"
+#define CONF_ROOT "/" CONF_TOP
 
 /* Prefixes are judged by prefix_parse, on the value as written: libyang
  * clears the host bits of an inet:ipv4-prefix without a word, and
@@ -68,7 +69,7 @@ static int owned_cmp(const void *a, const void *b)
 static void check_document(void *arg, json_t *doc, const char *what, struct err *e)
 {
 	(void)arg;
-	json_t *svcs = json_object_get(json_object_get(doc, CONF_ROOT + 1), "service");
+	json_t *svcs = json_object_get(json_object_get(doc, CONF_TOP), "service");
 	if (!json_is_array(svcs))
 		return;
 	size_t cap = 0, n = 0;
@@ -202,7 +203,7 @@ static int fill_conf(const struct lyd_node *tree, const char *what, struct conf 
 {
 	struct lyd_node *root = NULL;
 	if (lyd_find_path(tree, CONF_ROOT, 0, &root) != LY_SUCCESS || !root)
-		return err_append(e, ERR_INVALID, "%s: no %s", what, CONF_ROOT + 1);
+		return err_append(e, ERR_INVALID, "%s: no %s", what, CONF_TOP);
 
 	if (copy_str(&c->site, yangctx_get(root, "site")) < 0 ||
 	    copy_str(&c->bird_socket, yangctx_get(root, "bird/control-socket")) < 0 ||

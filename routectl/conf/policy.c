@@ -11,7 +11,8 @@
 #include <string.h>
 
 #define POLICY_MAX_SIZE (256 * 1024)
-#define POLICY_ROOT "/routectl-policy:policy"
+#define POLICY_TOP "routectl-policy:policy"
+#define POLICY_ROOT "/" POLICY_TOP
 #define POLICY_DEFAULT "default.json"
 
 int policy_parse(const char *json, const char *name, struct policy *out, struct err *e)
@@ -31,7 +32,7 @@ int policy_parse(const char *json, const char *name, struct policy *out, struct 
 	/* Validation added the defaults, so every leaf is there. */
 	struct lyd_node *root = NULL;
 	if (lyd_find_path(tree, POLICY_ROOT, 0, &root) != LY_SUCCESS || !root) {
-		rc = err_set(e, ERR_INVALID, "%s: no %s", what, POLICY_ROOT + 1);
+		rc = err_set(e, ERR_INVALID, "%s: no %s", what, POLICY_TOP);
 	} else {
 		out->drain_prepend = (unsigned)yangctx_get_uint(root, "drain/prepend", 3);
 		out->drain_wait_s = (unsigned)yangctx_get_uint(root, "drain/wait", 60);

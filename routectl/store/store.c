@@ -17,7 +17,8 @@
 
 #define STATE_MAX_SIZE (16 * 1024 * 1024)
 #define STATE_MODULE "routectl-state"
-#define STATE_ROOT "/routectl-state:state"
+#define STATE_TOP "routectl-state:state"
+#define STATE_ROOT "/" STATE_TOP
 #define STATE_FILE_MODE 0640
 
 /*
@@ -95,7 +96,7 @@ static void check_mode_prepend(json_t *obj, const char *path, const char *what, 
 static void check_document(void *arg, json_t *doc, const char *what, struct err *e)
 {
 	(void)arg;
-	json_t *svcs = json_object_get(json_object_get(doc, STATE_ROOT + 1), "service");
+	json_t *svcs = json_object_get(json_object_get(doc, STATE_TOP), "service");
 	for (size_t i = 0; i < json_array_size(svcs); i++) {
 		json_t *svc = json_array_get(svcs, i);
 		if (!json_is_object(svc))
@@ -187,7 +188,7 @@ static int fill_state(const struct lyd_node *tree, const char *what, struct stat
 {
 	struct lyd_node *root = NULL;
 	if (lyd_find_path(tree, STATE_ROOT, 0, &root) != LY_SUCCESS || !root)
-		return err_set(e, ERR_INVALID, "%s: no %s", what, STATE_ROOT + 1);
+		return err_set(e, ERR_INVALID, "%s: no %s", what, STATE_TOP);
 	if (dup_str(&st->site, yangctx_get(root, "site")) < 0)
 		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
 	st->generation = yangctx_get_uint(root, "generation", 0);
@@ -352,7 +353,7 @@ int state_to_json(const struct state *st, char **out, struct err *e)
 	else
 		json_decref(list);
 	if (doc)
-		put(&o, doc, STATE_ROOT + 1, body);
+		put(&o, doc, STATE_TOP, body);
 	else
 		json_decref(body);
 	char *text = o.failed ? NULL : json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);

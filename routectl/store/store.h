@@ -14,6 +14,12 @@
 struct err;
 struct conf;
 
+/* In a state from state_parse, state_new or state_dup no string is NULL
+ * (reason may be empty). state_save refuses what state_load would refuse:
+ * strings that are not UTF-8 or hold characters that YANG (like XML) does
+ * not allow (control characters other than tab, newline and carriage
+ * return; U+FFFE, U+FFFF), an actor longer than 512 characters, a reason
+ * longer than 4096, a change id outside [0-9A-Za-z][0-9A-Za-z._:-]{0,63}. */
 struct svc_state {
 	char *name;
 	enum svc_mode mode;

@@ -222,6 +222,34 @@ START_TEST(test_many_errors)
 }
 END_TEST
 
+/* Thousands of mistakes give a bounded message of whole lines, each
+ * naming the file, and say that there are more. */
+START_TEST(test_error_cap)
+{
+	size_t size = 1 << 20, used = 0;
+	char *json = malloc(size);
+	used += (size_t)snprintf(json + used, size - used,
+				 "{\"routectl-config:routectld\": {\"service\": [");
+	for (int i = 0; i < 2000; i++)
+		used += (size_t)snprintf(json + used, size - used,
+					 "%s{\"name\": \"s%d\", \"ipv4-prefix\": [\"10.%d.%d.1/24\"], "
+					 "\"bad\\nkey\": 1}", i ? ", " : "", i, i / 256, i % 256);
+	snprintf(json + used, size - used, "]}}");
+	struct conf *c = NULL;
+	struct err e = { 0 };
+	ck_assert_int_eq(conf_parse(json, "big", &c, &e), -ERR_INVALID);
+	free(json);
+	unsigned lines = count_lines(e.msg);
+	ck_assert_uint_le(lines, 45);
+	ck_assert_uint_ge(lines, 10);
+	for (const char *line = e.msg; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		ck_assert_msg(strncmp(line, "config big: ", 12) == 0, "%s", line);
+	ck_assert_msg(strstr(e.msg, "more errors not shown"), "%s", e.msg);
+	/* The member name's newline is not a line break of its own. */
+	ck_assert_msg(strstr(e.msg, ROOT "/service[name='s0']/bad key: unknown member"), "%s", e.msg);
+}
+END_TEST
+
 /* Inline documents: the whole range of what is not a config. */
 static void parse_bad(const char *json, const char *want)
 {
@@ -431,6 +459,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_bad_values);
 	tcase_add_test(t, test_many_errors);
 	tcase_add_test(t, test_inline);
+	tcase_add_test(t, test_error_cap);
 	tcase_add_test(t, test_missing_file);
 	suite_add_tcase(s, t);
 	t = tcase_create("policy");
