@@ -460,10 +460,6 @@ static void walk_list(struct walk *w, const struct lysc_node *s, json_t *arr, co
 	size_t n = json_array_size(arr);
 	struct seen *keys = calloc(n ? n : 1, sizeof *keys);
 	size_t n_keys = 0;
-	/* The entry path names the list by its parent and its own name. */
-	const char *slash = strrchr(path, '/');
-	char parent[PATH_SIZE];
-	snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
 	for (size_t i = 0; i < n; i++) {
 		json_t *entry = json_array_get(arr, i);
 		char epath[PATH_SIZE];
@@ -511,8 +507,11 @@ static void walk_list(struct walk *w, const struct lysc_node *s, json_t *arr, co
 				break;
 			}
 		}
-		if (keys_ok && pred[0]) {
+		if (keys_ok && pred[0])
 			snprintf(epath, sizeof epath, "%s%s", path, pred);
+		/* Out of memory, duplicates go unseen here; libyang still
+		 * refuses them. */
+		if (keys && keys_ok && pred[0]) {
 			keys[n_keys].key = strdup(pred);
 			keys[n_keys].index = i;
 			if (keys[n_keys].key)
@@ -520,7 +519,8 @@ static void walk_list(struct walk *w, const struct lysc_node *s, json_t *arr, co
 		}
 		walk_object(w, s, s->module, entry, epath);
 	}
-	qsort(keys, n_keys, sizeof *keys, seen_cmp);
+	if (n_keys > 1)
+		qsort(keys, n_keys, sizeof *keys, seen_cmp);
 	for (size_t i = 1; i < n_keys; i++) {
 		if (strcmp(keys[i].key, keys[i - 1].key) == 0) {
 			char epath[PATH_SIZE];
@@ -539,7 +539,9 @@ static void walk_leaflist(struct walk *w, const struct lysc_node *s, json_t *arr
 	size_t n_vals = 0;
 	for (size_t i = 0; i < n; i++) {
 		char *canon = check_value(w, s, json_array_get(arr, i), path);
-		if (canon) {
+		if (canon && !vals) {
+			free(canon);
+		} else if (canon) {
 			vals[n_vals].key = canon;
 			vals[n_vals].index = i;
 			n_vals++;
@@ -548,7 +550,8 @@ static void walk_leaflist(struct walk *w, const struct lysc_node *s, json_t *arr
 	/* YANG 1.1 (RFC 7950 7.7): the values of a configuration leaf-list
 	 * are unique. */
 	if (s->flags & LYS_CONFIG_W) {
-		qsort(vals, n_vals, sizeof *vals, seen_cmp);
+		if (n_vals > 1)
+			qsort(vals, n_vals, sizeof *vals, seen_cmp);
 		for (size_t i = 1; i < n_vals; i++)
 			if (strcmp(vals[i].key, vals[i - 1].key) == 0)
 				walk_report(w, path, "duplicate value \"%s\"", vals[i].key);
