@@ -306,6 +306,7 @@ static int roll_back(struct bird_conn *b, const struct conf *c, const char *prev
 		log_error("apply: %s", re.msg);
 	} else {
 		r->restored = 1;
+		err_append(e, e->code, "the previous include was put back");
 	}
 	if (bird_took_it && bird_alive(b)) {
 		if (bird_configure_undo(b, (int)c->bird_timeout_ms, &re) < 0) {
@@ -315,6 +316,7 @@ static int roll_back(struct bird_conn *b, const struct conf *c, const char *prev
 			log_error("apply: configure undo: %s", re.msg);
 		} else {
 			r->undone = 1;
+			err_append(e, e->code, "BIRD went back to its previous config (configure undo)");
 		}
 	} else if (bird_took_it) {
 		err_append(e, ERR_CONNECT,

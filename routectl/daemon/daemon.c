@@ -29,6 +29,7 @@
  * wakes; every command on its socket wakes it. After an apply, keep waking
  * it for about its idle poll period so the peers get everything at once. */
 #define WAKE_WINDOW_MS 3000
+#define RECONCILE_BACKOFF_MAX_S 300
 #define WAKE_EVERY_MS 2
 
 static void set_last_apply(struct daemon *d, const char *trigger, int ok, const char *change_id,
@@ -642,8 +643,19 @@ int daemon_run(struct daemon *d)
 		if (!d->safe_mode[0])
 			daemon_bird_ready(d);
 		if (now_ms() >= d->next_reconcile_ms) {
-			daemon_reconcile(d, "timer");
-			d->next_reconcile_ms = now_ms() + (int64_t)d->conf->reconcile_interval_s * 1000;
+			/* A repair that keeps failing (each may spend verify-timeout)
+			 * backs off, doubling up to RECONCILE_BACKOFF_MAX_S. */
+			int64_t every = (int64_t)d->conf->reconcile_interval_s * 1000;
+			if (daemon_reconcile(d, "timer") < 0) {
+				for (unsigned i = 0; i < d->reconcile_failures && i < 16; i++)
+					every *= 2;
+				if (every > RECONCILE_BACKOFF_MAX_S * 1000)
+					every = RECONCILE_BACKOFF_MAX_S * 1000;
+				d->reconcile_failures++;
+			} else {
+				d->reconcile_failures = 0;
+			}
+			d->next_reconcile_ms = now_ms() + every;
 		}
 		daemon_run_due_steps(d, time(NULL));
 		now = now_ms();

@@ -7,6 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 ROUTECTLD=$1 ROUTECTL=$2 PORT=$3
+SRC=${ROUTECTL_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 it_init
 D=$IT_DIR
 SITE_IP=127.0.0.21 UP_IP=127.0.0.22
@@ -173,6 +174,27 @@ birdc_q site configure >/dev/null
 check "reconciler rewrites the hand-edited include" wait_for 10 bash -c "! grep -q '# hand edit' '$D/routectl.conf'"
 check "upstream has web again after the repair" wait_for 10 up_has 192.0.2.0/24
 check "the repair is logged" wait_for 5 grep -q "drift: .*routectl.conf differs" "$D/routectld.log"
+
+# BIRD takes the config but does not export what was asked (here: a site
+# template that leaves out the export cases): verify fails, BIRD is told to
+# undo, the include is restored, the state kept. Also exercises SIGHUP reload.
+sed '/{{export_cases}}/d' "$SRC/bird-templates/routectl.conf.tmpl" >"$D/noop.tmpl"
+cp "$D/routectld.json" "$D/routectld.json.good"
+sed -i "s|\"bgp-protocol\"|\"template\": \"$D/noop.tmpl\", \"bgp-protocol\"|" "$D/routectld.json"
+check "config with the site template is valid" "$ROUTECTLD" -n -c "$D/routectld.json"
+kill -HUP "$DAEMON_PID"
+check "SIGHUP reloads the config" wait_for 5 grep -q "reloaded $D/routectld.json" "$D/routectld.log"
+before=$(md5sum <"$D/routectl.conf")
+rc=0; out=$(rctl drain ash --service web --reason "verify must fail" --now 2>&1) || rc=$?
+check "drain fails when BIRD does not export what was asked (exit 1)" test "$rc" = 1
+check "the error names the prefix and the peer" grep -q "web 192.0.2.0/24 to isp: expected withdrawn" <<<"$out"
+check "BIRD was told to undo, and the error says so" grep -q "configure undo" <<<"$out"
+check "include restored after the failed verify" test "$before" = "$(md5sum <"$D/routectl.conf")"
+check "state kept after the failed verify" test "$(svc_state web)" = announce
+check "upstream still has web" up_has 192.0.2.0/24
+cp "$D/routectld.json.good" "$D/routectld.json"
+kill -HUP "$DAEMON_PID"
+check "the include is back to the built-in template" wait_for 10 bash -c "grep -q 'routectl_export' '$D/routectl.conf' && '$ROUTECTL' -s '$D/routectld.sock' drain ash --service web --reason 'verify works again' --now --dry-run | grep -q reject"
 
 check "no BGP session reset across drains" test "$since0" = "$(session_since)"
 
