@@ -279,11 +279,20 @@ static void put(struct json_out *o, json_t *obj, const char *key, json_t *v)
 static void mode_object(struct json_out *o, json_t *obj, enum svc_mode mode, unsigned prepend,
 			const char *time_key, time_t t)
 {
-	char when[32];
 	put(o, obj, "mode", json_string(svc_mode_name(mode)));
 	if (mode == MODE_PREPEND)
 		put(o, obj, "prepend", json_integer(prepend));
-	time_format_utc(t, when, sizeof when);
+	/* Not time_format_utc: strftime's %Y does not pad years before 1000
+	 * to the four digits that yang:date-and-time requires, and a file
+	 * that says year 391 must round-trip like any other. */
+	char when[64];
+	struct tm tm;
+	if (!gmtime_r(&t, &tm)) {
+		put(o, obj, time_key, NULL);
+		return;
+	}
+	snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	put(o, obj, time_key, json_string(when));
 }
 

@@ -112,6 +112,12 @@ static char *to_json(const struct state *st)
 	return json;
 }
 
+#define SVC_EARLY                                                                      \
+	"{\"routectl-state:state\": {\"site\": \"ash\", \"generation\": \"1\", "         \
+	"\"service\": [{\"name\": \"web\", \"mode\": \"announce\", \"actor\": \"a\", "    \
+	"\"reason\": \"r\", \"since\": \"0391-11-20T08:00:00+02:00\", "                  \
+	"\"change-id\": \"0123456789abcdef\"}]}}"
+
 START_TEST(test_parse_good)
 {
 	struct state *st = load_data("good.json");
@@ -243,6 +249,23 @@ START_TEST(test_to_json_format)
 	ck_assert_uint_eq(back->n, 0);
 	state_free(back);
 	free(json);
+}
+END_TEST
+
+/* Years before 1000 keep their four digits (strftime's %Y would not). */
+START_TEST(test_early_year)
+{
+	struct state *st = NULL;
+	struct err e = { 0 };
+	ck_assert_msg(state_parse(SVC_EARLY, "early", &st, &e) == 0, "%s", e.msg);
+	char *json = to_json(st);
+	ck_assert_msg(strstr(json, "\"since\": \"0391-11-20T06:00:00Z\""), "%s", json);
+	struct state *back = NULL;
+	ck_assert_msg(state_parse(json, "early", &back, &e) == 0, "%s", e.msg);
+	assert_state_eq(st, back);
+	free(json);
+	state_free(st);
+	state_free(back);
 }
 END_TEST
 
@@ -677,6 +700,7 @@ static Suite *store_suite(void)
 	tcase_add_test(t, test_parse_good);
 	tcase_add_test(t, test_round_trip);
 	tcase_add_test(t, test_to_json_format);
+	tcase_add_test(t, test_early_year);
 	tcase_add_test(t, test_save_load);
 	tcase_add_test(t, test_bad_files);
 	tcase_add_test(t, test_bad_inline);
