@@ -61,8 +61,13 @@ static void check_date_time(const char *s, char *why, size_t size)
 			bad = "no such time zone offset";
 	}
 	time_t t;
+	struct tm utc;
 	if (!bad && time_parse_utc(s, &t) < 0)
 		bad = "cannot be read as a time";
+	/* We write UTC: a time whose UTC year has no four digits could be
+	 * read but not written back. */
+	else if (!bad && (!gmtime_r(&t, &utc) || utc.tm_year + 1900 < 0 || utc.tm_year + 1900 > 9999))
+		bad = "outside the years 0000 to 9999 in UTC";
 	if (bad)
 		snprintf(why, size, "\"%s\" is not a valid date and time: %s", s, bad);
 }

@@ -385,6 +385,11 @@ static void parse_bad(const char *json, const char *want)
 	"\"since\": \"2026-11-25T10:29:28Z\", \"change-id\": \"0123456789abcdef\"" extra \
 	"}]}}"
 
+#define SVC_SINCE(since)                                                               \
+	"{\"routectl-state:state\": {\"site\": \"ash\", \"generation\": \"1\", "         \
+	"\"service\": [{\"name\": \"web\", \"mode\": \"announce\", \"actor\": \"a\", "    \
+	"\"reason\": \"r\", \"since\": \"" since "\", \"change-id\": \"0123456789abcdef\"}]}}"
+
 START_TEST(test_bad_inline)
 {
 	parse_bad("{\"routectl-state:state\": {\"site\": \"ash\", \"generation\": \"-1\"}}",
@@ -409,6 +414,9 @@ START_TEST(test_bad_inline)
 		  "\"service\": [{\"name\": \"web\", \"mode\": \"announce\", \"actor\": \"\", "
 		  "\"reason\": \"r\", \"since\": \"2026-11-25T25:00:00Z\", "
 		  "\"change-id\": \"not hex!\"}]}}", "/change-id: ");
+	parse_bad(SVC_SINCE("9999-12-31T23:59:59-05:00"), "/since: \"9999-12-31T23:59:59-05:00\"");
+	parse_bad(SVC_SINCE("9999-12-31T23:59:59-05:00"), "0000 to 9999");
+	parse_bad(SVC_SINCE("0000-01-01T00:30:00+01:00"), "0000 to 9999");
 	/* Both errors at once. */
 	parse_bad("{\"routectl-state:state\": {\"site\": \"ash\", \"generation\": \"1\", "
 		  "\"service\": [{\"name\": \"web\", \"mode\": \"announce\", \"actor\": \"\", "
