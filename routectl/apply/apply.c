@@ -212,30 +212,38 @@ static int verify_round(struct verify_ctx *v, struct bird_conn *b, const struct 
 			int timeout_ms, struct err *e)
 {
 	static const char *const from[2] = { RENDER_STATIC_V4, RENDER_STATIC_V6 };
-	unsigned mismatches = 0;
+	unsigned mismatches = 0, checked = 0;
 	err_clear(e);
-	for (size_t p = 0; p < c->n_bgp_protocols; p++) {
-		if (!v->up[p])
+	/* With no configured BGP protocol up, ask BIRD what its running export
+	 * function does to the routes (p == n_bgp_protocols); a peer's
+	 * exports are the stronger proof when there is one. */
+	for (size_t p = 0; p <= c->n_bgp_protocols; p++) {
+		int through_function = p == c->n_bgp_protocols;
+		if (through_function ? checked > 0 : !v->up[p])
 			continue;
+		const char *to = through_function ? RENDER_EXPORT_FUNCTION "()" : c->bgp_protocols[p];
+		checked++;
 		for (int f = 0; f < 2; f++) {
 			if (v->n[f] == 0)
 				continue;
 			struct bird_export *got = NULL;
 			size_t ngot = 0;
 			struct err be;
-			int rc = bird_show_export(b, c->bgp_protocols[p], from[f], timeout_ms, &got,
-						  &ngot, &be);
-			if (rc == -ERR_NOTFOUND) {
+			int rc = through_function
+					 ? bird_show_through_function(b, from[f], RENDER_EXPORT_FUNCTION,
+								      timeout_ms, &got, &ngot, &be)
+					 : bird_show_export(b, to, from[f], timeout_ms, &got, &ngot, &be);
+			if (rc == -ERR_NOTFOUND && !through_function) {
 				/* Went down since protocols_up(): it exports nothing now. */
 				v->up[p] = 0;
+				checked--;
 				break;
 			}
 			if (rc < 0) {
 				*e = be;
 				return rc;
 			}
-			compare_exports(c->bgp_protocols[p], v->x[f], v->n[f], got, ngot,
-					&mismatches, e);
+			compare_exports(to, v->x[f], v->n[f], got, ngot, &mismatches, e);
 			free(got);
 		}
 	}

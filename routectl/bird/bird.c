@@ -1007,16 +1007,12 @@ int bird_parse_export(const struct bird_reply *r, struct bird_export **out, size
 	return 0;
 }
 
-int bird_show_export(struct bird_conn *c, const char *proto, const char *from,
-		     int timeout_ms, struct bird_export **out, size_t *n, struct err *e)
+/* Runs a `show route ... all` command and parses its routes; proto and from
+ * name what the command asks about, for the messages. */
+static int show_routes(struct bird_conn *c, const char *cmd, const char *proto,
+		       const char *from, int timeout_ms, struct bird_export **out, size_t *n,
+		       struct err *e)
 {
-	*out = NULL;
-	*n = 0;
-	if (!is_symbol(proto) || !is_symbol(from))
-		return err_set(e, ERR_INVALID, "'%.80s' or '%.80s' is not a BIRD protocol name",
-			       proto ? proto : "(null)", from ? from : "(null)");
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "show route export %s protocol %s all", proto, from);
 	struct bird_reply r;
 	int rc = bird_command(c, cmd, timeout_ms, &r, e);
 	if (rc == -ERR_BIRD && r.code == 9001 && r.n_lines) {
@@ -1029,7 +1025,7 @@ int bird_show_export(struct bird_conn *c, const char *proto, const char *from,
 				     "or disabled); BIRD: %s (command '%s')", proto, t, cmd);
 		else if (strstr(t, "CF_SYM_UNDEFINED"))
 			rc = err_set(e, ERR_INVALID,
-				     "BIRD's running config has no protocol '%s' or '%s'; BIRD: %s "
+				     "BIRD's running config has no '%s' or '%s'; BIRD: %s "
 				     "(command '%s')", proto, from, t, cmd);
 		else if (strcmp(t, "Protocol name required") == 0)
 			rc = err_set(e, ERR_INVALID,
@@ -1046,6 +1042,34 @@ int bird_show_export(struct bird_conn *c, const char *proto, const char *from,
 	}
 	bird_reply_free(&r);
 	return rc;
+}
+
+int bird_show_export(struct bird_conn *c, const char *proto, const char *from,
+		     int timeout_ms, struct bird_export **out, size_t *n, struct err *e)
+{
+	*out = NULL;
+	*n = 0;
+	if (!is_symbol(proto) || !is_symbol(from))
+		return err_set(e, ERR_INVALID, "'%.80s' or '%.80s' is not a BIRD protocol name",
+			       proto ? proto : "(null)", from ? from : "(null)");
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "show route export %s protocol %s all", proto, from);
+	return show_routes(c, cmd, proto, from, timeout_ms, out, n, e);
+}
+
+int bird_show_through_function(struct bird_conn *c, const char *from, const char *function,
+			       int timeout_ms, struct bird_export **out, size_t *n,
+			       struct err *e)
+{
+	*out = NULL;
+	*n = 0;
+	if (!is_symbol(from) || !is_symbol(function))
+		return err_set(e, ERR_INVALID, "'%.80s' or '%.80s' is not a BIRD symbol",
+			       from ? from : "(null)", function ? function : "(null)");
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "show route protocol %s filter { %s(); accept; } all", from,
+		 function);
+	return show_routes(c, cmd, from, function, timeout_ms, out, n, e);
 }
 
 /*

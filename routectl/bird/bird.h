@@ -155,6 +155,12 @@ struct bird_export {
  * name is not a protocol), or a name is not a BIRD symbol. */
 int bird_show_export(struct bird_conn *c, const char *proto, const char *from,
 		     int timeout_ms, struct bird_export **out, size_t *n, struct err *e);
+/* `show route protocol FROM filter { FUNCTION(); accept; } all`: what the
+ * running FUNCTION does to the routes of FROM, whatever BGP peers are up.
+ * Same output and errors as bird_show_export. */
+int bird_show_through_function(struct bird_conn *c, const char *from, const char *function,
+			       int timeout_ms, struct bird_export **out, size_t *n,
+			       struct err *e);
 /* The parsing half of bird_show_export, on a reply already read (for tests
  * and fuzzing). */
 int bird_parse_export(const struct bird_reply *r, struct bird_export **out, size_t *n,

@@ -83,7 +83,11 @@ int daemon_bird_ready(struct daemon *d)
 	d->bird_error[0] = '\0';
 	d->bird_logged_down = 0;
 	log_info("connected to BIRD %s at %s", bird_version(b), d->conf->bird_socket);
-	daemon_reconcile(d, "BIRD connection established");
+	/* Apply in full, whatever the comparison says: a routectld that died
+	 * between `configure timeout` and `configure confirm` left BIRD with an
+	 * undo pending, which would bring back a state nobody wants; a fresh
+	 * configure and confirm cancels it. */
+	daemon_reconcile(d, "BIRD connection established", 1);
 	return d->bird != NULL;
 }
 
@@ -253,7 +257,7 @@ static void daemon_reload(struct daemon *d)
 	if (load_state(d, &e) < 0)
 		log_error("reload: state: %s", e.msg);
 	log_info("reloaded %s", d->conf_path);
-	daemon_reconcile(d, "reload");
+	daemon_reconcile(d, "reload", 0);
 }
 
 struct save_ctx {
@@ -535,45 +539,54 @@ void daemon_run_due_steps(struct daemon *d, time_t now)
 	}
 }
 
-int daemon_reconcile(struct daemon *d, const char *why)
+int daemon_reconcile(struct daemon *d, const char *why, int force)
 {
 	if (d->safe_mode[0] || !d->state || !d->bird || !bird_alive(d->bird))
 		return 0;
-	struct buf cand = { 0 };
-	char *current = NULL;
+	char drift[ERR_MSG_MAX] = "";
 	struct err e;
-	int rc = apply_plan(d->conf, d->state, d->tmpl, &cand, &current, &e);
-	int file_drift = rc == 0 && (!current || strcmp(current, cand.p) != 0);
-	free(current);
-	buf_free(&cand);
-	if (rc < 0) {
-		log_error("reconcile (%s): %s", why, e.msg);
-		return rc;
-	}
-	char drift[ERR_MSG_MAX];
-	if (file_drift) {
-		snprintf(drift, sizeof drift, "%s differs from the desired state (edited by hand?)",
-			 d->conf->include_path);
-	} else {
-		rc = verify_exports(d->bird, d->conf, d->state, (int)d->conf->bird_timeout_ms, &e);
-		if (rc == 0) {
-			log_debug("reconcile (%s): in sync", why);
-			return 0;
-		}
-		if (rc != -ERR_VERIFY) {
+	int rc;
+	if (!force) {
+		struct buf cand = { 0 };
+		char *current = NULL;
+		rc = apply_plan(d->conf, d->state, d->tmpl, &cand, &current, &e);
+		int file_drift = rc == 0 && (!current || strcmp(current, cand.p) != 0);
+		free(current);
+		buf_free(&cand);
+		if (rc < 0) {
 			log_error("reconcile (%s): %s", why, e.msg);
-			if (!bird_alive(d->bird))
-				bird_disconnect(d, e.msg);
 			return rc;
 		}
-		snprintf(drift, sizeof drift, "%s", e.msg);
+		if (file_drift) {
+			snprintf(drift, sizeof drift,
+				 "%s differs from the desired state (edited by hand?)",
+				 d->conf->include_path);
+		} else {
+			rc = verify_exports(d->bird, d->conf, d->state,
+					    (int)d->conf->bird_timeout_ms, &e);
+			if (rc == 0) {
+				log_debug("reconcile (%s): in sync", why);
+				return 0;
+			}
+			if (rc != -ERR_VERIFY) {
+				log_error("reconcile (%s): %s", why, e.msg);
+				if (!bird_alive(d->bird))
+					bird_disconnect(d, e.msg);
+				return rc;
+			}
+			snprintf(drift, sizeof drift, "%s", e.msg);
+		}
 	}
-	log_warn("reconcile (%s): drift: %s; repairing", why, drift);
+	if (force)
+		log_info("reconcile (%s): applying the desired state", why);
+	else
+		log_warn("reconcile (%s): drift: %s; repairing", why, drift);
 	struct apply_report r;
 	char change_id[17];
 	change_id_new(change_id);
 	rc = apply_state(d->bird, d->conf, d->state, d->tmpl, 1, NULL, NULL, &r, &e);
-	d->repairs++;
+	if (!force || r.changed)
+		d->repairs++;
 	if (rc < 0) {
 		log_error("reconcile (%s): repair failed: %s", why, e.msg);
 		set_last_apply(d, "reconcile", 0, change_id, e.msg, r.ms_total);
@@ -581,8 +594,10 @@ int daemon_reconcile(struct daemon *d, const char *why)
 			bird_disconnect(d, e.msg);
 		return rc;
 	}
-	log_info("reconcile (%s): repaired in %lld ms", why, (long long)r.ms_total);
-	set_last_apply(d, "reconcile", 1, change_id, "repaired drift", r.ms_total);
+	log_info("reconcile (%s): %s in %lld ms", why, force ? "applied" : "repaired",
+		 (long long)r.ms_total);
+	set_last_apply(d, "reconcile", 1, change_id,
+		       force ? "applied the desired state" : "repaired drift", r.ms_total);
 	start_wake_window(d);
 	return 1;
 }
@@ -646,7 +661,7 @@ int daemon_run(struct daemon *d)
 			/* A repair that keeps failing (each may spend verify-timeout)
 			 * backs off, doubling up to RECONCILE_BACKOFF_MAX_S. */
 			int64_t every = (int64_t)d->conf->reconcile_interval_s * 1000;
-			if (daemon_reconcile(d, "timer") < 0) {
+			if (daemon_reconcile(d, "timer", 0) < 0) {
 				for (unsigned i = 0; i < d->reconcile_failures && i < 16; i++)
 					every *= 2;
 				if (every > RECONCILE_BACKOFF_MAX_S * 1000)

@@ -111,8 +111,10 @@ void change_result_free(struct change_result *r);
 int daemon_change(struct daemon *d, const struct change_request *req,
 		  const struct caller *who, struct change_result *res, struct err *e);
 
-/* Reconcile once now: make BIRD and the include match the desired state. */
-int daemon_reconcile(struct daemon *d, const char *why);
+/* Reconcile once now: make BIRD and the include match the desired state.
+ * force: apply in full without comparing first. Returns 0 in sync, 1
+ * repaired, <0 failed. */
+int daemon_reconcile(struct daemon *d, const char *why, int force);
 /* Runs the staged steps that are due. */
 void daemon_run_due_steps(struct daemon *d, time_t now);
 /* (Re)connects to BIRD if needed; returns 1 if connected now. */

@@ -79,6 +79,10 @@ in_sync() {
 	if [[ $expect_reject == yes ]]; then ! grep -q 192.0.2.0 <<<"$shown"; else grep -q 192.0.2.0 <<<"$shown"; fi
 }
 check "BIRD runs what the state says after the last restart (web $want)" wait_for 10 in_sync
+# An undo BIRD had pending from a killed daemon (configure-timeout 2 s) must
+# not bring back a state nobody wants.
+sleep 3
+check "BIRD still runs what the state says once any pending undo is due" in_sync
 check "a drain works after the crashes" rctl drain ash --now --reason "after crashes"
 check "an undrain works after the crashes" rctl undrain ash --now --reason "after crashes"
 it_summary
