@@ -52,6 +52,7 @@ struct daemon {
 	unsigned long repairs;        /* drift repaired by the reconciler */
 	int64_t next_reconcile_ms;
 	unsigned reconcile_failures;  /* failed repairs in a row, for the backoff */
+	int64_t step_retry_ms;        /* staged steps wait until then after a failure */
 	int64_t wake_until_ms;        /* keep waking BIRD until then (see BIRD.md) */
 	int64_t next_wake_ms;
 
