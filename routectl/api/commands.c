@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A reason is one line of text for people: bounded, no control characters. */
+#define REASON_MAX 1024u
+
 static int status_of(enum err_code code)
 {
 	switch (code) {
@@ -155,6 +158,16 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	if (!req->reason)
 		return err_set(e, ERR_INVALID,
 			       "field 'reason' is required: say why (it is kept with the state)");
+	size_t reason_len = strlen(req->reason);
+	if (reason_len > REASON_MAX)
+		return err_set(e, ERR_INVALID, "field 'reason' is %zu bytes long; at most %u",
+			       reason_len, REASON_MAX);
+	for (const unsigned char *c = (const unsigned char *)req->reason; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return err_set(e, ERR_INVALID,
+				       "field 'reason' has a control character (0x%02x) at byte "
+				       "%zu; write it on one line", *c,
+				       (size_t)(c - (const unsigned char *)req->reason));
 	if (kind == CHANGE_SET) {
 		static const char *one[1];
 		one[0] = json_string_value(json_object_get(*root, "service"));

@@ -270,7 +270,7 @@ void daemon_run_due_steps(struct daemon *d, time_t now)
 			change_id_new(change_id);
 		}
 		struct svc_state *ns = &new->svcs[i];
-		char actor[256];
+		char actor[1024];
 		snprintf(actor, sizeof actor, "routectld (staged, asked by %s)", s->actor);
 		char *reason = strdup(s->reason);
 		if (!reason || svc_state_set(ns, s->next_mode, s->next_prepend, actor, reason,

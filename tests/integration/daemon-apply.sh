@@ -112,6 +112,8 @@ api_expect 400 "reason is required" POST /v1/drain '{"site": "ash", "reason": " 
 api_expect 400 "'prepend' must be 1..10" POST /v1/set '{"site": "ash", "service": "web", "state": "prepend", "prepend": 11, "reason": "x"}'
 api_expect 400 "'state' must be" POST /v1/set '{"site": "ash", "service": "web", "state": "sideways", "reason": "x"}'
 api_expect 400 "not JSON" POST /v1/drain '{"site": "ash", "site": "chi", "reason": "x"}'
+api_expect 400 "control character (0x0a)" POST /v1/drain '{"site": "ash", "reason": "two\nlines"}'
+api_expect 400 "at most 1024" POST /v1/drain "{\"site\": \"ash\", \"reason\": \"$(head -c 2000 /dev/zero | tr '\0' r)\"}"
 api_expect 413 "larger than" POST /v1/drain @100000
 api_expect 404 "no such endpoint" GET /v1/nothing
 api_expect 405 "takes POST" GET /v1/drain
