@@ -1007,10 +1007,11 @@ int bird_parse_export(const struct bird_reply *r, struct bird_export **out, size
 	return 0;
 }
 
-/* Runs a `show route ... all` command and parses its routes; proto and from
- * name what the command asks about, for the messages. */
+/* Runs a `show route ... all` command and parses its routes; proto is the
+ * protocol whose channel is asked about and names says what the command
+ * names, for the messages. */
 static int show_routes(struct bird_conn *c, const char *cmd, const char *proto,
-		       const char *from, int timeout_ms, struct bird_export **out, size_t *n,
+		       const char *names, int timeout_ms, struct bird_export **out, size_t *n,
 		       struct err *e)
 {
 	struct bird_reply r;
@@ -1025,12 +1026,12 @@ static int show_routes(struct bird_conn *c, const char *cmd, const char *proto,
 				     "or disabled); BIRD: %s (command '%s')", proto, t, cmd);
 		else if (strstr(t, "CF_SYM_UNDEFINED"))
 			rc = err_set(e, ERR_INVALID,
-				     "BIRD's running config has no '%s' or '%s'; BIRD: %s "
-				     "(command '%s')", proto, from, t, cmd);
+				     "BIRD's running config has no %s; BIRD: %s (command '%s')",
+				     names, t, cmd);
 		else if (strcmp(t, "Protocol name required") == 0)
 			rc = err_set(e, ERR_INVALID,
-				     "'%s' or '%s' is not a protocol in BIRD's running config; "
-				     "BIRD: %s (command '%s')", proto, from, t, cmd);
+				     "%s: not a protocol in BIRD's running config; BIRD: %s "
+				     "(command '%s')", names, t, cmd);
 	}
 	if (rc == 0 && r.code != 0)
 		rc = err_set(e, ERR_PROTOCOL, "unexpected reply to '%s' from BIRD at %s: %04d %s",
@@ -1054,7 +1055,9 @@ int bird_show_export(struct bird_conn *c, const char *proto, const char *from,
 			       proto ? proto : "(null)", from ? from : "(null)");
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "show route export %s protocol %s all", proto, from);
-	return show_routes(c, cmd, proto, from, timeout_ms, out, n, e);
+	char names[200];
+	snprintf(names, sizeof names, "protocol '%s' or '%s'", proto, from);
+	return show_routes(c, cmd, proto, names, timeout_ms, out, n, e);
 }
 
 int bird_show_through_function(struct bird_conn *c, const char *from, const char *function,
@@ -1069,7 +1072,9 @@ int bird_show_through_function(struct bird_conn *c, const char *from, const char
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "show route protocol %s filter { %s(); accept; } all", from,
 		 function);
-	return show_routes(c, cmd, from, function, timeout_ms, out, n, e);
+	char names[200];
+	snprintf(names, sizeof names, "protocol '%s' or function '%s'", from, function);
+	return show_routes(c, cmd, from, names, timeout_ms, out, n, e);
 }
 
 /*

@@ -728,3 +728,29 @@ int yangctx_parse_json(struct ly_ctx *ctx, const char *json, const char *module,
 	*tree = t;
 	return 0;
 }
+
+int yangctx_read_document(const char *json, const char *module, const char *what,
+			  const struct yangctx_checks *checks, yangctx_fill_fn fill, void *arg,
+			  struct err *e)
+{
+	struct ly_ctx *ctx = NULL;
+	int rc = yangctx_new(&ctx, e);
+	if (rc < 0)
+		return err_prefix(e, "%s", what);
+	struct lyd_node *tree = NULL;
+	rc = yangctx_parse_json(ctx, json, module, what, checks, &tree, e);
+	if (rc == 0)
+		rc = fill(tree, what, arg, e);
+	lyd_free_all(tree);
+	ly_ctx_destroy(ctx);
+	return rc;
+}
+
+size_t yangctx_count_children(const struct lyd_node *parent, const char *name)
+{
+	size_t n = 0;
+	for (const struct lyd_node *c = lyd_child(parent); c; c = c->next)
+		if (c->schema && strcmp(c->schema->name, name) == 0)
+			n++;
+	return n;
+}

@@ -56,6 +56,19 @@ int yangctx_parse_json(struct ly_ctx *ctx, const char *json, const char *module,
 		       const char *what, const struct yangctx_checks *checks,
 		       struct lyd_node **tree, struct err *e);
 
+/* Fills the caller's structure from a validated tree. */
+typedef int (*yangctx_fill_fn)(const struct lyd_node *tree, const char *what, void *arg,
+			       struct err *e);
+
+/* The whole read of a document: a fresh context, yangctx_parse_json, then
+ * fill(tree, what, arg, e); frees the tree and the context. */
+int yangctx_read_document(const char *json, const char *module, const char *what,
+			  const struct yangctx_checks *checks, yangctx_fill_fn fill, void *arg,
+			  struct err *e);
+
+/* How many children of parent have the schema name `name`. */
+size_t yangctx_count_children(const struct lyd_node *parent, const char *name);
+
 /* Reading a validated tree: the canonical value of the terminal node at
  * relative path `path` under node (e.g. "bird/include"), or NULL. */
 const char *yangctx_get(const struct lyd_node *node, const char *path);

@@ -160,21 +160,12 @@ static int cmp_prefix(const void *a, const void *b)
 	return prefix_cmp(a, b);
 }
 
-static size_t count_children(const struct lyd_node *parent, const char *name)
-{
-	size_t n = 0;
-	for (const struct lyd_node *c = lyd_child(parent); c; c = c->next)
-		if (c->schema && strcmp(c->schema->name, name) == 0)
-			n++;
-	return n;
-}
-
 static int fill_service(const struct lyd_node *node, struct conf_service *s, const char *what,
 			struct err *e)
 {
 	if (copy_str(&s->name, yangctx_get(node, "name")) < 0)
 		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
-	size_t n = count_children(node, "ipv4-prefix") + count_children(node, "ipv6-prefix");
+	size_t n = yangctx_count_children(node, "ipv4-prefix") + yangctx_count_children(node, "ipv6-prefix");
 	s->prefixes = calloc(n ? n : 1, sizeof *s->prefixes);
 	if (!s->prefixes)
 		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
@@ -199,8 +190,9 @@ static int fill_service(const struct lyd_node *node, struct conf_service *s, con
 	return 0;
 }
 
-static int fill_conf(const struct lyd_node *tree, const char *what, struct conf *c, struct err *e)
+static int fill_conf(const struct lyd_node *tree, const char *what, void *arg, struct err *e)
 {
+	struct conf *c = arg;
 	struct lyd_node *root = NULL;
 	if (lyd_find_path(tree, CONF_ROOT, 0, &root) != LY_SUCCESS || !root)
 		return err_append(e, ERR_INVALID, "%s: no %s", what, CONF_TOP);
@@ -223,7 +215,7 @@ static int fill_conf(const struct lyd_node *tree, const char *what, struct conf 
 
 	struct lyd_node *bird = NULL;
 	lyd_find_path(root, "bird", 0, &bird);
-	size_t n = count_children(bird, "bgp-protocol");
+	size_t n = yangctx_count_children(bird, "bgp-protocol");
 	c->bgp_protocols = calloc(n ? n : 1, sizeof *c->bgp_protocols);
 	if (!c->bgp_protocols)
 		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
@@ -235,7 +227,7 @@ static int fill_conf(const struct lyd_node *tree, const char *what, struct conf 
 		c->n_bgp_protocols++;
 	}
 
-	n = count_children(root, "service");
+	n = yangctx_count_children(root, "service");
 	c->services = calloc(n ? n : 1, sizeof *c->services);
 	if (!c->services)
 		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
@@ -256,27 +248,14 @@ int conf_parse(const char *json, const char *name, struct conf **out, struct err
 {
 	char what[512];
 	snprintf(what, sizeof what, "config %s", name);
-	struct ly_ctx *ctx = NULL;
-	int rc = yangctx_new(&ctx, e);
-	if (rc < 0)
-		return err_prefix(e, "%s", what);
 	const struct yangctx_checks checks = {
 		.value = check_value,
 		.document = check_document,
 	};
-	struct lyd_node *tree = NULL;
-	rc = yangctx_parse_json(ctx, json, CONF_MODULE, what, &checks, &tree, e);
-	if (rc < 0) {
-		ly_ctx_destroy(ctx);
-		return rc;
-	}
 	struct conf *c = calloc(1, sizeof *c);
 	if (!c)
-		rc = err_set(e, ERR_NOMEM, "%s: out of memory", what);
-	else
-		rc = fill_conf(tree, what, c, e);
-	lyd_free_all(tree);
-	ly_ctx_destroy(ctx);
+		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	int rc = yangctx_read_document(json, CONF_MODULE, what, &checks, fill_conf, c, e);
 	if (rc < 0) {
 		conf_free(c);
 		return rc;

@@ -15,33 +15,26 @@
 #define POLICY_ROOT "/" POLICY_TOP
 #define POLICY_DEFAULT "default.json"
 
+static int fill_policy(const struct lyd_node *tree, const char *what, void *arg,
+		       struct err *e)
+{
+	struct policy *out = arg;
+	/* Validation added the defaults, so every leaf is there. */
+	struct lyd_node *root = NULL;
+	if (lyd_find_path(tree, POLICY_ROOT, 0, &root) != LY_SUCCESS || !root)
+		return err_set(e, ERR_INVALID, "%s: no %s", what, POLICY_TOP);
+	out->drain_prepend = (unsigned)yangctx_get_uint(root, "drain/prepend", 3);
+	out->drain_wait_s = (unsigned)yangctx_get_uint(root, "drain/wait", 60);
+	out->undrain_prepend = (unsigned)yangctx_get_uint(root, "undrain/prepend", 3);
+	out->undrain_wait_s = (unsigned)yangctx_get_uint(root, "undrain/wait", 60);
+	return 0;
+}
+
 int policy_parse(const char *json, const char *name, struct policy *out, struct err *e)
 {
 	char what[512];
 	snprintf(what, sizeof what, "policy %s", name);
-	struct ly_ctx *ctx = NULL;
-	int rc = yangctx_new(&ctx, e);
-	if (rc < 0)
-		return err_prefix(e, "%s", what);
-	struct lyd_node *tree = NULL;
-	rc = yangctx_parse_json(ctx, json, "routectl-policy", what, NULL, &tree, e);
-	if (rc < 0) {
-		ly_ctx_destroy(ctx);
-		return rc;
-	}
-	/* Validation added the defaults, so every leaf is there. */
-	struct lyd_node *root = NULL;
-	if (lyd_find_path(tree, POLICY_ROOT, 0, &root) != LY_SUCCESS || !root) {
-		rc = err_set(e, ERR_INVALID, "%s: no %s", what, POLICY_TOP);
-	} else {
-		out->drain_prepend = (unsigned)yangctx_get_uint(root, "drain/prepend", 3);
-		out->drain_wait_s = (unsigned)yangctx_get_uint(root, "drain/wait", 60);
-		out->undrain_prepend = (unsigned)yangctx_get_uint(root, "undrain/prepend", 3);
-		out->undrain_wait_s = (unsigned)yangctx_get_uint(root, "undrain/wait", 60);
-	}
-	lyd_free_all(tree);
-	ly_ctx_destroy(ctx);
-	return rc;
+	return yangctx_read_document(json, "routectl-policy", what, NULL, fill_policy, out, e);
 }
 
 int policy_load(const char *path, struct policy *out, struct err *e)

@@ -188,19 +188,17 @@ static int fill_svc(const struct lyd_node *node, struct svc_state *s, const char
 	return 0;
 }
 
-static int fill_state(const struct lyd_node *tree, const char *what, struct state *st,
+static int fill_state(const struct lyd_node *tree, const char *what, void *arg,
 		      struct err *e)
 {
+	struct state *st = arg;
 	struct lyd_node *root = NULL;
 	if (lyd_find_path(tree, STATE_ROOT, 0, &root) != LY_SUCCESS || !root)
 		return err_set(e, ERR_INVALID, "%s: no %s", what, STATE_TOP);
 	if (dup_str(&st->site, yangctx_get(root, "site")) < 0)
 		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
 	st->generation = yangctx_get_uint(root, "generation", 0);
-	size_t n = 0;
-	for (const struct lyd_node *c = lyd_child(root); c; c = c->next)
-		if (c->schema && strcmp(c->schema->name, "service") == 0)
-			n++;
+	size_t n = yangctx_count_children(root, "service");
 	st->svcs = calloc(n ? n : 1, sizeof *st->svcs);
 	if (!st->svcs)
 		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
@@ -220,27 +218,14 @@ int state_parse(const char *json, const char *name, struct state **out, struct e
 {
 	char what[512];
 	snprintf(what, sizeof what, "state %s", name);
-	struct ly_ctx *ctx = NULL;
-	int rc = yangctx_new(&ctx, e);
-	if (rc < 0)
-		return err_prefix(e, "%s", what);
 	const struct yangctx_checks checks = {
 		.value = check_value,
 		.document = check_document,
 	};
-	struct lyd_node *tree = NULL;
-	rc = yangctx_parse_json(ctx, json, STATE_MODULE, what, &checks, &tree, e);
-	if (rc < 0) {
-		ly_ctx_destroy(ctx);
-		return rc;
-	}
 	struct state *st = calloc(1, sizeof *st);
 	if (!st)
-		rc = err_set(e, ERR_NOMEM, "%s: out of memory", what);
-	else
-		rc = fill_state(tree, what, st, e);
-	lyd_free_all(tree);
-	ly_ctx_destroy(ctx);
+		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	int rc = yangctx_read_document(json, STATE_MODULE, what, &checks, fill_state, st, e);
 	if (rc < 0) {
 		state_free(st);
 		return rc;

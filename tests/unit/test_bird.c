@@ -1457,6 +1457,22 @@ START_TEST(test_real_bird)
 	ck_assert_int_eq(bird_show_export(c, "isp", "routectl_v6", 2000, &v, &n, &e), 0);
 	ck_assert_uint_eq(n, 0);
 	free(v);
+	/* The running function itself gives the same answer, peer or not. */
+	ck_assert_msg(bird_show_through_function(c, "routectl_v4", "routectl_export", 2000, &v,
+						 &n, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(v[0].path_len, 0);
+	ck_assert_uint_eq(v[1].path_len, 2);
+	free(v);
+	ck_assert_int_eq(bird_show_through_function(c, "routectl_v6", "routectl_export", 2000, &v,
+						    &n, &e), 0);
+	ck_assert_uint_eq(n, 0);
+	free(v);
+	ck_assert_int_eq(bird_show_through_function(c, "routectl_v4", "nosuch", 2000, &v, &n, &e),
+			 -ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(e.msg, "function 'nosuch'"));
+	ck_assert_int_eq(bird_show_through_function(c, "routectl_v4", "f(); configure", 2000, &v,
+						    &n, &e), -ERR_INVALID);
 
 	/* A broken include: -ERR_BIRD naming the file and line. */
 	snprintf(text, sizeof text, "protocol static routectl_v4 {\n\tipv4;\n\troute 192.0.2.0/24 "
