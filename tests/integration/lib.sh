@@ -71,7 +71,25 @@ stop_pid() {
 
 birdc_q() { birdc -s "$IT_DIR/$1.ctl" "${@:2}"; }
 
+# Stops what the test started (by PID) and checks that no sanitizer
+# reported anything in their logs (leaks show only at exit).
+it_stop_and_check_sanitizers() {
+	for pid in "${IT_PIDS[@]}"; do
+		stop_pid "$pid"
+	done
+	local reports
+	reports=$(grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" \
+		"$IT_DIR"/*.log "$IT_DIR"/*/*.log 2>/dev/null || true)
+	if [[ -n $reports ]]; then
+		not_ok "sanitizer reports in: $reports"
+		grep -h -A20 -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" $reports | head -60
+	else
+		ok "no sanitizer reports in the logs of routectld"
+	fi
+}
+
 it_summary() {
+	it_stop_and_check_sanitizers
 	echo "integration: $IT_PASS passed, $IT_FAIL failed"
 	((IT_FAIL == 0))
 }
