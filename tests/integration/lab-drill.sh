@@ -70,5 +70,10 @@ trap 'exit 1' INT TERM
 
 "$lab_script" drill
 "$lab_script" down
+# Leaks and other sanitizer findings show in the daemons' logs at exit.
+if grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$lab"/*/*.log 2>/dev/null; then
+	echo "lab-drill: sanitizer reports in the logs above"
+	exit 1
+fi
 status=0
 echo "lab-drill: PASS"
