@@ -38,8 +38,9 @@ print_logs() {
 kill_recorded() {
 	local f pid i
 	for f in "$lab"/*/routectld.pid "$lab"/*/bird.pid; do
-		[[ -s $f ]] || continue
-		pid=$(<"$f")
+		# Not $(<"$f"): BIRD deletes its pidfile as it exits, and a failed
+		# $(<file) ends a `set -e` script even here.
+		pid=$(cat -- "$f" 2>/dev/null) || continue
 		[[ $pid =~ ^[0-9]+$ ]] || continue
 		# Only a process that still runs from this lab (PIDs get reused).
 		[[ -r /proc/$pid/cmdline ]] || continue
