@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* In dependency order: routectl-state imports routectl-config. */
 static const char *const modules[] = {
@@ -48,6 +49,13 @@ int yangctx_new(struct ly_ctx **out, struct err *e)
 	 * a daemon's stderr is its log, and it gets one line per problem
 	 * from us, with the file name. */
 	ly_log_options(LY_LOSTORE);
+	/* libyang gives yang:date-and-time values back converted to local time
+	 * (and drops the seconds of historic offsets). routectl keeps, prints
+	 * and logs every time in UTC, so the process works in UTC. */
+	if (!getenv("TZ") || strcmp(getenv("TZ"), "UTC") != 0) {
+		setenv("TZ", "UTC", 1);
+		tzset();
+	}
 
 	struct ly_ctx *ctx = NULL;
 	if (ly_ctx_new(NULL, LY_CTX_DISABLE_SEARCHDIRS | LY_CTX_NO_YANGLIBRARY, &ctx) != LY_SUCCESS)
