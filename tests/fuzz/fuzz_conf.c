@@ -9,27 +9,15 @@
 #include "common/model.h"
 #include "conf/conf.h"
 
+#define TESTUTIL_NO_CHECK
+#include "../unit/testutil.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NAME "fuzz"
-
-static void check_message(const struct err *e)
-{
-	const char *head = "config " NAME ": ";
-	if (e->msg[0] == '\0')
-		abort();
-	for (const char *line = e->msg; line;) {
-		if (strncmp(line, head, strlen(head)) != 0) {
-			fprintf(stderr, "line without the file name: %s\n", line);
-			abort();
-		}
-		const char *nl = strchr(line, '\n');
-		line = nl ? nl + 1 : NULL;
-	}
-}
 
 static void check_conf(const struct conf *c)
 {
@@ -62,21 +50,16 @@ static void check_conf(const struct conf *c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = malloc(size + 1);
+	char *text = tu_fuzz_text(data, size);
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
 
 	struct conf *c = NULL;
 	struct err e = { 0 };
 	int rc = conf_parse(text, NAME, &c, &e);
 	free(text);
 	if (rc < 0) {
-		if (c || (rc != -ERR_INVALID && rc != -ERR_NOMEM))
-			abort();
-		if (rc == -ERR_INVALID)
-			check_message(&e);
+		tu_fuzz_check_refusal(rc, c, e.msg, "config " NAME ": ");
 		return 0;
 	}
 	check_conf(c);

@@ -7,6 +7,9 @@
 #include "common/err.h"
 #include "store/store.h"
 
+#define TESTUTIL_NO_CHECK
+#include "../unit/testutil.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,38 +17,18 @@
 
 #define NAME "fuzz"
 
-static void check_message(const struct err *e)
-{
-	const char *head = "state " NAME ": ";
-	if (e->msg[0] == '\0')
-		abort();
-	for (const char *line = e->msg; line;) {
-		if (strncmp(line, head, strlen(head)) != 0) {
-			fprintf(stderr, "line without the file name: %s\n", line);
-			abort();
-		}
-		const char *nl = strchr(line, '\n');
-		line = nl ? nl + 1 : NULL;
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = malloc(size + 1);
+	char *text = tu_fuzz_text(data, size);
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
 
 	struct state *st = NULL;
 	struct err e = { 0 };
 	int rc = state_parse(text, NAME, &st, &e);
 	free(text);
 	if (rc < 0) {
-		if (st || (rc != -ERR_INVALID && rc != -ERR_NOMEM))
-			abort();
-		if (rc == -ERR_INVALID)
-			check_message(&e);
+		tu_fuzz_check_refusal(rc, st, e.msg, "state " NAME ": ");
 		return 0;
 	}
 

@@ -4,6 +4,7 @@
 #include "bird/bird.h"
 #include "common/err.h"
 #include "common/timeutil.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -25,13 +26,16 @@
  * Helpers
  */
 
+/* Unlike the other unit tests, no fallback to "." for the source tree. */
 static char *data_path(const char *name)
 {
-	const char *root = getenv("ROUTECTL_SOURCE_ROOT");
-	ck_assert_msg(root, "ROUTECTL_SOURCE_ROOT is not set (run through meson test)");
-	char *p = NULL;
-	ck_assert(asprintf(&p, "%s/tests/data/bird/%s", root, name) > 0);
-	return p;
+	ck_assert_msg(getenv("ROUTECTL_SOURCE_ROOT"),
+		      "ROUTECTL_SOURCE_ROOT is not set (run through meson test)");
+	char p[4096];
+	tu_data_path(p, sizeof p, "bird", name);
+	char *copy = strdup(p);
+	ck_assert(copy);
+	return copy;
 }
 
 static char *load(const char *name, size_t *len)
@@ -1279,16 +1283,6 @@ static const char *find_bird(void)
 	return hit;
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	ck_assert_msg(f, "%s: %s", path, strerror(errno));
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 static pid_t start_bird(const char *bird, const char *dir, const char *name)
 {
 	char conf[512], sock[512], pidf[512];
@@ -1353,7 +1347,7 @@ static void write_routectl_conf(const char *dir, unsigned prepends)
 	for (unsigned i = 0; i < prepends; i++)
 		strcat(body, "\t\tbgp_path.prepend(65001);\n");
 	snprintf(text, sizeof text, routectl_conf_fmt, body);
-	write_file(dir, "routectl.conf", text);
+	tu_write_file(dir, "routectl.conf", text);
 }
 
 START_TEST(test_real_bird)
@@ -1397,8 +1391,8 @@ START_TEST(test_real_bird)
 		 "\tipv4 { import all; export none; };\n"
 		 "\tipv6 { import all; export none; };\n"
 		 "}\n", dir, a, b, port + 1, a, b, port);
-	write_file(dir, "site.conf", site);
-	write_file(dir, "isp.conf", isp);
+	tu_write_file(dir, "site.conf", site);
+	tu_write_file(dir, "isp.conf", isp);
 	write_routectl_conf(dir, 2);
 
 	pid_t isp_pid = start_bird(bird, dir, "isp");
@@ -1477,7 +1471,7 @@ START_TEST(test_real_bird)
 	/* A broken include: -ERR_BIRD naming the file and line. */
 	snprintf(text, sizeof text, "protocol static routectl_v4 {\n\tipv4;\n\troute 192.0.2.0/24 "
 		 "blackhole\n}\n");
-	write_file(dir, "routectl.conf", text);
+	tu_write_file(dir, "routectl.conf", text);
 	ck_assert_int_eq(bird_configure_check(c, 2000, &e), -ERR_BIRD);
 	char want[600];
 	snprintf(want, sizeof want, "BIRD: %s/routectl.conf:4:1 syntax error", dir);
@@ -1571,9 +1565,5 @@ static Suite *bird_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(bird_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(bird_suite());
 }

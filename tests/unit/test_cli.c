@@ -6,6 +6,7 @@
 #include "cli/output.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <curl/curl.h>
@@ -1036,10 +1037,7 @@ static Suite *cli_suite(void)
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	SRunner *sr = srunner_create(cli_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	int rc = tu_run_suite(cli_suite());
 	curl_global_cleanup();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rc;
 }

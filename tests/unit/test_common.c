@@ -6,6 +6,7 @@
 #include "common/fsutil.h"
 #include "common/model.h"
 #include "common/timeutil.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -20,52 +21,17 @@ static char tmpdir[64];
 
 static void make_tmpdir(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_common.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_common");
 }
 
 static void remove_tmpdir(void)
 {
-	DIR *d = opendir(tmpdir);
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		char p[512];
-		snprintf(p, sizeof p, "%s/%s", tmpdir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(tmpdir);
+	tu_remove_tree(tmpdir);
 }
 
 static void tmp_path(char *out, size_t size, const char *name)
 {
 	snprintf(out, size, "%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *name, const char *text)
-{
-	char p[256];
-	tmp_path(p, sizeof p, name);
-	ck_assert_int_eq(fs_write_atomic(p, text, strlen(text), 0644, NULL), 0);
-}
-
-static char *read_tmp(const char *name)
-{
-	char p[256], *data = NULL;
-	tmp_path(p, sizeof p, name);
-	struct err e = { 0 };
-	ck_assert_msg(fs_read_file(p, 1 << 24, &data, NULL, &e) == 0, "%s", e.msg);
-	return data;
-}
-
-static int run(const char *cmd)
-{
-	int st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 /* ---- diff --------------------------------------------------------------- */
@@ -86,13 +52,13 @@ static void assert_patch_applies(const char *old_text, const char *new_text)
 	}
 	char *d = diff_of(old_text, new_text);
 	make_tmpdir();
-	write_file("old.txt", old_text);
-	write_file("p.diff", d);
+	tu_write_file(tmpdir, "old.txt", old_text);
+	tu_write_file(tmpdir, "p.diff", d);
 	char cmd[1024];
 	snprintf(cmd, sizeof cmd, "cd '%s' && patch --batch --silent -o out.txt old.txt p.diff",
 		 tmpdir);
-	ck_assert_msg(run(cmd) == 0, "patch rejected:\n%s", d);
-	char *got = read_tmp("out.txt");
+	ck_assert_msg(tu_run(cmd) == 0, "patch rejected:\n%s", d);
+	char *got = tu_read_file(tmpdir, "out.txt");
 	ck_assert_msg(strcmp(got, new_text) == 0, "patch gave:\n%s\nfrom diff:\n%s", got, d);
 	free(got);
 	free(d);
@@ -106,13 +72,13 @@ static void assert_same_as_gnu_diff(const char *old_text, const char *new_text)
 		return;
 	char *d = diff_of(old_text, new_text);
 	make_tmpdir();
-	write_file("a", old_text);
-	write_file("b", new_text);
+	tu_write_file(tmpdir, "a", old_text);
+	tu_write_file(tmpdir, "b", new_text);
 	char cmd[1024];
 	snprintf(cmd, sizeof cmd,
 		 "cd '%s' && diff -u --label old --label new a b > gnu.diff; test $? -le 1", tmpdir);
-	ck_assert_int_eq(run(cmd), 0);
-	char *gnu = read_tmp("gnu.diff");
+	ck_assert_int_eq(tu_run(cmd), 0);
+	char *gnu = tu_read_file(tmpdir, "gnu.diff");
 	ck_assert_str_eq(d, gnu);
 	free(gnu);
 	free(d);
@@ -461,7 +427,7 @@ START_TEST(test_fs_errors_and_mkdirs)
 	ck_assert_int_eq(fs_mkdirs(p, 0755, &e), -ERR_IO);
 	char cmd[512];
 	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tmpdir);
-	ck_assert_int_eq(run(cmd), 0);
+	ck_assert_int_eq(tu_run(cmd), 0);
 }
 END_TEST
 
@@ -666,9 +632,5 @@ static Suite *common_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(common_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(common_suite());
 }

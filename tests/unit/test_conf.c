@@ -5,6 +5,7 @@
 #include "common/err.h"
 #include "common/yangctx.h"
 #include "conf/conf.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <libyang/libyang.h>
@@ -15,21 +16,10 @@
 
 #define ROOT "/routectl-config:routectld"
 
-static const char *source_root(void)
-{
-	const char *r = getenv("ROUTECTL_SOURCE_ROOT");
-	return r ? r : ".";
-}
-
-static void data_path(char *out, size_t size, const char *name)
-{
-	snprintf(out, size, "%s/tests/data/conf/%s", source_root(), name);
-}
-
 static struct conf *load_good(const char *name)
 {
 	char path[512];
-	data_path(path, sizeof path, name);
+	tu_data_path(path, sizeof path, "conf", name);
 	struct conf *c = NULL;
 	struct err e = { 0 };
 	int rc = conf_load(path, &c, &e);
@@ -52,7 +42,7 @@ static unsigned count_lines(const char *s)
 static void expect_bad(const char *name, const char *const *want)
 {
 	char path[512], head[600];
-	data_path(path, sizeof path, name);
+	tu_data_path(path, sizeof path, "conf", name);
 	snprintf(head, sizeof head, "config %s: ", path);
 	struct conf *c = NULL;
 	struct err e = { 0 };
@@ -60,12 +50,7 @@ static void expect_bad(const char *name, const char *const *want)
 	ck_assert_msg(rc == -ERR_INVALID, "%s: rc %d (%s)", name, rc, e.msg);
 	ck_assert_ptr_null(c);
 	ck_assert_int_eq(e.code, ERR_INVALID);
-	for (const char *line = e.msg; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-		ck_assert_msg(strncmp(line, head, strlen(head)) == 0,
-			      "%s: a line does not name the file: %s", name, line);
-	for (size_t i = 0; want[i]; i++)
-		ck_assert_msg(strstr(e.msg, want[i]), "%s: message lacks \"%s\":\n%s", name, want[i],
-			      e.msg);
+	tu_assert_message(name, e.msg, head, want);
 }
 
 #define BAD(name, ...) expect_bad(name, (const char *const[]){ __VA_ARGS__, NULL })
@@ -214,7 +199,7 @@ START_TEST(test_many_errors)
 	    ROOT "/bird/colour: ", ROOT "/service[name='web']/ipv4-prefix: ",
 	    ROOT "/service[3]/name: ", "\"Bad Name\"");
 	char path[512];
-	data_path(path, sizeof path, "many-errors.json");
+	tu_data_path(path, sizeof path, "conf", "many-errors.json");
 	struct conf *c = NULL;
 	struct err e = { 0 };
 	ck_assert_int_eq(conf_load(path, &c, &e), -ERR_INVALID);
@@ -336,19 +321,19 @@ START_TEST(test_policy)
 
 	/* The built-in copy is the shipped file. */
 	char path[512];
-	snprintf(path, sizeof path, "%s/policies/default.json", source_root());
+	snprintf(path, sizeof path, "%s/policies/default.json", tu_source_root());
 	struct policy shipped;
 	ck_assert_int_eq(policy_load(path, &shipped, &e), 0);
 	ck_assert_mem_eq(&p, &shipped, sizeof p);
 
-	data_path(path, sizeof path, "policy-good.json");
+	tu_data_path(path, sizeof path, "conf", "policy-good.json");
 	ck_assert_int_eq(policy_load(path, &p, &e), 0);
 	ck_assert_uint_eq(p.drain_prepend, 5);
 	ck_assert_uint_eq(p.drain_wait_s, 300);
 	ck_assert_uint_eq(p.undrain_prepend, 2);
 	ck_assert_uint_eq(p.undrain_wait_s, 0);
 
-	data_path(path, sizeof path, "policy-partial.json");
+	tu_data_path(path, sizeof path, "conf", "policy-partial.json");
 	ck_assert_int_eq(policy_load(path, &p, &e), 0);
 	ck_assert_uint_eq(p.drain_prepend, 3);
 	ck_assert_uint_eq(p.drain_wait_s, 60);
@@ -360,7 +345,7 @@ END_TEST
 START_TEST(test_policy_bad)
 {
 	char path[512], head[600];
-	data_path(path, sizeof path, "policy-bad.json");
+	tu_data_path(path, sizeof path, "conf", "policy-bad.json");
 	snprintf(head, sizeof head, "policy %s: ", path);
 	struct policy p = { 1, 2, 3, 4 }, before = p;
 	struct err e = { 0 };
@@ -424,7 +409,7 @@ START_TEST(test_yanglint)
 	if (system("command -v yanglint >/dev/null 2>&1") != 0)
 		return;
 	char cmd[2048];
-	const char *r = source_root();
+	const char *r = tu_source_root();
 	snprintf(cmd, sizeof cmd, "cd '%s' && yanglint api/routectl-config.yang api/routectl-state.yang "
 		 "api/routectl-policy.yang >/dev/null 2>&1", r);
 	ck_assert_int_eq(system(cmd), 0);
@@ -475,9 +460,5 @@ static Suite *conf_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(conf_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(conf_suite());
 }

@@ -10,6 +10,7 @@
 #include "common/timeutil.h"
 #include "conf/conf.h"
 #include "store/store.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -150,11 +151,11 @@ static int bird_parse(const char *text)
 	ck_assert_int_eq(fs_write_atomic(conf, b.p, b.len, 0644, NULL), 0);
 	buf_free(&b);
 	snprintf(cmd, sizeof cmd, "'%s' -p -c '%s'", bird, conf);
-	int st = system(cmd);
+	int rc = tu_run(cmd);
 	unlink(inc);
 	unlink(conf);
 	rmdir(dir);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+	return rc;
 }
 
 static void assert_bird_parses(const char *text)
@@ -648,9 +649,5 @@ static Suite *render_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(render_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(render_suite());
 }

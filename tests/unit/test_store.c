@@ -6,6 +6,7 @@
 #include "common/fsutil.h"
 #include "conf/conf.h"
 #include "store/store.h"
+#include "testutil.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -22,52 +23,18 @@ static char tmpdir[64];
 
 static void make_tmpdir(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_store.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	chmod(dir, 0700);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		char p[512];
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		struct stat sb;
-		if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-			remove_tree(p);
-		else
-			unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
+	tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_store");
 }
 
 static void remove_tmpdir(void)
 {
-	remove_tree(tmpdir);
-}
-
-static const char *source_root(void)
-{
-	const char *r = getenv("ROUTECTL_SOURCE_ROOT");
-	return r ? r : ".";
-}
-
-static void data_path(char *out, size_t size, const char *name)
-{
-	snprintf(out, size, "%s/tests/data/state/%s", source_root(), name);
+	tu_remove_tree(tmpdir);
 }
 
 static struct state *load_data(const char *name)
 {
 	char path[512];
-	data_path(path, sizeof path, name);
+	tu_data_path(path, sizeof path, "state", name);
 	struct state *st = NULL;
 	struct err e = { 0 };
 	int rc = state_load(path, &st, &e);
@@ -328,19 +295,14 @@ END_TEST
 static void expect_bad(const char *name, const char *const *want)
 {
 	char path[512], head[600];
-	data_path(path, sizeof path, name);
+	tu_data_path(path, sizeof path, "state", name);
 	snprintf(head, sizeof head, "state %s: ", path);
 	struct state *st = (struct state *)0x1;
 	struct err e = { 0 };
 	int rc = state_load(path, &st, &e);
 	ck_assert_msg(rc == -ERR_INVALID, "%s: rc %d (%s)", name, rc, e.msg);
 	ck_assert_ptr_eq(st, (struct state *)0x1);
-	for (const char *line = e.msg; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-		ck_assert_msg(strncmp(line, head, strlen(head)) == 0,
-			      "%s: a line does not name the file: %s", name, line);
-	for (size_t i = 0; want[i]; i++)
-		ck_assert_msg(strstr(e.msg, want[i]), "%s: message lacks \"%s\":\n%s", name, want[i],
-			      e.msg);
+	tu_assert_message(name, e.msg, head, want);
 }
 
 #define BAD(name, ...) expect_bad(name, (const char *const[]){ __VA_ARGS__, NULL })
@@ -552,7 +514,7 @@ END_TEST
 static struct conf *good_conf(void)
 {
 	char path[512];
-	snprintf(path, sizeof path, "%s/tests/data/conf/good.json", source_root());
+	tu_data_path(path, sizeof path, "conf", "good.json");
 	struct conf *c = NULL;
 	struct err e = { 0 };
 	ck_assert_msg(conf_load(path, &c, &e) == 0, "%s", e.msg);
@@ -729,9 +691,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(store_suite());
 }
