@@ -116,7 +116,8 @@ static json_t *status_json(struct daemon *d)
 
 /* Reads the fields a change takes; names the first field that is wrong. */
 static int parse_change(const char *body, size_t len, enum change_kind kind,
-			struct change_request *req, json_t **root, struct err *e)
+			struct change_request *req, const char **one_service, json_t **root,
+			struct err *e)
 {
 	memset(req, 0, sizeof *req);
 	req->kind = kind;
@@ -169,10 +170,9 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 				       "%zu; write it on one line", *c,
 				       (size_t)(c - (const unsigned char *)req->reason));
 	if (kind == CHANGE_SET) {
-		static const char *one[1];
-		one[0] = json_string_value(json_object_get(*root, "service"));
+		*one_service = json_string_value(json_object_get(*root, "service"));
 		const char *mode = json_string_value(json_object_get(*root, "state"));
-		if (!one[0])
+		if (!*one_service)
 			return err_set(e, ERR_INVALID, "field 'service' is required");
 		if (!mode || svc_mode_parse(mode, &req->mode) < 0)
 			return err_set(e, ERR_INVALID,
@@ -189,7 +189,7 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 			return err_set(e, ERR_INVALID,
 				       "field 'prepend' is only for state prepend");
 		}
-		req->services = one;
+		req->services = one_service;
 		req->n_services = 1;
 		return 0;
 	}
@@ -245,10 +245,11 @@ static void handle_change(struct daemon *d, const struct caller *who, enum chang
 {
 	struct change_request req;
 	struct change_result res;
+	const char *one_service = NULL;   /* the service of a set */
 	json_t *root = NULL;
 	struct err e;
 	err_clear(&e);
-	int rc = parse_change(body, len, kind, &req, &root, &e);
+	int rc = parse_change(body, len, kind, &req, &one_service, &root, &e);
 	if (rc == 0)
 		rc = daemon_change(d, &req, who, &res, &e);
 	if (rc < 0) {
