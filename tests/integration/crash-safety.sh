@@ -26,13 +26,6 @@ cat >"$D/routectld.json" <<CONF
     {"name": "web", "ipv4-prefix": ["192.0.2.0/24"], "ipv6-prefix": ["2001:db8:1::/48"]},
     {"name": "dns", "ipv4-prefix": ["198.51.100.0/24"]}]}}
 CONF
-start_daemon() {
-	"$ROUTECTLD" -c "$D/routectld.json" >>"$D/routectld.log" 2>&1 &
-	DAEMON_PID=$!
-	IT_PIDS+=("$DAEMON_PID")
-	wait_for 10 test -S "$D/routectld.sock"
-}
-rctl() { "$ROUTECTL" -s "$D/routectld.sock" "$@"; }
 status_field() { rctl --json status | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 ready() { python3 "$(dirname "$0")/api_request.py" "$D/routectld.sock" GET /readyz | grep -q '^200'; }
 

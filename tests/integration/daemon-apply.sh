@@ -52,13 +52,6 @@ cat >"$D/routectld.json" <<CONF
     {"name": "dns", "ipv4-prefix": ["198.51.100.0/24"], "ipv6-prefix": ["2001:db8:2::/48"]}]}}
 CONF
 
-start_daemon() {
-	"$ROUTECTLD" -c "$D/routectld.json" >>"$D/routectld.log" 2>&1 &
-	DAEMON_PID=$!
-	IT_PIDS+=("$DAEMON_PID")
-	wait_for 10 test -S "$D/routectld.sock"
-}
-rctl() { "$ROUTECTL" -s "$D/routectld.sock" "$@"; }
 # jget EXPR: reads JSON on stdin, prints the Python expression EXPR of it (j).
 jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 svc_state() { rctl --json status | jget "[s['state'] for s in j['services'] if s['name']=='$1'][0]"; }

@@ -71,6 +71,16 @@ stop_pid() {
 
 birdc_q() { birdc -s "$IT_DIR/$1.ctl" "${@:2}"; }
 
+# The routectld under test: config $IT_DIR/routectld.json, console
+# $IT_DIR/routectld.sock, log $IT_DIR/routectld.log; needs ROUTECTLD and ROUTECTL.
+start_daemon() {
+	"$ROUTECTLD" -c "$IT_DIR/routectld.json" >>"$IT_DIR/routectld.log" 2>&1 &
+	DAEMON_PID=$!
+	IT_PIDS+=("$DAEMON_PID")
+	wait_for 10 test -S "$IT_DIR/routectld.sock"
+}
+rctl() { "$ROUTECTL" -s "$IT_DIR/routectld.sock" "$@"; }
+
 # Stops what the test started (by PID) and checks that no sanitizer
 # reported anything in their logs (leaks show only at exit).
 it_stop_and_check_sanitizers() {
