@@ -23,6 +23,7 @@ static int status_of(enum err_code code)
 	case ERR_VERIFY:
 	case ERR_PROTOCOL: return 502;
 	case ERR_CONNECT:
+	case ERR_BUSY:
 	case ERR_TIMEOUT: return 503;
 	default: return 500;
 	}
@@ -54,6 +55,38 @@ static json_t *mode_json(enum svc_mode mode, unsigned prepend)
 	return json_pack("{s:s,s:i}", "state", svc_mode_name(mode), "prepend", (int)prepend);
 }
 
+/* What the last precheck found about BIRD's BGP protocols: one object per
+ * listed protocol and per unlisted one that exports routectl's routes. */
+static json_t *peers_json(const struct daemon *d)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ PEER_MISSING, "missing" },     { PEER_NOT_BGP, "not-bgp" },
+		{ PEER_LOCAL_AS, "local-as" },   { PEER_IGNORES, "ignores-routectl-export" },
+		{ PEER_ALTERS, "alters-routectl-export" }, { PEER_UNLISTED, "unlisted-exporter" },
+	};
+	json_t *arr = json_array();
+	for (size_t i = 0; i < d->peers.n; i++) {
+		const struct apply_peer *p = &d->peers.v[i];
+		json_t *fam = json_array(), *probs = json_array();
+		if (p->has_v4)
+			json_array_append_new(fam, json_string("ipv4"));
+		if (p->has_v6)
+			json_array_append_new(fam, json_string("ipv6"));
+		for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+			if (p->problems & names[k].bit)
+				json_array_append_new(probs, json_string(names[k].name));
+		json_array_append_new(arr, json_pack("{s:s,s:b,s:b,s:o,s:o,s:o}", "name", p->name,
+						     "listed", p->listed, "up", p->up,
+						     "families", fam, "problems", probs,
+						     "message", p->text[0] ? json_string(p->text)
+									   : json_null()));
+	}
+	return arr;
+}
+
 static json_t *status_json(struct daemon *d)
 {
 	json_t *root = json_object();
@@ -71,6 +104,10 @@ static json_t *status_json(struct daemon *d)
 				      "error",
 				      !up && d->bird_error[0] ? json_string(d->bird_error)
 							      : json_null()));
+	json_t *bird = json_object_get(root, "bird");
+	json_object_set_new(bird, "peers", d->have_peers ? peers_json(d) : json_null());
+	json_object_set_new(bird, "peers_checked_at",
+			    d->have_peers ? time_json(d->peers_at) : json_null());
 	if (d->last.have)
 		json_object_set_new(root, "last_apply",
 				    json_pack("{s:s,s:o,s:s,s:s,s:s,s:I}", "result",
@@ -231,7 +268,12 @@ static json_t *change_json(const struct daemon *d, const struct change_request *
 			      req->dry_run, "change_id", res->change_id, "changes", items);
 	if (req->dry_run)
 		json_object_set_new(o, "diff", json_string(res->diff ? res->diff : ""));
-	if (res->applied)
+	if (res->applied && res->partial)
+		json_object_set_new(o, "apply",
+				    json_pack("{s:s,s:I,s:s}", "result", "partial", "ms",
+					      (json_int_t)res->apply_ms, "message",
+					      res->partial_msg));
+	else if (res->applied)
 		json_object_set_new(o, "apply",
 				    json_pack("{s:s,s:I}", "result", "ok", "ms",
 					      (json_int_t)res->apply_ms));

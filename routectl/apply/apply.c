@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,30 +98,334 @@ static void describe_expect(const struct expect *x, char *out, size_t size)
 		snprintf(out, size, "exported without prepends");
 }
 
-/* Walks the sorted expectations and the sorted exports side by side. */
-static int compare_exports(const char *proto, const struct expect *x, size_t nx,
-			   const struct bird_export *got, size_t ngot, unsigned *mismatches,
-			   struct err *e)
+/* The sentinel routes of the generated include (routectl/render/render.h
+ * defines them where the renderer puts them into the include); the export
+ * function always rejects them, so a peer that exports one does not call it. */
+#ifndef RENDER_SENTINEL_V4
+#define RENDER_SENTINEL_V4 "240.0.0.1/32"
+#endif
+#ifndef RENDER_SENTINEL_V6
+#define RENDER_SENTINEL_V6 "100::1/128"
+#endif
+
+static const char *const static_of[2] = { RENDER_STATIC_V4, RENDER_STATIC_V6 };
+static const char *const sentinel_of[2] = { RENDER_SENTINEL_V4, RENDER_SENTINEL_V6 };
+
+static int is_sentinel(const struct prefix *p)
+{
+	return strcmp(p->text, RENDER_SENTINEL_V4) == 0 || strcmp(p->text, RENDER_SENTINEL_V6) == 0;
+}
+
+void apply_one_line(const char *msg, char *out, size_t size)
+{
+	size_t o = 0;
+	if (size == 0)
+		return;
+	for (const unsigned char *p = (const unsigned char *)(msg ? msg : ""); *p && o + 1 < size;
+	     p++) {
+		if (*p == '\n' || *p == '\r') {
+			while (p[1] == '\n' || p[1] == '\r' || p[1] == ' ' || p[1] == '\t')
+				p++;
+			if (o + 3 >= size)
+				break;
+			if (p[1] == '\0')
+				break;
+			out[o++] = ';';
+			out[o++] = ' ';
+		} else {
+			out[o++] = (*p < 0x20 || *p == 0x7f) ? ' ' : (char)*p;
+		}
+	}
+	out[o] = '\0';
+}
+
+/*
+ * Precheck
+ */
+
+void apply_peers_free(struct apply_peers *p)
+{
+	if (!p)
+		return;
+	free(p->v);
+	memset(p, 0, sizeof *p);
+}
+
+static void peer_problem(struct apply_peers *ps, struct apply_peer *p, unsigned problem,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void peer_problem(struct apply_peers *ps, struct apply_peer *p, unsigned problem,
+			 const char *fmt, ...)
+{
+	p->problems |= problem;
+	ps->problems |= problem;
+	size_t used = strlen(p->text);
+	if (used && used + 2 < sizeof p->text) {
+		memcpy(p->text + used, "; ", 3);
+		used += 2;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->text + used, sizeof p->text - used, fmt, ap);
+	va_end(ap);
+}
+
+/* Errors that mean "this query cannot tell", not "BIRD is in trouble". */
+static int query_skippable(int rc)
+{
+	return rc == -ERR_NOTFOUND || rc == -ERR_INVALID;
+}
+
+static void bgp_names(const struct bird_protocol *v, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o + 1 < size; i++) {
+		if (strcmp(v[i].proto, "BGP") != 0)
+			continue;
+		int k = snprintf(out + o, size - o, "%s%s", o ? ", " : "", v[i].name);
+		if (k < 0 || (size_t)k >= size - o)
+			break;
+		o += (size_t)k;
+	}
+	if (o == 0)
+		snprintf(out, size, "none");
+}
+
+int apply_precheck(struct bird_conn *b, const struct conf *c, int timeout_ms,
+		   struct apply_peers *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	struct bird_protocol *protos = NULL;
+	size_t np = 0;
+	int rc = bird_show_protocols_all(b, timeout_ms, &protos, &np, e);
+	if (rc < 0)
+		return rc;
+	out->v = calloc(c->n_bgp_protocols + np + 1, sizeof *out->v);
+	if (!out->v) {
+		free(protos);
+		return err_set(e, ERR_NOMEM, "out of memory checking BIRD's protocols");
+	}
+	char names[512];
+	bgp_names(protos, np, names, sizeof names);
+	for (size_t i = 0; i < c->n_bgp_protocols; i++) {
+		struct apply_peer *p = &out->v[out->n++];
+		snprintf(p->name, sizeof p->name, "%s", c->bgp_protocols[i]);
+		p->listed = 1;
+		const struct bird_protocol *bp = NULL;
+		for (size_t k = 0; k < np && !bp; k++)
+			if (strcmp(protos[k].name, c->bgp_protocols[i]) == 0)
+				bp = &protos[k];
+		if (!bp) {
+			peer_problem(out, p, PEER_MISSING,
+				     "listed in bird/bgp-protocol, but BIRD's running config has no "
+				     "protocol '%s' (its BGP protocols: %s)", p->name, names);
+			continue;
+		}
+		if (strcmp(bp->proto, "BGP") != 0) {
+			peer_problem(out, p, PEER_NOT_BGP,
+				     "listed in bird/bgp-protocol, but '%s' is a %s protocol in BIRD, "
+				     "not BGP (its BGP protocols: %s)", p->name, bp->proto, names);
+			continue;
+		}
+		const struct bird_channel *ch4 = bird_protocol_channel(bp, 4);
+		const struct bird_channel *ch6 = bird_protocol_channel(bp, 6);
+		p->up = strcmp(bp->state, "up") == 0;
+		p->has_v4 = ch4 != NULL;
+		p->has_v6 = ch6 != NULL;
+		p->v4_up = p->up && ch4 && strcmp(ch4->state, "UP") == 0;
+		p->v6_up = p->up && ch6 && strcmp(ch6->state, "UP") == 0;
+		if (bp->has_local_as && bp->local_as != c->local_as)
+			peer_problem(out, p, PEER_LOCAL_AS,
+				     "BIRD's Local AS of '%s' is %u, but the config's local-as is %u: "
+				     "a prepend would put AS %u behind BIRD's own %u; make them equal",
+				     p->name, bp->local_as, c->local_as, c->local_as, bp->local_as);
+	}
+
+	int have_sentinel[2] = { 0, 0 };
+	for (int f = 0; f < 2; f++) {
+		struct err qe;
+		rc = bird_prefix_present(b, sentinel_of[f], static_of[f], timeout_ms,
+					 &have_sentinel[f], &qe);
+		if (rc < 0 && !query_skippable(rc)) {
+			*e = qe;
+			goto fail;
+		}
+	}
+	out->no_sentinel_v4 = !have_sentinel[0];
+	out->no_sentinel_v6 = !have_sentinel[1];
+
+	for (size_t i = 0; i < c->n_bgp_protocols; i++) {
+		struct apply_peer *p = &out->v[i];
+		if (p->problems & (PEER_MISSING | PEER_NOT_BGP) || !p->up)
+			continue;
+		for (int f = 0; f < 2; f++) {
+			if (!have_sentinel[f] || !(f ? p->v6_up : p->v4_up))
+				continue;
+			int exported = 0;
+			struct err qe;
+			rc = bird_prefix_exported(b, sentinel_of[f], p->name, timeout_ms, &exported,
+						  &qe);
+			if (rc < 0 && !query_skippable(rc)) {
+				*e = qe;
+				goto fail;
+			}
+			if (rc == 0 && exported && !(p->problems & PEER_IGNORES))
+				peer_problem(out, p, PEER_IGNORES,
+					     "exports the sentinel route %s, which routectl_export() "
+					     "always rejects: the export filter of '%s' does not call "
+					     "routectl_export(), so it announces routectl's prefixes "
+					     "whatever their state", sentinel_of[f], p->name);
+		}
+	}
+
+	for (size_t k = 0; k < np; k++) {
+		const struct bird_protocol *bp = &protos[k];
+		if (strcmp(bp->proto, "BGP") != 0 || strcmp(bp->state, "up") != 0)
+			continue;
+		int listed = 0;
+		for (size_t i = 0; i < c->n_bgp_protocols; i++)
+			listed |= strcmp(c->bgp_protocols[i], bp->name) == 0;
+		if (listed)
+			continue;
+		unsigned long total = 0;
+		for (int f = 0; f < 2; f++) {
+			const struct bird_channel *ch = bird_protocol_channel(bp, f ? 6 : 4);
+			if (!ch || strcmp(ch->state, "UP") != 0)
+				continue;
+			unsigned long n = 0;
+			struct err qe;
+			rc = bird_export_count(b, bp->name, static_of[f], timeout_ms, &n, &qe);
+			if (rc < 0 && !query_skippable(rc)) {
+				*e = qe;
+				goto fail;
+			}
+			if (rc == 0)
+				total += n;
+		}
+		if (total == 0)
+			continue;
+		struct apply_peer *p = &out->v[out->n++];
+		snprintf(p->name, sizeof p->name, "%s", bp->name);
+		p->up = 1;
+		p->has_v4 = p->v4_up = bird_protocol_channel(bp, 4) != NULL;
+		p->has_v6 = p->v6_up = bird_protocol_channel(bp, 6) != NULL;
+		p->exported = total;
+		peer_problem(out, p, PEER_UNLISTED,
+			     "not in bird/bgp-protocol, but exports %lu of routectl's routes: "
+			     "routectld cannot verify what it announces (list it in "
+			     "bird/bgp-protocol, or keep routectl's routes out of its export filter)",
+			     total);
+	}
+	free(protos);
+	return 0;
+fail:
+	free(protos);
+	apply_peers_free(out);
+	return rc;
+}
+
+/* Counts again what the unlisted exporters export (after a change). */
+static int recount_unlisted(struct bird_conn *b, struct apply_peers *ps, int timeout_ms,
+			    struct err *e)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		struct apply_peer *p = &ps->v[i];
+		if (!(p->problems & PEER_UNLISTED))
+			continue;
+		unsigned long total = 0;
+		for (int f = 0; f < 2; f++) {
+			if (!(f ? p->v6_up : p->v4_up))
+				continue;
+			unsigned long n = 0;
+			int rc = bird_export_count(b, p->name, static_of[f], timeout_ms, &n, e);
+			if (rc < 0 && !query_skippable(rc))
+				return rc;
+			total += rc == 0 ? n : 0;
+		}
+		p->exported = total;
+	}
+	return 0;
+}
+
+int apply_peers_blocking(const struct apply_peers *p, struct err *e)
+{
+	if (!(p->problems & PEER_BLOCKING))
+		return 0;
+	err_set(e, ERR_REFUSED, "BIRD's protocols do not match the config:");
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].problems & PEER_BLOCKING)
+			err_append(e, ERR_REFUSED, "%s: %s", p->v[i].name, p->v[i].text);
+	return -ERR_REFUSED;
+}
+
+size_t apply_peers_partial(const struct apply_peers *p, int takes_away, char *out, size_t size)
+{
+	size_t named = 0, o = 0;
+	if (size)
+		out[0] = '\0';
+	for (size_t i = 0; p && i < p->n; i++) {
+		const struct apply_peer *pp = &p->v[i];
+		int bad = (pp->listed && (pp->problems & PEER_MISCONFIGURED) && pp->mismatches) ||
+			  (takes_away && (pp->problems & PEER_UNLISTED) && pp->exported);
+		if (!bad)
+			continue;
+		named++;
+		if (o + 1 >= size)
+			continue;
+		int k;
+		if (pp->listed)
+			k = snprintf(out + o, size - o, "%s%s does not export what was asked "
+				     "(%u prefixes): %s", o ? "; " : "", pp->name, pp->mismatches,
+				     pp->text);
+		else
+			k = snprintf(out + o, size - o, "%sunlisted %s still exports %lu of "
+				     "routectl's routes", o ? "; " : "", pp->name, pp->exported);
+		if (k < 0 || (size_t)k >= size - o)
+			o = size - 1;
+		else
+			o += (size_t)k;
+	}
+	return named;
+}
+
+/*
+ * Verify
+ */
+
+/* Walks the sorted expectations and the sorted exports side by side; appends
+ * at most VERIFY_REPORT_MAX lines to e (*reported counts them) and returns
+ * the number of mismatches. A sentinel in got sets *sentinel and is not a
+ * mismatch of its own (the peer is reported as ignoring routectl). */
+static unsigned compare_exports(const struct conf *c, const char *to, const struct expect *x,
+				size_t nx, const struct bird_export *got, size_t ngot,
+				int *sentinel, unsigned *reported, struct err *e)
 {
 	size_t i = 0, j = 0;
+	unsigned mismatches = 0;
 	char want[64];
 	while (i < nx || j < ngot) {
-		int c = i == nx ? 1 : j == ngot ? -1 : prefix_cmp(x[i].prefix, &got[j].prefix);
+		int cmp = i == nx ? 1 : j == ngot ? -1 : prefix_cmp(x[i].prefix, &got[j].prefix);
 		const char *problem = NULL;
-		char detail[128] = "";
-		if (c < 0) {
+		char detail[192] = "";
+		if (cmp < 0) {
 			if (x[i].mode != MODE_WITHDRAW) {
 				describe_expect(&x[i], want, sizeof want);
 				snprintf(detail, sizeof detail, "expected %s, not exported", want);
 				problem = detail;
 			}
-		} else if (c > 0) {
-			snprintf(detail, sizeof detail,
-				 "%s to %s: exported but belongs to no service (stale include?)",
-				 got[j].prefix.text, proto);
-			if (*mismatches < VERIFY_REPORT_MAX)
-				err_append(e, ERR_VERIFY, "%s", detail);
-			(*mismatches)++;
+		} else if (cmp > 0) {
+			if (is_sentinel(&got[j].prefix)) {
+				*sentinel = 1;
+			} else {
+				if (*reported < VERIFY_REPORT_MAX) {
+					err_append(e, ERR_VERIFY,
+						   "%s to %s: exported but belongs to no service "
+						   "(stale include?)", got[j].prefix.text, to);
+					(*reported)++;
+				}
+				mismatches++;
+			}
 			j++;
 			continue;
 		} else {
@@ -133,158 +438,223 @@ static int compare_exports(const char *proto, const struct expect *x, size_t nx,
 			} else if (got[j].path_len != want_len || got[j].first_asn_run != want_len) {
 				describe_expect(&x[i], want, sizeof want);
 				snprintf(detail, sizeof detail,
-					 "expected %s, exported with AS path length %u",
-					 want, got[j].path_len);
+					 "expected %s, exported with AS path length %u", want,
+					 got[j].path_len);
+				problem = detail;
+			} else if (want_len > 0 && got[j].first_asn != c->local_as) {
+				snprintf(detail, sizeof detail,
+					 "expected %u prepends of AS %u (local-as), exported with "
+					 "AS %u prepended", want_len, c->local_as, got[j].first_asn);
 				problem = detail;
 			}
 		}
 		if (problem) {
-			if (*mismatches < VERIFY_REPORT_MAX)
+			if (*reported < VERIFY_REPORT_MAX) {
 				err_append(e, ERR_VERIFY, "%s %s to %s: %s", x[i].service,
-					   x[i].prefix->text, proto, problem);
-			(*mismatches)++;
+					   x[i].prefix->text, to, problem);
+				(*reported)++;
+			}
+			mismatches++;
 		}
-		if (c <= 0)
+		if (cmp <= 0)
 			i++;
-		if (c >= 0)
+		if (cmp >= 0)
 			j++;
 	}
-	return 0;
-}
-
-/* The configured BGP protocols that are up; the others are skipped. */
-static int protocols_up(struct bird_conn *b, const struct conf *c, int timeout_ms,
-			int *up, struct err *e)
-{
-	struct bird_protocol *protos = NULL;
-	size_t n = 0;
-	int rc = bird_show_protocols(b, timeout_ms, &protos, &n, e);
-	if (rc < 0)
-		return rc;
-	for (size_t i = 0; i < c->n_bgp_protocols; i++) {
-		up[i] = -1;
-		for (size_t k = 0; k < n; k++)
-			if (strcmp(protos[k].name, c->bgp_protocols[i]) == 0)
-				up[i] = strcmp(protos[k].state, "up") == 0;
-		if (up[i] < 0) {
-			free(protos);
-			return err_set(e, ERR_VERIFY,
-				       "BGP protocol '%s' (config bird/bgp-protocol) is not "
-				       "defined in BIRD's running config",
-				       c->bgp_protocols[i]);
-		}
-	}
-	free(protos);
-	return 0;
+	return mismatches;
 }
 
 struct verify_ctx {
 	struct expect *x[2];   /* IPv4, IPv6 */
 	size_t n[2];
-	int *up;
 };
 
 static void verify_ctx_free(struct verify_ctx *v)
 {
 	free(v->x[0]);
 	free(v->x[1]);
-	free(v->up);
 }
 
-static int verify_ctx_init(struct verify_ctx *v, struct bird_conn *b, const struct conf *c,
-			   const struct state *st, int timeout_ms, struct err *e)
+static int verify_ctx_init(struct verify_ctx *v, const struct conf *c, const struct state *st,
+			   struct err *e)
 {
 	memset(v, 0, sizeof *v);
 	v->x[0] = expectations(c, st, 4, &v->n[0], e);
 	v->x[1] = expectations(c, st, 6, &v->n[1], e);
-	v->up = calloc(c->n_bgp_protocols + 1, sizeof *v->up);
-	if (!v->x[0] || !v->x[1] || !v->up) {
+	if (!v->x[0] || !v->x[1]) {
 		verify_ctx_free(v);
-		return err_set(e, ERR_NOMEM, "verify: out of memory");
+		return -ERR_NOMEM;
 	}
-	int rc = protocols_up(b, c, timeout_ms, v->up, e);
-	if (rc < 0)
-		verify_ctx_free(v);
-	return rc;
+	return 0;
+}
+
+/* What routectl_export() makes of family f's routes, against the state:
+ * the number of mismatches (lines in e), or BIRD's error. */
+static int check_function(struct verify_ctx *v, struct bird_conn *b, const struct conf *c,
+			  int f, int timeout_ms, unsigned *reported, struct err *e)
+{
+	struct bird_export *got = NULL;
+	size_t ngot = 0;
+	struct err be;
+	int rc = bird_show_through_function(b, static_of[f], RENDER_EXPORT_FUNCTION, timeout_ms,
+					    &got, &ngot, &be);
+	if (rc < 0) {
+		*e = be;
+		return rc;
+	}
+	int sentinel = 0;
+	unsigned m = compare_exports(c, RENDER_EXPORT_FUNCTION "()", v->x[f], v->n[f], got, ngot,
+				     &sentinel, reported, e);
+	free(got);
+	if (sentinel) {
+		if (*reported < VERIFY_REPORT_MAX) {
+			err_append(e, ERR_VERIFY, "%s: BIRD's running routectl_export() accepts "
+				   "the sentinel route %s (not the generated function?)",
+				   RENDER_EXPORT_FUNCTION "()", sentinel_of[f]);
+			(*reported)++;
+		}
+		m++;
+	}
+	return (int)m;
+}
+
+static void first_line(const char *s, char *out, size_t size)
+{
+	size_t n = strcspn(s, "\n");
+	if (n >= size)
+		n = size - 1;
+	memcpy(out, s, n);
+	out[n] = '\0';
 }
 
 static int verify_round(struct verify_ctx *v, struct bird_conn *b, const struct conf *c,
-			int timeout_ms, struct err *e)
+			struct apply_peers *peers, int timeout_ms, struct err *e)
 {
-	static const char *const from[2] = { RENDER_STATIC_V4, RENDER_STATIC_V6 };
-	unsigned mismatches = 0, checked = 0;
+	unsigned real = 0, reported = 0, checked = 0;
+	int fn_ok[2] = { -1, -1 };   /* -1 not asked yet, 0 wrong, 1 right */
 	err_clear(e);
-	/* With no configured BGP protocol up, ask BIRD what its running export
-	 * function does to the routes (p == n_bgp_protocols); a peer's
-	 * exports are the stronger proof when there is one. */
-	for (size_t p = 0; p <= c->n_bgp_protocols; p++) {
-		int through_function = p == c->n_bgp_protocols;
-		if (through_function ? checked > 0 : !v->up[p])
+	for (size_t i = 0; i < c->n_bgp_protocols && i < peers->n; i++) {
+		struct apply_peer *p = &peers->v[i];
+		p->mismatches = 0;
+		if ((p->problems & PEER_BLOCKING) || !p->up)
 			continue;
-		const char *to = through_function ? RENDER_EXPORT_FUNCTION "()" : c->bgp_protocols[p];
-		checked++;
 		for (int f = 0; f < 2; f++) {
-			if (v->n[f] == 0)
+			if (v->n[f] == 0 || !(f ? p->v6_up : p->v4_up))
 				continue;
 			struct bird_export *got = NULL;
 			size_t ngot = 0;
-			struct err be;
-			int rc = through_function
-					 ? bird_show_through_function(b, from[f], RENDER_EXPORT_FUNCTION,
-								      timeout_ms, &got, &ngot, &be)
-					 : bird_show_export(b, to, from[f], timeout_ms, &got, &ngot, &be);
-			if (rc == -ERR_NOTFOUND && !through_function) {
-				/* Went down since protocols_up(): it exports nothing now. */
-				v->up[p] = 0;
-				checked--;
-				break;
-			}
+			struct err pe;
+			int rc = bird_show_export(b, p->name, static_of[f], timeout_ms, &got, &ngot,
+						  &pe);
+			if (rc == -ERR_NOTFOUND)
+				continue;   /* went down since the precheck: exports nothing */
 			if (rc < 0) {
-				*e = be;
+				*e = pe;
 				return rc;
 			}
-			compare_exports(to, v->x[f], v->n[f], got, ngot, &mismatches, e);
+			checked++;
+			err_clear(&pe);
+			int sentinel = 0;
+			unsigned rep = 0;
+			unsigned m = compare_exports(c, p->name, v->x[f], v->n[f], got, ngot,
+						     &sentinel, &rep, &pe);
 			free(got);
+			if (sentinel && !(p->problems & PEER_IGNORES))
+				peer_problem(peers, p, PEER_IGNORES,
+					     "exports the sentinel route %s, which routectl_export() "
+					     "always rejects: the export filter of '%s' does not call "
+					     "routectl_export()", sentinel_of[f], p->name);
+			if (m == 0)
+				continue;
+			if (!(p->problems & PEER_MISCONFIGURED)) {
+				if (fn_ok[f] < 0) {
+					struct err fe;
+					unsigned frep = 0;
+					err_clear(&fe);
+					rc = check_function(v, b, c, f, timeout_ms, &frep, &fe);
+					if (rc < 0) {
+						*e = fe;
+						return rc;
+					}
+					fn_ok[f] = rc == 0;
+				}
+				if (fn_ok[f]) {
+					char ex[256];
+					first_line(pe.msg, ex, sizeof ex);
+					peer_problem(peers, p, PEER_ALTERS,
+						     "exports routectl's routes other than "
+						     "routectl_export() made them (its export filter "
+						     "changes them after the call, e.g. its own "
+						     "prepends): %s", ex);
+				}
+			}
+			if (p->problems & PEER_MISCONFIGURED) {
+				p->mismatches += m;
+				continue;
+			}
+			real += m;
+			if (reported < VERIFY_REPORT_MAX) {
+				err_append(e, ERR_VERIFY, "%s", pe.msg);
+				reported += rep;
+			}
 		}
 	}
-	if (mismatches == 0)
+	if (checked == 0) {
+		/* No listed peer is up: ask BIRD what its running export function
+		 * does to the routes; a peer's exports are the stronger proof. */
+		for (int f = 0; f < 2; f++) {
+			if (v->n[f] == 0)
+				continue;
+			int rc = check_function(v, b, c, f, timeout_ms, &reported, e);
+			if (rc < 0)
+				return rc;
+			real += (unsigned)rc;
+		}
+	}
+	if (real == 0) {
+		err_clear(e);
 		return 0;
-	if (mismatches > VERIFY_REPORT_MAX)
-		err_append(e, ERR_VERIFY, "... and %u more", mismatches - VERIFY_REPORT_MAX);
-	return err_prefix(e, "BIRD does not export what was asked (%u mismatches)", mismatches);
+	}
+	if (real > reported)
+		err_append(e, ERR_VERIFY, "... and %u more", real - reported);
+	e->code = ERR_VERIFY;
+	return err_prefix(e, "BIRD does not export what was asked (%u mismatches)", real);
 }
 
 int verify_exports(struct bird_conn *b, const struct conf *c, const struct state *st,
-		   int timeout_ms, struct err *e)
+		   struct apply_peers *peers, int timeout_ms, struct err *e)
 {
 	struct verify_ctx v;
-	int rc = verify_ctx_init(&v, b, c, st, timeout_ms, e);
-	if (rc < 0)
-		return rc;
-	rc = verify_round(&v, b, c, timeout_ms, e);
+	if (verify_ctx_init(&v, c, st, e) < 0)
+		return err_set(e, ERR_NOMEM, "out of memory comparing BIRD's exports");
+	int rc = verify_round(&v, b, c, peers, timeout_ms, e);
 	verify_ctx_free(&v);
 	return rc;
 }
 
 int verify_until(struct bird_conn *b, const struct conf *c, const struct state *st,
-		 int timeout_ms, unsigned *rounds, struct err *e)
+		 struct apply_peers *peers, int timeout_ms, unsigned *rounds, struct err *e)
 {
 	struct verify_ctx v;
 	int cmd_timeout = timeout_ms > 0 ? timeout_ms : 1000;
-	int rc = verify_ctx_init(&v, b, c, st, cmd_timeout, e);
-	if (rc < 0)
-		return rc;
+	if (verify_ctx_init(&v, c, st, e) < 0)
+		return err_set(e, ERR_NOMEM, "out of memory comparing BIRD's exports");
 	int64_t deadline = now_ms() + timeout_ms;
 	unsigned n = 0;
+	int rc;
 	for (;;) {
 		n++;
-		rc = verify_round(&v, b, c, cmd_timeout, e);
-		/* Only a mismatch is worth another round; BIRD errors are final. */
-		if (rc != -ERR_VERIFY || now_ms() >= deadline)
+		rc = verify_round(&v, b, c, peers, cmd_timeout, e);
+		/* A mismatch may still settle, and a busy BIRD answers later;
+		 * any other error is final. */
+		if ((rc != -ERR_VERIFY && rc != -ERR_BUSY) || now_ms() >= deadline)
 			break;
 		struct timespec ts = { 0, VERIFY_POLL_MS * 1000000L };
 		nanosleep(&ts, NULL);
 	}
+	if (rc == -ERR_BUSY)
+		err_prefix(e, "BIRD stayed busy reconfiguring for the whole verify-timeout-ms "
+			   "(%d ms)", timeout_ms);
 	if (rounds)
 		*rounds = n;
 	verify_ctx_free(&v);
@@ -334,10 +704,95 @@ static int roll_back(struct bird_conn *b, const struct conf *c, const char *prev
 	return rc;
 }
 
-int apply_state(struct bird_conn *b, const struct conf *c, const struct state *st,
-		const char *tmpl, int force, apply_commit_fn commit, void *commit_arg,
-		struct apply_report *r, struct err *e)
+void apply_report_free(struct apply_report *r)
 {
+	if (r)
+		apply_peers_free(&r->peers);
+}
+
+/* Says what happened when `configure timeout N` did not succeed, and where:
+ * BIRD rejected routectl's include, or the operator's own config; BIRD did
+ * not answer in time; BIRD went away. */
+static void describe_configure_failure(struct bird_conn *b, const struct conf *c, int rc,
+				       struct err *e)
+{
+	char cmd[48];
+	snprintf(cmd, sizeof cmd, "configure timeout %u", c->configure_timeout_s);
+	if (rc == -ERR_TIMEOUT) {
+		err_prefix(e, "BIRD did not answer `%s` within command-timeout-ms (%u ms); it "
+			   "may have taken the change", cmd, c->bird_timeout_ms);
+		return;
+	}
+	if (rc == -ERR_CONNECT) {
+		err_prefix(e, "BIRD went away during `%s` (stopped or crashed?)", cmd);
+		return;
+	}
+	if (rc != -ERR_BIRD) {
+		err_prefix(e, "`%s` failed", cmd);
+		return;
+	}
+	const char *file = bird_error_file(b);
+	if (!file[0])
+		err_prefix(e, "BIRD refused `%s`", cmd);
+	else if (strcmp(file, c->include_path) == 0)
+		err_prefix(e, "BIRD rejected the generated include %s (its running config is "
+			   "unchanged)", c->include_path);
+	else
+		err_prefix(e, "BIRD rejected its config because of an error in %s, which is not "
+			   "routectl's include (%s): fix that file; BIRD's running config is "
+			   "unchanged", file, c->include_path);
+}
+
+/* One `configure timeout` + verify; on failure rolls back and says why. */
+static int configure_and_verify(struct bird_conn *b, const struct conf *c,
+				const struct state *st, const char *previous,
+				struct apply_report *r, struct err *e)
+{
+	int64_t t = now_ms();
+	int rc = bird_configure_timeout(b, c->configure_timeout_s, (int)c->bird_timeout_ms, e);
+	r->ms_configure += now_ms() - t;
+	if (rc < 0) {
+		describe_configure_failure(b, c, rc, e);
+		/* A timeout leaves it unknown whether BIRD took it: undo to be sure. */
+		return roll_back(b, c, previous, rc == -ERR_TIMEOUT, r, rc, e);
+	}
+	t = now_ms();
+	unsigned rounds = 0;
+	rc = verify_until(b, c, st, &r->peers, (int)c->verify_timeout_ms, &rounds, e);
+	r->verify_rounds += rounds;
+	r->ms_verify += now_ms() - t;
+	if (rc < 0) {
+		if (rc == -ERR_VERIFY || rc == -ERR_BUSY)
+			err_prefix(e, "verify (%u rounds in %u ms)", rounds, c->verify_timeout_ms);
+		else
+			err_prefix(e, "verify: asking BIRD for its exports failed");
+		return roll_back(b, c, previous, 1, r, rc, e);
+	}
+	return 0;
+}
+
+/* The precheck, asked again while BIRD answers busy, within the verify
+ * deadline. */
+static int precheck_until(struct bird_conn *b, const struct conf *c, struct apply_report *r,
+			  struct err *e)
+{
+	int64_t deadline = now_ms() + c->verify_timeout_ms;
+	for (;;) {
+		int rc = apply_precheck(b, c, (int)c->bird_timeout_ms, &r->peers, e);
+		if (rc != -ERR_BUSY || now_ms() >= deadline)
+			return rc;
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int apply_state(struct bird_conn *b, const struct conf *c, const struct state *st,
+		const char *tmpl, const struct apply_opts *o, struct apply_report *r,
+		struct err *e)
+{
+	static const struct apply_opts none = { 0 };
+	if (!o)
+		o = &none;
 	memset(r, 0, sizeof *r);
 	int64_t t0 = now_ms(), t;
 	struct buf cand = { 0 };
@@ -347,67 +802,113 @@ int apply_state(struct bird_conn *b, const struct conf *c, const struct state *s
 	if (rc < 0)
 		goto out;
 	r->changed = !previous || strcmp(previous, cand.p) != 0;
-	if (!r->changed && !force)
+	if (!r->changed && !o->force)
 		goto out;
 	if (!b || !bird_alive(b)) {
 		rc = err_set(e, ERR_CONNECT, "BIRD is not connected (%s); nothing was changed",
 			     c->bird_socket);
 		goto out;
 	}
+
+	t = now_ms();
+	rc = precheck_until(b, c, r, e);
+	r->ms_precheck = now_ms() - t;
+	if (rc < 0) {
+		err_prefix(e, "checking BIRD's protocols before the change failed; nothing was "
+			   "changed");
+		goto out;
+	}
+	rc = apply_peers_blocking(&r->peers, e);
+	if (rc < 0) {
+		err_prefix(e, "refused before touching BIRD (nothing was changed)");
+		goto out;
+	}
+	if (o->takes_away && o->refuse_unlisted && (r->peers.problems & PEER_UNLISTED)) {
+		rc = err_set(e, ERR_REFUSED, "refused before touching BIRD (policy "
+			     "unlisted-exporter refuse-drain; nothing was changed):");
+		for (size_t i = 0; i < r->peers.n; i++)
+			if (r->peers.v[i].problems & PEER_UNLISTED)
+				err_append(e, ERR_REFUSED, "%s: %s", r->peers.v[i].name,
+					   r->peers.v[i].text);
+		goto out;
+	}
+
 	if (r->changed) {
 		rc = fs_write_atomic(c->include_path, cand.p, cand.len, 0644, e);
 		if (rc < 0)
 			goto out;
 	}
 
-	t = now_ms();
-	rc = bird_configure_check(b, (int)c->bird_timeout_ms, e);
-	r->ms_check = now_ms() - t;
-	if (rc < 0) {
-		err_prefix(e, "BIRD rejected the generated include (configure check)");
-		rc = roll_back(b, c, previous, 0, r, rc, e);
-		goto out;
-	}
-
-	t = now_ms();
-	rc = bird_configure_timeout(b, c->configure_timeout_s, (int)c->bird_timeout_ms, e);
-	r->ms_configure = now_ms() - t;
-	if (rc < 0) {
-		err_prefix(e, "configure timeout %u", c->configure_timeout_s);
-		/* A timeout leaves it unknown whether BIRD took it: undo to be sure. */
-		rc = roll_back(b, c, previous, rc == -ERR_TIMEOUT, r, rc, e);
-		goto out;
-	}
-
-	t = now_ms();
-	rc = verify_until(b, c, st, (int)c->verify_timeout_ms, &r->verify_rounds, e);
-	r->ms_verify = now_ms() - t;
-	if (rc < 0) {
-		err_prefix(e, "verify");
-		rc = roll_back(b, c, previous, 1, r, rc, e);
-		goto out;
-	}
-
-	if (commit) {
-		rc = commit(commit_arg, e);
+	for (int attempt = 0;; attempt++) {
+		rc = configure_and_verify(b, c, st, previous, r, e);
 		if (rc < 0) {
-			rc = roll_back(b, c, previous, 1, r, rc, e);
+			if (attempt > 0)
+				err_prefix(e, "BIRD had undone the change before routectld confirmed "
+					   "it, and applying it again failed%s",
+					   r->committed ? " (the desired state is saved; the "
+							  "reconciler applies it again)" : "");
 			goto out;
 		}
+		if (o->commit && !r->committed) {
+			rc = o->commit(o->commit_arg, e);
+			if (rc < 0) {
+				rc = roll_back(b, c, previous, 1, r, rc, e);
+				goto out;
+			}
+			r->committed = 1;
+		}
+		t = now_ms();
+		rc = bird_configure_confirm(b, (int)c->bird_timeout_ms, e);
+		r->ms_confirm += now_ms() - t;
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			/* The state is saved already; BIRD will undo in configure-timeout
+			 * seconds and the reconciler applies the saved state again. */
+			err_prefix(e, "configure confirm");
+			log_error("apply: %s; BIRD undoes it within %u s and the reconciler "
+				  "applies the saved state again", e->msg, c->configure_timeout_s);
+			r->confirm_failed = 1;
+			rc = 0;
+			break;
+		}
+		/* 0019: nothing was pending. Our `configure timeout` timer fired
+		 * first (routectld stalled past configure-timeout) and BIRD went
+		 * back to its previous config, or another client confirmed or
+		 * reconfigured meanwhile. Look instead of guessing. */
+		r->bird_undid = 1;
+		struct err ve;
+		int in_effect = verify_exports(b, c, st, &r->peers, (int)c->bird_timeout_ms, &ve) == 0;
+		if (in_effect) {
+			log_warn("apply: `configure confirm` found nothing pending, but BIRD exports "
+				 "the change (another client confirmed or reconfigured)");
+			rc = 0;
+			break;
+		}
+		if (attempt > 0) {
+			rc = err_set(e, ERR_BIRD,
+				     "BIRD undid the change by itself twice before routectld could "
+				     "confirm it (`configure confirm` answered 0019 Nothing to do: "
+				     "the configure-timeout of %u s ran out); the change is NOT in "
+				     "effect%s", c->configure_timeout_s,
+				     r->committed ? "; the desired state is saved and the "
+						    "reconciler applies it again" : "");
+			restore_include(c, previous, &ve);
+			goto out;
+		}
+		log_warn("apply: BIRD undid the change before routectld confirmed it "
+			 "(`configure confirm` answered 0019 Nothing to do: the "
+			 "configure-timeout of %u s ran out); applying it again",
+			 c->configure_timeout_s);
+		r->reapplied = 1;
 	}
-
-	t = now_ms();
-	rc = bird_configure_confirm(b, (int)c->bird_timeout_ms, e);
-	r->ms_confirm = now_ms() - t;
-	if (rc < 0) {
-		/* The state is saved already; BIRD will undo in configure-timeout
-		 * seconds and the reconciler applies the saved state again. */
-		err_prefix(e, "configure confirm");
-		log_error("apply: %s; BIRD undoes it within %u s and the reconciler "
-			  "applies the saved state again", e->msg, c->configure_timeout_s);
-		r->confirm_failed = 1;
-		rc = 0;
+	{
+		struct err ue;
+		if (recount_unlisted(b, &r->peers, (int)c->bird_timeout_ms, &ue) < 0)
+			log_warn("apply: counting the exports of unlisted protocols: %s", ue.msg);
 	}
+	r->partial = apply_peers_partial(&r->peers, o->takes_away, r->partial_text,
+					 sizeof r->partial_text) > 0;
 out:
 	r->ms_total = now_ms() - t0;
 	buf_free(&cand);

@@ -308,6 +308,7 @@ struct bird_conn {
 	struct bird_parser parser;
 	char *rbuf;             /* bytes read and not yet fed to the parser */
 	size_t roff, rlen;
+	char error_file[4096];  /* FILE of the last command's "FILE:LINE:COL" error */
 };
 
 static int64_t deadline_of(int timeout_ms)
@@ -581,6 +582,7 @@ int bird_command(struct bird_conn *c, const char *cmd, int timeout_ms,
 	if (!bird_alive(c))
 		return err_set(e, ERR_CONNECT, "no connection to BIRD%s%s (command '%s')",
 			       c ? " at " : "", c ? c->path : "", cmd);
+	c->error_file[0] = '\0';
 	int64_t deadline = deadline_of(timeout_ms);
 	char line[BIRD_CMD_MAX + 2];
 	memcpy(line, cmd, len);
@@ -593,9 +595,60 @@ int bird_command(struct bird_conn *c, const char *cmd, int timeout_ms,
 	rc = read_reply(c, what, deadline, out, e);
 	if (rc < 0)
 		return rc;
-	if (out->code >= 8000)
+	if (out->code == 8004) {
+		const char *t = out->n_lines ? out->lines[out->n_lines - 1].text : "";
+		return err_set(e, ERR_BUSY,
+			       "BIRD at %s is busy reconfiguring and cut its reply to '%s' short "
+			       "(8004 %s)", c->path, cmd, t);
+	}
+	if (out->code >= 8000) {
+		for (size_t i = 0; i < out->n_lines && !c->error_file[0]; i++)
+			if (out->lines[i].code >= 8000)
+				bird_parse_error_file(out->lines[i].text, c->error_file,
+						      sizeof c->error_file);
 		return bird_error(out, cmd, e);
+	}
 	return 0;
+}
+
+int bird_parse_error_file(const char *text, char *file, size_t size)
+{
+	if (size)
+		file[0] = '\0';
+	/* "FILE:LINE:COL message": the last ":digits:digits " before the
+	 * message ends the file name (a path may hold colons itself). */
+	const char *end = NULL;
+	for (const char *p = text; *p; p++) {
+		if (*p != ':' || p == text)
+			continue;
+		const char *q = p + 1;
+		size_t d1 = strspn(q, "0123456789");
+		if (d1 == 0 || q[d1] != ':')
+			continue;
+		size_t d2 = strspn(q + d1 + 1, "0123456789");
+		char after = q[d1 + 1 + d2];
+		if (d2 == 0 || (after != ' ' && after != '\0'))
+			continue;
+		end = p;
+		break;
+	}
+	/* "FILE: message" (a file BIRD cannot open): an absolute path. */
+	if (!end && text[0] == '/') {
+		const char *p = strstr(text, ": ");
+		if (p && !memchr(text, ' ', (size_t)(p - text)) &&
+		    !memchr(text, ':', (size_t)(p - text)))
+			end = p;
+	}
+	if (!end || (size_t)(end - text) >= size)
+		return 0;
+	memcpy(file, text, (size_t)(end - text));
+	file[end - text] = '\0';
+	return 1;
+}
+
+const char *bird_error_file(const struct bird_conn *c)
+{
+	return c ? c->error_file : "";
 }
 
 int bird_read_idle(struct bird_conn *c, struct err *e)
@@ -645,11 +698,13 @@ int bird_read_idle(struct bird_conn *c, struct err *e)
 /* Runs cmd and accepts the reply codes in ok (0-terminated list; a code 0
  * reply is accepted when ok lists -1). Codes in fail are BIRD refusing in
  * words of its own (below 8000), reported like errors. */
-static int run_expect(struct bird_conn *c, const char *cmd, int timeout_ms, const int *ok,
-		      const int *fail, struct err *e)
+static int run_expect_code(struct bird_conn *c, const char *cmd, int timeout_ms,
+			   const int *ok, const int *fail, int *code, struct err *e)
 {
 	struct bird_reply r;
 	int rc = bird_command(c, cmd, timeout_ms, &r, e);
+	if (code)
+		*code = r.code;
 	if (rc == 0) {
 		int good = 0;
 		for (const int *k = ok; *k; k++)
@@ -672,6 +727,12 @@ static int run_expect(struct bird_conn *c, const char *cmd, int timeout_ms, cons
 	}
 	bird_reply_free(&r);
 	return rc;
+}
+
+static int run_expect(struct bird_conn *c, const char *cmd, int timeout_ms, const int *ok,
+		      const int *fail, struct err *e)
+{
+	return run_expect_code(c, cmd, timeout_ms, ok, fail, NULL, e);
 }
 
 static const int reconfig_fail[] = { 6, 0 };
@@ -703,7 +764,11 @@ int bird_configure(struct bird_conn *c, int timeout_ms, struct err *e)
 int bird_configure_confirm(struct bird_conn *c, int timeout_ms, struct err *e)
 {
 	static const int ok[] = { 18, 19, 0 };
-	return run_expect(c, "configure confirm", timeout_ms, ok, NULL, e);
+	int code = 0;
+	int rc = run_expect_code(c, "configure confirm", timeout_ms, ok, NULL, &code, e);
+	if (rc == 0 && code == 19)
+		return BIRD_NOTHING_PENDING;
+	return rc;
 }
 
 int bird_configure_undo(struct bird_conn *c, int timeout_ms, struct err *e)
@@ -814,6 +879,7 @@ static int parse_as_path(const char *s, struct bird_export *x, size_t line_no, s
 		goto bad;
 	x->path_len = len;
 	x->first_asn_run = run;
+	x->first_asn = (uint32_t)first;
 	return 0;
 bad:
 	return err_set(e, ERR_PROTOCOL, "line %zu of BIRD's reply: bad BGP.as_path \"%.200s\"",
@@ -952,6 +1018,7 @@ int bird_parse_export(const struct bird_reply *r, struct bird_export **out, size
 			}
 			v[nv - 1].path_len = 0;
 			v[nv - 1].first_asn_run = 0;
+			v[nv - 1].first_asn = 0;
 			v[nv - 1].path_truncated = 0;
 			if (parse_as_path(t + 12, &v[nv - 1], i + 1, e) < 0) {
 				free(v);
@@ -995,6 +1062,7 @@ int bird_parse_export(const struct bird_reply *r, struct bird_export **out, size
 		}
 		x->path_len = 0;
 		x->first_asn_run = 0;
+		x->first_asn = 0;
 		x->path_truncated = 0;
 		nv++;
 	}
@@ -1011,11 +1079,18 @@ int bird_parse_export(const struct bird_reply *r, struct bird_export **out, size
  * protocol whose channel is asked about and names says what the command
  * names, for the messages. */
 static int show_routes(struct bird_conn *c, const char *cmd, const char *proto,
-		       const char *names, int timeout_ms, struct bird_export **out, size_t *n,
-		       struct err *e)
+		       const char *names, int no_net_is_empty, int timeout_ms,
+		       struct bird_export **out, size_t *n, struct err *e)
 {
 	struct bird_reply r;
 	int rc = bird_command(c, cmd, timeout_ms, &r, e);
+	if (rc == -ERR_BIRD && r.code == 8001 && no_net_is_empty) {
+		/* "Network not found": a `show route PREFIX` of a net no
+		 * protocol has. */
+		bird_reply_free(&r);
+		err_clear(e);
+		return 0;
+	}
 	if (rc == -ERR_BIRD && r.code == 9001 && r.n_lines) {
 		/* BIRD reports these as parse errors of the command; they name
 		 * protocols that are not up or do not exist. */
@@ -1057,7 +1132,7 @@ int bird_show_export(struct bird_conn *c, const char *proto, const char *from,
 	snprintf(cmd, sizeof cmd, "show route export %s protocol %s all", proto, from);
 	char names[200];
 	snprintf(names, sizeof names, "protocol '%s' or '%s'", proto, from);
-	return show_routes(c, cmd, proto, names, timeout_ms, out, n, e);
+	return show_routes(c, cmd, proto, names, 0, timeout_ms, out, n, e);
 }
 
 int bird_show_through_function(struct bird_conn *c, const char *from, const char *function,
@@ -1074,7 +1149,7 @@ int bird_show_through_function(struct bird_conn *c, const char *from, const char
 		 function);
 	char names[200];
 	snprintf(names, sizeof names, "protocol '%s' or function '%s'", from, function);
-	return show_routes(c, cmd, from, names, timeout_ms, out, n, e);
+	return show_routes(c, cmd, from, names, 0, timeout_ms, out, n, e);
 }
 
 /*
@@ -1146,6 +1221,88 @@ static int parse_protocol_row(const char *t, struct bird_protocol *p, size_t lin
 	return 0;
 }
 
+const struct bird_channel *bird_protocol_channel(const struct bird_protocol *p, int family)
+{
+	for (size_t i = 0; p && i < p->n_channels; i++)
+		if (p->channels[i].family == family)
+			return &p->channels[i];
+	return NULL;
+}
+
+/* "NAME:   value" at the start of t (after its indent): the value, trimmed,
+ * or NULL when t is another line. */
+static const char *detail_value(const char *t, const char *name, size_t *len)
+{
+	size_t nl = strlen(name);
+	if (strncmp(t, name, nl) != 0)
+		return NULL;
+	const char *v = t + nl;
+	v += strspn(v, " \t");
+	*len = strlen(v);
+	while (*len && (v[*len - 1] == ' ' || v[*len - 1] == '\t'))
+		(*len)--;
+	return v;
+}
+
+/* One line of the details that `show protocols all` prints under a row
+ * (code 1006 and its continuations). cur_channel is the channel the lines
+ * describe now (-1 before any, -2 inside a channel type that is not kept). */
+static int parse_protocol_detail(const char *line, struct bird_protocol *p, int *cur_channel,
+				 size_t line_no, struct err *e)
+{
+	const char *t = line + strspn(line, " \t");
+	size_t vl;
+	const char *v;
+	if ((v = detail_value(t, "Local AS:", &vl))) {
+		unsigned long long asn = 0;
+		size_t d = 0;
+		while (d < vl && d < 11 && v[d] >= '0' && v[d] <= '9')
+			asn = asn * 10 + (unsigned)(v[d++] - '0');
+		if (d == 0 || d != vl || asn > 0xffffffffull)
+			return err_set(e, ERR_PROTOCOL,
+				       "line %zu of BIRD's reply: protocol %s: \"Local AS:\" is "
+				       "not an AS number: \"%.100s\"", line_no, p->name, t);
+		p->has_local_as = 1;
+		p->local_as = (uint32_t)asn;
+		return 0;
+	}
+	if ((v = detail_value(t, "Channel", &vl)) && v != t + 7) {
+		*cur_channel = -2;
+		int family = vl == 4 && memcmp(v, "ipv4", 4) == 0   ? 4
+			     : vl == 4 && memcmp(v, "ipv6", 4) == 0 ? 6
+								    : 0;
+		if (vl == 0)
+			return err_set(e, ERR_PROTOCOL,
+				       "line %zu of BIRD's reply: protocol %s: a channel without "
+				       "a name", line_no, p->name);
+		if (family == 0 || bird_protocol_channel(p, family) ||
+		    p->n_channels >= BIRD_CHANNELS_MAX)
+			return 0;
+		struct bird_channel *ch = &p->channels[p->n_channels];
+		memset(ch, 0, sizeof *ch);
+		ch->family = family;
+		*cur_channel = (int)p->n_channels++;
+		return 0;
+	}
+	if (*cur_channel < 0)
+		return 0;
+	struct bird_channel *ch = &p->channels[*cur_channel];
+	char *dst = NULL;
+	size_t size = 0;
+	if ((v = detail_value(t, "Table:", &vl))) {
+		dst = ch->table;
+		size = sizeof ch->table;
+	} else if ((v = detail_value(t, "State:", &vl))) {
+		dst = ch->state;
+		size = sizeof ch->state;
+	}
+	if (dst && put_field(dst, size, v, vl) < 0)
+		return err_set(e, ERR_PROTOCOL,
+			       "line %zu of BIRD's reply: protocol %s: a channel detail too "
+			       "long: \"%.100s\"", line_no, p->name, t);
+	return 0;
+}
+
 int bird_parse_protocols(const struct bird_reply *r, struct bird_protocol **out, size_t *n,
 			 struct err *e)
 {
@@ -1158,13 +1315,29 @@ int bird_parse_protocols(const struct bird_reply *r, struct bird_protocol **out,
 	if (!v)
 		return err_set(e, ERR_NOMEM, "out of memory parsing BIRD's protocols");
 	size_t k = 0;
+	int cur_channel = -1;
 	for (size_t i = 0; i < r->n_lines; i++) {
+		if (r->lines[i].code == 1006) {
+			if (k == 0) {
+				free(v);
+				return err_set(e, ERR_PROTOCOL,
+					       "line %zu of BIRD's reply: protocol details before "
+					       "any protocol row", i + 1);
+			}
+			if (parse_protocol_detail(r->lines[i].text, &v[k - 1], &cur_channel, i + 1,
+						  e) < 0) {
+				free(v);
+				return -ERR_PROTOCOL;
+			}
+			continue;
+		}
 		if (r->lines[i].code != 1002)
 			continue;
 		if (parse_protocol_row(r->lines[i].text, &v[k], i + 1, e) < 0) {
 			free(v);
 			return -ERR_PROTOCOL;
 		}
+		cur_channel = -1;
 		k++;
 	}
 	*out = v;
@@ -1172,21 +1345,126 @@ int bird_parse_protocols(const struct bird_reply *r, struct bird_protocol **out,
 	return 0;
 }
 
-int bird_show_protocols(struct bird_conn *c, int timeout_ms, struct bird_protocol **out,
-			size_t *n, struct err *e)
+static int show_protocols(struct bird_conn *c, const char *cmd, int timeout_ms,
+			  struct bird_protocol **out, size_t *n, struct err *e)
 {
 	*out = NULL;
 	*n = 0;
 	struct bird_reply r;
-	int rc = bird_command(c, "show protocols", timeout_ms, &r, e);
+	int rc = bird_command(c, cmd, timeout_ms, &r, e);
 	if (rc == 0 && r.code != 0)
-		rc = err_set(e, ERR_PROTOCOL,
-			     "unexpected reply to 'show protocols' from BIRD at %s: %04d %s",
-			     c->path, r.code, r.n_lines ? r.lines[r.n_lines - 1].text : "");
+		rc = err_set(e, ERR_PROTOCOL, "unexpected reply to '%s' from BIRD at %s: %04d %s",
+			     cmd, c->path, r.code, r.n_lines ? r.lines[r.n_lines - 1].text : "");
 	if (rc == 0) {
 		rc = bird_parse_protocols(&r, out, n, e);
 		if (rc < 0)
-			err_prefix(e, "'show protocols'");
+			err_prefix(e, "'%s'", cmd);
+	}
+	bird_reply_free(&r);
+	return rc;
+}
+
+int bird_show_protocols(struct bird_conn *c, int timeout_ms, struct bird_protocol **out,
+			size_t *n, struct err *e)
+{
+	return show_protocols(c, "show protocols", timeout_ms, out, n, e);
+}
+
+int bird_show_protocols_all(struct bird_conn *c, int timeout_ms, struct bird_protocol **out,
+			    size_t *n, struct err *e)
+{
+	return show_protocols(c, "show protocols all", timeout_ms, out, n, e);
+}
+
+/*
+ * One prefix, and counts
+ */
+
+/* `show route PREFIX WHAT NAME`: whether BIRD lists a route. */
+static int prefix_query(struct bird_conn *c, const char *prefix, const char *what,
+			const char *name, int timeout_ms, int *found, struct err *e)
+{
+	*found = 0;
+	struct prefix p;
+	char why[160];
+	if (!prefix || prefix_parse(prefix, &p, why, sizeof why) < 0 ||
+	    strcmp(p.text, prefix) != 0)
+		return err_set(e, ERR_INVALID, "'%.80s' is not a canonical prefix",
+			       prefix ? prefix : "(null)");
+	if (!is_symbol(name))
+		return err_set(e, ERR_INVALID, "'%.80s' is not a BIRD protocol name",
+			       name ? name : "(null)");
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "show route %s %s %s", prefix, what, name);
+	char names[120];
+	snprintf(names, sizeof names, "protocol '%s'", name);
+	struct bird_export *v = NULL;
+	size_t n = 0;
+	int rc = show_routes(c, cmd, name, names, 1, timeout_ms, &v, &n, e);
+	free(v);
+	if (rc == 0)
+		*found = n > 0;
+	return rc;
+}
+
+int bird_prefix_exported(struct bird_conn *c, const char *prefix, const char *proto,
+			 int timeout_ms, int *exported, struct err *e)
+{
+	return prefix_query(c, prefix, "export", proto, timeout_ms, exported, e);
+}
+
+int bird_prefix_present(struct bird_conn *c, const char *prefix, const char *from,
+			int timeout_ms, int *present, struct err *e)
+{
+	return prefix_query(c, prefix, "protocol", from, timeout_ms, present, e);
+}
+
+int bird_parse_count(const struct bird_reply *r, unsigned long *count, struct err *e)
+{
+	*count = 0;
+	unsigned long total = 0;
+	for (size_t i = 0; i < r->n_lines; i++) {
+		if (r->lines[i].code != 1007)
+			continue;
+		const char *t = r->lines[i].text;
+		unsigned long shown, all, nets;
+		char table[64];
+		int used = 0;
+		if (sscanf(t, "%lu of %lu routes for %lu networks in table %63s%n", &shown, &all,
+			   &nets, table, &used) != 4 || t[used] != '\0' || t[0] < '0' ||
+		    t[0] > '9' || shown > all)
+			return err_set(e, ERR_PROTOCOL,
+				       "line %zu of BIRD's reply: not a route count: \"%.200s\"",
+				       i + 1, t);
+		total += shown;
+	}
+	*count = total;
+	return 0;
+}
+
+int bird_export_count(struct bird_conn *c, const char *proto, const char *from,
+		      int timeout_ms, unsigned long *count, struct err *e)
+{
+	*count = 0;
+	if (!is_symbol(proto) || !is_symbol(from))
+		return err_set(e, ERR_INVALID, "'%.80s' or '%.80s' is not a BIRD protocol name",
+			       proto ? proto : "(null)", from ? from : "(null)");
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "show route export %s protocol %s count", proto, from);
+	struct bird_reply r;
+	int rc = bird_command(c, cmd, timeout_ms, &r, e);
+	if (rc == -ERR_BIRD && r.code == 9001 && r.n_lines &&
+	    strcmp(r.lines[r.n_lines - 1].text, "No valid tables") == 0)
+		rc = err_set(e, ERR_NOTFOUND,
+			     "BIRD protocol '%s' has no export channel up (down, starting or "
+			     "disabled); BIRD: No valid tables (command '%s')", proto, cmd);
+	if (rc == 0 && r.code != 0 && r.code != 14)
+		rc = err_set(e, ERR_PROTOCOL, "unexpected reply to '%s' from BIRD at %s: %04d %s",
+			     cmd, c->path, r.code, r.n_lines ? r.lines[r.n_lines - 1].text : "");
+	if (rc == 0) {
+		rc = bird_parse_count(&r, count, e);
+		if (rc < 0)
+			err_prefix(e, "'%s'", cmd);
 	}
 	bird_reply_free(&r);
 	return rc;

@@ -15,6 +15,7 @@
 #include "common/model.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct err;
 
@@ -95,9 +96,21 @@ int bird_fd(const struct bird_conn *c);
  * the connection dead, as the stream is out of sync. A command with a
  * newline, or longer than BIRD_CMD_MAX, is -ERR_INVALID (connection kept).
  * On every error but -ERR_BIRD, out is empty (bird_reply_free is safe). */
+/* A reply `8004 Stopped due to reconfiguration` (BIRD cut a `show` short
+ * because its config changed under it, e.g. while it takes a config that
+ * removes a protocol with 100k routes) is -ERR_BUSY: not an answer about the
+ * routes, ask again (out is filled, the connection stays usable). */
 int bird_command(struct bird_conn *c, const char *cmd, int timeout_ms,
 		 struct bird_reply *out, struct err *e);
 int bird_alive(const struct bird_conn *c);
+/* The FILE of BIRD's "FILE:LINE:COL message" error (8002, e.g. a syntax
+ * error or a missing include) in the reply to the last command, or "" when
+ * it named none. Tells an error in routectl's include from one in the
+ * operator's own files. */
+const char *bird_error_file(const struct bird_conn *c);
+/* The parsing half: copies FILE of "FILE:LINE:COL message" into file and
+ * returns 1, or returns 0 (file "") when text does not start that way. */
+int bird_parse_error_file(const char *text, char *file, size_t size);
 /* For an event loop that polls bird_fd() while no command is in flight:
  * call it when the fd is readable. BIRD speaks unasked only to send an
  * asynchronous message (logged and dropped here) or when it closes the
@@ -122,7 +135,13 @@ int bird_configure_timeout(struct bird_conn *c, unsigned undo_after_s, int timeo
 			   struct err *e);
 /* Plain `configure`; note that BIRD then cancels a pending undo timer. */
 int bird_configure(struct bird_conn *c, int timeout_ms, struct err *e);
-/* 0018 confirmed, or 0019 nothing to confirm: both are success. */
+/* `configure confirm`. Returns 0 when BIRD confirmed a pending change
+ * (0018), BIRD_NOTHING_PENDING when it had nothing to confirm (0019): after
+ * our own `configure timeout`, that means BIRD's undo timer already fired and
+ * BIRD went back to the previous config, so the change is NOT in effect.
+ * BIRD 2.0.12 keeps one undo slot and one timer for all its clients: this
+ * confirm also confirms a `configure timeout` that someone else started. */
+#define BIRD_NOTHING_PENDING 1
 int bird_configure_confirm(struct bird_conn *c, int timeout_ms, struct err *e);
 /* 0021+0003 undone, or 0019 nothing to undo: both are success (and 0004,
  * 0005, 0017 when a reconfiguration is in progress). */
@@ -136,6 +155,9 @@ struct bird_export {
 	struct prefix prefix;
 	unsigned path_len;      /* ASNs in BGP.as_path after the filter (0 if none) */
 	unsigned first_asn_run; /* how many times the first ASN repeats at the front */
+	uint32_t first_asn;     /* the first ASN of the path (0 if the path is empty):
+				   after a prepend by the export function, the AS
+				   that the peers see prepended */
 	int path_truncated;     /* BIRD cut the printed path ("..."); the counts
 				   above cover only what it printed */
 };
@@ -166,6 +188,17 @@ int bird_show_through_function(struct bird_conn *c, const char *from, const char
 int bird_parse_export(const struct bird_reply *r, struct bird_export **out, size_t *n,
 		      struct err *e);
 
+/* One unicast channel of a protocol (`show protocols all`): BIRD lists a
+ * channel for every address family the protocol is configured for, also
+ * while the protocol is down ("State: DOWN"). Other channel types (ipv4-mc,
+ * flow4, ...) are not kept. */
+struct bird_channel {
+	int family;         /* 4 (channel "ipv4") or 6 (channel "ipv6") */
+	char table[64];     /* "master4" */
+	char state[16];     /* "UP", "DOWN", ... */
+};
+#define BIRD_CHANNELS_MAX 2
+
 struct bird_protocol {
 	char name[64];
 	char proto[32];     /* "BGP", "Static", ... */
@@ -174,14 +207,51 @@ struct bird_protocol {
 	char since[32];     /* as BIRD prints it */
 	char info[128];     /* "Established", "Active   Received: ..." (BIRD's
 			       spacing inside, trimmed at both ends) */
+	/* Only from `show protocols all` (bird_show_protocols_all): */
+	int has_local_as;   /* BIRD printed "Local AS:" (BGP protocols do) */
+	uint32_t local_as;
+	struct bird_channel channels[BIRD_CHANNELS_MAX];
+	size_t n_channels;
 };
+
+/* The channel of family 4 or 6 of p, or NULL if p has none. */
+const struct bird_channel *bird_protocol_channel(const struct bird_protocol *p, int family);
 
 /* `show protocols`. *out is heap (caller frees). */
 int bird_show_protocols(struct bird_conn *c, int timeout_ms, struct bird_protocol **out,
 			size_t *n, struct err *e);
-/* The parsing half of bird_show_protocols (for tests and fuzzing). A field
- * that does not fit its array is -ERR_PROTOCOL, except info, which is cut. */
+/* `show protocols all`: the same rows, each with its details: "Local AS:"
+ * (BGP) and the ipv4/ipv6 channels with their table and state. One command
+ * for all protocols, so a pre-check costs one round trip. */
+int bird_show_protocols_all(struct bird_conn *c, int timeout_ms, struct bird_protocol **out,
+			    size_t *n, struct err *e);
+/* The parsing half of bird_show_protocols and bird_show_protocols_all (for
+ * tests and fuzzing). A field that does not fit its array is -ERR_PROTOCOL,
+ * except info, which is cut; so is a "Local AS:" that is not an ASN, a
+ * channel without a family, or detail lines before any protocol row. */
 int bird_parse_protocols(const struct bird_reply *r, struct bird_protocol **out, size_t *n,
 			 struct err *e);
+
+/* `show route PREFIX export PROTO`: *exported = 1 when the export filter of
+ * PROTO accepts the route of PREFIX (BIRD runs the filter when asked, so this
+ * is what the filter does now), else 0. -ERR_NOTFOUND when PROTO has no
+ * export channel up for that family ("No valid tables"), -ERR_INVALID for a
+ * prefix that is not canonical or a name that is not a BIRD symbol. Used with
+ * the sentinel routes, which routectl_export() always rejects: a peer that
+ * exports one does not call routectl_export(). */
+int bird_prefix_exported(struct bird_conn *c, const char *prefix, const char *proto,
+			 int timeout_ms, int *exported, struct err *e);
+/* `show route PREFIX protocol FROM`: *present = 1 when FROM has a route for
+ * PREFIX. Errors as bird_prefix_exported. */
+int bird_prefix_present(struct bird_conn *c, const char *prefix, const char *from,
+			int timeout_ms, int *present, struct err *e);
+/* `show route export PROTO protocol FROM count`: how many routes of FROM the
+ * export filter of PROTO accepts (over every table BIRD lists). Errors as
+ * bird_show_export. */
+int bird_export_count(struct bird_conn *c, const char *proto, const char *from,
+		      int timeout_ms, unsigned long *count, struct err *e);
+/* The parsing half of bird_export_count: sums "N of M routes for K networks
+ * in table T" lines; -ERR_PROTOCOL for any other line. */
+int bird_parse_count(const struct bird_reply *r, unsigned long *count, struct err *e);
 
 #endif

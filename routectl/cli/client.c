@@ -931,6 +931,7 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 	if (apply) {
 		v->has_apply = true;
 		if (get_str(apply, "apply", "result", true, &v->apply_result, e) < 0 ||
+		    get_str(apply, "apply", "message", false, &v->apply_message, e) < 0 ||
 		    get_num(apply, "apply", "ms", &v->has_apply_ms, &v->apply_ms, e) < 0)
 			goto fail;
 	}

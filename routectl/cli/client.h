@@ -140,6 +140,7 @@ struct view_change {
 	const char *diff;                /* may be NULL */
 	bool has_apply;
 	const char *apply_result;
+	const char *apply_message;   /* "partial": the peers it did not reach */
 	bool has_apply_ms;
 	double apply_ms;
 };

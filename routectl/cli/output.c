@@ -329,6 +329,8 @@ int output_change_text(struct buf *out, const struct view_change *v)
 		bool ok = strcmp(v->apply_result, "ok") == 0;
 		if (ok) {
 			rc |= buf_puts(out, "applied");
+		} else if (strcmp(v->apply_result, "partial") == 0) {
+			rc |= buf_puts(out, "applied IN PART");
 		} else {
 			rc |= buf_puts(out, "apply FAILED: ");
 			rc |= put_clean(out, v->apply_result, false);
@@ -342,6 +344,11 @@ int output_change_text(struct buf *out, const struct view_change *v)
 			rc |= put_clean(out, v->change_id, false);
 		}
 		rc |= buf_puts(out, "\n");
+		if (v->apply_message) {
+			rc |= buf_puts(out, "  not everywhere: ");
+			rc |= put_clean(out, v->apply_message, false);
+			rc |= buf_puts(out, "\n");
+		}
 	}
 	return rc ? -ERR_NOMEM : 0;
 }

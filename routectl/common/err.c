@@ -16,6 +16,7 @@ static const char *const names[ERR__COUNT] = {
 	[ERR_REFUSED] = "refused",
 	[ERR_NOMEM] = "nomem",
 	[ERR_VERIFY] = "verify",
+	[ERR_BUSY] = "busy",
 };
 
 const char *err_code_name(enum err_code code)

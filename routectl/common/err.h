@@ -21,6 +21,7 @@ enum err_code {
 	ERR_REFUSED,   /* refused on purpose: wrong site, no reason, safe mode, guard */
 	ERR_NOMEM,
 	ERR_VERIFY,    /* BIRD took the config but does not export what was asked */
+	ERR_BUSY,      /* BIRD is busy reconfiguring (8004): ask again, it is not a refusal */
 	ERR__COUNT
 };
 

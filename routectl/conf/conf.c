@@ -210,6 +210,17 @@ static int fill_conf(const struct lyd_node *tree, const char *what, void *arg, s
 	c->bird_timeout_ms = (unsigned)yangctx_get_uint(root, "bird/command-timeout-ms", 5000);
 	c->verify_timeout_ms = (unsigned)yangctx_get_uint(root, "bird/verify-timeout-ms", 5000);
 	c->reconcile_interval_s = (unsigned)yangctx_get_uint(root, "reconcile-interval", 30);
+	unsigned min_s = conf_min_configure_timeout(c->bird_timeout_ms, c->verify_timeout_ms);
+	int too_short = c->configure_timeout_s < min_s;
+	if (too_short)
+		yangctx_report(e, what, CONF_ROOT "/bird/configure-timeout",
+			       "%u s leaves no room to verify and confirm: BIRD undoes the change "
+			       "by itself after configure-timeout, and a configure (command-timeout-ms "
+			       "%u), verify (verify-timeout-ms %u) and a confirm (command-timeout-ms "
+			       "%u) with a %u ms margin need at least %u s; raise configure-timeout "
+			       "to %u or lower the other two",
+			       c->configure_timeout_s, c->bird_timeout_ms, c->verify_timeout_ms,
+			       c->bird_timeout_ms, CONF_CONFIRM_MARGIN_MS, min_s, min_s);
 	const char *mode = yangctx_get(root, "console/mode");
 	c->console_mode = mode ? (unsigned)strtoul(mode, NULL, 8) : 0660;
 
@@ -241,7 +252,13 @@ static int fill_conf(const struct lyd_node *tree, const char *what, void *arg, s
 			return rc;
 	}
 	qsort(c->services, c->n_services, sizeof *c->services, cmp_service);
-	return 0;
+	return too_short ? -ERR_INVALID : 0;
+}
+
+unsigned conf_min_configure_timeout(unsigned command_timeout_ms, unsigned verify_timeout_ms)
+{
+	uint64_t ms = 2 * (uint64_t)command_timeout_ms + verify_timeout_ms + CONF_CONFIRM_MARGIN_MS;
+	return (unsigned)((ms + 999) / 1000);
 }
 
 int conf_parse(const char *json, const char *name, struct conf **out, struct err *e)

@@ -43,7 +43,17 @@ struct conf {
 };
 
 /* Parses and validates a config file. On failure e->msg holds every error,
- * one per line, each naming the JSON path and the reason. */
+ * one per line, each naming the JSON path and the reason.
+ *
+ * Besides the YANG model it refuses a bird/configure-timeout that leaves no
+ * room for the verify deadline: BIRD undoes the change by itself when the
+ * timer of `configure timeout N` fires (BIRD 2 behaviour), so N must cover
+ * the configure reply, verify and the confirm:
+ *   N * 1000 >= command-timeout-ms (configure) + verify-timeout-ms
+ *               + command-timeout-ms (confirm) + CONF_CONFIRM_MARGIN_MS. */
+#define CONF_CONFIRM_MARGIN_MS 1000u
+/* The smallest configure-timeout, in seconds, that c's timeouts allow. */
+unsigned conf_min_configure_timeout(unsigned command_timeout_ms, unsigned verify_timeout_ms);
 int conf_load(const char *path, struct conf **out, struct err *e);
 /* Same, from a string (name is used in messages). */
 int conf_parse(const char *json, const char *name, struct conf **out, struct err *e);
@@ -58,6 +68,9 @@ struct policy {
 	unsigned drain_wait_s;       /* wait before the withdraw stage */
 	unsigned undrain_prepend;    /* prepend count of the first undrain stage */
 	unsigned undrain_wait_s;     /* wait before the announce stage */
+	int refuse_drain_unlisted;   /* unlisted-exporter refuse-drain: refuse a change
+					that takes announcements away while an unlisted
+					BGP protocol exports routectl's routes */
 };
 
 /* path NULL: the built-in default policy. */

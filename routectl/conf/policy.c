@@ -27,6 +27,8 @@ static int fill_policy(const struct lyd_node *tree, const char *what, void *arg,
 	out->drain_wait_s = (unsigned)yangctx_get_uint(root, "drain/wait", 60);
 	out->undrain_prepend = (unsigned)yangctx_get_uint(root, "undrain/prepend", 3);
 	out->undrain_wait_s = (unsigned)yangctx_get_uint(root, "undrain/wait", 60);
+	const char *unlisted = yangctx_get(root, "unlisted-exporter");
+	out->refuse_drain_unlisted = unlisted && strcmp(unlisted, "refuse-drain") == 0;
 	return 0;
 }
 

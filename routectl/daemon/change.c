@@ -30,14 +30,45 @@ static int save_state_cb(void *arg, struct err *e)
 	return rc;
 }
 
-/* Applies new as the desired state; on success it replaces d->state. */
+/* Whether going from old to new takes announcements away anywhere: a
+ * withdraw, a prepend where there was none, or more prepends. */
+static int takes_away(const struct state *old, const struct state *new)
+{
+	for (size_t i = 0; i < new->n; i++) {
+		const struct svc_state *n = &new->svcs[i];
+		const struct svc_state *o = NULL;
+		for (size_t k = 0; old && k < old->n && !o; k++)
+			if (strcmp(old->svcs[k].name, n->name) == 0)
+				o = &old->svcs[k];
+		enum svc_mode om = o ? o->mode : MODE_ANNOUNCE;
+		unsigned op = o ? o->prepend : 0;
+		if (n->mode == MODE_WITHDRAW && om != MODE_WITHDRAW)
+			return 1;
+		if (n->mode == MODE_PREPEND &&
+		    (om == MODE_ANNOUNCE || (om == MODE_PREPEND && n->prepend > op)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Applies new as the desired state; on success it replaces d->state. res
+ * (may be NULL) gets whether the change was partial. */
 int commit_state(struct daemon *d, struct state *new, const char *trigger,
-			const char *change_id, int64_t *ms, struct err *e)
+			const char *change_id, int64_t *ms, struct change_result *res,
+			struct err *e)
 {
 	struct apply_report r;
 	struct save_ctx sc = { d, new };
 	daemon_bird_ready(d);
-	int rc = apply_state(d->bird, d->conf, new, d->tmpl, 0, save_state_cb, &sc, &r, e);
+	struct apply_opts o = {
+		.takes_away = takes_away(d->state, new),
+		.commit = save_state_cb,
+		.commit_arg = &sc,
+	};
+	o.refuse_unlisted = o.takes_away && d->policy.refuse_drain_unlisted;
+	int rc = apply_state(d->bird, d->conf, new, d->tmpl, &o, &r, e);
+	if (r.peers.v)
+		keep_peer_findings(d, &r.peers);
 	if (rc == 0 && !r.changed)
 		rc = save_state_cb(&sc, e);    /* only provenance or next steps changed */
 	if (ms)
@@ -47,20 +78,42 @@ int commit_state(struct daemon *d, struct state *new, const char *trigger,
 			bird_disconnect(d, e->msg);
 		set_last_apply(d, trigger, 0, change_id, e->msg, r.ms_total);
 		log_error("%s %s failed: %s", trigger, change_id, e->msg);
+		apply_report_free(&r);
+		if (r.committed) {
+			/* The state file has the new state (BIRD undid it before the
+			 * confirm): it is the desired state now, and the reconciler
+			 * applies it again. */
+			state_free(d->state);
+			d->state = new;
+		}
 		return rc;
 	}
-	log_info("%s %s applied in %lld ms (render %lld, check %lld, configure %lld, "
-		 "verify %lld in %u rounds, confirm %lld)",
-		 trigger, change_id, (long long)r.ms_total, (long long)r.ms_render,
-		 (long long)r.ms_check, (long long)r.ms_configure, (long long)r.ms_verify,
-		 r.verify_rounds, (long long)r.ms_confirm);
-	set_last_apply(d, trigger, 1, change_id,
-		       r.confirm_failed ? "applied, but configure confirm failed" : "applied",
-		       r.ms_total);
+	log_info("%s %s applied%s in %lld ms (render %lld, precheck %lld, configure %lld, "
+		 "verify %lld in %u rounds, confirm %lld)%s%s",
+		 trigger, change_id, r.partial ? " IN PART" : "", (long long)r.ms_total,
+		 (long long)r.ms_render, (long long)r.ms_precheck, (long long)r.ms_configure,
+		 (long long)r.ms_verify, r.verify_rounds, (long long)r.ms_confirm,
+		 r.partial ? ": " : "", r.partial ? r.partial_text : "");
+	char msg[2200];
+	if (r.partial)
+		snprintf(msg, sizeof msg, "applied in part: %s", r.partial_text);
+	else if (r.confirm_failed)
+		snprintf(msg, sizeof msg, "applied, but configure confirm failed");
+	else if (r.reapplied)
+		snprintf(msg, sizeof msg, "applied (BIRD had undone the first attempt before "
+			 "the confirm; applied again)");
+	else
+		snprintf(msg, sizeof msg, "applied");
+	set_last_apply(d, trigger, 1, change_id, msg, r.ms_total);
+	if (res) {
+		res->partial = r.partial;
+		snprintf(res->partial_msg, sizeof res->partial_msg, "%s", r.partial_text);
+	}
 	state_free(d->state);
 	d->state = new;
 	if (r.changed)
 		start_wake_window(d);
+	apply_report_free(&r);
 	return 0;
 }
 
@@ -242,10 +295,11 @@ int daemon_change(struct daemon *d, const struct change_request *req,
 		state_free(new);
 	} else {
 		static const char *const trigger[] = { "drain", "undrain", "set" };
-		rc = commit_state(d, new, trigger[req->kind], res->change_id, &res->apply_ms, e);
-		if (rc < 0)
+		rc = commit_state(d, new, trigger[req->kind], res->change_id, &res->apply_ms, res,
+				  e);
+		if (rc < 0 && d->state != new)
 			state_free(new);
-		else
+		else if (rc == 0)
 			res->applied = 1;
 	}
 	if (rc < 0)
@@ -287,8 +341,9 @@ void daemon_run_due_steps(struct daemon *d, time_t now)
 		return;
 	new->generation = d->state->generation + 1;
 	struct err e;
-	if (commit_state(d, new, "staged", change_id, NULL, &e) < 0) {
-		state_free(new);
+	if (commit_state(d, new, "staged", change_id, NULL, NULL, &e) < 0) {
+		if (d->state != new)
+			state_free(new);
 		d->step_retry_ms = now_ms() + STEP_RETRY_MS;
 	}
 }

@@ -31,6 +31,15 @@
 #define RECONCILE_BACKOFF_MAX_S 300
 #define WAKE_EVERY_MS 2
 
+void keep_peer_findings(struct daemon *d, struct apply_peers *peers)
+{
+	apply_peers_free(&d->peers);
+	d->peers = *peers;
+	memset(peers, 0, sizeof *peers);
+	d->have_peers = 1;
+	d->peers_at = time(NULL);
+}
+
 void set_last_apply(struct daemon *d, const char *trigger, int ok, const char *change_id,
 			   const char *message, int64_t ms)
 {
@@ -40,7 +49,8 @@ void set_last_apply(struct daemon *d, const char *trigger, int ok, const char *c
 	d->last.ms = ms;
 	snprintf(d->last.trigger, sizeof d->last.trigger, "%s", trigger);
 	snprintf(d->last.change_id, sizeof d->last.change_id, "%s", change_id ? change_id : "");
-	snprintf(d->last.message, sizeof d->last.message, "%s", message ? message : "");
+	/* status shows it on one line */
+	apply_one_line(message, d->last.message, sizeof d->last.message);
 }
 
 void start_wake_window(struct daemon *d)
@@ -56,7 +66,7 @@ void bird_disconnect(struct daemon *d, const char *why)
 		bird_close(d->bird);
 		d->bird = NULL;
 	}
-	snprintf(d->bird_error, sizeof d->bird_error, "%s", why);
+	apply_one_line(why, d->bird_error, sizeof d->bird_error);
 	d->next_connect_ms = now_ms() + CONNECT_RETRY_MS;
 }
 
@@ -74,7 +84,7 @@ int daemon_bird_ready(struct daemon *d)
 		if (!d->bird_logged_down)
 			log_warn("BIRD: %s (retrying every %d ms)", e.msg, CONNECT_RETRY_MS);
 		d->bird_logged_down = 1;
-		snprintf(d->bird_error, sizeof d->bird_error, "%s", e.msg);
+		apply_one_line(e.msg, d->bird_error, sizeof d->bird_error);
 		d->next_connect_ms = now_ms() + CONNECT_RETRY_MS;
 		return 0;
 	}
@@ -222,6 +232,7 @@ void daemon_free(struct daemon *d)
 	conf_free(d->conf);
 	free(d->tmpl);
 	free(d->conf_path);
+	apply_peers_free(&d->peers);
 	memset(d, 0, sizeof *d);
 }
 

@@ -6,6 +6,7 @@
 #ifndef ROUTECTL_DAEMON_H
 #define ROUTECTL_DAEMON_H
 
+#include "apply/apply.h"
 #include "common/err.h"
 #include "common/model.h"
 #include "conf/conf.h"
@@ -47,6 +48,12 @@ struct daemon {
 	char bird_error[ERR_MSG_MAX];
 	int64_t next_connect_ms;
 	int bird_logged_down;
+
+	/* What the last precheck found about BIRD's BGP protocols (at connect,
+	 * on reload, each reconcile and each change), for status. */
+	struct apply_peers peers;
+	int have_peers;
+	time_t peers_at;
 
 	struct last_apply last;
 	unsigned long repairs;        /* drift repaired by the reconciler */
@@ -102,6 +109,8 @@ struct change_result {
 	char change_id[17];
 	char *diff;               /* dry run: unified diff of the include */
 	int applied;
+	int partial;              /* applied, but not at the peers named in partial_msg */
+	char partial_msg[2048];
 	int64_t apply_ms;
 };
 

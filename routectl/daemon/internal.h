@@ -18,7 +18,10 @@ void bird_disconnect(struct daemon *d, const char *why);
 /* Applies new as the desired state (saved between verify and confirm); on
  * success it replaces d->state, else new is the caller's to free. */
 int commit_state(struct daemon *d, struct state *new, const char *trigger,
-		 const char *change_id, int64_t *ms, struct err *e);
+		 const char *change_id, int64_t *ms, struct change_result *res,
+		 struct err *e);
+/* Keeps what a precheck found, for status (takes the peers over). */
+void keep_peer_findings(struct daemon *d, struct apply_peers *peers);
 /* When the next staged step is due (monotonic ms), INT64_MAX if none. */
 int64_t earliest_step_ms(const struct daemon *d);
 

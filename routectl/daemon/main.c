@@ -21,7 +21,8 @@ static void usage(FILE *out)
 		"  -c CONFIG   configuration file (default %s)\n"
 		"  -n          check the configuration, policy and template, then exit\n"
 		"  -v          log debug messages\n"
-		"  -V          print the version\n",
+		"  -V          print the version\n"
+		"  -h, --help  print this help\n",
 		DEFAULT_CONFIG);
 }
 
@@ -65,7 +66,12 @@ int main(int argc, char **argv)
 {
 	const char *config = DEFAULT_CONFIG;
 	int check = 0, opt;
-	while ((opt = getopt(argc, argv, "c:nvVh")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	while ((opt = getopt_long(argc, argv, "c:nvVh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config = optarg;

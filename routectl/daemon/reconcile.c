@@ -19,6 +19,25 @@ int daemon_reconcile(struct daemon *d, const char *why, int force)
 	char drift[ERR_MSG_MAX] = "";
 	struct err e;
 	int rc;
+	/* Check BIRD's protocols first, at every reconcile: status shows what
+	 * was found, and BIRD is not touched while the config and BIRD disagree
+	 * on the protocols or the local AS. */
+	struct apply_peers peers;
+	rc = apply_precheck(d->bird, d->conf, (int)d->conf->bird_timeout_ms, &peers, &e);
+	if (rc < 0) {
+		log_error("reconcile (%s): checking BIRD's protocols: %s", why, e.msg);
+		if (!bird_alive(d->bird))
+			bird_disconnect(d, e.msg);
+		return rc;
+	}
+	struct err be;
+	if (apply_peers_blocking(&peers, &be) < 0) {
+		char line[ERR_MSG_MAX];
+		apply_one_line(be.msg, line, sizeof line);
+		log_error("reconcile (%s): BIRD left alone: %s", why, line);
+		keep_peer_findings(d, &peers);
+		return -ERR_REFUSED;
+	}
 	if (!force) {
 		struct buf cand = { 0 };
 		char *current = NULL;
@@ -28,6 +47,7 @@ int daemon_reconcile(struct daemon *d, const char *why, int force)
 		buf_free(&cand);
 		if (rc < 0) {
 			log_error("reconcile (%s): %s", why, e.msg);
+			keep_peer_findings(d, &peers);
 			return rc;
 		}
 		if (file_drift) {
@@ -35,21 +55,30 @@ int daemon_reconcile(struct daemon *d, const char *why, int force)
 				 "%s differs from the desired state (edited by hand?)",
 				 d->conf->include_path);
 		} else {
-			rc = verify_exports(d->bird, d->conf, d->state,
+			rc = verify_exports(d->bird, d->conf, d->state, &peers,
 					    (int)d->conf->bird_timeout_ms, &e);
 			if (rc == 0) {
-				log_debug("reconcile (%s): in sync", why);
+				char partial[2048];
+				if (apply_peers_partial(&peers, 1, partial, sizeof partial))
+					log_warn("reconcile (%s): BIRD runs the desired state, but not "
+						 "every peer exports it (applying again cannot fix "
+						 "that): %s", why, partial);
+				else
+					log_debug("reconcile (%s): in sync", why);
+				keep_peer_findings(d, &peers);
 				return 0;
 			}
+			keep_peer_findings(d, &peers);
 			if (rc != -ERR_VERIFY) {
 				log_error("reconcile (%s): %s", why, e.msg);
 				if (!bird_alive(d->bird))
 					bird_disconnect(d, e.msg);
 				return rc;
 			}
-			snprintf(drift, sizeof drift, "%s", e.msg);
+			apply_one_line(e.msg, drift, sizeof drift);
 		}
 	}
+	apply_peers_free(&peers);
 	if (force)
 		log_info("reconcile (%s): applying the desired state", why);
 	else
@@ -57,21 +86,27 @@ int daemon_reconcile(struct daemon *d, const char *why, int force)
 	struct apply_report r;
 	char change_id[17];
 	change_id_new(change_id);
-	rc = apply_state(d->bird, d->conf, d->state, d->tmpl, 1, NULL, NULL, &r, &e);
+	struct apply_opts o = { .force = 1 };
+	rc = apply_state(d->bird, d->conf, d->state, d->tmpl, &o, &r, &e);
+	if (r.peers.v)
+		keep_peer_findings(d, &r.peers);
+	apply_report_free(&r);
 	if (!force || r.changed)
 		d->repairs++;
 	if (rc < 0) {
-		log_error("reconcile (%s): repair failed: %s", why, e.msg);
+		char line[ERR_MSG_MAX];
+		apply_one_line(e.msg, line, sizeof line);
+		log_error("reconcile (%s): repair failed: %s", why, line);
 		set_last_apply(d, "reconcile", 0, change_id, e.msg, r.ms_total);
 		if (!bird_alive(d->bird))
 			bird_disconnect(d, e.msg);
 		return rc;
 	}
-	log_info("reconcile (%s): %s in %lld ms", why, force ? "applied" : "repaired",
-		 (long long)r.ms_total);
+	log_info("reconcile (%s): %s in %lld ms%s%s", why, force ? "applied" : "repaired",
+		 (long long)r.ms_total, r.partial ? "; in part: " : "",
+		 r.partial ? r.partial_text : "");
 	set_last_apply(d, "reconcile", 1, change_id,
 		       force ? "applied the desired state" : "repaired drift", r.ms_total);
 	start_wake_window(d);
 	return 1;
 }
-

@@ -57,9 +57,24 @@ static void check_reply(const struct bird_reply *r, struct outcome *o)
 	if (bird_parse_protocols(r, &pv, &n, &e) == 0) {
 		for (size_t i = 0; i < n; i++)
 			if (!memchr(pv[i].name, '\0', sizeof pv[i].name) ||
-			    !memchr(pv[i].info, '\0', sizeof pv[i].info))
+			    !memchr(pv[i].info, '\0', sizeof pv[i].info) ||
+			    pv[i].n_channels > BIRD_CHANNELS_MAX)
 				abort();
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < pv[i].n_channels; k++)
+				if ((pv[i].channels[k].family != 4 && pv[i].channels[k].family != 6) ||
+				    !memchr(pv[i].channels[k].table, '\0',
+					    sizeof pv[i].channels[k].table))
+					abort();
 		free(pv);
+	}
+	unsigned long count;
+	bird_parse_count(r, &count, &e);
+	if (r->n_lines) {
+		char file[256];
+		if (bird_parse_error_file(r->lines[0].text, file, sizeof file) &&
+		    (!file[0] || strlen(file) >= sizeof file))
+			abort();
 	}
 }
 

@@ -18,7 +18,8 @@ CONF
 cat >"$D/routectld.json" <<CONF
 {"routectl-config:routectld": {
   "site": "ash", "local-as": 65001,
-  "bird": {"control-socket": "$D/site.ctl", "include": "$D/routectl.conf", "configure-timeout": 2},
+  "bird": {"control-socket": "$D/site.ctl", "include": "$D/routectl.conf", "configure-timeout": 2,
+           "command-timeout-ms": 300, "verify-timeout-ms": 400},
   "state-dir": "$D/state",
   "console": {"socket": "$D/routectld.sock"},
   "reconcile-interval": 1,

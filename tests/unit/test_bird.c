@@ -1147,7 +1147,8 @@ START_TEST(test_configure_replies)
 	ck_assert_int_eq(bird_configure_timeout(c, 0, 1000, &e), -ERR_INVALID);
 	ck_assert_int_eq(bird_configure_timeout(c, 30, 1000, &e), 0);
 	ck_assert_int_eq(bird_configure_confirm(c, 1000, &e), 0);
-	ck_assert_int_eq(bird_configure_confirm(c, 1000, &e), 0);
+	/* 0019: nothing was pending, the caller must not take it for confirmed. */
+	ck_assert_int_eq(bird_configure_confirm(c, 1000, &e), BIRD_NOTHING_PENDING);
 	ck_assert_int_eq(bird_configure_undo(c, 1000, &e), 0);
 	ck_assert_int_eq(bird_configure_undo(c, 1000, &e), 0);
 	ck_assert_int_eq(bird_configure_undo(c, 1000, &e), 0);
@@ -1223,6 +1224,269 @@ START_TEST(test_show_export_replies)
 			 -ERR_INVALID);
 	ck_assert_int_eq(bird_show_export(c, "1isp", "x", 1000, &v, &n, &e), -ERR_INVALID);
 	ck_assert_int_eq(bird_show_export(c, "isp", "", 1000, &v, &n, &e), -ERR_INVALID);
+	bird_close(c);
+	fake_stop(&f);
+}
+END_TEST
+
+/* `show protocols all`: Local AS and channels per protocol (BIRD 2.0.12). */
+START_TEST(test_protocols_all)
+{
+	struct bird_protocol *v;
+	size_t n;
+	parse_protocols_file("show_protocols_all.txt", &v, &n);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_str_eq(v[0].name, "routectl_v4");
+	ck_assert_int_eq(v[0].has_local_as, 0);
+	ck_assert_uint_eq(v[0].n_channels, 1);
+	ck_assert_int_eq(v[0].channels[0].family, 4);
+	ck_assert_uint_eq(v[2].n_channels, 0);   /* device1 */
+	/* isp: one session, both families */
+	ck_assert_str_eq(v[3].name, "isp");
+	ck_assert_int_eq(v[3].has_local_as, 1);
+	ck_assert_uint_eq(v[3].local_as, 65001);
+	ck_assert_uint_eq(v[3].n_channels, 2);
+	ck_assert_str_eq(bird_protocol_channel(&v[3], 4)->table, "master4");
+	ck_assert_str_eq(bird_protocol_channel(&v[3], 4)->state, "UP");
+	ck_assert_str_eq(bird_protocol_channel(&v[3], 6)->table, "master6");
+	/* isp6: a native IPv6 session, IPv6 only */
+	ck_assert_str_eq(v[4].name, "isp6");
+	ck_assert_ptr_null(bird_protocol_channel(&v[4], 4));
+	ck_assert_ptr_nonnull(bird_protocol_channel(&v[4], 6));
+	/* bad: IPv4 only */
+	ck_assert_str_eq(v[5].name, "bad");
+	ck_assert_ptr_nonnull(bird_protocol_channel(&v[5], 4));
+	ck_assert_ptr_null(bird_protocol_channel(&v[5], 6));
+	free(v);
+
+	parse_protocols_file("show_protocols_all_isp6.txt", &v, &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(v[0].n_channels, 1);
+	ck_assert_int_eq(v[0].channels[0].family, 6);
+	free(v);
+
+	/* A session that is down still lists its channels, DOWN. */
+	parse_protocols_file("show_protocols_all_bgp_down.txt", &v, &n);
+	ck_assert_str_eq(v[0].state, "start");
+	ck_assert_uint_eq(v[0].local_as, 65001);
+	ck_assert_str_eq(bird_protocol_channel(&v[0], 4)->state, "DOWN");
+	free(v);
+	parse_protocols_file("show_protocols_all_bgp_disabled.txt", &v, &n);
+	ck_assert_str_eq(v[0].state, "down");
+	ck_assert_str_eq(bird_protocol_channel(&v[0], 4)->state, "DOWN");
+	free(v);
+
+	/* BIRD's own AS is not the one routectl was told. */
+	parse_protocols_file("show_protocols_all_other_as.txt", &v, &n);
+	ck_assert_uint_eq(v[0].local_as, 64512);
+	free(v);
+}
+END_TEST
+
+static int parse_protocols_text(const char *text, struct bird_protocol **v, size_t *n,
+				struct err *e)
+{
+	struct bird_reply r;
+	parse_chunked(text, strlen(text), 0, &r);
+	int rc = bird_parse_protocols(&r, v, n, e);
+	bird_reply_free(&r);
+	return rc;
+}
+
+START_TEST(test_protocols_all_bad)
+{
+	struct bird_protocol *v;
+	size_t n;
+	struct err e;
+	ck_assert_int_eq(parse_protocols_text("1006-  Channel ipv4\n     Table: master4\n0000 \n",
+					      &v, &n, &e), -ERR_PROTOCOL);
+	ck_assert_ptr_nonnull(strstr(e.msg, "before any protocol row"));
+	ck_assert_int_eq(parse_protocols_text("1002-x BGP --- up 10:00:00 Est\n"
+					      "1006-  Local AS: 99999999999\n0000 \n",
+					      &v, &n, &e), -ERR_PROTOCOL);
+	ck_assert_ptr_nonnull(strstr(e.msg, "not an AS number"));
+	ck_assert_int_eq(parse_protocols_text("1002-x BGP --- up 10:00:00 Est\n"
+					      "1006-  Local AS: 65001x\n0000 \n",
+					      &v, &n, &e), -ERR_PROTOCOL);
+	ck_assert_int_eq(parse_protocols_text("1002-x BGP --- up 10:00:00 Est\n"
+					      "1006-  Local AS:\n0000 \n", &v, &n, &e),
+			 -ERR_PROTOCOL);
+	ck_assert_int_eq(parse_protocols_text("1002-x BGP --- up 10:00:00 Est\n"
+					      "1006-  Channel ipv4\n     Table: "
+					      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+					      "aaaaaaaaaaaaaaaaaaaa\n0000 \n", &v, &n, &e),
+			 -ERR_PROTOCOL);
+	ck_assert_ptr_nonnull(strstr(e.msg, "too long"));
+	ck_assert_int_eq(parse_protocols_text("1002-x BGP --- up 10:00:00 Est\n"
+					      "1006-  Channel\n0000 \n", &v, &n, &e), 0);
+	ck_assert_uint_eq(v[0].n_channels, 0);
+	free(v);
+	/* Channels of other types are not kept; one family is kept once. */
+	ck_assert_int_eq(parse_protocols_text("1002-x BGP --- up 10:00:00 Est\n"
+					      "1006-  Channel flow4\n     Table: flowtab4\n"
+					      "   Channel ipv4\n     Table: t4\n     State: UP\n"
+					      "   Channel ipv4\n     Table: other\n"
+					      "   Channel ipv6\n     State: DOWN\n0000 \n",
+					      &v, &n, &e), 0);
+	ck_assert_uint_eq(v[0].n_channels, 2);
+	ck_assert_str_eq(bird_protocol_channel(&v[0], 4)->table, "t4");
+	ck_assert_str_eq(bird_protocol_channel(&v[0], 6)->state, "DOWN");
+	ck_assert_str_eq(bird_protocol_channel(&v[0], 6)->table, "");
+	free(v);
+}
+END_TEST
+
+START_TEST(test_count)
+{
+	static const struct {
+		const char *file;
+		unsigned long want;
+	} ok[] = {
+		{ "show_route_export_count.txt", 2 },
+		{ "show_route_export_count_two_tables.txt", 1 },
+		{ "show_route_export_no_channel.txt", 0 },
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		size_t len;
+		char *data = load(ok[i].file, &len);
+		struct bird_reply r;
+		struct err e;
+		parse_chunked(data, len, 0, &r);
+		unsigned long n = 99;
+		ck_assert_msg(bird_parse_count(&r, &n, &e) == 0, "%s: %s", ok[i].file, e.msg);
+		ck_assert_uint_eq(n, ok[i].want);
+		bird_reply_free(&r);
+		free(data);
+	}
+	static const char *const bad[] = {
+		"1007-12 of 3 routes for 2 networks in table master4\n0000 \n",
+		"1007-x of 3 routes for 2 networks in table master4\n0000 \n",
+		"1007-1 of 3 routes for 2 networks in table master4 extra\n0000 \n",
+		"1007-Table master4:\n 192.0.2.0/24 blackhole\n0000 \n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct bird_reply r;
+		struct err e;
+		parse_chunked(bad[i], strlen(bad[i]), 0, &r);
+		unsigned long n = 99;
+		ck_assert_int_eq(bird_parse_count(&r, &n, &e), -ERR_PROTOCOL);
+		ck_assert_ptr_nonnull(strstr(e.msg, "not a route count"));
+		bird_reply_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_error_file)
+{
+	char f[64];
+	ck_assert_int_eq(bird_parse_error_file("/etc/bird/bird.conf:12:3 syntax error", f,
+					       sizeof f), 1);
+	ck_assert_str_eq(f, "/etc/bird/bird.conf");
+	ck_assert_int_eq(bird_parse_error_file("/a:b/x.conf:4:1 syntax error, unexpected ':'", f,
+					       sizeof f), 1);
+	ck_assert_str_eq(f, "/a:b/x.conf");
+	ck_assert_int_eq(bird_parse_error_file("/tmp/x/nonexistent-bird.conf: No such file or "
+					       "directory", f, sizeof f), 1);
+	ck_assert_str_eq(f, "/tmp/x/nonexistent-bird.conf");
+	ck_assert_int_eq(bird_parse_error_file("Reconfiguration ignored, shutting down", f,
+					       sizeof f), 0);
+	ck_assert_str_eq(f, "");
+	ck_assert_int_eq(bird_parse_error_file("syntax error, unexpected CF_SYM_UNDEFINED", f,
+					       sizeof f), 0);
+	ck_assert_int_eq(bird_parse_error_file(":1:2 x", f, sizeof f), 0);
+	ck_assert_int_eq(bird_parse_error_file("/x.conf:1: x", f, sizeof f), 0);
+	/* Does not fit: not cut. */
+	ck_assert_int_eq(bird_parse_error_file("/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+					       "aaaaaaaaaaaaaaaaaaa.conf:1:1 x", f, sizeof f), 0);
+	ck_assert_str_eq(f, "");
+}
+END_TEST
+
+/* Busy BIRD, sentinels, counts and the file of a config error, over a socket. */
+START_TEST(test_busy_and_prefix_replies)
+{
+	static const struct exch ex[] = {
+		{ "show route export isp protocol routectl_v4 all", "show_route_busy.txt", 1 },
+		{ "show route export isp protocol routectl_v4 all", "show_route_export_all.txt", 1 },
+		{ "show route 240.0.0.1/32 export bad", "show_route_sentinel_export_bad.txt", 1 },
+		{ "show route 240.0.0.1/32 export isp", "show_route_sentinel_export_isp.txt", 1 },
+		{ "show route 100::1/128 export bad", "show_route_sentinel_no_channel.txt", 1 },
+		{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_sentinel_present.txt",
+		  1 },
+		{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_prefix_not_found.txt",
+		  1 },
+		{ "show route export bad protocol routectl_v4 count", "show_route_export_count.txt",
+		  1 },
+		{ "show route export isp protocol routectl_v4 count",
+		  "show_route_export_count_two_tables.txt", 1 },
+		{ "show route export bad protocol routectl_v6 count",
+		  "show_route_export_bgp_down.txt", 1 },
+		{ "show protocols all", "show_route_busy.txt", 1 },
+		{ "show protocols all", "show_protocols_all.txt", 1 },
+		{ "configure timeout 30", "configure_timeout_queued.txt", 1 },
+		{ "configure undo", "configure_undo_queued.txt", 1 },
+		{ "configure timeout 30", "configure_check_syntax_error.txt", 1 },
+		{ "configure timeout 30", "configure_missing_file.txt", 1 },
+		{ "configure timeout 30", "configure_timeout.txt", 1 },
+	};
+	struct fake f = { .greeting = GREETING, .ex = ex, .n_ex = sizeof ex / sizeof ex[0] };
+	fake_start(&f);
+	struct bird_conn *c = fake_open(&f);
+	struct bird_export *v;
+	size_t n;
+	struct err e;
+	ck_assert_int_eq(bird_show_export(c, "isp", "routectl_v4", 1000, &v, &n, &e), -ERR_BUSY);
+	ck_assert_ptr_nonnull(strstr(e.msg, "busy reconfiguring"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "8004 Stopped due to reconfiguration"));
+	ck_assert(bird_alive(c));
+	/* ... and the same question answers once BIRD is done. */
+	ck_assert_int_eq(bird_show_export(c, "isp", "routectl_v4", 1000, &v, &n, &e), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(v[1].first_asn, 65001);
+	free(v);
+	int found = -1;
+	ck_assert_int_eq(bird_prefix_exported(c, "240.0.0.1/32", "bad", 1000, &found, &e), 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_eq(bird_prefix_exported(c, "240.0.0.1/32", "isp", 1000, &found, &e), 0);
+	ck_assert_int_eq(found, 0);
+	ck_assert_int_eq(bird_prefix_exported(c, "100::1/128", "bad", 1000, &found, &e),
+			 -ERR_NOTFOUND);
+	ck_assert_int_eq(bird_prefix_present(c, "240.0.0.1/32", "routectl_v4", 1000, &found, &e),
+			 0);
+	ck_assert_int_eq(found, 1);
+	/* An include without the sentinel: no such net at all (8001). */
+	ck_assert_int_eq(bird_prefix_present(c, "240.0.0.1/32", "routectl_v4", 1000, &found, &e),
+			 0);
+	ck_assert_int_eq(found, 0);
+	unsigned long cnt = 0;
+	ck_assert_int_eq(bird_export_count(c, "bad", "routectl_v4", 1000, &cnt, &e), 0);
+	ck_assert_uint_eq(cnt, 2);
+	ck_assert_int_eq(bird_export_count(c, "isp", "routectl_v4", 1000, &cnt, &e), 0);
+	ck_assert_uint_eq(cnt, 1);
+	ck_assert_int_eq(bird_export_count(c, "bad", "routectl_v6", 1000, &cnt, &e), -ERR_NOTFOUND);
+	struct bird_protocol *pv;
+	ck_assert_int_eq(bird_show_protocols_all(c, 1000, &pv, &n, &e), -ERR_BUSY);
+	ck_assert_int_eq(bird_show_protocols_all(c, 1000, &pv, &n, &e), 0);
+	ck_assert_uint_eq(n, 6);
+	free(pv);
+	/* 0005: queued behind a reconfiguration in progress; still taken. */
+	ck_assert_int_eq(bird_configure_timeout(c, 30, 1000, &e), 0);
+	ck_assert_int_eq(bird_configure_undo(c, 1000, &e), 0);   /* 0017 */
+	ck_assert_int_eq(bird_configure_timeout(c, 30, 1000, &e), -ERR_BIRD);
+	ck_assert_str_eq(bird_error_file(c), "/tmp/birdrec/bad.conf");
+	ck_assert_int_eq(bird_configure_timeout(c, 30, 1000, &e), -ERR_BIRD);
+	ck_assert_str_eq(bird_error_file(c), "/tmp/contract-rec/nonexistent-bird.conf");
+	ck_assert_int_eq(bird_configure_timeout(c, 30, 1000, &e), 0);
+	ck_assert_str_eq(bird_error_file(c), "");
+	/* Bad input is refused before anything is sent. */
+	ck_assert_int_eq(bird_prefix_exported(c, "240.0.0.1/24", "isp", 1000, &found, &e),
+			 -ERR_INVALID);
+	ck_assert_int_eq(bird_prefix_exported(c, "240.0.0.1/32 all", "isp", 1000, &found, &e),
+			 -ERR_INVALID);
+	ck_assert_int_eq(bird_prefix_present(c, "240.0.0.1/32", "x;y", 1000, &found, &e),
+			 -ERR_INVALID);
+	ck_assert_int_eq(bird_export_count(c, "isp count", "routectl_v4", 1000, &cnt, &e),
+			 -ERR_INVALID);
 	bird_close(c);
 	fake_stop(&f);
 }
@@ -1487,9 +1751,33 @@ START_TEST(test_real_bird)
 	ck_assert_int_eq(bird_show_export(c, "isp", "routectl_v4", 2000, &v, &n, &e), 0);
 	ck_assert_uint_eq(v[1].path_len, 4);
 	ck_assert_uint_eq(v[1].first_asn_run, 4);
+	ck_assert_uint_eq(v[1].first_asn, 65001);
 	free(v);
+	/* The protocol's details: its Local AS and both families. */
+	struct bird_protocol *pa;
+	ck_assert_msg(bird_show_protocols_all(c, 2000, &pa, &n, &e) == 0, "%s", e.msg);
+	const struct bird_protocol *isp_p = NULL;
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(pa[k].name, "isp") == 0)
+			isp_p = &pa[k];
+	ck_assert_ptr_nonnull(isp_p);
+	ck_assert_int_eq(isp_p->has_local_as, 1);
+	ck_assert_uint_eq(isp_p->local_as, 65001);
+	ck_assert_ptr_nonnull(bird_protocol_channel(isp_p, 4));
+	ck_assert_ptr_nonnull(bird_protocol_channel(isp_p, 6));
+	free(pa);
+	int found = -1;
+	ck_assert_int_eq(bird_prefix_present(c, "192.0.2.0/24", "routectl_v4", 2000, &found, &e),
+			 0);
+	ck_assert_int_eq(found, 1);
+	ck_assert_int_eq(bird_prefix_exported(c, "203.0.113.0/24", "isp", 2000, &found, &e), 0);
+	ck_assert_int_eq(found, 0);
+	unsigned long cnt = 0;
+	ck_assert_msg(bird_export_count(c, "isp", "routectl_v4", 2000, &cnt, &e) == 0, "%s",
+		      e.msg);
+	ck_assert_uint_eq(cnt, 2);
 	ck_assert_msg(bird_configure_confirm(c, 2000, &e) == 0, "%s", e.msg);
-	ck_assert_msg(bird_configure_confirm(c, 2000, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(bird_configure_confirm(c, 2000, &e), BIRD_NOTHING_PENDING);
 	ck_assert_msg(bird_configure_undo(c, 2000, &e) == 0, "%s", e.msg);
 	ck_assert_int_eq(bird_show_export(c, "isp", "routectl_v4", 2000, &v, &n, &e), 0);
 	ck_assert_uint_eq(v[1].path_len, 2);
@@ -1538,6 +1826,10 @@ static Suite *bird_suite(void)
 	tcase_add_test(t, test_export_speed);
 	tcase_add_test(t, test_protocols);
 	tcase_add_test(t, test_protocols_formats);
+	tcase_add_test(t, test_protocols_all);
+	tcase_add_test(t, test_protocols_all_bad);
+	tcase_add_test(t, test_count);
+	tcase_add_test(t, test_error_file);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("socket");
@@ -1553,6 +1845,7 @@ static Suite *bird_suite(void)
 	tcase_add_test(t, test_open_backlog_full);
 	tcase_add_test(t, test_configure_replies);
 	tcase_add_test(t, test_show_export_replies);
+	tcase_add_test(t, test_busy_and_prefix_replies);
 	tcase_add_test(t, test_read_idle);
 	suite_add_tcase(s, t);
 
