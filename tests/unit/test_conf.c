@@ -251,6 +251,45 @@ static void parse_bad(const char *json, const char *want)
 	"\"site\": \"ash\", \"bird\": {\"control-socket\": \"/b\", \"include\": \"/i\"}, " \
 	"\"state-dir\": \"/s\", \"console\": {\"socket\": \"/c\"}"
 
+/* BIRD undoes a change by itself when configure-timeout runs out: a config
+ * whose configure-timeout cannot cover configure + verify + confirm is
+ * refused, naming both values and the minimum. */
+START_TEST(test_configure_timeout_room)
+{
+	ck_assert_uint_eq(conf_min_configure_timeout(5000, 5000), 16);
+	ck_assert_uint_eq(conf_min_configure_timeout(300, 400), 2);
+	ck_assert_uint_eq(conf_min_configure_timeout(300, 401), 3);
+	ck_assert_uint_eq(conf_min_configure_timeout(3600000, 3600000), 10801);
+
+	struct conf *c = NULL;
+	struct err e = { 0 };
+	const char *doc =
+		"{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 1, "
+		"\"bird\": {\"control-socket\": \"/b\", \"include\": \"/i\", "
+		"\"configure-timeout\": 10}, "
+		"\"state-dir\": \"/s\", \"console\": {\"socket\": \"/c\"}}}";
+	ck_assert_int_eq(conf_parse(doc, "inline", &c, &e), -ERR_INVALID);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(e.msg, ROOT "/bird/configure-timeout: 10 s leaves no room to verify "
+			     "and confirm"), "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "command-timeout-ms 5000"), "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "verify-timeout-ms 5000"), "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "need at least 16 s"), "%s", e.msg);
+
+	doc = "{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 1, "
+	      "\"bird\": {\"control-socket\": \"/b\", \"include\": \"/i\", "
+	      "\"configure-timeout\": 2, \"command-timeout-ms\": 300, \"verify-timeout-ms\": 400}, "
+	      "\"state-dir\": \"/s\", \"console\": {\"socket\": \"/c\"}}}";
+	ck_assert_msg(conf_parse(doc, "inline", &c, &e) == 0, "%s", e.msg);
+	conf_free(c);
+	/* The default (30 s, 5 s, 5 s) has room. */
+	ck_assert_int_eq(conf_parse("{\"routectl-config:routectld\": {" GOOD_BODY
+				    ", \"local-as\": 1}}", "inline", &c, &e), 0);
+	ck_assert_uint_eq(c->configure_timeout_s, 30);
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(test_inline)
 {
 	parse_bad("", "empty");
@@ -326,8 +365,11 @@ START_TEST(test_policy)
 	ck_assert_int_eq(policy_load(path, &shipped, &e), 0);
 	ck_assert_mem_eq(&p, &shipped, sizeof p);
 
+	ck_assert_int_eq(p.refuse_drain_unlisted, 0);   /* default: report */
+
 	tu_data_path(path, sizeof path, "conf", "policy-good.json");
 	ck_assert_int_eq(policy_load(path, &p, &e), 0);
+	ck_assert_int_eq(p.refuse_drain_unlisted, 1);
 	ck_assert_uint_eq(p.drain_prepend, 5);
 	ck_assert_uint_eq(p.drain_wait_s, 300);
 	ck_assert_uint_eq(p.undrain_prepend, 2);
@@ -351,8 +393,9 @@ START_TEST(test_policy_bad)
 	struct err e = { 0 };
 	ck_assert_int_eq(policy_load(path, &p, &e), -ERR_INVALID);
 	ck_assert_mem_eq(&p, &before, sizeof p);
-	ck_assert_uint_eq(count_lines(e.msg), 3);
+	ck_assert_uint_eq(count_lines(e.msg), 4);
 	ck_assert_msg(strncmp(e.msg, head, strlen(head)) == 0, "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "/routectl-policy:policy/unlisted-exporter: "), "%s", e.msg);
 	ck_assert_msg(strstr(e.msg, "/routectl-policy:policy/drain/prepend: 11: out of range 1..10"),
 		      "%s", e.msg);
 	ck_assert_msg(strstr(e.msg, "/routectl-policy:policy/undrain/wait: 90000: out of range 0..86400"),
@@ -444,6 +487,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_bad_values);
 	tcase_add_test(t, test_many_errors);
 	tcase_add_test(t, test_inline);
+	tcase_add_test(t, test_configure_timeout_room);
 	tcase_add_test(t, test_error_cap);
 	tcase_add_test(t, test_missing_file);
 	suite_add_tcase(s, t);
