@@ -863,14 +863,15 @@ int apply_state(struct bird_conn *b, const struct conf *c, const struct state *s
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			/* The state is saved already; BIRD will undo in configure-timeout
-			 * seconds and the reconciler applies the saved state again. */
-			err_prefix(e, "configure confirm");
-			log_error("apply: %s; BIRD undoes it within %u s and the reconciler "
-				  "applies the saved state again", e->msg, c->configure_timeout_s);
+			/* Unknown whether BIRD keeps it: without a confirm it undoes
+			 * the change after configure-timeout. The state is saved; the
+			 * reconciler applies it again (at once when the connection
+			 * comes back). Not "applied": say what is known. */
+			err_prefix(e, "the change is saved and BIRD runs it for now, but `configure "
+				   "confirm` failed, so BIRD undoes it within %u s unless the "
+				   "reconciler applies it again first", c->configure_timeout_s);
 			r->confirm_failed = 1;
-			rc = 0;
-			break;
+			goto out;
 		}
 		/* 0019: nothing was pending. Our `configure timeout` timer fired
 		 * first (routectld stalled past configure-timeout) and BIRD went

@@ -122,7 +122,8 @@ struct apply_report {
 	int changed;          /* the include's bytes changed */
 	int undone;           /* BIRD took the candidate and was made to undo it */
 	int restored;         /* the previous include was put back */
-	int confirm_failed;   /* committed, but `configure confirm` failed */
+	int confirm_failed;   /* committed, but `configure confirm` failed (an
+				 error: BIRD undoes it unless applied again) */
 	int committed;        /* the commit callback saved the new state */
 	int bird_undid;       /* a confirm found nothing pending: BIRD had undone it */
 	int reapplied;        /* ... and the change was applied again */
@@ -163,9 +164,10 @@ struct apply_opts {
  * in part), -ERR_REFUSED when the precheck found a blocking problem (nothing
  * touched), or the failure with what happened and where in e. When BIRD
  * undid the change before the confirm (0019) and applying it again fails
- * too, the error says so; if the commit had saved the state by then,
- * r->committed is set: the caller's desired state is the new one, and its
- * reconciler applies it again. Free r with apply_report_free. */
+ * too, or when `configure confirm` itself fails (no answer), the error says
+ * so; if the commit had saved the state by then, r->committed is set: the
+ * caller's desired state is the new one, and its reconciler applies it
+ * again. Free r with apply_report_free. */
 int apply_state(struct bird_conn *b, const struct conf *c, const struct state *st,
 		const char *tmpl, const struct apply_opts *o, struct apply_report *r,
 		struct err *e);

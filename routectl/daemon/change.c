@@ -67,6 +67,12 @@ int commit_state(struct daemon *d, struct state *new, const char *trigger,
 	};
 	o.refuse_unlisted = o.takes_away && d->policy.refuse_drain_unlisted;
 	int rc = apply_state(d->bird, d->conf, new, d->tmpl, &o, &r, e);
+	if (rc == -ERR_CONNECT && !d->bird && d->bird_error[0]) {
+		/* Say why there is no connection (e.g. BIRD stopped answering). */
+		char what[ERR_MSG_MAX];
+		snprintf(what, sizeof what, "%s", e->msg);
+		err_set(e, ERR_CONNECT, "%.1500s: %.2000s", what, d->bird_error);
+	}
 	if (r.peers.v)
 		keep_peer_findings(d, &r.peers);
 	if (rc == 0 && !r.changed)
@@ -97,8 +103,6 @@ int commit_state(struct daemon *d, struct state *new, const char *trigger,
 	char msg[2200];
 	if (r.partial)
 		snprintf(msg, sizeof msg, "applied in part: %s", r.partial_text);
-	else if (r.confirm_failed)
-		snprintf(msg, sizeof msg, "applied, but configure confirm failed");
 	else if (r.reapplied)
 		snprintf(msg, sizeof msg, "applied (BIRD had undone the first attempt before "
 			 "the confirm; applied again)");
