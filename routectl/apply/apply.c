@@ -641,10 +641,14 @@ int verify_until(struct bird_conn *b, const struct conf *c, const struct state *
 		return err_set(e, ERR_NOMEM, "out of memory comparing BIRD's exports");
 	int64_t deadline = now_ms() + timeout_ms;
 	unsigned n = 0;
-	int rc;
+	int rc, busy_logged = 0;
 	for (;;) {
 		n++;
 		rc = verify_round(&v, b, c, peers, cmd_timeout, e);
+		if (rc == -ERR_BUSY && !busy_logged) {
+			log_info("verify: %s; asking again until the verify deadline", e->msg);
+			busy_logged = 1;
+		}
 		/* A mismatch may still settle, and a busy BIRD answers later;
 		 * any other error is final. */
 		if ((rc != -ERR_VERIFY && rc != -ERR_BUSY) || now_ms() >= deadline)
@@ -781,6 +785,7 @@ static int precheck_until(struct bird_conn *b, const struct conf *c, struct appl
 		int rc = apply_precheck(b, c, (int)c->bird_timeout_ms, &r->peers, e);
 		if (rc != -ERR_BUSY || now_ms() >= deadline)
 			return rc;
+		log_info("precheck: %s; asking again", e->msg);
 		struct timespec ts = { 0, 10 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
@@ -875,31 +880,49 @@ int apply_state(struct bird_conn *b, const struct conf *c, const struct state *s
 		}
 		/* 0019: nothing was pending. Our `configure timeout` timer fired
 		 * first (routectld stalled past configure-timeout) and BIRD went
-		 * back to its previous config, or another client confirmed or
-		 * reconfigured meanwhile. Look instead of guessing. */
+		 * back to its previous config, or another client ran `configure`
+		 * (which cancels the timer and keeps what it read), `configure
+		 * confirm` or `configure undo` meanwhile. Look instead of guessing:
+		 * the change is in effect only if BIRD exports it. */
 		r->bird_undid = 1;
 		struct err ve;
-		int in_effect = verify_exports(b, c, st, &r->peers, (int)c->bird_timeout_ms, &ve) == 0;
-		if (in_effect) {
-			log_warn("apply: `configure confirm` found nothing pending, but BIRD exports "
-				 "the change (another client confirmed or reconfigured)");
+		unsigned rounds = 0;
+		t = now_ms();
+		int vrc = verify_until(b, c, st, &r->peers, (int)c->verify_timeout_ms, &rounds, &ve);
+		r->ms_verify += now_ms() - t;
+		if (vrc == 0) {
+			log_warn("apply: `configure confirm` answered 0019 Nothing to do, but BIRD "
+				 "exports the change and has no undo pending (another client "
+				 "reconfigured or confirmed meanwhile): it is in effect");
 			rc = 0;
 			break;
 		}
+		if (vrc != -ERR_VERIFY && vrc != -ERR_BUSY) {
+			rc = vrc;
+			*e = ve;
+			err_prefix(e, "`configure confirm` answered 0019 Nothing to do and asking BIRD "
+				   "what it exports failed; it is unknown whether the change is in "
+				   "effect%s", r->committed ? " (the desired state is saved; the "
+						  "reconciler applies it again)" : "");
+			goto out;
+		}
 		if (attempt > 0) {
+			char why[1024];
+			apply_one_line(ve.msg, why, sizeof why);
 			rc = err_set(e, ERR_BIRD,
-				     "BIRD undid the change by itself twice before routectld could "
-				     "confirm it (`configure confirm` answered 0019 Nothing to do: "
-				     "the configure-timeout of %u s ran out); the change is NOT in "
-				     "effect%s", c->configure_timeout_s,
+				     "the change is NOT in effect: `configure confirm` answered 0019 "
+				     "Nothing to do twice, and BIRD does not export the change (%s). "
+				     "BIRD undid it: its configure-timeout of %u s ran out before the "
+				     "confirm, or another client ran `configure undo`%s", why,
+				     c->configure_timeout_s,
 				     r->committed ? "; the desired state is saved and the "
 						    "reconciler applies it again" : "");
 			restore_include(c, previous, &ve);
 			goto out;
 		}
-		log_warn("apply: BIRD undid the change before routectld confirmed it "
-			 "(`configure confirm` answered 0019 Nothing to do: the "
-			 "configure-timeout of %u s ran out); applying it again",
+		log_warn("apply: `configure confirm` answered 0019 Nothing to do and BIRD does "
+			 "not export the change: BIRD undid it (configure-timeout of %u s ran out, "
+			 "or another client's `configure undo`); applying it again",
 			 c->configure_timeout_s);
 		r->reapplied = 1;
 	}

@@ -113,7 +113,7 @@ check "BIRD undoes the change by itself after configure-timeout: web is exported
 kill -CONT "$DAEMON_PID"
 rc=0; wait "$CLI_PID" || rc=$?
 out=$(cat "$D/case4.out"); printf '$ routectl drain (case 4)\n%s\n(exit %s)\n' "$out" "$rc"
-check "the late confirm found nothing pending, and routectld says so in its log" wait_for 2 grep -q "answered 0019 Nothing to do" "$D/routectld.log"
+check "the late confirm found nothing pending, and routectld says so in its log" wait_for 2 grep -q "answered 0019 Nothing to do and BIRD does not export the change" "$D/routectld.log"
 check "routectld applied the change again: the drain succeeds (exit 0)" test "$rc" = 0
 check "the upstream lost web for good" wait_for 5 lacks 192.0.2.0/24
 sleep 2.5
