@@ -85,7 +85,8 @@ reload() {
 	local n
 	n=$(grep -c "reloaded $D/routectld.json" "$D/routectld.log" || true)
 	kill -HUP "$DAEMON_PID"
-	wait_for 5 bash -c "test \$(grep -c 'reloaded $D/routectld.json' '$D/routectld.log') -gt $n"
+	wait_for 5 bash -c "test \$(grep -c 'reloaded $D/routectld.json' '$D/routectld.log') -gt $n" ||
+		not_ok "routectld reloads $D/routectld.json"
 }
 
 check "routectld -n accepts configure-timeout 2 with these timeouts" "$ROUTECTLD" -n -c "$D/routectld.json"
