@@ -741,6 +741,9 @@ static void describe_configure_failure(struct bird_conn *b, const struct conf *c
 	else if (strcmp(file, c->include_path) == 0)
 		err_prefix(e, "BIRD rejected the generated include %s (its running config is "
 			   "unchanged)", c->include_path);
+	else if (strstr(e->msg, c->include_path))
+		err_prefix(e, "BIRD could not use the generated include %s where %s includes it "
+			   "(its running config is unchanged)", c->include_path, file);
 	else
 		err_prefix(e, "BIRD rejected its config because of an error in %s, which is not "
 			   "routectl's include (%s): fix that file; BIRD's running config is "

@@ -389,6 +389,31 @@ START_TEST(test_message_include)
 }
 END_TEST
 
+/* The operator's bird.conf cannot open the include (as BIRD words it). */
+START_TEST(test_message_include_missing)
+{
+	static char reply[512];
+	struct apply_case k;
+	static struct exch ex[] = {
+		PRECHECK_ISP,
+		{ "configure timeout 30", reply, 0 },
+	};
+	case_start(&k, ex, sizeof ex / sizeof ex[0]);
+	snprintf(reply, sizeof reply, "0002-Reading configuration from %s/bird.conf\n"
+		 "8002 %s/bird.conf:2:10 Unable to open included file %s\n", k.f.dir, k.f.dir,
+		 k.include);
+	struct apply_report r;
+	struct err e;
+	ck_assert_int_eq(apply_state(k.b, k.c, k.st, k.tmpl, NULL, &r, &e), -ERR_BIRD);
+	char want[512];
+	snprintf(want, sizeof want, "BIRD could not use the generated include %s where "
+		 "%s/bird.conf includes it", k.include, k.f.dir);
+	ck_assert_msg(strncmp(e.msg, want, strlen(want)) == 0, "%s", e.msg);
+	apply_report_free(&r);
+	case_stop(&k);
+}
+END_TEST
+
 /* BIRD does not answer the configure: not "rejected", and undone to be sure. */
 START_TEST(test_message_timeout)
 {
@@ -443,6 +468,7 @@ static Suite *apply_suite(void)
 	tcase_add_test(t, test_precheck_local_as_unlisted);
 	tcase_add_test(t, test_message_operator_file);
 	tcase_add_test(t, test_message_include);
+	tcase_add_test(t, test_message_include_missing);
 	tcase_add_test(t, test_message_timeout);
 	tcase_add_test(t, test_refused_before_touching);
 	suite_add_tcase(s, t);
