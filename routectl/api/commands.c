@@ -108,6 +108,12 @@ static json_t *status_json(struct daemon *d)
 	json_object_set_new(bird, "peers", d->have_peers ? peers_json(d) : json_null());
 	json_object_set_new(bird, "peers_checked_at",
 			    d->have_peers ? time_json(d->peers_at) : json_null());
+	/* Without the sentinel routes in BIRD (an include from an older
+	 * template), peer filters that ignore routectl cannot be found. */
+	json_object_set_new(bird, "sentinels",
+			    d->have_peers ? json_pack("{s:b,s:b}", "ipv4", !d->peers.no_sentinel_v4,
+						      "ipv6", !d->peers.no_sentinel_v6)
+					  : json_null());
 	if (d->last.have)
 		json_object_set_new(root, "last_apply",
 				    json_pack("{s:s,s:o,s:s,s:s,s:s,s:I}", "result",
@@ -266,6 +272,9 @@ static json_t *change_json(const struct daemon *d, const struct change_request *
 	}
 	json_t *o = json_pack("{s:s,s:b,s:s,s:o}", "site", d->conf->site, "dry_run",
 			      req->dry_run, "change_id", res->change_id, "changes", items);
+	/* What the precheck of this change found about BIRD's BGP protocols. */
+	if (res->applied && d->have_peers)
+		json_object_set_new(o, "peers", peers_json(d));
 	if (req->dry_run)
 		json_object_set_new(o, "diff", json_string(res->diff ? res->diff : ""));
 	if (res->applied && res->partial)

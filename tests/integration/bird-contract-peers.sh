@@ -156,6 +156,7 @@ check "upstream has web v6 (isp6)" wait_for 15 has up site6 2001:db8:1::/48
 
 # Case 1: isp6 carries IPv6 only; verify expects only IPv6 there.
 check "status names the families of each listed session" wait_for 5 bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | python3 -c \"import json,sys; p={x['name']: x['families'] for x in json.load(sys.stdin)['bird']['peers']}; sys.exit(0 if p=={'isp': ['ipv4','ipv6'], 'isp6': ['ipv6']} else 1)\""
+check "status says the sentinel routes are in BIRD (peer filters can be checked)" bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | python3 -c \"import json,sys; sys.exit(0 if json.load(sys.stdin)['bird']['sentinels']=={'ipv4': True, 'ipv6': True} else 1)\""
 run_rctl drain ash --service web --reason "case 1" --now
 check "drain with an IPv6-only session listed succeeds (exit 0)" test "$rc" = 0
 check "state is withdraw" test "$(svc_state web)" = withdraw
@@ -247,7 +248,10 @@ check "the correctly configured peer lost web" wait_for 5 bash -c "! birdc -s '$
 sleep 3
 check "... and it is not re-announced there (no rollback, reconciler included)" bash -c "! birdc -s '$D/up.ctl' show route 192.0.2.0/24 protocol site | grep -q 192.0.2.0"
 check "status shows the last apply as applied in part, naming bad" bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q 'applied in part: bad'"
-check "undrain succeeds (bad announces anyway)" rctl undrain ash --service web --reason "case 6" --now
+rc=0; out=$(rctl --json undrain ash --service web --reason "case 6" --now) || rc=$?
+printf '$ routectl --json undrain (case 6)\n%s\n(exit %s)\n' "$out" "$rc"
+check "undrain succeeds (bad announces anyway)" test "$rc" = 0
+check "the change's result names bad with its problem" python3 -c "import json,sys; j=json.loads(sys.argv[1]); sys.exit(0 if j['apply']['result']=='ok' and any(p['name']=='bad' and 'ignores-routectl-export' in p['problems'] for p in j['peers']) else 1)" "$out"
 check "web is back at the correct peer" wait_for 5 has up site 192.0.2.0/24
 
 # The same for a peer that prepends on its own: changes are not blocked.
