@@ -18,17 +18,19 @@ it_init
 D=$IT_DIR
 SITE_IP=127.0.0.41 UP_IP=127.0.0.42 UP2_IP=127.0.0.43
 
-# The generated include with its sentinel routes (240.0.0.1/32, 100::1/128),
-# which routectl_export() always rejects; added here only if the built-in
-# template does not have them yet.
-tmpl_with_sentinels() {
-	local t=$SRC/bird-templates/routectl.conf.tmpl
-	if grep -q '240\.0\.0\.1' "$t"; then cat "$t"; return; fi
+# The generated include has one sentinel route per family (240.0.0.1/32,
+# 100::1/128) that routectl_export() always rejects. A renderer that does not
+# put them in yet (no RENDER_SENTINEL_V4) gets them from a template here.
+BASE_TMPL=$D/base.tmpl TEMPLATE=
+if grep -q RENDER_SENTINEL_V4 "$SRC/routectl/render/render.h"; then
+	cp "$SRC/bird-templates/routectl.conf.tmpl" "$BASE_TMPL"
+else
 	sed -e 's|^\([[:space:]]*\){{static_routes_v4}}|&\n\1route 240.0.0.1/32 blackhole;|' \
 	    -e 's|^\([[:space:]]*\){{static_routes_v6}}|&\n\1route 100::1/128 blackhole;|' \
-	    -e 's|^\([[:space:]]*\){{export_cases}}|\1if net = 240.0.0.1/32 then reject;\n\1if net = 100::1/128 then reject;\n&|' "$t"
-}
-tmpl_with_sentinels >"$D/sentinel.tmpl"
+	    -e 's|^\([[:space:]]*\){{export_cases}}|\1if net = 240.0.0.1/32 then reject;\n\1if net = 100::1/128 then reject;\n&|' \
+	    "$SRC/bird-templates/routectl.conf.tmpl" >"$BASE_TMPL"
+	TEMPLATE=$BASE_TMPL
+fi
 
 v4_filter='if proto = "routectl_v4" then { routectl_export(); accept; } reject;'
 cat >"$D/site.conf" <<CONF
@@ -100,13 +102,16 @@ protocol bgp from_pre {
 }
 CONF
 
-# write_config LOCAL_AS PROTOCOLS [EXTRA]: PROTOCOLS is a JSON list
+# write_config LOCAL_AS PROTOCOLS [EXTRA]: PROTOCOLS is a JSON list; the
+# template is $TEMPLATE if set.
 write_config() {
+	local tmpl_line=""
+	[[ -z ${TEMPLATE:-} ]] || tmpl_line="\"template\": \"$TEMPLATE\","
 	cat >"$D/routectld.json" <<CONF
 {"routectl-config:routectld": {
   "site": "ash", "local-as": $1,
   "bird": {"control-socket": "$D/site.ctl", "include": "$D/routectl.conf",
-           "template": "${TEMPLATE:-$D/sentinel.tmpl}",
+           $tmpl_line
            "bgp-protocol": $2, "configure-timeout": 30, "verify-timeout-ms": 2000}${3:-},
   "state-dir": "$D/state",
   "console": {"socket": "$D/routectld.sock"},
@@ -218,8 +223,9 @@ check "state kept (announce)" test "$(svc_state web)" = announce
 
 # The prepended AS itself is verified, not only the path's length: a
 # template whose function swaps the prepends of dns for another AS.
-sed 's|^\([[:space:]]*\){{export_cases}}|&\n\1if net = 198.51.100.0/24 \&\& bgp_path.len = 2 then { bgp_path.delete(65001); bgp_path.prepend(65010); bgp_path.prepend(65010); }|' \
-	"$D/sentinel.tmpl" >"$D/wrong-as.tmpl"
+sed 's#^\([[:space:]]*\){{export_\(cases\|body\)}}#&\n\1if net = 198.51.100.0/24 \&\& bgp_path.len = 2 then { bgp_path.delete(65001); bgp_path.prepend(65010); bgp_path.prepend(65010); }#' \
+	"$BASE_TMPL" >"$D/wrong-as.tmpl"
+check "the template with another AS differs from the base" bash -c "! cmp -s '$BASE_TMPL' '$D/wrong-as.tmpl'"
 TEMPLATE=$D/wrong-as.tmpl write_config 65001 '["isp", "isp6"]'
 reload
 run_rctl set ash dns prepend 2 --reason "wrong AS"
