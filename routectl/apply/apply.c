@@ -151,6 +151,21 @@ void apply_peers_free(struct apply_peers *p)
 	memset(p, 0, sizeof *p);
 }
 
+int apply_peers_copy(struct apply_peers *dst, const struct apply_peers *src)
+{
+	*dst = *src;
+	dst->v = NULL;
+	if (src->n == 0)
+		return 0;
+	dst->v = malloc(src->n * sizeof *dst->v);
+	if (!dst->v) {
+		memset(dst, 0, sizeof *dst);
+		return -ERR_NOMEM;
+	}
+	memcpy(dst->v, src->v, src->n * sizeof *dst->v);
+	return 0;
+}
+
 static void peer_problem(struct apply_peers *ps, struct apply_peer *p, unsigned problem,
 			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

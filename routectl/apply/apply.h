@@ -95,6 +95,9 @@ struct apply_peers {
 };
 
 void apply_peers_free(struct apply_peers *p);
+/* A deep copy of src into dst (for a status snapshot kept by another
+ * thread); 0, or -ERR_NOMEM with dst empty. */
+int apply_peers_copy(struct apply_peers *dst, const struct apply_peers *src);
 
 /* Asks BIRD (`show protocols all`, then one `show route` per listed peer
  * and family, and one count per unlisted BGP protocol and family) and fills

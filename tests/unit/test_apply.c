@@ -233,6 +233,15 @@ START_TEST(test_precheck_listed)
 	ck_assert_int_eq(p.no_sentinel_v4, 0);
 	ck_assert_int_eq(p.no_sentinel_v6, 0);
 
+	struct apply_peers copy;
+	ck_assert_int_eq(apply_peers_copy(&copy, &p), 0);
+	ck_assert_uint_eq(copy.n, 4);
+	ck_assert_ptr_ne(copy.v, p.v);
+	ck_assert_str_eq(copy.v[2].text, bad->text);
+	ck_assert_uint_eq(copy.problems, PEER_MISSING | PEER_IGNORES);
+	apply_peers_free(&copy);
+	ck_assert_ptr_null(copy.v);
+
 	ck_assert_int_eq(apply_peers_blocking(&p, &e), -ERR_REFUSED);
 	ck_assert_ptr_nonnull(strstr(e.msg, "ips: listed in bird/bgp-protocol"));
 	ck_assert_ptr_null(strstr(e.msg, "bad:"));   /* not blocking */
