@@ -542,8 +542,12 @@ static void first_line(const char *s, char *out, size_t size)
 	out[n] = '\0';
 }
 
+/* One comparison. -ERR_VERIFY leaves the mismatches in e, one per line,
+ * without a heading (*mismatches counts them all); the callers say how long
+ * they looked. */
 static int verify_round(struct verify_ctx *v, struct bird_conn *b, const struct conf *c,
-			struct apply_peers *peers, int timeout_ms, struct err *e)
+			struct apply_peers *peers, int timeout_ms, unsigned *mismatches,
+			struct err *e)
 {
 	unsigned real = 0, reported = 0, checked = 0;
 	int fn_ok[2] = { -1, -1 };   /* -1 not asked yet, 0 wrong, 1 right */
@@ -626,6 +630,7 @@ static int verify_round(struct verify_ctx *v, struct bird_conn *b, const struct 
 			real += (unsigned)rc;
 		}
 	}
+	*mismatches = real;
 	if (real == 0) {
 		err_clear(e);
 		return 0;
@@ -633,7 +638,7 @@ static int verify_round(struct verify_ctx *v, struct bird_conn *b, const struct 
 	if (real > reported)
 		err_append(e, ERR_VERIFY, "... and %u more", real - reported);
 	e->code = ERR_VERIFY;
-	return err_prefix(e, "BIRD does not export what was asked (%u mismatches)", real);
+	return -ERR_VERIFY;
 }
 
 int verify_exports(struct bird_conn *b, const struct conf *c, const struct state *st,
@@ -642,7 +647,10 @@ int verify_exports(struct bird_conn *b, const struct conf *c, const struct state
 	struct verify_ctx v;
 	if (verify_ctx_init(&v, c, st, e) < 0)
 		return err_set(e, ERR_NOMEM, "out of memory comparing BIRD's exports");
-	int rc = verify_round(&v, b, c, peers, timeout_ms, e);
+	unsigned m = 0;
+	int rc = verify_round(&v, b, c, peers, timeout_ms, &m, e);
+	if (rc == -ERR_VERIFY)
+		err_prefix(e, "BIRD does not export what was asked (%u mismatches)", m);
 	verify_ctx_free(&v);
 	return rc;
 }
@@ -655,11 +663,11 @@ int verify_until(struct bird_conn *b, const struct conf *c, const struct state *
 	if (verify_ctx_init(&v, c, st, e) < 0)
 		return err_set(e, ERR_NOMEM, "out of memory comparing BIRD's exports");
 	int64_t deadline = now_ms() + timeout_ms;
-	unsigned n = 0;
+	unsigned n = 0, m = 0;
 	int rc, busy_logged = 0;
 	for (;;) {
 		n++;
-		rc = verify_round(&v, b, c, peers, cmd_timeout, e);
+		rc = verify_round(&v, b, c, peers, cmd_timeout, &m, e);
 		if (rc == -ERR_BUSY && !busy_logged) {
 			log_info("verify: %s; asking again until the verify deadline", e->msg);
 			busy_logged = 1;
@@ -673,7 +681,10 @@ int verify_until(struct bird_conn *b, const struct conf *c, const struct state *
 	}
 	if (rc == -ERR_BUSY)
 		err_prefix(e, "BIRD stayed busy reconfiguring for the whole verify-timeout-ms "
-			   "(%d ms)", timeout_ms);
+			   "(%d ms, %u rounds)", timeout_ms, n);
+	else if (rc == -ERR_VERIFY)
+		err_prefix(e, "BIRD did not export what was asked within verify-timeout-ms "
+			   "(%d ms, %u rounds; %u mismatches)", timeout_ms, n, m);
 	if (rounds)
 		*rounds = n;
 	verify_ctx_free(&v);
@@ -784,10 +795,10 @@ static int configure_and_verify(struct bird_conn *b, const struct conf *c,
 	r->verify_rounds += rounds;
 	r->ms_verify += now_ms() - t;
 	if (rc < 0) {
-		if (rc == -ERR_VERIFY || rc == -ERR_BUSY)
-			err_prefix(e, "verify (%u rounds in %u ms)", rounds, c->verify_timeout_ms);
-		else
-			err_prefix(e, "verify: asking BIRD for its exports failed");
+		/* A mismatch or a busy BIRD says so already (and the error's
+		 * code is "verify"): no heading that repeats it. */
+		if (rc != -ERR_VERIFY && rc != -ERR_BUSY)
+			err_prefix(e, "asking BIRD for its exports to verify the change failed");
 		return roll_back(b, c, previous, 1, r, rc, e);
 	}
 	return 0;

@@ -231,6 +231,9 @@ reload
 run_rctl set ash dns prepend 2 --reason "wrong AS"
 check "prepends of another AS fail verify (exit 1)" test "$rc" = 1
 check "the error names the AS that was prepended" grep -q "expected 2 prepends of AS 65001 (local-as), exported with AS 65010 prepended" <<<"$out"
+check "the message does not say 'verify' twice" bash -c "! grep -q 'verify: verify' <<<\"\$1\"" _ "$out"
+check "... and says how long verify looked" says "$out" "did not export what was asked within verify-timeout-ms (2000 ms"
+
 check "rolled back: the peer does not see AS 65010" wait_for 5 bash -c "! birdc -s '$D/up.ctl' show route 198.51.100.0/24 protocol site all | grep -q 65010"
 check "state kept (announce)" test "$(svc_state dns)" = announce
 
