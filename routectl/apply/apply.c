@@ -207,8 +207,27 @@ static void bgp_names(const struct bird_protocol *v, size_t n, char *out, size_t
 		snprintf(out, size, "none");
 }
 
-int apply_precheck(struct bird_conn *b, const struct conf *c, int timeout_ms,
-		   struct apply_peers *out, struct err *e)
+/* The first prefix of family f (4 or 6) that st announces or prepends, or
+ * NULL when it withdraws them all. */
+static const char *announced_prefix(const struct conf *c, const struct state *st, int f)
+{
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct conf_service *cs = &c->services[i];
+		const struct svc_state *ss = NULL;
+		for (size_t k = 0; k < st->n && !ss; k++)
+			if (strcmp(st->svcs[k].name, cs->name) == 0)
+				ss = &st->svcs[k];
+		if (ss && ss->mode == MODE_WITHDRAW)
+			continue;
+		for (size_t j = 0; j < cs->n_prefixes; j++)
+			if (cs->prefixes[j].family == f)
+				return cs->prefixes[j].text;
+	}
+	return NULL;
+}
+
+int apply_precheck(struct bird_conn *b, const struct conf *c, const struct state *st,
+		   int timeout_ms, struct apply_peers *out, struct err *e)
 {
 	memset(out, 0, sizeof *out);
 	struct bird_protocol *protos = NULL;
@@ -304,33 +323,60 @@ int apply_precheck(struct bird_conn *b, const struct conf *c, int timeout_ms,
 		if (listed)
 			continue;
 		unsigned long total = 0;
-		for (int f = 0; f < 2; f++) {
+		const char *seen = NULL;
+		for (int f = 0; f < 2 && !seen; f++) {
 			const struct bird_channel *ch = bird_protocol_channel(bp, f ? 6 : 4);
 			if (!ch || strcmp(ch->state, "UP") != 0)
 				continue;
-			unsigned long n = 0;
 			struct err qe;
-			rc = bird_export_count(b, bp->name, static_of[f], timeout_ms, &n, &qe);
-			if (rc < 0 && !query_skippable(rc)) {
-				*e = qe;
-				goto fail;
+			if (!st) {
+				unsigned long n = 0;
+				rc = bird_export_count(b, bp->name, static_of[f], timeout_ms, &n, &qe);
+				if (rc < 0 && !query_skippable(rc)) {
+					*e = qe;
+					goto fail;
+				}
+				if (rc == 0)
+					total += n;
+				continue;
 			}
-			if (rc == 0)
-				total += n;
+			/* Two one-prefix questions rather than running every route
+			 * through its filter (a router may have many sessions): the
+			 * sentinel, which only a filter that ignores routectl_export()
+			 * exports, and one prefix the state announces. */
+			const char *probe[2] = { have_sentinel[f] ? sentinel_of[f] : NULL,
+						 announced_prefix(c, st, f ? 6 : 4) };
+			for (int k = 0; k < 2 && !seen; k++) {
+				if (!probe[k])
+					continue;
+				int exported = 0;
+				rc = bird_prefix_exported(b, probe[k], bp->name, timeout_ms, &exported,
+							  &qe);
+				if (rc < 0 && !query_skippable(rc)) {
+					*e = qe;
+					goto fail;
+				}
+				if (rc == 0 && exported)
+					seen = probe[k];
+			}
 		}
-		if (total == 0)
+		if (total == 0 && !seen)
 			continue;
 		struct apply_peer *p = &out->v[out->n++];
 		snprintf(p->name, sizeof p->name, "%s", bp->name);
 		p->up = 1;
 		p->has_v4 = p->v4_up = bird_protocol_channel(bp, 4) != NULL;
 		p->has_v6 = p->v6_up = bird_protocol_channel(bp, 6) != NULL;
-		p->exported = total;
+		p->exported = seen ? 1 : total;
+		char what[96];
+		if (seen)
+			snprintf(what, sizeof what, "routectl's routes (%s)", seen);
+		else
+			snprintf(what, sizeof what, "%lu of routectl's routes", total);
 		peer_problem(out, p, PEER_UNLISTED,
-			     "not in bird/bgp-protocol, but exports %lu of routectl's routes: "
-			     "routectld cannot verify what it announces (list it in "
-			     "bird/bgp-protocol, or keep routectl's routes out of its export filter)",
-			     total);
+			     "not in bird/bgp-protocol, but exports %s: routectld cannot verify "
+			     "what it announces (list it in bird/bgp-protocol, or keep routectl's "
+			     "routes out of its export filter)", what);
 	}
 	free(protos);
 	return 0;
@@ -806,12 +852,12 @@ static int configure_and_verify(struct bird_conn *b, const struct conf *c,
 
 /* The precheck, asked again while BIRD answers busy, within the verify
  * deadline. */
-static int precheck_until(struct bird_conn *b, const struct conf *c, struct apply_report *r,
-			  struct err *e)
+static int precheck_until(struct bird_conn *b, const struct conf *c, const struct state *st,
+			  struct apply_report *r, struct err *e)
 {
 	int64_t deadline = now_ms() + c->verify_timeout_ms;
 	for (;;) {
-		int rc = apply_precheck(b, c, (int)c->bird_timeout_ms, &r->peers, e);
+		int rc = apply_precheck(b, c, st, (int)c->bird_timeout_ms, &r->peers, e);
 		if (rc != -ERR_BUSY || now_ms() >= deadline)
 			return rc;
 		log_info("precheck: %s; asking again", e->msg);
@@ -845,7 +891,7 @@ int apply_state(struct bird_conn *b, const struct conf *c, const struct state *s
 	}
 
 	t = now_ms();
-	rc = precheck_until(b, c, r, e);
+	rc = precheck_until(b, c, st, r, e);
 	r->ms_precheck = now_ms() - t;
 	if (rc < 0) {
 		err_prefix(e, "checking BIRD's protocols before the change failed; nothing was "

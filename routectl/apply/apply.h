@@ -79,7 +79,8 @@ struct apply_peer {
 	int has_v4, has_v6;       /* it has an ipv4 / ipv6 channel */
 	int v4_up, v6_up;         /* ... and that channel is UP: verify checks it */
 	unsigned problems;        /* enum peer_problem bits */
-	unsigned long exported;   /* PEER_UNLISTED: routes of routectl it exports */
+	unsigned long exported;   /* PEER_UNLISTED: routes of routectl it exports
+				     (at least; counted after a change) */
 	unsigned mismatches;      /* last verify: prefixes not as asked at this peer */
 	char text[APPLY_PEER_TEXT_MAX]; /* one line: what is wrong, "" if nothing */
 };
@@ -99,12 +100,16 @@ void apply_peers_free(struct apply_peers *p);
  * thread); 0, or -ERR_NOMEM with dst empty. */
 int apply_peers_copy(struct apply_peers *dst, const struct apply_peers *src);
 
-/* Asks BIRD (`show protocols all`, then one `show route` per listed peer
- * and family, and one count per unlisted BGP protocol and family) and fills
- * out. Returns 0 whatever it found, or BIRD's error (-ERR_BUSY when BIRD is
- * reconfiguring: ask again). Changes nothing in BIRD. */
-int apply_precheck(struct bird_conn *b, const struct conf *c, int timeout_ms,
-		   struct apply_peers *out, struct err *e);
+/* Asks BIRD (`show protocols all`, then one `show route PREFIX ...` per
+ * listed peer and family) and fills out. An unlisted BGP protocol that is up
+ * exports routectl's routes when it exports the sentinel or the first prefix
+ * that st announces (two one-prefix questions per family); with st NULL its
+ * exports are counted instead (`show route export P protocol F count`, which
+ * runs every route through its filter). Returns 0 whatever it found, or
+ * BIRD's error (-ERR_BUSY when BIRD is reconfiguring: ask again). Changes
+ * nothing in BIRD. */
+int apply_precheck(struct bird_conn *b, const struct conf *c, const struct state *st,
+		   int timeout_ms, struct apply_peers *out, struct err *e);
 
 /* -ERR_REFUSED with one line naming every peer with a blocking problem and
  * why, or 0 when there is none. */

@@ -23,7 +23,8 @@ int daemon_reconcile(struct daemon *d, const char *why, int force)
 	 * was found, and BIRD is not touched while the config and BIRD disagree
 	 * on the protocols or the local AS. */
 	struct apply_peers peers;
-	rc = apply_precheck(d->bird, d->conf, (int)d->conf->bird_timeout_ms, &peers, &e);
+	rc = apply_precheck(d->bird, d->conf, d->state, (int)d->conf->bird_timeout_ms, &peers,
+			    &e);
 	if (rc < 0) {
 		log_error("reconcile (%s): checking BIRD's protocols: %s", why, e.msg);
 		if (!bird_alive(d->bird))

@@ -215,7 +215,7 @@ START_TEST(test_precheck_listed)
 	struct conf *c = make_conf(f.dir, 65001, "[\"isp\", \"isp6\", \"bad\", \"ips\"]");
 	struct apply_peers p;
 	struct err e;
-	ck_assert_msg(apply_precheck(b, c, 1000, &p, &e) == 0, "%s", e.msg);
+	ck_assert_msg(apply_precheck(b, c, NULL, 1000, &p, &e) == 0, "%s", e.msg);
 	ck_assert_uint_eq(p.n, 4);
 	const struct apply_peer *isp = peer(&p, "isp"), *isp6 = peer(&p, "isp6");
 	const struct apply_peer *bad = peer(&p, "bad"), *ips = peer(&p, "ips");
@@ -278,7 +278,7 @@ START_TEST(test_precheck_local_as_unlisted)
 	struct conf *c = make_conf(f.dir, 65009, "[\"isp\"]");
 	struct apply_peers p;
 	struct err e;
-	ck_assert_msg(apply_precheck(b, c, 1000, &p, &e) == 0, "%s", e.msg);
+	ck_assert_msg(apply_precheck(b, c, NULL, 1000, &p, &e) == 0, "%s", e.msg);
 	ck_assert_uint_eq(p.n, 3);
 	ck_assert_uint_eq(p.v[0].problems, PEER_LOCAL_AS);
 	ck_assert_ptr_nonnull(strstr(p.v[0].text, "BIRD's Local AS of 'isp' is 65001, but the "
@@ -301,6 +301,43 @@ START_TEST(test_precheck_local_as_unlisted)
 	ck_assert_uint_eq(apply_peers_partial(&p, 1, text, sizeof text), 2);
 	ck_assert_ptr_nonnull(strstr(text, "unlisted isp6 still exports 1 of routectl's routes"));
 	apply_peers_free(&p);
+	conf_free(c);
+	fake_stop(&f, b);
+}
+END_TEST
+
+/* With the desired state, an unlisted protocol is asked about two prefixes
+ * (the sentinel, one announced prefix), not counted through its filter. */
+START_TEST(test_precheck_unlisted_probe)
+{
+	static const struct exch ex[] = {
+		{ "show protocols all", "show_protocols_all.txt", 1 },
+		{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_sentinel_present.txt", 1 },
+		{ "show route 100::1/128 protocol routectl_v6", "show_route_prefix_not_found.txt", 1 },
+		{ "show route 240.0.0.1/32 export isp", "show_route_sentinel_export_isp.txt", 1 },
+		/* isp6: no IPv6 sentinel, and the state announces no IPv6 prefix */
+		{ "show route 240.0.0.1/32 export bad", "0000 \n", 0 },
+		{ "show route 192.0.2.0/24 export bad",
+		  "1007-Table master4:\n 192.0.2.0/24         blackhole [routectl_v4 06:58:48.185] * (200)\n0000 \n",
+		  0 },
+	};
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	struct conf *c = make_conf(f.dir, 65001, "[\"isp\"]");
+	struct state *st = state_new(c, time(NULL));
+	ck_assert_ptr_nonnull(st);
+	struct apply_peers p;
+	struct err e;
+	ck_assert_msg(apply_precheck(b, c, st, 1000, &p, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(p.n, 2);
+	ck_assert_uint_eq(p.v[0].problems, 0);
+	ck_assert_str_eq(p.v[1].name, "bad");
+	ck_assert_uint_eq(p.v[1].problems, PEER_UNLISTED);
+	ck_assert_msg(strstr(p.v[1].text, "exports routectl's routes (192.0.2.0/24)"), "%s",
+		      p.v[1].text);
+	ck_assert_int_eq(apply_peers_blocking(&p, &e), 0);
+	apply_peers_free(&p);
+	state_free(st);
 	conf_free(c);
 	fake_stop(&f, b);
 }
@@ -475,6 +512,7 @@ static Suite *apply_suite(void)
 	tcase_add_test(t, test_one_line);
 	tcase_add_test(t, test_precheck_listed);
 	tcase_add_test(t, test_precheck_local_as_unlisted);
+	tcase_add_test(t, test_precheck_unlisted_probe);
 	tcase_add_test(t, test_message_operator_file);
 	tcase_add_test(t, test_message_include);
 	tcase_add_test(t, test_message_include_missing);
