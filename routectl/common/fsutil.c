@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +71,107 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	return 0;
 }
 
-int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct err *e)
+/* What a file that is not a regular file is, for messages. */
+static const char *kind_of(mode_t m)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return err_set(e, ERR_NOTFOUND, "%s: no such file", path);
-		return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO (named pipe)";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	return "not a regular file";
+}
+
+/* " to 'TARGET'" (", which does not exist" when it dangles) for a
+ * message about a symbolic link. */
+static void describe_link(const char *path, char *out, size_t size)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlink(path, target, sizeof target - 1);
+	if (n < 0) {
+		snprintf(out, size, "%s", "");
+		return;
+	}
+	target[n] = '\0';
+	struct stat sb;
+	int dangling = stat(path, &sb) < 0 && (errno == ENOENT || errno == ENOTDIR);
+	snprintf(out, size, " to '%s'%s", target, dangling ? ", which does not exist" : "");
+}
+
+/* A path that cannot be opened or is not a regular file: the message says
+ * what it is. st is from lstat (NOFOLLOW) or stat when have_st. */
+static int refuse_not_regular(const char *path, const struct stat *st, struct err *e)
+{
+	char link[PATH_MAX + 64] = "";
+	if (S_ISLNK(st->st_mode)) {
+		describe_link(path, link, sizeof link);
+		return err_set(e, ERR_INVALID,
+			       "%s is a symbolic link%s; refusing to follow it (only a regular "
+			       "file is read here)", path, link);
+	}
+	return err_set(e, ERR_INVALID, "%s is %s, not a regular file; refusing to read it",
+		       path, kind_of(st->st_mode));
+}
+
+static int open_failed(const char *path, int err, unsigned flags, struct err *e)
+{
+	struct stat lst;
+	if (err == ENOENT) {
+		/* A dangling symbolic link (e.g. into a file system that is not
+		 * mounted) is named as such: it is not simply "no file". */
+		if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+			char link[PATH_MAX + 64] = "";
+			describe_link(path, link, sizeof link);
+			return err_set(e, ERR_NOTFOUND, "%s is a symbolic link%s", path, link);
+		}
+		return err_set(e, ERR_NOTFOUND, "%s: no such file", path);
+	}
+	if ((err == ELOOP && (flags & FS_READ_NOFOLLOW)) || err == ENXIO) {
+		if (lstat(path, &lst) == 0 && !S_ISREG(lst.st_mode))
+			return refuse_not_regular(path, &lst, e);
+	}
+	return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(err));
+}
+
+int fs_read_file_flags(const char *path, size_t max, unsigned flags, char **data,
+		       size_t *len, struct err *e)
+{
+	*data = NULL;
+	/* Look before opening: opening a device can have effects of its own
+	 * (a tape rewinds, a tty becomes ours), and a FIFO blocks open() until
+	 * a writer comes. Then open without blocking and check the descriptor
+	 * itself, so that a file swapped in between is still caught. */
+	struct stat st;
+	int nofollow = (flags & FS_READ_NOFOLLOW) != 0;
+	if ((nofollow ? lstat(path, &st) : stat(path, &st)) < 0)
+		return open_failed(path, errno, flags, e);
+	if (!S_ISREG(st.st_mode))
+		return refuse_not_regular(path, &st, e);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+				    (nofollow ? O_NOFOLLOW : 0));
+	if (fd < 0)
+		return open_failed(path, errno, flags, e);
+	if (fstat(fd, &st) < 0) {
+		int saved = errno;
+		close(fd);
+		return err_set(e, ERR_IO, "%s: cannot stat: %s", path, strerror(saved));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return refuse_not_regular(path, &st, e);
+	}
+	int head = (flags & FS_READ_HEAD) != 0;
+	if (!head && (uintmax_t)st.st_size > (uintmax_t)max) {
+		close(fd);
+		return err_set(e, ERR_INVALID, "%s: larger than %zu bytes (%jd bytes)", path, max,
+			       (intmax_t)st.st_size);
 	}
 	size_t cap = 4096, used = 0;
 	char *p = malloc(cap);
@@ -85,6 +180,8 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 		return err_set(e, ERR_NOMEM, "%s: out of memory", path);
 	}
 	for (;;) {
+		if (head && used >= max)
+			break;
 		if (used + 1 >= cap) {
 			if (cap - 1 > max) {
 				free(p);
@@ -100,7 +197,10 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 			p = q;
 			cap *= 2;
 		}
-		ssize_t n = read(fd, p + used, cap - used - 1);
+		size_t want = cap - used - 1;
+		if (head && want > max - used)
+			want = max - used;
+		ssize_t n = read(fd, p + used, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -123,6 +223,11 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 	if (len)
 		*len = used;
 	return 0;
+}
+
+int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct err *e)
+{
+	return fs_read_file_flags(path, max, 0, data, len, e);
 }
 
 int fs_mkdirs(const char *path, mode_t mode, struct err *e)

@@ -13,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -405,6 +408,105 @@ START_TEST(test_fs_read_limits)
 }
 END_TEST
 
+/* What must never be read as a file: each is refused at once (a FIFO
+ * used to block open() for ever) with a message that names the path and
+ * what it is. */
+static void assert_refused(const char *path, unsigned flags, int code, const char *what)
+{
+	struct err e;
+	err_clear(&e);
+	char *data = (char *)"untouched";
+	size_t len = 12345;
+	int rc = fs_read_file_flags(path, 1 << 20, flags, &data, &len, &e);
+	ck_assert_msg(rc == -code, "%s: rc %d, want %d (%s)", path, rc, -code, e.msg);
+	ck_assert_ptr_null(data);
+	ck_assert_uint_eq(len, 12345);
+	ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, what), "%s: message lacks \"%s\": %s",
+		      path, what, e.msg);
+}
+
+START_TEST(test_fs_read_only_regular)
+{
+	make_tmpdir();
+	char p[256], target[256];
+	struct err e = { 0 };
+	char *data = NULL;
+	size_t len = 0;
+
+	/* A FIFO with no writer: open() without O_NONBLOCK waits for ever. */
+	tmp_path(p, sizeof p, "fifo");
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	assert_refused(p, 0, ERR_INVALID, "is a FIFO");
+	assert_refused(p, FS_READ_NOFOLLOW, ERR_INVALID, "is a FIFO");
+	/* The same through a symbolic link that is followed. */
+	tmp_path(target, sizeof target, "link-to-fifo");
+	ck_assert_int_eq(symlink(p, target), 0);
+	assert_refused(target, 0, ERR_INVALID, "is a FIFO");
+	assert_refused(target, FS_READ_NOFOLLOW, ERR_INVALID, "is a symbolic link to '");
+
+	/* A listening Unix socket. */
+	tmp_path(p, sizeof p, "sock");
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", p);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	assert_refused(p, 0, ERR_INVALID, "is a socket");
+	close(fd);
+
+	/* A directory, and a device that never ends. */
+	assert_refused(tmpdir, 0, ERR_INVALID, "is a directory");
+	assert_refused("/dev/zero", 0, ERR_INVALID, "is a character device");
+	assert_refused("/dev/null", FS_READ_NOFOLLOW, ERR_INVALID, "is a character device");
+
+	/* A dangling symbolic link (a file on a mount that did not come up):
+	 * not found when followed, refused when not, and named either way. */
+	tmp_path(p, sizeof p, "dangling");
+	ck_assert_int_eq(symlink("/nonexistent-routectl-mount/state.json", p), 0);
+	assert_refused(p, 0, ERR_NOTFOUND,
+		       "is a symbolic link to '/nonexistent-routectl-mount/state.json', which does "
+		       "not exist");
+	assert_refused(p, FS_READ_NOFOLLOW, ERR_INVALID, "which does not exist");
+
+	/* A link to a regular file: followed, or refused with NOFOLLOW. */
+	tmp_path(target, sizeof target, "regular");
+	ck_assert_int_eq(fs_write_atomic(target, "hello", 5, 0644, &e), 0);
+	tmp_path(p, sizeof p, "good-link");
+	ck_assert_int_eq(symlink(target, p), 0);
+	ck_assert_int_eq(fs_read_file(p, 100, &data, &len, &e), 0);
+	ck_assert_str_eq(data, "hello");
+	free(data);
+	assert_refused(p, FS_READ_NOFOLLOW, ERR_INVALID, "is a symbolic link to '");
+	ck_assert_int_eq(fs_read_file_flags(target, 100, FS_READ_NOFOLLOW, &data, &len, &e), 0);
+	ck_assert_str_eq(data, "hello");
+	free(data);
+
+	/* Over the size limit: refused from its size, before reading. */
+	tmp_path(p, sizeof p, "big");
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)1 << 40), 0);   /* sparse, 1 TiB */
+	close(fd);
+	assert_refused(p, 0, ERR_INVALID, "larger than 1048576 bytes");
+
+	/* FS_READ_HEAD: the first max bytes, whatever the size. */
+	ck_assert_int_eq(fs_read_file_flags(target, 3, FS_READ_HEAD, &data, &len, &e), 0);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_str_eq(data, "hel");
+	free(data);
+	ck_assert_int_eq(fs_read_file_flags(p, 5000, FS_READ_HEAD, &data, &len, &e), 0);
+	ck_assert_uint_eq(len, 5000);
+	free(data);
+	ck_assert_int_eq(fs_read_file_flags(target, 100, FS_READ_HEAD, &data, &len, &e), 0);
+	ck_assert_uint_eq(len, 5);
+	free(data);
+
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tmpdir);
+	ck_assert_int_eq(tu_run(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_fs_errors_and_mkdirs)
 {
 	make_tmpdir();
@@ -621,6 +723,7 @@ static Suite *common_suite(void)
 	tcase_add_test(tc, test_fs_write_read);
 	tcase_add_test(tc, test_fs_read_limits);
 	tcase_add_test(tc, test_fs_errors_and_mkdirs);
+	tcase_add_test(tc, test_fs_read_only_regular);
 	tcase_add_test(tc, test_prefix_good);
 	tcase_add_test(tc, test_prefix_bad);
 	tcase_add_test(tc, test_prefix_order_and_modes);
