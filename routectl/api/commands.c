@@ -61,8 +61,11 @@ static json_t *status_json(struct daemon *d)
 	json_object_set_new(root, "generation",
 			    json_integer(d->state ? (json_int_t)d->state->generation : 0));
 	json_object_set_new(root, "safe_mode",
-			    d->safe_mode[0] ? json_pack("{s:s}", "reason", d->safe_mode)
-					    : json_null());
+			    d->safe_mode[0]
+				    ? json_pack("{s:s,s:s}", "reason", d->safe_mode, "kind",
+						d->safe_kind == SAFE_STATE_LOST ? "state-lost"
+										: "state-unusable")
+				    : json_null());
 	int up = d->bird && bird_alive(d->bird);
 	json_object_set_new(root, "bird",
 			    json_pack("{s:b,s:s,s:o,s:o}", "connected", up, "socket",
@@ -114,6 +117,21 @@ static json_t *status_json(struct daemon *d)
 	return root;
 }
 
+static int check_reason(const char *reason, struct err *e)
+{
+	size_t reason_len = strlen(reason);
+	if (reason_len > REASON_MAX)
+		return err_set(e, ERR_INVALID, "field 'reason' is %zu bytes long; at most %u",
+			       reason_len, REASON_MAX);
+	for (const unsigned char *c = (const unsigned char *)reason; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return err_set(e, ERR_INVALID,
+				       "field 'reason' has a control character (0x%02x) at byte "
+				       "%zu; write it on one line", *c,
+				       (size_t)(c - (const unsigned char *)reason));
+	return 0;
+}
+
 /* Reads the fields a change takes; names the first field that is wrong. */
 static int parse_change(const char *body, size_t len, enum change_kind kind,
 			struct change_request *req, const char **one_service, json_t **root,
@@ -159,16 +177,9 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	if (!req->reason)
 		return err_set(e, ERR_INVALID,
 			       "field 'reason' is required: say why (it is kept with the state)");
-	size_t reason_len = strlen(req->reason);
-	if (reason_len > REASON_MAX)
-		return err_set(e, ERR_INVALID, "field 'reason' is %zu bytes long; at most %u",
-			       reason_len, REASON_MAX);
-	for (const unsigned char *c = (const unsigned char *)req->reason; *c; c++)
-		if (*c < 0x20 || *c == 0x7f)
-			return err_set(e, ERR_INVALID,
-				       "field 'reason' has a control character (0x%02x) at byte "
-				       "%zu; write it on one line", *c,
-				       (size_t)(c - (const unsigned char *)req->reason));
+	int rc = check_reason(req->reason, e);
+	if (rc < 0)
+		return rc;
 	if (kind == CHANGE_SET) {
 		*one_service = json_string_value(json_object_get(*root, "service"));
 		const char *mode = json_string_value(json_object_get(*root, "state"));
@@ -264,6 +275,141 @@ static void handle_change(struct daemon *d, const struct caller *who, enum chang
 	json_decref(root);
 }
 
+/* POST /v1/adopt: {"site", "reason", "force", "dry_run", "assume": [{"service",
+ * "state", "prepend"}]}. */
+static int parse_adopt(const char *body, size_t len, const struct daemon *d,
+		       struct adopt_request *req, struct adopt_assumption **assume,
+		       json_t **root, struct err *e)
+{
+	memset(req, 0, sizeof *req);
+	*assume = NULL;
+	json_error_t je;
+	*root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+	if (!*root)
+		return err_set(e, ERR_INVALID, "request body is not JSON: %s (line %d, column %d)",
+			       je.text, je.line, je.column);
+	if (!json_is_object(*root))
+		return err_set(e, ERR_INVALID, "request body must be a JSON object");
+	const char *key;
+	json_t *v;
+	json_object_foreach(*root, key, v) {
+		if (strcmp(key, "site") == 0 || strcmp(key, "reason") == 0) {
+			if (!json_is_string(v))
+				return err_set(e, ERR_INVALID, "field '%s' must be a string", key);
+		} else if (strcmp(key, "force") == 0 || strcmp(key, "dry_run") == 0) {
+			if (!json_is_boolean(v))
+				return err_set(e, ERR_INVALID, "field '%s' must be true or false", key);
+		} else if (strcmp(key, "assume") == 0) {
+			if (!json_is_array(v))
+				return err_set(e, ERR_INVALID, "field 'assume' must be an array of "
+					       "{\"service\", \"state\", \"prepend\"}");
+		} else {
+			return err_set(e, ERR_INVALID, "unknown field '%s'", key);
+		}
+	}
+	const char *site = json_string_value(json_object_get(*root, "site"));
+	req->reason = json_string_value(json_object_get(*root, "reason"));
+	req->force = json_is_true(json_object_get(*root, "force"));
+	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
+	if (!site)
+		return err_set(e, ERR_INVALID, "field 'site' is required");
+	if (strcmp(site, d->conf->site) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "this routectld serves site '%s', not '%s': talk to the routectld "
+			       "of site '%s'", d->conf->site, site, site);
+	if (!req->reason)
+		return err_set(e, ERR_INVALID,
+			       "field 'reason' is required: say why (it is kept with the state)");
+	int rc = check_reason(req->reason, e);
+	if (rc < 0)
+		return rc;
+	json_t *list = json_object_get(*root, "assume");
+	size_t n = json_array_size(list);
+	*assume = calloc(n + 1, sizeof **assume);
+	if (!*assume)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_t *a = json_array_get(list, i);
+		const char *svc = json_string_value(json_object_get(a, "service"));
+		const char *mode = json_string_value(json_object_get(a, "state"));
+		json_t *p = json_object_get(a, "prepend");
+		if (!json_is_object(a) || !svc || !mode || (p && !json_is_integer(p)) ||
+		    json_object_size(a) != 2u + (p != NULL))
+			return err_set(e, ERR_INVALID,
+				       "assume[%zu] must be {\"service\": NAME, \"state\": "
+				       "announce|prepend|withdraw[, \"prepend\": N]}", i);
+		struct adopt_assumption *x = &(*assume)[i];
+		x->service = svc;
+		if (svc_mode_parse(mode, &x->mode) < 0)
+			return err_set(e, ERR_INVALID,
+				       "assume[%zu].state must be announce, prepend or withdraw", i);
+		json_int_t count = p ? json_integer_value(p) : 0;
+		if (count < 0 || count > PREPEND_MAX)
+			return err_set(e, ERR_INVALID, "assume[%zu].prepend must be %d..%d", i,
+				       PREPEND_MIN, PREPEND_MAX);
+		x->prepend = (unsigned)count;
+	}
+	req->assumptions = *assume;
+	req->n_assumptions = n;
+	return 0;
+}
+
+static json_t *adopt_json(const struct daemon *d, const struct adopt_request *req,
+			  const struct adopt_result *res)
+{
+	json_t *changes = json_array(), *adopted = json_array();
+	for (size_t i = 0; i < res->plan.n; i++) {
+		const struct adopt_item *it = &res->plan.items[i];
+		json_t *bird = it->bird_clear ? mode_json(it->bird_mode, it->bird_prepend)
+					      : json_null();
+		json_array_append_new(changes,
+				      json_pack("{s:s,s:o,s:o,s:n}", "service", it->service,
+						"from", bird, "to", mode_json(it->mode, it->prepend),
+						"next"));
+		json_array_append_new(adopted,
+				      json_pack("{s:s,s:o,s:s,s:s}", "service", it->service,
+						"to", mode_json(it->mode, it->prepend), "source",
+						it->source == ADOPT_FROM_BIRD ? "bird" : "operator",
+						"bird", it->bird_text));
+	}
+	json_t *o = json_pack("{s:s,s:b,s:s,s:o,s:o,s:I,s:s}", "site", d->conf->site, "dry_run",
+			      req->dry_run, "change_id", res->change_id, "changes", changes,
+			      "adopted", adopted, "generation", (json_int_t)res->generation,
+			      "evidence", res->evidence);
+	json_object_set_new(o, "warnings", res->plan.warnings[0]
+					   ? json_string(res->plan.warnings) : json_null());
+	json_object_set_new(o, "set_aside",
+			    res->set_aside[0] ? json_string(res->set_aside) : json_null());
+	json_object_set_new(o, "apply",
+			    res->applied ? json_pack("{s:s,s:I}", "result", "ok", "ms",
+						     (json_int_t)res->apply_ms)
+					 : json_null());
+	return o;
+}
+
+static void handle_adopt(struct daemon *d, const struct caller *who, const char *body,
+			 size_t len, int *status, char **reply)
+{
+	struct adopt_request req;
+	struct adopt_result res;
+	struct adopt_assumption *assume = NULL;
+	json_t *root = NULL;
+	struct err e;
+	err_clear(&e);
+	int rc = parse_adopt(body, len, d, &req, &assume, &root, &e);
+	if (rc == 0)
+		rc = daemon_adopt(d, &req, who, &res, &e);
+	if (rc < 0) {
+		error_reply(e.code, e.msg, status, reply);
+	} else {
+		*status = 200;
+		*reply = dump(adopt_json(d, &req, &res));
+		adopt_result_free(&res);
+	}
+	free(assume);
+	json_decref(root);
+}
+
 void commands_handle(struct daemon *d, const struct caller *who, const char *method,
 		     const char *path, const char *body, size_t body_len, int *status,
 		     char **reply)
@@ -275,6 +421,7 @@ void commands_handle(struct daemon *d, const struct caller *who, const char *met
 	} routes[] = {
 		{ "/v1/status", 0 }, { "/healthz", 0 }, { "/readyz", 0 },
 		{ "/v1/drain", 1 },  { "/v1/undrain", 1 }, { "/v1/set", 1 },
+		{ "/v1/adopt", 1 },
 	};
 	size_t r;
 	for (r = 0; r < sizeof routes / sizeof routes[0]; r++)
@@ -309,6 +456,8 @@ void commands_handle(struct daemon *d, const struct caller *who, const char *met
 				  : json_pack("{s:b}", "ready", 1));
 	} else if (strcmp(path, "/v1/drain") == 0) {
 		handle_change(d, who, CHANGE_DRAIN, body, body_len, status, reply);
+	} else if (strcmp(path, "/v1/adopt") == 0) {
+		handle_adopt(d, who, body, body_len, status, reply);
 	} else if (strcmp(path, "/v1/undrain") == 0) {
 		handle_change(d, who, CHANGE_UNDRAIN, body, body_len, status, reply);
 	} else {

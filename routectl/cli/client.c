@@ -2,6 +2,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "site/adopt.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -30,6 +31,8 @@ enum opt_id {
 	OPT_REASON,
 	OPT_NOW,
 	OPT_DRY_RUN,
+	OPT_STATE,
+	OPT_FORCE,
 	OPT__COUNT
 };
 
@@ -55,6 +58,8 @@ static const struct cli_option options[] = {
 	{ "reason",  0,   true,  OPT_REASON },
 	{ "now",     0,   false, OPT_NOW },
 	{ "dry-run", 0,   false, OPT_DRY_RUN },
+	{ "state",   0,   true,  OPT_STATE },
+	{ "force",   0,   false, OPT_FORCE },
 };
 
 /* ---- the command table ---- */
@@ -75,6 +80,7 @@ static int parse_status(struct cli_request *req, char **pos, size_t n, struct er
 static int parse_drain(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err *e);
 
 static const struct cli_command commands[] = {
 	{ "status", CMD_STATUS, "GET", "/v1/status", 0, parse_status,
@@ -101,6 +107,14 @@ static const struct cli_command commands[] = {
 	  "routectl [-s SOCKET] [--json] set SITE SERVICE announce|prepend N|withdraw\n"
 	  "         --reason TEXT [--dry-run]\n"
 	  "    Put one service at one site in a state at once (prepend N: 1..10).\n" },
+	{ "adopt", CMD_ADOPT, "POST", "/v1/adopt",
+	  OPTF(OPT_REASON) | OPTF(OPT_STATE) | OPTF(OPT_FORCE) | OPTF(OPT_DRY_RUN),
+	  parse_adopt,
+	  "routectl [-s SOCKET] [--json] adopt SITE --reason TEXT\n"
+	  "         [--state SERVICE=announce|withdraw|prepend:N]... [--force] [--dry-run]\n"
+	  "    In safe mode after the state file was lost: take what BIRD exports now\n"
+	  "    as the desired state. --state says what a service BIRD cannot tell\n"
+	  "    should be; --force also adopts over a state file that does not load.\n" },
 	{ "help", CMD_HELP, NULL, NULL, 0, parse_help,
 	  "routectl help [COMMAND] | --help | --version\n" },
 };
@@ -118,6 +132,8 @@ static const char usage_tail[] =
 	"  --reason TEXT         why: required on every change, kept in the audit trail\n"
 	"  --now                 skip the stages and go to the final state at once\n"
 	"  --dry-run             show what would change and the BIRD diff; change nothing\n"
+	"  --state SERVICE=STATE adopt: the state of a service BIRD cannot tell (repeatable)\n"
+	"  --force               adopt: also over a state file that does not load\n"
 	"\n"
 	"Exit status: 0 done, 1 refused or failed (or routectld unreachable),\n"
 	"2 wrong command line (nothing was sent).\n";
@@ -311,6 +327,38 @@ static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *
 	return check_reason(req, e);
 }
 
+/* --state SERVICE=STATE, into a (strings in buf). */
+static int state_arg(const char *arg, struct adopt_assumption *a, char *buf, size_t size,
+		     struct err *e)
+{
+	if (snprintf(buf, size, "%s", arg) >= (int)size)
+		return err_set(e, ERR_INVALID, "--state \"%.40s...\" is too long", arg);
+	if (adopt_parse_assumption(buf, a, e) < 0)
+		return -ERR_INVALID;
+	return check_name("--state SERVICE", a->service, e);
+}
+
+static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	if (n == 0)
+		return err_set(e, ERR_INVALID,
+			       "missing SITE: name the site whose routectld adopts what its BIRD "
+			       "exports (routectl adopt SITE --reason TEXT)");
+	if (n > 1)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\" after SITE \"%s\"",
+			       pos[1], pos[0]);
+	if (check_name("SITE", pos[0], e) < 0)
+		return -ERR_INVALID;
+	req->site = pos[0];
+	for (size_t i = 0; i < req->n_states; i++) {
+		struct adopt_assumption a;
+		char buf[256];
+		if (state_arg(req->states[i], &a, buf, sizeof buf, e) < 0)
+			return -ERR_INVALID;
+	}
+	return check_reason(req, e);
+}
+
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e)
 {
 	if (n > 1)
@@ -318,7 +366,7 @@ static int parse_help(struct cli_request *req, char **pos, size_t n, struct err 
 	if (n == 1) {
 		if (!find_command(pos[0]))
 			return err_set(e, ERR_INVALID,
-				       "unknown command \"%s\" (commands: status, drain, undrain, set)",
+				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt)",
 				       pos[0]);
 		req->help_topic = pos[0];
 	}
@@ -347,7 +395,7 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 {
 	/* A value given twice is ambiguous (which reason goes into the audit
 	 * trail?); a flag given twice is not. */
-	if ((*seen & OPTF(o->id)) && o->has_arg && o->id != OPT_SERVICE)
+	if ((*seen & OPTF(o->id)) && o->has_arg && o->id != OPT_SERVICE && o->id != OPT_STATE)
 		return err_set(e, ERR_INVALID, "%s is given more than once", spelled);
 	*seen |= OPTF(o->id);
 
@@ -390,6 +438,12 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 	case OPT_DRY_RUN:
 		req->dry_run = true;
 		break;
+	case OPT_STATE:
+		req->states[req->n_states++] = val;
+		break;
+	case OPT_FORCE:
+		req->force = true;
+		break;
 	case OPT__COUNT:
 		break;
 	}
@@ -415,7 +469,8 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	size_t nargs = argc > 1 ? (size_t)argc - 1 : 0;
 	char **pos = calloc(nargs + 1, sizeof *pos);
 	req->services = calloc(nargs + 1, sizeof *req->services);
-	if (!pos || !req->services) {
+	req->states = calloc(nargs + 1, sizeof *req->states);
+	if (!pos || !req->services || !req->states) {
 		free(pos);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
@@ -557,6 +612,9 @@ void cli_request_free(struct cli_request *req)
 	free(req->services);
 	req->services = NULL;
 	req->n_services = 0;
+	free(req->states);
+	req->states = NULL;
+	req->n_states = 0;
 }
 
 json_t *cli_request_body(const struct cli_request *req)
@@ -594,6 +652,34 @@ json_t *cli_request_body(const struct cli_request *req)
 			return NULL;
 		}
 		return body;
+	}
+	case CMD_ADOPT: {
+		json_t *assume = json_array();
+		if (!assume)
+			return NULL;
+		for (size_t i = 0; i < req->n_states; i++) {
+			struct adopt_assumption a;
+			char buf[256];
+			struct err e;
+			if (state_arg(req->states[i], &a, buf, sizeof buf, &e) < 0) {
+				json_decref(assume);
+				return NULL;
+			}
+			json_t *one = json_pack("{s:s, s:s}", "service", a.service, "state",
+						svc_mode_name(a.mode));
+			if (one && a.mode == MODE_PREPEND)
+				json_object_set_new(one, "prepend", json_integer(a.prepend));
+			if (json_array_append_new(assume, one) < 0) {
+				json_decref(assume);
+				return NULL;
+			}
+		}
+		return json_pack("{s:s, s:s, s:b, s:b, s:o}",
+				 "site", req->site,
+				 "reason", req->reason,
+				 "force", req->force,
+				 "dry_run", req->dry_run,
+				 "assume", assume);
 	}
 	default:
 		return NULL;
@@ -942,7 +1028,7 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 	json_array_foreach(items, i, it) {
 		struct view_change_item *c = &v->items[i];
 		char p[64], pf[80], pt[80];
-		json_t *from, *to;
+		json_t *from = NULL, *to = NULL;
 		snprintf(p, sizeof p, "changes[%zu]", i);
 		if (!json_is_object(it)) {
 			err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
@@ -951,10 +1037,14 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 		}
 		snprintf(pf, sizeof pf, "%s.from", p);
 		snprintf(pt, sizeof pt, "%s.to", p);
+		/* adopt says "from": null for a service BIRD exports in no
+		 * single state. */
+		c->from_unknown = json_is_null(json_object_get(it, "from"));
 		if (get_str(it, p, "service", true, &c->service, e) < 0 ||
-		    get_obj(it, p, "from", true, &from, e) < 0 ||
+		    (!c->from_unknown && get_obj(it, p, "from", true, &from, e) < 0) ||
 		    get_obj(it, p, "to", true, &to, e) < 0 ||
-		    get_state(from, pf, &c->from_mode, &c->from_prepend, e) < 0 ||
+		    (!c->from_unknown &&
+		     get_state(from, pf, &c->from_mode, &c->from_prepend, e) < 0) ||
 		    get_state(to, pt, &c->to_mode, &c->to_prepend, e) < 0 ||
 		    get_step(it, p, &c->has_next, &c->next, e) < 0)
 			goto fail;

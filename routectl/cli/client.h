@@ -41,6 +41,7 @@ enum cli_cmd {
 	CMD_DRAIN,
 	CMD_UNDRAIN,
 	CMD_SET,
+	CMD_ADOPT,
 };
 
 struct cli_request {
@@ -63,6 +64,10 @@ struct cli_request {
 	const char *reason;
 	bool now;
 	bool dry_run;
+	/* adopt */
+	const char **states;       /* --state SERVICE=STATE, in order given */
+	size_t n_states;
+	bool force;
 };
 
 /* Parses argv (argv[0] is the program) into req. env_socket is the value of
@@ -125,6 +130,7 @@ struct view_status {
 
 struct view_change_item {
 	const char *service;
+	bool from_unknown;          /* adopt: BIRD exports no single state ("from": null) */
 	enum svc_mode from_mode, to_mode;
 	unsigned from_prepend, to_prepend;
 	bool has_next;

@@ -289,7 +289,9 @@ static int change_line(struct buf *out, const struct view_change_item *c)
 	if (put_clean(out, c->service, false) < 0)
 		return -ERR_NOMEM;
 	int rc;
-	if (c->from_mode == c->to_mode && c->from_prepend == c->to_prepend)
+	if (c->from_unknown)
+		rc = buf_printf(out, ": BIRD exports no single state " ARROW " %s", to);
+	else if (c->from_mode == c->to_mode && c->from_prepend == c->to_prepend)
 		rc = buf_printf(out, ": %s (unchanged)", to);
 	else
 		rc = buf_printf(out, ": %s " ARROW " %s", from, to);

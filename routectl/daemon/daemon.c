@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,12 +91,51 @@ int daemon_bird_ready(struct daemon *d)
 	return d->bird != NULL;
 }
 
+static void enter_safe_mode(struct daemon *d, enum safe_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void enter_safe_mode(struct daemon *d, enum safe_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d->safe_mode, sizeof d->safe_mode, fmt, ap);
+	va_end(ap);
+	d->safe_kind = kind;
+	log_error("SAFE MODE: %s", d->safe_mode);
+}
+
+/* First start or lost state: see store.h, "Lost state". Never creates a
+ * fresh state (every service at its initial mode, usually announce) where
+ * routectld has run before. */
 static int load_state(struct daemon *d, struct err *e)
 {
 	struct state *st = NULL;
 	struct err le;
-	int rc = state_load(d->state_path, &st, &le);
+	err_clear(&le);
+	int dangling = 0;
+	int rc = state_dir_check(d->conf->state_dir, &dangling, &le);
+	if (rc == 0) {
+		rc = state_load(d->state_path, &st, &le);
+		dangling = rc == -ERR_INVALID && state_is_dangling_link(d->state_path);
+	}
 	if (rc == -ERR_NOTFOUND) {
+		struct state_evidence ev;
+		if (state_find_evidence(d->conf, &ev, e) < 0)
+			return -(int)e->code;
+		if (ev.found) {
+			enter_safe_mode(d, SAFE_STATE_LOST,
+					"the desired state is lost: %s, but routectld has run at "
+					"this site before: %s. routectld does not start over with "
+					"a fresh state, leaves BIRD as it is and refuses changes. "
+					"Restore the state file and send SIGHUP, or take what BIRD "
+					"exports now as the desired state: routectl adopt %s "
+					"--reason TEXT",
+					le.msg, ev.what, d->conf->site);
+			return 0;
+		}
+		rc = fs_mkdirs(d->conf->state_dir, 0750, e);
+		if (rc < 0)
+			return rc;
 		st = state_new(d->conf, time(NULL));
 		if (!st)
 			return err_set(e, ERR_NOMEM, "out of memory");
@@ -104,21 +144,31 @@ static int load_state(struct daemon *d, struct err *e)
 			state_free(st);
 			return rc;
 		}
-		log_info("no state file at %s: created one with every service at its "
-			 "initial state", d->state_path);
+		log_info("first start at site %s: no state file at %s and no include at %s; "
+			 "created the state with every service at its initial state",
+			 d->conf->site, d->state_path, d->conf->include_path);
+	} else if (rc < 0 && dangling) {
+		enter_safe_mode(d, SAFE_STATE_LOST,
+				"the desired state is lost: %s. routectld leaves BIRD as it is "
+				"and refuses changes. Mount or restore the state and send "
+				"SIGHUP, or take what BIRD exports now as the desired state: "
+				"routectl adopt %s --reason TEXT",
+				le.msg, d->conf->site);
+		return 0;
 	} else if (rc < 0) {
-		snprintf(d->safe_mode, sizeof d->safe_mode,
-			 "state file does not load: %s. routectld does not touch BIRD and "
-			 "refuses changes until the file is fixed (then SIGHUP or restart)",
-			 le.msg);
-		log_error("SAFE MODE: %s", d->safe_mode);
+		enter_safe_mode(d, SAFE_STATE_UNUSABLE,
+				"state file does not load: %s. routectld does not touch BIRD and "
+				"refuses changes until the file is fixed (then SIGHUP or restart), "
+				"or what BIRD exports now is adopted with routectl adopt %s "
+				"--force --reason TEXT",
+				le.msg, d->conf->site);
 		return 0;
 	} else if (strcmp(st->site, d->conf->site) != 0) {
-		snprintf(d->safe_mode, sizeof d->safe_mode,
-			 "state file %s is for site '%s' but the config is for site '%s'. "
-			 "routectld does not touch BIRD and refuses changes until this is fixed",
-			 d->state_path, st->site, d->conf->site);
-		log_error("SAFE MODE: %s", d->safe_mode);
+		enter_safe_mode(d, SAFE_STATE_UNUSABLE,
+				"state file %s is for site '%s' but the config is for site '%s'. "
+				"routectld does not touch BIRD and refuses changes until this is "
+				"fixed",
+				d->state_path, st->site, d->conf->site);
 		state_free(st);
 		return 0;
 	} else if (state_sync_services(st, d->conf, time(NULL)) > 0) {
@@ -130,6 +180,7 @@ static int load_state(struct daemon *d, struct err *e)
 		log_info("state: services brought in line with the config");
 	}
 	d->safe_mode[0] = '\0';
+	d->safe_kind = SAFE_NONE;
 	state_free(d->state);
 	d->state = st;
 	return 0;
@@ -177,9 +228,6 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 	if (!d->conf_path)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	int rc = load_config(conf_path, &d->conf, &d->policy, &d->tmpl, e);
-	if (rc < 0)
-		return rc;
-	rc = fs_mkdirs(d->conf->state_dir, 0750, e);
 	if (rc < 0)
 		return rc;
 	snprintf(d->state_path, sizeof d->state_path, "%s/state.json", d->conf->state_dir);

@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/model.h"
 #include "conf/conf.h"
+#include "site/adopt.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -34,6 +35,15 @@ struct last_apply {
 	char trigger[32];     /* "drain", "reconcile", "staged", ... */
 };
 
+/* Safe mode: routectld leaves BIRD alone and refuses changes. */
+enum safe_kind {
+	SAFE_NONE = 0,
+	SAFE_STATE_LOST,      /* state file or directory gone where routectld ran
+				 before: `adopt` takes BIRD's exports */
+	SAFE_STATE_UNUSABLE,  /* a state file that does not load (corrupt, other
+				 site, not a regular file): `adopt --force` */
+};
+
 struct daemon {
 	char *conf_path;
 	struct conf *conf;
@@ -42,6 +52,7 @@ struct daemon {
 	char state_path[PATH_MAX];
 	struct state *state;          /* desired state; NULL only in safe mode */
 	char safe_mode[ERR_MSG_MAX];  /* "" when not in safe mode: the reason */
+	enum safe_kind safe_kind;     /* why, for adopt (see store.h, "Lost state") */
 
 	struct bird_conn *bird;
 	char bird_error[ERR_MSG_MAX];
@@ -111,6 +122,43 @@ void change_result_free(struct change_result *r);
  * changed (desired state and include as before) and e says why. */
 int daemon_change(struct daemon *d, const struct change_request *req,
 		  const struct caller *who, struct change_result *res, struct err *e);
+
+/* Adopt: in safe mode after the state was lost, take what BIRD exports now
+ * as the desired state (site/adopt.h says how it is derived). */
+struct adopt_request {
+	const char *reason;
+	const struct adopt_assumption *assumptions; /* services BIRD cannot tell */
+	size_t n_assumptions;
+	int force;      /* also over a state file that does not load, and over
+			   routes in BIRD that are in no service */
+	int dry_run;
+};
+
+struct adopt_result {
+	struct adopt_plan plan;
+	char change_id[17];
+	uint64_t generation;      /* of the adopted state */
+	char evidence[1024];      /* where the generation was continued from */
+	char set_aside[PATH_MAX]; /* what was at the state file's path, kept there */
+	int applied;
+	int64_t apply_ms;
+};
+
+void adopt_result_free(struct adopt_result *r);
+
+/* Refused (-ERR_REFUSED) when not in safe mode, or in safe mode for a state
+ * file that does not load unless req->force (see store.h, "Lost state"). Reads
+ * BIRD's exports through its running routectl_export(), derives each
+ * service's mode, and applies the result like any change (render, check,
+ * configure, verify, save, confirm): BIRD's exports do not change for what
+ * came from BIRD, only the include's header (the new generation). The
+ * generation continues from the include's header (or the state in memory),
+ * +1. Whatever was at the state file's path is kept as
+ * state.json.refused-TIME. On success routectld leaves safe mode. On failure
+ * nothing changed and e says why (BIRD's words, or each service that cannot
+ * be adopted and what to do). */
+int daemon_adopt(struct daemon *d, const struct adopt_request *req, const struct caller *who,
+		 struct adopt_result *res, struct err *e);
 
 /* Reconcile once now: make BIRD and the include match the desired state.
  * force: apply in full without comparing first. Returns 0 in sync, 1
