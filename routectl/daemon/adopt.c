@@ -49,9 +49,21 @@ static int set_aside(const char *path, char *aside, size_t size, int *moved, str
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
-	if (snprintf(aside, size, "%s.refused-%s", path, when) >= (int)size)
-		return err_set(e, ERR_INVALID, "%s: path too long", path);
-	int rc = S_ISDIR(sb.st_mode) ? rename(path, aside) : link(path, aside);
+	/* Never over an earlier one: a name that is free (link() and, for a
+	 * directory, the lstat check make sure). */
+	int rc = -1;
+	for (unsigned i = 0; i < 100; i++) {
+		int n = i ? snprintf(aside, size, "%s.refused-%s.%u", path, when, i)
+			  : snprintf(aside, size, "%s.refused-%s", path, when);
+		if (n >= (int)size)
+			return err_set(e, ERR_INVALID, "%s: path too long", path);
+		struct stat ab;
+		if (lstat(aside, &ab) == 0)
+			continue;
+		rc = S_ISDIR(sb.st_mode) ? rename(path, aside) : link(path, aside);
+		if (rc == 0 || errno != EEXIST)
+			break;
+	}
 	if (rc < 0) {
 		int saved = errno;
 		aside[0] = '\0';

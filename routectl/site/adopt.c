@@ -432,7 +432,9 @@ int adopt_read_bird(struct bird_conn *b, int timeout_ms, struct adopt_bird_view 
 			return rc;
 		}
 	}
-	qsort(v->routes, v->n_routes, sizeof *v->routes, cmp_export);
-	qsort(v->accepted, v->n_accepted, sizeof *v->accepted, cmp_export);
+	if (v->n_routes > 1)
+		qsort(v->routes, v->n_routes, sizeof *v->routes, cmp_export);
+	if (v->n_accepted > 1)
+		qsort(v->accepted, v->n_accepted, sizeof *v->accepted, cmp_export);
 	return 0;
 }
