@@ -185,3 +185,70 @@ int daemon_adopt(struct daemon *d, const struct adopt_request *req, const struct
 	d->safe_kind = SAFE_NONE;
 	return 0;
 }
+
+int daemon_check_first_start(struct daemon *d)
+{
+	struct adopt_bird_view view;
+	struct err e;
+	err_clear(&e);
+	int rc = adopt_read_bird(d->bird, (int)d->conf->bird_timeout_ms, &view, &e);
+	if (rc == -ERR_INVALID) {
+		/* BIRD runs no routectl include (yet): nothing to lose. */
+		d->first_start_unchecked = 0;
+		return 0;
+	}
+	if (rc < 0) {
+		log_warn("first start: cannot compare BIRD's exports with the fresh state (%s); "
+			 "asking again on the next connection", e.msg);
+		bird_disconnect(d, e.msg);
+		return -1;
+	}
+	struct adopt_plan plan;
+	char differs[1024] = "";
+	size_t used = 0;
+	rc = adopt_derive(d->conf, &view, NULL, 0, 0, &plan, &e);
+	size_t n_routes = view.n_routes;
+	adopt_bird_view_free(&view);
+	if (rc == -ERR_NOMEM)
+		return -1;
+	if (rc == 0) {
+		for (size_t i = 0; i < plan.n; i++) {
+			const struct adopt_item *it = &plan.items[i];
+			const struct svc_state *s = state_find(d->state, it->service);
+			if (s && s->mode == it->mode && s->prepend == it->prepend)
+				continue;
+			if (used < sizeof differs)
+				used += (size_t)snprintf(differs + used, sizeof differs - used,
+							 "%s%s %s", used ? ", " : "", it->service,
+							 it->bird_text);
+		}
+		adopt_plan_free(&plan);
+	} else if (n_routes > 0) {
+		snprintf(differs, sizeof differs, "%s", e.msg);
+	}
+	if (!differs[0]) {
+		d->first_start_unchecked = 0;
+		return 0;
+	}
+	/* Keep the fresh state aside: on a restart, the include written at
+	 * this first start is then the evidence, and the state is lost again
+	 * rather than applied. */
+	char aside[PATH_MAX];
+	int moved = 0;
+	struct err se;
+	if (set_aside(d->state_path, aside, sizeof aside, &moved, &se) == 0 && aside[0])
+		unlink(d->state_path);
+	enter_safe_mode(d, SAFE_STATE_LOST,
+			"first start (no state file, no include), but BIRD already runs "
+			"routectl's routes and exports them otherwise than a fresh state "
+			"would: %s. An earlier state was lost with its include; routectld "
+			"does not apply the fresh state (kept as %s), leaves BIRD as it is and "
+			"refuses changes. Restore the state file and send SIGHUP, or take what "
+			"BIRD exports now as the desired state: routectl adopt %s --reason TEXT",
+			differs, aside[0] ? aside : "nothing", d->conf->site);
+	/* The fresh state is nobody's intent: status shows no state rather
+	 * than that one. */
+	state_free(d->state);
+	d->state = NULL;
+	return -1;
+}

@@ -83,6 +83,8 @@ int daemon_bird_ready(struct daemon *d)
 	d->bird_error[0] = '\0';
 	d->bird_logged_down = 0;
 	log_info("connected to BIRD %s at %s", bird_version(b), d->conf->bird_socket);
+	if (d->first_start_unchecked && daemon_check_first_start(d) < 0)
+		return d->bird != NULL;
 	/* Apply in full, whatever the comparison says: a routectld that died
 	 * between `configure timeout` and `configure confirm` left BIRD with an
 	 * undo pending, which would bring back a state nobody wants; a fresh
@@ -91,16 +93,14 @@ int daemon_bird_ready(struct daemon *d)
 	return d->bird != NULL;
 }
 
-static void enter_safe_mode(struct daemon *d, enum safe_kind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void enter_safe_mode(struct daemon *d, enum safe_kind kind, const char *fmt, ...)
+void enter_safe_mode(struct daemon *d, enum safe_kind kind, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(d->safe_mode, sizeof d->safe_mode, fmt, ap);
 	va_end(ap);
 	d->safe_kind = kind;
+	d->first_start_unchecked = 0;
 	log_error("SAFE MODE: %s", d->safe_mode);
 }
 
@@ -147,6 +147,7 @@ static int load_state(struct daemon *d, struct err *e)
 		log_info("first start at site %s: no state file at %s and no include at %s; "
 			 "created the state with every service at its initial state",
 			 d->conf->site, d->state_path, d->conf->include_path);
+		d->first_start_unchecked = 1;
 	} else if (rc < 0 && dangling) {
 		enter_safe_mode(d, SAFE_STATE_LOST,
 				"the desired state is lost: %s. routectld leaves BIRD as it is "

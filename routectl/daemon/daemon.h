@@ -53,6 +53,7 @@ struct daemon {
 	struct state *state;          /* desired state; NULL only in safe mode */
 	char safe_mode[ERR_MSG_MAX];  /* "" when not in safe mode: the reason */
 	enum safe_kind safe_kind;     /* why, for adopt (see store.h, "Lost state") */
+	int first_start_unchecked;    /* a fresh state not yet compared with BIRD */
 
 	struct bird_conn *bird;
 	char bird_error[ERR_MSG_MAX];

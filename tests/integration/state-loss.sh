@@ -9,7 +9,9 @@
 #  (b) state.json deleted under a running daemon + SIGHUP: safe mode, BIRD
 #      untouched; also the whole state directory missing at start;
 #  (c) state.json a FIFO, then a directory: routectld starts at once, safe
-#      mode naming it, adopt only with --force.
+#      mode naming it, adopt only with --force;
+#  (e) state and include both wiped while BIRD runs a drained config: the
+#      first start compares with BIRD and goes to safe mode instead.
 # usage: state-loss.sh ROUTECTLD ROUTECTL PORT_BASE
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -192,5 +194,23 @@ check "(c) the directory is kept beside the new state file" bash -c "test -f '$D
 check "(c) adopted: web announce, dns withdraw" test "$(svc_get web state) $(svc_get dns state)" = "announce withdraw"
 rc=0; out=$(rctl adopt ash --reason "again" 2>&1) || rc=$?
 check "(c) adopt outside safe mode is refused" bash -c "test $rc = 1 && grep -q 'not in safe mode' <<<'$out'"
+
+# (e) State and include both gone while BIRD keeps running a drained config
+# (dns withdrawn): nothing on disk shows an earlier run, but BIRD does. The
+# first start must not announce dns again.
+stop_pid "$DAEMON_PID"
+rm -rf "$D/state" "$D/routectl.conf" "$D/routectld.sock"
+check "(e) BIRD still exports web, not dns" bash -c "$(declare -f up_has up_lacks birdc_q); IT_DIR=$D; up_has 192.0.2.0/24 && up_lacks 198.51.100.0/24"
+start_daemon
+check "(e) first start next to a drained BIRD: safe mode" wait_for 10 bash -c "$(declare -f safe_kind status_get jget rctl); ROUTECTL=$ROUTECTL IT_DIR=$D; test \$(safe_kind) = state-lost"
+check "(e) the reason says BIRD exports otherwise, naming dns" grep -q "BIRD already runs routectl's routes .*dns withdraw" <<<"$(safe_reason)"
+sleep 2.5
+check "(e) upstream still without dns" up_lacks 198.51.100.0/24
+check "(e) the fresh state file is not left to be loaded" test ! -e "$D/state/state.json"
+restart_daemon
+check "(e) after a restart: safe mode, the include is the evidence" test "$(safe_kind)" = state-lost
+check "(e) adopt" rctl adopt ash --reason "state and include wiped"
+check "(e) adopted: web announce, dns withdraw" test "$(svc_get web state) $(svc_get dns state)" = "announce withdraw"
+check "(e) upstream still without dns after adopt" up_lacks 198.51.100.0/24
 
 it_summary
