@@ -380,6 +380,8 @@ static json_t *adopt_json(const struct daemon *d, const struct adopt_request *re
 					   ? json_string(res->plan.warnings) : json_null());
 	json_object_set_new(o, "set_aside",
 			    res->set_aside[0] ? json_string(res->set_aside) : json_null());
+	if (req->dry_run)
+		json_object_set_new(o, "diff", json_string(res->diff ? res->diff : ""));
 	json_object_set_new(o, "apply",
 			    res->applied ? json_pack("{s:s,s:I}", "result", "ok", "ms",
 						     (json_int_t)res->apply_ms)

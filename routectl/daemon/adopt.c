@@ -4,7 +4,9 @@
 #include "daemon/daemon.h"
 #include "daemon/internal.h"
 
+#include "apply/apply.h"
 #include "bird/bird.h"
+#include "common/diff.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "store/store.h"
@@ -20,6 +22,7 @@
 void adopt_result_free(struct adopt_result *r)
 {
 	adopt_plan_free(&r->plan);
+	free(r->diff);
 	memset(r, 0, sizeof *r);
 }
 
@@ -84,6 +87,23 @@ static void put_back(const char *path, const char *aside, int moved)
 		unlink(aside);
 }
 
+/* The diff of the include that adopting would write. */
+static int include_diff(struct daemon *d, const struct state *new, char **out, struct err *e)
+{
+	struct buf cand = { 0 }, diff = { 0 };
+	char *current = NULL;
+	int rc = apply_plan(d->conf, new, d->tmpl, &cand, &current, e);
+	if (rc == 0 && diff_unified(current ? current : "", cand.p, d->conf->include_path,
+				    d->conf->include_path, &diff) < 0)
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		*out = buf_steal(&diff);
+	buf_free(&diff);
+	buf_free(&cand);
+	free(current);
+	return rc;
+}
+
 int daemon_adopt(struct daemon *d, const struct adopt_request *req, const struct caller *who,
 		 struct adopt_result *res, struct err *e)
 {
@@ -141,14 +161,19 @@ int daemon_adopt(struct daemon *d, const struct adopt_request *req, const struct
 	snprintf(res->evidence, sizeof res->evidence, "%s",
 		 ev.found ? ev.what : "no include on disk");
 	change_id_new(res->change_id);
-	if (req->dry_run)
-		return 0;
 
 	struct state *new = adopt_state(d->conf, &res->plan, res->generation, who->actor,
 					req->reason, res->change_id, time(NULL));
 	if (!new) {
 		adopt_result_free(res);
 		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	if (req->dry_run) {
+		rc = include_diff(d, new, &res->diff, e);
+		state_free(new);
+		if (rc < 0)
+			adopt_result_free(res);
+		return rc;
 	}
 	int moved = 0;
 	rc = fs_mkdirs(d->conf->state_dir, 0750, e);

@@ -141,6 +141,7 @@ struct adopt_result {
 	uint64_t generation;      /* of the adopted state */
 	char evidence[1024];      /* where the generation was continued from */
 	char set_aside[PATH_MAX]; /* what was at the state file's path, kept there */
+	char *diff;               /* dry run: unified diff of the include */
 	int applied;
 	int64_t apply_ms;
 };

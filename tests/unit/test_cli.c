@@ -169,6 +169,64 @@ START_TEST(parse_set_states)
 }
 END_TEST
 
+START_TEST(parse_adopt)
+{
+	struct cli_request req;
+	struct err e;
+	char *p[] = { "routectl", "adopt", "ash", "--reason", "state lost", "--state",
+		      "web=withdraw", "--state", "dns=prepend:3", "--force", "--dry-run", NULL };
+	ck_assert_int_eq(parse(p, ARGC(p), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_ADOPT);
+	ck_assert_str_eq(req.site, "ash");
+	ck_assert_str_eq(cli_path(req.cmd), "/v1/adopt");
+	ck_assert_str_eq(cli_method(req.cmd), "POST");
+	json_t *body = cli_request_body(&req);
+	json_t *want = json_loads("{\"site\":\"ash\",\"reason\":\"state lost\",\"force\":true,"
+				  "\"dry_run\":true,\"assume\":[{\"service\":\"web\",\"state\":"
+				  "\"withdraw\"},{\"service\":\"dns\",\"state\":\"prepend\","
+				  "\"prepend\":3}]}", 0, NULL);
+	ck_assert(json_equal(body, want));
+	json_decref(body);
+	json_decref(want);
+	cli_request_free(&req);
+
+	char *plain[] = { "routectl", "adopt", "ash", "--reason", "x", NULL };
+	ck_assert_int_eq(parse(plain, ARGC(plain), &req, &e), 0);
+	body = cli_request_body(&req);
+	want = json_loads("{\"site\":\"ash\",\"reason\":\"x\",\"force\":false,\"dry_run\":false,"
+			  "\"assume\":[]}", 0, NULL);
+	ck_assert(json_equal(body, want));
+	json_decref(body);
+	json_decref(want);
+	cli_request_free(&req);
+
+	static const struct {
+		char *argv[8];
+		const char *why;
+	} bad[] = {
+		{ { "routectl", "adopt", "--reason", "x", NULL }, "missing SITE" },
+		{ { "routectl", "adopt", "ash", NULL }, "--reason is required" },
+		{ { "routectl", "adopt", "ash", "chi", "--reason", "x", NULL }, "unexpected argument" },
+		{ { "routectl", "adopt", "ash", "--reason", "x", "--state", "web", NULL },
+		  "SERVICE=announce" },
+		{ { "routectl", "adopt", "ash", "--reason", "x", "--state", "web=prepend:12", NULL },
+		  "from 1 to 10" },
+		{ { "routectl", "adopt", "ash", "--reason", "x", "--state", "web=up", NULL },
+		  "announce, withdraw or prepend:N" },
+		{ { "routectl", "drain", "ash", "--reason", "x", "--force", NULL }, "--force" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int argc = 0;
+		while (bad[i].argv[argc])
+			argc++;
+		err_clear(&e);
+		ck_assert_int_eq(parse((char **)bad[i].argv, argc, &req, &e), -ERR_INVALID);
+		ck_assert_msg(strstr(e.msg, bad[i].why), "case %zu: %s", i, e.msg);
+		cli_request_free(&req);
+	}
+}
+END_TEST
+
 START_TEST(parse_help_and_version)
 {
 	struct cli_request req;
@@ -485,6 +543,29 @@ START_TEST(change_text_golden)
 		"{\"site\":\"ash\",\"changes\":[],\"apply\":{\"result\":\"failed\"}}", &res);
 	ck_assert_str_eq(text, "no change\napply FAILED: failed\n");
 	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	free(text);
+	cli_result_free(&res);
+}
+END_TEST
+
+START_TEST(adopt_text_golden)
+{
+	struct cli_result res;
+	/* "from" is what BIRD exports now; null when its prefixes are in no
+	 * single state (the operator said what it should be). */
+	char *text = render_change(CMD_ADOPT, "adopt",
+		"{\"site\":\"ash\",\"dry_run\":false,\"change_id\":\"c-44\",\"changes\":["
+		"{\"service\":\"web\",\"from\":{\"state\":\"withdraw\",\"prepend\":0},"
+		"\"to\":{\"state\":\"withdraw\",\"prepend\":0},\"next\":null},"
+		"{\"service\":\"api\",\"from\":null,"
+		"\"to\":{\"state\":\"announce\",\"prepend\":0},\"next\":null}],"
+		"\"generation\":8,\"evidence\":\"/etc/bird/routectl.conf (generation 7 of site ash)\","
+		"\"apply\":{\"result\":\"ok\",\"ms\":3}}", &res);
+	ck_assert_str_eq(text,
+			 "web: withdraw (unchanged)\n"
+			 "api: BIRD exports no single state \xe2\x86\x92 announce\n"
+			 "applied in 3 ms, change c-44\n");
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_OK);
 	free(text);
 	cli_result_free(&res);
 }
@@ -1003,6 +1084,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, parse_global_options_anywhere);
 	tcase_add_test(t, parse_drain_full);
 	tcase_add_test(t, parse_set_states);
+	tcase_add_test(t, parse_adopt);
 	tcase_add_test(t, parse_help_and_version);
 	tcase_add_loop_test(t, parse_usage_errors, 0,
 			    (int)(sizeof usage_cases / sizeof usage_cases[0]));
@@ -1012,6 +1094,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, status_table_golden);
 	tcase_add_test(t, status_header_trouble_golden);
 	tcase_add_test(t, change_text_golden);
+	tcase_add_test(t, adopt_text_golden);
 	tcase_add_test(t, error_document_message);
 	tcase_add_loop_test(t, bad_bodies, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
 	suite_add_tcase(s, t);
