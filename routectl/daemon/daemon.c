@@ -12,6 +12,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -172,13 +173,28 @@ static int load_state(struct daemon *d, struct err *e)
 				d->state_path, st->site, d->conf->site);
 		state_free(st);
 		return 0;
-	} else if (state_sync_services(st, d->conf, time(NULL)) > 0) {
-		rc = state_save(d->state_path, st, e);
+	} else {
+		/* The generation never goes backwards: a state file older than
+		 * what BIRD was last given (a restored backup, or a routectld
+		 * killed between writing the include and saving) continues from
+		 * the include's generation. */
+		struct state_evidence ev;
+		int save = state_sync_services(st, d->conf, time(NULL)) > 0;
+		if (save)
+			log_info("state: services brought in line with the config");
+		if (state_find_evidence(d->conf, &ev, &le) == 0 && ev.has_header &&
+		    strcmp(ev.site, d->conf->site) == 0 && ev.generation > st->generation) {
+			log_warn("state: %s has generation %" PRIu64 ", older than %s; continuing "
+				 "from generation %" PRIu64, d->state_path, st->generation,
+				 ev.what, ev.generation);
+			st->generation = ev.generation;
+			save = 1;
+		}
+		rc = save ? state_save(d->state_path, st, e) : 0;
 		if (rc < 0) {
 			state_free(st);
 			return rc;
 		}
-		log_info("state: services brought in line with the config");
 	}
 	d->safe_mode[0] = '\0';
 	d->safe_kind = SAFE_NONE;

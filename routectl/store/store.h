@@ -104,7 +104,12 @@ void change_id_new(char out[17]);
  *
  * An include without routectld's header (a template without it, a file
  * made by hand) still counts: something is there, and taking it for a
- * first start would overwrite it with "announce everything". In safe mode
+ * first start would overwrite it with "announce everything". BIRD itself is
+ * the last witness: after a first start, the first time BIRD is connected,
+ * routectld compares what BIRD's running routectl_export() does with the
+ * fresh state and goes to safe mode "lost" if they differ (state and include
+ * wiped together while BIRD kept a drained config). A state file whose
+ * generation is below the include's continues from the include's. In safe mode
  * routectld leaves BIRD as it is; the operator restores the file (then
  * SIGHUP) or adopts what BIRD exports now (routectl adopt), which continues
  * the generation from the include's header.

@@ -11,7 +11,8 @@
 #  (c) state.json a FIFO, then a directory: routectld starts at once, safe
 #      mode naming it, adopt only with --force;
 #  (e) state and include both wiped while BIRD runs a drained config: the
-#      first start compares with BIRD and goes to safe mode instead.
+#      first start compares with BIRD and goes to safe mode instead;
+#  (f) an older state file restored: the generation does not go backwards.
 # usage: state-loss.sh ROUTECTLD ROUTECTL PORT_BASE
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -213,5 +214,16 @@ check "(e) after a restart: safe mode, the include is the evidence" test "$(safe
 check "(e) adopt" rctl adopt ash --reason "state and include wiped"
 check "(e) adopted: web announce, dns withdraw" test "$(svc_get web state) $(svc_get dns state)" = "announce withdraw"
 check "(e) upstream still without dns after adopt" up_lacks 198.51.100.0/24
+
+# (f) A restored older state file: the generation continues from the include.
+check "(f) changes work after adopt" bash -c "'$ROUTECTL' -s '$D/routectld.sock' set ash web prepend 2 --reason x >/dev/null && '$ROUTECTL' -s '$D/routectld.sock' set ash web announce --reason x >/dev/null"
+gen=$(status_get "j['generation']") || gen=-1
+stop_pid "$DAEMON_PID"
+sed -i 's/"generation": "[0-9]*"/"generation": "1"/' "$D/state/state.json"
+rm -f "$D/routectld.sock"
+start_daemon
+check "(f) an older state file continues from the include's generation ($gen)" test "$(status_get "j['generation']")" = "$gen"
+check "(f) and says so in the log" grep -q "has generation 1, older than .*routectl.conf (generation $gen of site ash); continuing from generation $gen" "$D/routectld.log"
+check "(f) not in safe mode" test "$(safe_kind)" = none
 
 it_summary
