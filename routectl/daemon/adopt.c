@@ -179,8 +179,27 @@ int daemon_adopt(struct daemon *d, const struct adopt_request *req, const struct
 	rc = fs_mkdirs(d->conf->state_dir, 0750, e);
 	if (rc == 0)
 		rc = set_aside(d->state_path, res->set_aside, sizeof res->set_aside, &moved, e);
-	if (rc == 0)
+	/* Out of safe mode for the apply, with no desired state meanwhile: a
+	 * reconnect inside commit_state then reconciles nothing old. */
+	struct state *old = d->state;
+	char *reason = NULL;
+	enum safe_kind kind = d->safe_kind;
+	if (rc == 0 && !(reason = strdup(d->safe_mode)))
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == 0) {
+		d->state = NULL;
+		d->safe_mode[0] = '\0';
+		d->safe_kind = SAFE_NONE;
 		rc = commit_state(d, new, "adopt", res->change_id, &res->apply_ms, e);
+		if (rc < 0) {
+			d->state = old;
+			snprintf(d->safe_mode, sizeof d->safe_mode, "%s", reason);
+			d->safe_kind = kind;
+		} else {
+			state_free(old);
+		}
+	}
+	free(reason);
 	if (rc < 0) {
 		put_back(d->state_path, res->set_aside, moved);
 		state_free(new);
@@ -206,8 +225,6 @@ int daemon_adopt(struct daemon *d, const struct adopt_request *req, const struct
 		 res->change_id, who->actor, res->generation, res->evidence, summary, req->reason,
 		 res->set_aside[0] ? "; kept the old entry as " : "", res->set_aside,
 		 res->plan.warnings[0] ? "; " : "", res->plan.warnings);
-	d->safe_mode[0] = '\0';
-	d->safe_kind = SAFE_NONE;
 	return 0;
 }
 
@@ -217,8 +234,9 @@ int daemon_check_first_start(struct daemon *d)
 	struct err e;
 	err_clear(&e);
 	int rc = adopt_read_bird(d->bird, (int)d->conf->bird_timeout_ms, &view, &e);
-	if (rc == -ERR_INVALID) {
-		/* BIRD runs no routectl include (yet): nothing to lose. */
+	if (rc == -ERR_INVALID || rc == -ERR_NOTFOUND) {
+		/* BIRD runs no routectl include (yet), or its routectl_v4/v6
+		 * is not running: nothing exported to lose. */
 		d->first_start_unchecked = 0;
 		return 0;
 	}

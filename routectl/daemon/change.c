@@ -37,6 +37,10 @@ int commit_state(struct daemon *d, struct state *new, const char *trigger,
 	struct apply_report r;
 	struct save_ctx sc = { d, new };
 	daemon_bird_ready(d);
+	/* Connecting may have found that the state was lost (first start next
+	 * to a BIRD that exports otherwise): then nothing is applied. */
+	if (d->safe_mode[0])
+		return err_set(e, ERR_REFUSED, "routectld is in safe mode: %s", d->safe_mode);
 	int rc = apply_state(d->bird, d->conf, new, d->tmpl, 0, save_state_cb, &sc, &r, e);
 	if (rc == 0 && !r.changed)
 		rc = save_state_cb(&sc, e);    /* only provenance or next steps changed */

@@ -84,8 +84,6 @@ int daemon_bird_ready(struct daemon *d)
 	d->bird_error[0] = '\0';
 	d->bird_logged_down = 0;
 	log_info("connected to BIRD %s at %s", bird_version(b), d->conf->bird_socket);
-	if (d->first_start_unchecked && daemon_check_first_start(d) < 0)
-		return d->bird != NULL;
 	/* Apply in full, whatever the comparison says: a routectld that died
 	 * between `configure timeout` and `configure confirm` left BIRD with an
 	 * undo pending, which would bring back a state nobody wants; a fresh

@@ -16,6 +16,10 @@ int daemon_reconcile(struct daemon *d, const char *why, int force)
 {
 	if (d->safe_mode[0] || !d->state || !d->bird || !bird_alive(d->bird))
 		return 0;
+	/* After a first start, BIRD is compared with the fresh state before
+	 * anything is applied (it may be in safe mode after that). */
+	if (d->first_start_unchecked && daemon_check_first_start(d) < 0)
+		return 0;
 	char drift[ERR_MSG_MAX] = "";
 	struct err e;
 	int rc;
