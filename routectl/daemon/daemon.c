@@ -250,9 +250,17 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 	if (rc < 0)
 		return rc;
 	if (!d->safe_mode[0]) {
-		rc = ensure_include(d, e);
-		if (rc < 0)
-			return rc;
+		/* An include that is not a regular file (a FIFO, a directory)
+		 * is refused at once by the reader; start anyway, so that the
+		 * console says why: every apply fails with that reason and BIRD
+		 * is left alone until it is fixed. */
+		struct err ie;
+		err_clear(&ie);
+		rc = ensure_include(d, &ie);
+		if (rc == -ERR_INVALID)
+			log_error("%s; routectld leaves BIRD alone until it is fixed", ie.msg);
+		else if (rc < 0)
+			return err_set(e, ie.code, "%s", ie.msg);
 	}
 
 	sigset_t mask;

@@ -12,7 +12,8 @@
 #      mode naming it, adopt only with --force;
 #  (e) state and include both wiped while BIRD runs a drained config: the
 #      first start compares with BIRD and goes to safe mode instead;
-#  (f) an older state file restored: the generation does not go backwards.
+#  (f) an older state file restored: the generation does not go backwards;
+#  (g) the include a FIFO: start at once, say why, leave BIRD alone.
 # usage: state-loss.sh ROUTECTLD ROUTECTL PORT_BASE
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -225,5 +226,21 @@ start_daemon
 check "(f) an older state file continues from the include's generation ($gen)" test "$(status_get "j['generation']")" = "$gen"
 check "(f) and says so in the log" grep -q "has generation 1, older than .*routectl.conf (generation $gen of site ash); continuing from generation $gen" "$D/routectld.log"
 check "(f) not in safe mode" test "$(safe_kind)" = none
+
+# (g) The include is a FIFO (its sibling): routectld starts at once, says
+# why, and leaves BIRD alone; fixed and SIGHUP, it writes the include again.
+stop_pid "$DAEMON_PID"
+rm -f "$D/routectl.conf" "$D/routectld.sock"
+mkfifo "$D/routectl.conf"
+"$ROUTECTLD" -c "$D/routectld.json" >>"$D/routectld.log" 2>&1 &
+DAEMON_PID=$!
+IT_PIDS+=("$DAEMON_PID")
+check "(g) include a FIFO: the console answers within 3 s" wait_for 3 rctl status
+check "(g) the log names the FIFO" grep -q "routectl.conf is a FIFO (named pipe), not a regular file" "$D/routectld.log"
+check "(g) status says the apply failed and why" wait_for 5 bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q 'routectl.conf is a FIFO'"
+check "(g) upstream unchanged: web, not dns" bash -c "$(declare -f up_has up_lacks birdc_q); IT_DIR=$D; up_has 192.0.2.0/24 && up_lacks 198.51.100.0/24"
+rm -f "$D/routectl.conf"
+kill -HUP "$DAEMON_PID"
+check "(g) fixed and SIGHUP: the include is written again" wait_for 5 test -f "$D/routectl.conf"
 
 it_summary
