@@ -267,7 +267,13 @@ int daemon_check_first_start(struct daemon *d)
 		}
 		adopt_plan_free(&plan);
 	} else if (n_routes > 0) {
-		snprintf(differs, sizeof differs, "%s", e.msg);
+		/* The reasons, without adopt's "cannot adopt" heading. */
+		const char *why = strchr(e.msg, '\n');
+		snprintf(differs, sizeof differs, "%s", why ? why + 1 : e.msg);
+		/* One line: the reason goes into the log and status. */
+		for (char *c = differs; *c; c++)
+			if (*c == '\n')
+				*c = ';';
 	}
 	if (!differs[0]) {
 		d->first_start_unchecked = 0;
