@@ -4,6 +4,7 @@
 #include "common/diff.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/model.h"
 #include "common/timeutil.h"
 #include "testutil.h"
@@ -603,6 +604,54 @@ START_TEST(test_err)
 }
 END_TEST
 
+/* ---- log ---------------------------------------------------------------- */
+
+START_TEST(test_log_escape)
+{
+	char out[256];
+	/* A message from BIRD with embedded newlines stays on one line. */
+	size_t n = log_escape("BIRD: a.conf:3:1 syntax error\nsecond line\r\n", out, sizeof out);
+	ck_assert_str_eq(out, "BIRD: a.conf:3:1 syntax error\\nsecond line\\r\\n");
+	ck_assert_uint_eq(n, strlen(out));
+	log_escape("tab\there, bell\a, del\x7f, esc\x1b[31m, back\\slash", out, sizeof out);
+	ck_assert_str_eq(out, "tab\\there, bell\\x07, del\\x7f, esc\\x1b[31m, back\\\\slash");
+	/* UTF-8 passes unchanged. */
+	log_escape("caf\xc3\xa9 \xe2\x86\x92 ok", out, sizeof out);
+	ck_assert_str_eq(out, "caf\xc3\xa9 \xe2\x86\x92 ok");
+	/* Cut at the boundary of an escape, never inside one; the return value
+	 * is what the whole text needs. */
+	n = log_escape("ab\ncd", out, 4);
+	ck_assert_str_eq(out, "ab");
+	ck_assert_uint_eq(n, 6);
+	n = log_escape("ab\ncd", out, 5);
+	ck_assert_str_eq(out, "ab\\n");
+	ck_assert_uint_eq(log_escape("", out, sizeof out), 0);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_log_line)
+{
+	char line[128];
+	/* 2026-11-30T07:00:00.042Z */
+	long long ms = 1796022000042LL;
+	size_t n = log_format_line(LOG_LVL_WARN, ms, "one\ntwo", line, sizeof line);
+	ck_assert_str_eq(line, "2026-11-30T07:00:00.042Z warn: one\\ntwo\n");
+	ck_assert_uint_eq(n, strlen(line));
+	/* Exactly one newline, at the end, whatever the message holds. */
+	char msg[400];
+	for (size_t i = 0; i < sizeof msg - 1; i++)
+		msg[i] = i % 7 == 0 ? '\n' : 'x';
+	msg[sizeof msg - 1] = '\0';
+	n = log_format_line(LOG_LVL_ERROR, ms, msg, line, sizeof line);
+	ck_assert_uint_eq(n, strlen(line));
+	ck_assert_uint_lt(n, sizeof line);
+	ck_assert_ptr_eq(strchr(line, '\n'), line + n - 1);
+	ck_assert_ptr_nonnull(strstr(line, "...\n"));
+	ck_assert_int_eq(strncmp(line, "2026-11-30T07:00:00.042Z error: ", 32), 0);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
 	Suite *s = suite_create("common");
@@ -626,6 +675,8 @@ static Suite *common_suite(void)
 	tcase_add_test(tc, test_prefix_order_and_modes);
 	tcase_add_test(tc, test_time);
 	tcase_add_test(tc, test_err);
+	tcase_add_test(tc, test_log_escape);
+	tcase_add_test(tc, test_log_line);
 	suite_add_tcase(s, tc);
 	return s;
 }
