@@ -1,9 +1,11 @@
+/* The console's HTTP transport. Request handling (read the body, identify
+ * the caller, call the handler, suspend and resume) is kept apart from
+ * binding and accepting connections. */
 #include "api/http.h"
 
-#include "api/commands.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "daemon/daemon.h"
+#include "site/site.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -19,19 +21,34 @@
 #define CONNECTION_LIMIT 64
 #define CONNECTION_TIMEOUT_S 30
 #define CONNECTION_MEMORY 32768   /* bounds the request line and headers */
+#define BODY_MAX (64u * 1024)     /* a larger body is refused with 413 */
 
 struct http_server {
 	struct MHD_Daemon *mhd;
-	struct daemon *d;
+	http_handler_fn handler;
+	void *handler_arg;
+	size_t pending;
 	int listen_fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-/* One request being read. */
+/* One request being read, handled, or waiting for its answer. */
 struct request {
 	char *body;
 	size_t len;
 	int too_large;
+	int handed;                  /* given to the handler */
+	int answered;                /* a kept request got its answer */
+	int status;
+	char *reply;
+};
+
+/* A request the handler kept: the connection stays suspended until the
+ * answer comes. */
+struct http_pending {
+	struct http_server *s;
+	struct MHD_Connection *conn;
+	struct request *rq;
 };
 
 static int bind_unix(const char *path, unsigned mode, struct err *e)
@@ -128,7 +145,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (rq->len + *upload_data_size > COMMAND_BODY_MAX) {
+		if (rq->len + *upload_data_size > BODY_MAX) {
 			rq->too_large = 1;
 		} else {
 			char *p = realloc(rq->body, rq->len + *upload_data_size + 1);
@@ -146,15 +163,49 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		char msg[160];
 		snprintf(msg, sizeof msg,
 			 "{\"error\":{\"code\":\"invalid\",\"message\":\"request body larger "
-			 "than %u bytes\"}}", COMMAND_BODY_MAX);
+			 "than %u bytes\"}}", BODY_MAX);
 		return reply(conn, 413, strdup(msg));
 	}
+	if (rq->answered) {
+		/* Resumed: the kept request's answer is here. */
+		char *body = rq->reply;
+		rq->reply = NULL;
+		return reply(conn, rq->status, body);
+	}
+	if (rq->handed)
+		return MHD_YES;   /* still waiting (a spurious call while suspended) */
 	struct caller who;
 	identify(conn, &who);
+	struct http_pending *later = calloc(1, sizeof *later);
+	if (!later)
+		return MHD_NO;
+	*later = (struct http_pending){ s, conn, rq };
+	struct http_request hr = { method, url, rq->body, rq->len, &who };
 	int status = 500;
 	char *body = NULL;
-	commands_handle(s->d, &who, method, url, rq->body, rq->len, &status, &body);
-	return reply(conn, status, body);
+	rq->handed = 1;
+	if (s->handler(s->handler_arg, &hr, later, &status, &body)) {
+		free(later);
+		return reply(conn, status, body ? body : strdup("{}"));
+	}
+	s->pending++;
+	MHD_suspend_connection(conn);
+	return MHD_YES;
+}
+
+void http_pending_answer(struct http_pending *p, int status, char *body)
+{
+	p->rq->status = status;
+	p->rq->reply = body ? body : strdup("{}");
+	p->rq->answered = 1;
+	p->s->pending--;
+	MHD_resume_connection(p->conn);
+	free(p);
+}
+
+size_t http_server_pending(const struct http_server *s)
+{
+	return s->pending;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -166,6 +217,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct request *rq = *con_cls;
 	if (rq) {
 		free(rq->body);
+		free(rq->reply);
 		free(rq);
 		*con_cls = NULL;
 	}
@@ -182,15 +234,16 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", msg);
 }
 
-struct http_server *http_server_start(struct daemon *d, const char *path, unsigned mode,
-				      struct err *e)
+struct http_server *http_server_start(const char *path, unsigned mode, http_handler_fn handler,
+				      void *handler_arg, struct err *e)
 {
 	struct http_server *s = calloc(1, sizeof *s);
 	if (!s) {
 		err_set(e, ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	s->d = d;
+	s->handler = handler;
+	s->handler_arg = handler_arg;
 	snprintf(s->path, sizeof s->path, "%s", path);
 	int fd = bind_unix(path, mode, e);
 	if (fd < 0) {
@@ -198,7 +251,7 @@ struct http_server *http_server_start(struct daemon *d, const char *path, unsign
 		return NULL;
 	}
 	s->listen_fd = fd;
-	s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+	s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
 				  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,

@@ -1,0 +1,153 @@
+/* The site controller: the desired state of one site and everything that
+ * changes it. Changes asked by operators (drain, undrain, set), the staged
+ * steps that follow a drain or undrain, and the reconciler that repairs
+ * drift between BIRD and the desired state.
+ *
+ * It has no sockets, no event loop and no threads: every function runs to
+ * its end in the caller's thread and is handed the BIRD connection to work
+ * with (a struct bird_conn from bird/, which may be NULL or dead: then the
+ * functions that need BIRD fail with -ERR_CONNECT and change nothing). So
+ * routectld's BIRD worker, the tests and the CLI's emergency mode can all
+ * drive it. A caller that shares a struct site between threads serializes
+ * the calls itself; routectld gives it to one thread only.
+ *
+ * What BIRD does is in apply/ (plan, check, configure timeout, verify,
+ * confirm); this module decides what to apply and keeps the state file. */
+#ifndef ROUTECTL_SITE_H
+#define ROUTECTL_SITE_H
+
+#include "common/err.h"
+#include "common/model.h"
+#include "conf/conf.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct bird_conn;
+struct state;
+
+/* Who asked for a change: identity and transport. */
+struct caller {
+	char actor[128];      /* "alice (uid 1000) via console" */
+};
+
+struct last_apply {
+	int have;
+	int ok;
+	time_t at;
+	char change_id[17];
+	char message[ERR_MSG_MAX];
+	int64_t ms;
+	char trigger[32];     /* "drain", "reconcile", "staged", ... */
+};
+
+enum change_kind { CHANGE_DRAIN, CHANGE_UNDRAIN, CHANGE_SET };
+
+/* "drain", "undrain", "set". */
+const char *change_kind_name(enum change_kind k);
+
+/* A change asked by an operator. The strings belong to the caller. */
+struct change_request {
+	enum change_kind kind;
+	const char *site;
+	const char **services;    /* NULL/0: all (drain/undrain) */
+	size_t n_services;
+	enum svc_mode mode;       /* CHANGE_SET */
+	unsigned prepend;         /* CHANGE_SET with MODE_PREPEND */
+	const char *reason;
+	int now;                  /* skip the stages */
+	int dry_run;
+	char change_id[17];       /* "" : site_change makes a fresh one */
+};
+
+/* One service's move, for the reply. */
+struct change_item {
+	char service[64];
+	enum svc_mode from_mode, to_mode;
+	unsigned from_prepend, to_prepend;
+	int has_next;
+	enum svc_mode next_mode;
+	unsigned next_prepend;
+	time_t next_at;
+};
+
+struct change_result {
+	struct change_item *items;
+	size_t n_items;
+	char change_id[17];
+	char *diff;               /* dry run: unified diff of the include */
+	int applied;
+	int64_t apply_ms;
+};
+
+void change_result_free(struct change_result *r);
+
+struct site {
+	char *conf_path;
+	struct conf *conf;
+	struct policy policy;
+	char *tmpl;
+	char state_path[PATH_MAX];
+	struct state *state;          /* desired state; NULL only in safe mode */
+	char safe_mode[ERR_MSG_MAX];  /* "" when not in safe mode: the reason */
+
+	struct last_apply last;
+	unsigned long repairs;        /* drift repaired by the reconciler */
+	int64_t next_reconcile_ms;    /* monotonic */
+	unsigned reconcile_failures;  /* failed repairs in a row, for the backoff */
+	int64_t step_retry_ms;        /* staged steps wait until then after a failure */
+	/* Set (never cleared here) when an apply changed what BIRD runs: BIRD
+	 * 2.0.12 sends the tail of a large update burst only when its I/O loop
+	 * next wakes (shared BIRD facts, "Propagation speed"), so the caller
+	 * keeps sending it cheap commands for a while, then clears this. */
+	int bird_changed;
+};
+
+/* Loads config (conf_load), policy and template: the three things a site
+ * runs on. On failure nothing is returned and e names the file and reason. */
+int site_load_config(const char *path, struct conf **c, struct policy *p, char **tmpl,
+		     struct err *e);
+
+/* Loads config, policy, template and the state file (creating it when it
+ * does not exist) and writes the include BIRD needs to start when it is
+ * missing. A state file that does not load is not an error: the site is in
+ * safe mode (s->safe_mode says why) and leaves BIRD alone. Errors (bad
+ * config, state directory not writable) leave s empty for site_close. */
+int site_open(struct site *s, const char *conf_path, struct err *e);
+void site_close(struct site *s);
+
+/* SIGHUP: loads a new config, policy and template and swaps them in only if
+ * valid and if site, console socket and state directory are unchanged;
+ * then reloads the state file (leaving safe mode if it loads now).
+ * *bird_socket_changed tells the caller to reconnect. Returns 0, or <0 with
+ * the running config kept and e saying why. */
+int site_reload(struct site *s, int *bird_socket_changed, struct err *e);
+
+/* Validates, plans, applies, verifies, saves, confirms (apply_state). On
+ * failure nothing changed (desired state and include as before) and e says
+ * why: -ERR_REFUSED (safe mode, wrong site), -ERR_INVALID (no reason, bad
+ * prepend), -ERR_NOTFOUND (unknown service), -ERR_CONNECT (b is NULL or
+ * dead), or apply's errors with BIRD's words. A dry run only fills
+ * res->diff. */
+int site_change(struct site *s, struct bird_conn *b, const struct change_request *req,
+		const struct caller *who, struct change_result *res, struct err *e);
+
+/* Reconciles once now: the include on disk and BIRD's exports
+ * (verify_exports) against the desired state, repairing drift with a full
+ * apply. force: apply without comparing first (used when the BIRD connection
+ * comes up, which also cancels an undo a killed routectld left pending).
+ * Returns 0 in sync (or nothing to do: safe mode, no BIRD), 1 repaired, <0
+ * failed (logged, and in s->last). */
+int site_reconcile(struct site *s, struct bird_conn *b, const char *why, int force);
+
+/* Runs what is due at monotonic time now_ms: the reconcile timer (every
+ * reconcile-interval; a repair that keeps failing backs off, doubling up to
+ * 5 minutes) and the staged steps whose time has come (wall clock). */
+void site_run_due(struct site *s, struct bird_conn *b, int64_t now_ms);
+
+/* When site_run_due next has something to do (monotonic ms). */
+int64_t site_next_due_ms(const struct site *s);
+
+#endif
