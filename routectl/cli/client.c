@@ -801,7 +801,7 @@ static int add_prefixes(json_t *svc, const char *path, const char *key,
 			return err_set(e, ERR_PROTOCOL, "%s should be a string, not %s",
 				       p, json_type_name(v));
 		}
-		s->prefixes[s->n_prefixes++] = json_string_value(v);
+		s->prefixes[s->n_listed++] = json_string_value(v);
 	}
 	return 0;
 }
@@ -809,14 +809,15 @@ static int add_prefixes(json_t *svc, const char *path, const char *key,
 static int parse_service(json_t *svc, const char *path, struct view_service *s,
 			 struct err *e)
 {
-	json_t *v4, *v6;
+	json_t *v4, *v6, *count;
 	const char *state;
 	if (!json_is_object(svc))
 		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
 			       path, json_type_name(svc));
 	if (get_str(svc, path, "name", true, &s->name, e) < 0 ||
 	    get_arr(svc, path, "ipv4", false, &v4, e) < 0 ||
-	    get_arr(svc, path, "ipv6", false, &v6, e) < 0)
+	    get_arr(svc, path, "ipv6", false, &v6, e) < 0 ||
+	    get_obj(svc, path, "prefix_count", false, &count, e) < 0)
 		return -ERR_PROTOCOL;
 	size_t n = (v4 ? json_array_size(v4) : 0) + (v6 ? json_array_size(v6) : 0);
 	s->prefixes = calloc(n + 1, sizeof *s->prefixes);
@@ -826,6 +827,22 @@ static int parse_service(json_t *svc, const char *path, struct view_service *s,
 	    add_prefixes(svc, path, "ipv6", s, e) < 0 ||
 	    get_str(svc, path, "state", true, &state, e) < 0)
 		return -ERR_PROTOCOL;
+	/* A large service comes with its counts only ("prefix_count"); a
+	 * listed one may have them too, and they must agree. */
+	s->n_prefixes = s->n_listed;
+	if (count) {
+		char p[256];
+		long long n4, n6;
+		join_path(p, sizeof p, path, "prefix_count");
+		if (get_int(count, p, "ipv4", true, 0, 100000000, &n4, e) < 0 ||
+		    get_int(count, p, "ipv6", true, 0, 100000000, &n6, e) < 0)
+			return -ERR_PROTOCOL;
+		if ((v4 || v6) && (size_t)(n4 + n6) != s->n_listed)
+			return err_set(e, ERR_PROTOCOL,
+				       "%s says %lld prefixes, but %zu are listed", p, n4 + n6,
+				       s->n_listed);
+		s->n_prefixes = (size_t)(n4 + n6);
+	}
 	/* A service the daemon has no state for (safe mode: the state file did
 	 * not load) is "unknown"; status must still show it. */
 	s->known = strcmp(state, "unknown") != 0;

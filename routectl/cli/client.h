@@ -96,7 +96,9 @@ struct view_step {              /* a pending stage: "then withdraw at ..." */
 struct view_service {
 	const char *name;
 	const char **prefixes;      /* IPv4 then IPv6, as the daemon lists them */
-	size_t n_prefixes;
+	size_t n_listed;            /* entries in prefixes (the daemon lists the
+				       prefixes of small services only) */
+	size_t n_prefixes;          /* how many the service has */
 	bool known;                 /* false: state "unknown" (no state loaded) */
 	enum svc_mode mode;
 	unsigned prepend;

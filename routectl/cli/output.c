@@ -165,9 +165,9 @@ static int table_render(const struct table *t, struct buf *out)
 
 static int prefixes_text(const struct view_service *s, struct buf *b)
 {
-	if (s->n_prefixes > MAX_LISTED_PREFIXES)
+	if (s->n_prefixes > MAX_LISTED_PREFIXES || s->n_listed < s->n_prefixes)
 		return buf_printf(b, "%zu prefixes", s->n_prefixes);
-	for (size_t i = 0; i < s->n_prefixes; i++)
+	for (size_t i = 0; i < s->n_listed; i++)
 		if (buf_printf(b, "%s%s", i ? ", " : "", s->prefixes[i]) < 0)
 			return -ERR_NOMEM;
 	return 0;

@@ -357,6 +357,44 @@ START_TEST(status_table_golden)
 }
 END_TEST
 
+/* A large service comes with its prefix counts only. */
+START_TEST(status_prefix_counts)
+{
+	static const char body[] =
+		"{\"site\":\"ash\",\"generation\":5,\"safe_mode\":null,"
+		"\"bird\":{\"connected\":true,\"socket\":\"/x/bird.ctl\",\"version\":\"2.0.12\",\"error\":null},"
+		"\"last_apply\":null,\"in_flight\":{\"change_id\":\"0123456789abcdef\",\"kind\":\"drain\","
+		"\"since\":\"2026-11-25T10:29:28Z\"},"
+		"\"services\":["
+		"{\"name\":\"web\",\"prefix_count\":{\"ipv4\":40000,\"ipv6\":10000},"
+		"\"state\":\"announce\",\"prepend\":0,\"next\":null},"
+		"{\"name\":\"dns\",\"prefix_count\":{\"ipv4\":1,\"ipv6\":0},\"ipv4\":[\"198.51.100.0/24\"],"
+		"\"ipv6\":[],\"state\":\"announce\",\"prepend\":0,\"next\":null}]}";
+	struct cli_result res;
+	char *text = render_status(body, &res);
+	ck_assert_uint_eq(res.status.services[0].n_prefixes, 50000);
+	ck_assert_uint_eq(res.status.services[0].n_listed, 0);
+	ck_assert_uint_eq(res.status.services[1].n_prefixes, 1);
+	ck_assert_msg(strstr(text, "web      50000 prefixes ") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, "dns      198.51.100.0/24 ") != NULL, "%s", text);
+	free(text);
+	cli_result_free(&res);
+
+	/* Counts that disagree with the list are a protocol error naming the field. */
+	static const char bad[] =
+		"{\"site\":\"ash\",\"generation\":5,\"safe_mode\":null,"
+		"\"bird\":{\"connected\":true,\"socket\":\"/x\",\"version\":null,\"error\":null},"
+		"\"last_apply\":null,\"services\":["
+		"{\"name\":\"dns\",\"prefix_count\":{\"ipv4\":2,\"ipv6\":0},\"ipv4\":[\"198.51.100.0/24\"],"
+		"\"state\":\"announce\",\"prepend\":0,\"next\":null}]}";
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	cli_result_from_response(&req, 200, bad, strlen(bad), &res);
+	ck_assert_int_ne(res.kind, RESULT_STATUS);
+	ck_assert_msg(strstr(res.local_msg, "prefix_count") != NULL, "%s", res.local_msg);
+	cli_result_free(&res);
+}
+END_TEST
+
 START_TEST(status_header_trouble_golden)
 {
 	/* safe mode (state unknown), BIRD down, last apply failed; a control
@@ -1010,6 +1048,7 @@ static Suite *cli_suite(void)
 
 	t = tcase_create("render");
 	tcase_add_test(t, status_table_golden);
+	tcase_add_test(t, status_prefix_counts);
 	tcase_add_test(t, status_header_trouble_golden);
 	tcase_add_test(t, change_text_golden);
 	tcase_add_test(t, error_document_message);
