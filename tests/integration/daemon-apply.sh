@@ -52,8 +52,6 @@ cat >"$D/routectld.json" <<CONF
     {"name": "dns", "ipv4-prefix": ["198.51.100.0/24"], "ipv6-prefix": ["2001:db8:2::/48"]}]}}
 CONF
 
-# jget EXPR: reads JSON on stdin, prints the Python expression EXPR of it (j).
-jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 svc_state() { rctl --json status | jget "[s['state'] for s in j['services'] if s['name']=='$1'][0]"; }
 # routes the upstream has from the site, for one prefix
 up_has() { birdc_q up show route "$1" protocol site | grep -q "$1"; }

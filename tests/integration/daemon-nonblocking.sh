@@ -16,20 +16,7 @@ SITE_IP=127.0.0.23
 # costs per attempt, with room for sanitizer builds on a busy machine.
 STATUS_MAX_MS=200
 
-cat >"$D/site.conf" <<CONF
-router id $SITE_IP;
-log "$D/site-bird.log" all;
-include "$D/routectl.conf";
-protocol bgp isp {
-	local $SITE_IP port $((PORT + 1)) as 65001;
-	neighbor 127.0.0.24 port $PORT as 65000;
-	multihop;
-	strict bind yes;
-	connect retry time 1;
-	ipv4 { import none; export filter { if proto = "routectl_v4" then { routectl_export(); accept; } reject; }; };
-	ipv6 { import none; export filter { if proto = "routectl_v6" then { routectl_export(); accept; } reject; }; };
-}
-CONF
+site_bird_conf "$D/site.conf" $SITE_IP 127.0.0.24 "$PORT"
 cat >"$D/routectld.json" <<CONF
 {"routectl-config:routectld": {
   "site": "ash", "local-as": 65001,
@@ -43,7 +30,6 @@ cat >"$D/routectld.json" <<CONF
     {"name": "web", "ipv4-prefix": ["192.0.2.0/24"], "ipv6-prefix": ["2001:db8:1::/48"]}]}}
 CONF
 
-jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 probe() { python3 "$HERE/status_probe.py" "$D/routectld.sock" "$@"; }
 unreachable_lines() { grep -c "BIRD at .* is not reachable" "$D/routectld.log" || true; }
 connected() { rctl --json status | jget "j['bird']['connected']" | grep -qx True; }

@@ -14,20 +14,7 @@ SITE_IP=127.0.0.25
 N=50000
 STATUS_MAX_MS=200   # "does not wait behind the apply", with room for sanitizers
 
-cat >"$D/site.conf" <<CONF
-router id $SITE_IP;
-log "$D/site-bird.log" { warning, error, fatal };
-include "$D/routectl.conf";
-protocol bgp isp {
-	local $SITE_IP port $((PORT + 1)) as 65001;
-	neighbor 127.0.0.26 port $PORT as 65000;
-	multihop;
-	strict bind yes;
-	connect retry time 1;
-	ipv4 { import none; export filter { if proto = "routectl_v4" then { routectl_export(); accept; } reject; }; };
-	ipv6 { import none; export filter { if proto = "routectl_v6" then { routectl_export(); accept; } reject; }; };
-}
-CONF
+site_bird_conf "$D/site.conf" $SITE_IP 127.0.0.26 "$PORT"
 # web: N IPv4 /32s in 10.0.0.0/8; dns: one prefix.
 python3 - "$D" "$N" <<'PY'
 import json, sys
@@ -46,7 +33,6 @@ conf = {"routectl-config:routectld": {
 json.dump(conf, open(d + "/routectld.json", "w"))
 PY
 
-jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 applied_ok() { rctl --json status | jget "j['bird']['connected'] and bool(j['last_apply']) and j['last_apply']['result']=='ok'" | grep -qx True; }
 
 start_daemon

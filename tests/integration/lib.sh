@@ -69,6 +69,30 @@ stop_pid() {
 	kill -KILL "$pid" 2>/dev/null || true
 }
 
+# site_bird_conf FILE SITE_IP PEER_IP PORT: a site BIRD that includes
+# $IT_DIR/routectl.conf and has one BGP protocol "isp" towards PEER_IP:PORT
+# (from SITE_IP:PORT+1) whose export filters call routectl_export().
+site_bird_conf() {
+	local file=$1 ip=$2 peer=$3 port=$4
+	cat >"$file" <<CONF
+router id $ip;
+log "$IT_DIR/site-bird.log" { warning, error, fatal };
+include "$IT_DIR/routectl.conf";
+protocol bgp isp {
+	local $ip port $((port + 1)) as 65001;
+	neighbor $peer port $port as 65000;
+	multihop;
+	strict bind yes;
+	connect retry time 1;
+	ipv4 { import none; export filter { if proto = "routectl_v4" then { routectl_export(); accept; } reject; }; };
+	ipv6 { import none; export filter { if proto = "routectl_v6" then { routectl_export(); accept; } reject; }; };
+}
+CONF
+}
+
+# jget EXPR: reads JSON on stdin, prints the Python expression EXPR of it (j).
+jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
 birdc_q() { birdc -s "$IT_DIR/$1.ctl" "${@:2}"; }
 
 # The routectld under test: config $IT_DIR/routectld.json, console
