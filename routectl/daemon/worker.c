@@ -290,9 +290,7 @@ static void bird_connect(struct worker *w)
 	 * undo pending, which would bring back a state nobody wants; a fresh
 	 * configure and confirm cancels it. */
 	if (!w->site.safe_mode[0]) {
-		char id[17];
-		change_id_new(id);
-		publish_in_flight(w, "reconcile", id);
+		publish_in_flight(w, "reconcile", NULL);
 		site_reconcile(&w->site, w->bird, "BIRD connection established", 1);
 		publish_in_flight(w, NULL, NULL);
 		check_bird(w, w->site.last.message);
