@@ -91,9 +91,14 @@ size_t log_format_line(enum log_level lvl, long long epoch_ms, const char *msg, 
 }
 
 #ifdef HAVE_LIBSYSTEMD
+/* sd_journal_send() drops a record without an error when this socket does
+ * not exist (systemd's journal-send.c: "fail silently"). */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
 /* Whether stderr is the journal's stream: JOURNAL_STREAM is "DEV:INODE" of
  * the stream systemd connected (systemd.exec(5)); a stderr redirected
- * elsewhere by a child's shell does not match. Decided once. */
+ * elsewhere by a child's shell does not match; and the journal's socket
+ * must be there. Decided once. */
 static int to_journal(void)
 {
 	static int decided = -1;
@@ -105,13 +110,15 @@ static int to_journal(void)
 	struct stat st;
 	unsigned long long dev, ino;
 	if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
-	    (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+	    (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino &&
+	    access(JOURNAL_SOCKET, W_OK) == 0)
 		yes = 1;
 	__atomic_store_n(&decided, yes, __ATOMIC_RELAXED);
 	return yes;
 }
 
-static void journal_send(enum log_level lvl, const struct log_fields *f, const char *msg)
+/* Returns sd_journal_send's result: <0 when the journal did not take it. */
+static int journal_send(enum log_level lvl, const struct log_fields *f, const char *msg)
 {
 	static const int prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
 	char p[16], mid[64] = "", cid[96] = "", site[128] = "", svc[128] = "";
@@ -126,7 +133,7 @@ static void journal_send(enum log_level lvl, const struct log_fields *f, const c
 		snprintf(site, sizeof site, "SITE=%s", f->site);
 	if (f && f->service)
 		snprintf(svc, sizeof svc, "SERVICE=%s", f->service);
-	sd_journal_send("MESSAGE=%s", msg, "%s", p, "%s", mid[0] ? mid : p, "%s",
+	return sd_journal_send("MESSAGE=%s", msg, "%s", p, "%s", mid[0] ? mid : p, "%s",
 			cid[0] ? cid : p, "%s", site[0] ? site : p, "%s", svc[0] ? svc : p,
 			"SYSLOG_IDENTIFIER=routectld", NULL);
 }
@@ -141,8 +148,9 @@ static void log_vrecord(enum log_level lvl, const struct log_fields *f, const ch
 	char msg[LOG_MSG_MAX];
 	vsnprintf(msg, sizeof msg, fmt, ap);
 #ifdef HAVE_LIBSYSTEMD
-	if (to_journal()) {
-		journal_send(lvl, f, msg);
+	/* A journal that does not take the record (socket gone) gets it on
+	 * stderr instead: a record is never lost for the sake of its fields. */
+	if (to_journal() && journal_send(lvl, f, msg) >= 0) {
 		errno = saved;
 		return;
 	}

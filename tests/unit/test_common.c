@@ -11,6 +11,8 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -652,6 +654,40 @@ START_TEST(test_log_line)
 }
 END_TEST
 
+/* Under systemd with the journal gone, records still reach stderr, one per
+ * line. */
+START_TEST(test_log_journal_gone)
+{
+	char path[PATH_MAX];
+	make_tmpdir();
+	tmp_path(path, sizeof path, "stderr.log");
+	int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+	ck_assert_int_ge(fd, 0);
+	int saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	struct stat st;
+	ck_assert_int_eq(fstat(STDERR_FILENO, &st), 0);
+	char js[64];
+	snprintf(js, sizeof js, "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	struct log_fields lf = { LOG_MSGID_CHANGE, "0123456789abcdef", "ash", "web" };
+	log_record(LOG_LVL_WARN, &lf, "drain %s failed: %s", "0123456789abcdef", "a\nb");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	unsetenv("JOURNAL_STREAM");
+	char buf[512] = "";
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	remove_tmpdir();
+	if (access("/run/systemd/journal/socket", F_OK) == 0)
+		return;   /* a live journal took it */
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(strstr(buf, " warn: drain 0123456789abcdef failed: a\\nb\n") != NULL, "%s", buf);
+	ck_assert_ptr_eq(strchr(buf, '\n'), buf + n - 1);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
 	Suite *s = suite_create("common");
@@ -677,6 +713,7 @@ static Suite *common_suite(void)
 	tcase_add_test(tc, test_err);
 	tcase_add_test(tc, test_log_escape);
 	tcase_add_test(tc, test_log_line);
+	tcase_add_test(tc, test_log_journal_gone);
 	suite_add_tcase(s, tc);
 	return s;
 }
