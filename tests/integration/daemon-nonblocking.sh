@@ -9,6 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 ROUTECTLD=$1 ROUTECTL=$2 PORT=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=${ROUTECTL_SOURCE_ROOT:-$(cd "$HERE/../.." && pwd)}
 it_init
 D=$IT_DIR
 SITE_IP=127.0.0.23
@@ -100,4 +101,23 @@ check "log says connected once" test "$(grep -c 'connected to BIRD' "$D/routectl
 check "a drain now works" rctl drain ash --reason "real bird" --now
 check "BIRD exports nothing of web after the drain" bash -c \
 	"! birdc -s '$D/site.ctl' show route protocol routectl_v4 filter { routectl_export\(\)\; accept\; } | grep -q 192.0.2.0/24"
+
+# --- one record per line (messages with newlines are escaped) ---------------
+# A reload with a config of several errors logs them all in one record.
+cp "$D/routectld.json" "$D/routectld.json.good"
+cp "$SRC/tests/data/conf/many-errors.json" "$D/routectld.json"
+kill -HUP "$DAEMON_PID"
+check "a bad config on reload is logged" wait_for 10 grep -q "keeping the running config" "$D/routectld.log"
+cp "$D/routectld.json.good" "$D/routectld.json"
+check "the errors of the bad config are in one record" \
+	grep -q "got the string .*\\\\nconfig .*not an absolute path" "$D/routectld.log"
+check "every line of routectld's log has its time and level" python3 - "$D/routectld.log" <<'PY'
+import re, sys
+bad = [l for l in open(sys.argv[1], errors="replace")
+       if not re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (debug|info|warn|error): ", l)]
+for l in bad[:5]:
+    print("line without time and level: %r" % l)
+sys.exit(1 if bad else 0)
+PY
+check "routectld still answers after the bad reload" rctl status
 it_summary
