@@ -90,6 +90,9 @@ protocol bgp isp {
 CONF
 }
 
+# below A B: passes when the number A is less than the number B.
+below() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$1" "$2"; }
+
 # jget EXPR: reads JSON on stdin, prints the Python expression EXPR of it (j).
 jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 
