@@ -231,6 +231,7 @@ static int commit_state(struct site *s, struct bird_conn *b, struct state *new,
 		s->bird_changed = 1;
 	return 0;
 }
+
 static int svc_names_valid(const struct site *site, const struct change_request *req,
 			   struct err *e)
 {
