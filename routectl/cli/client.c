@@ -872,7 +872,7 @@ static void view_change_free(struct view_change *v)
 
 int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 {
-	json_t *safe, *bird, *last, *svcs, *svc;
+	json_t *safe, *bird, *last, *svcs, *svc, *flight;
 	long long gen;
 	size_t i;
 
@@ -885,9 +885,17 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 	    get_obj(body, "", "safe_mode", false, &safe, e) < 0 ||
 	    get_obj(body, "", "bird", true, &bird, e) < 0 ||
 	    get_obj(body, "", "last_apply", false, &last, e) < 0 ||
+	    get_obj(body, "", "in_flight", false, &flight, e) < 0 ||
 	    get_arr(body, "", "services", true, &svcs, e) < 0)
 		goto fail;
 	v->generation = gen;
+	if (flight) {
+		v->has_in_flight = true;
+		if (get_str(flight, "in_flight", "kind", true, &v->in_flight_kind, e) < 0 ||
+		    get_str(flight, "in_flight", "change_id", false, &v->in_flight_change_id, e) < 0 ||
+		    get_str(flight, "in_flight", "since", false, &v->in_flight_since, e) < 0)
+			goto fail;
+	}
 	if (get_int(body, "", "repairs", false, 0, LLONG_MAX, &v->repairs, e) < 0)
 		goto fail;
 	v->has_repairs = json_object_get(body, "repairs") != NULL;

@@ -121,6 +121,10 @@ struct view_status {
 	double last_ms;
 	bool has_repairs;
 	long long repairs;               /* drift repairs since the daemon started */
+	/* The change routectld is applying right now (the states shown are
+	 * those from before it). */
+	bool has_in_flight;
+	const char *in_flight_kind, *in_flight_change_id, *in_flight_since;  /* may be NULL */
 	struct view_service *services;
 	size_t n_services;
 };

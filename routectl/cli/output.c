@@ -226,6 +226,16 @@ static int status_header(struct buf *out, const struct view_status *v)
 			rc |= buf_printf(&line, ": %s", v->last_message);
 	}
 	rc |= header_line(out, "last apply", line.p);
+	if (v->has_in_flight) {
+		buf_reset(&line);
+		rc |= buf_puts(&line, v->in_flight_kind ? v->in_flight_kind : "change");
+		if (v->in_flight_change_id && v->in_flight_change_id[0])
+			rc |= buf_printf(&line, " %s", v->in_flight_change_id);
+		if (v->in_flight_since)
+			rc |= buf_printf(&line, " since %s", v->in_flight_since);
+		rc |= buf_puts(&line, " (states below are from before it)");
+		rc |= header_line(out, "in flight", line.p);
+	}
 	if (v->has_repairs)
 		rc |= buf_printf(out, "%-12s%lld since start\n", "repairs", v->repairs);
 	buf_free(&line);

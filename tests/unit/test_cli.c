@@ -377,6 +377,8 @@ START_TEST(status_prefix_counts)
 	ck_assert_uint_eq(res.status.services[1].n_prefixes, 1);
 	ck_assert_msg(strstr(text, "web      50000 prefixes ") != NULL, "%s", text);
 	ck_assert_msg(strstr(text, "dns      198.51.100.0/24 ") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, "\nin flight   drain 0123456789abcdef since 2026-11-25T10:29:28Z "
+			      "(states below are from before it)\n") != NULL, "%s", text);
 	free(text);
 	cli_result_free(&res);
 
