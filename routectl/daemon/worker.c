@@ -388,7 +388,7 @@ static void *worker_main(void *arg)
 		int64_t now = now_ms();
 		if (!s->safe_mode[0] && !w->bird && now >= w->next_connect_ms)
 			bird_connect(w);
-		if (now_ms() >= site_next_due_ms(s)) {
+		if (now_ms() >= site_next_due_ms(s, w->bird)) {
 			site_run_due(s, w->bird, now_ms());
 			check_bird(w, s->last.message);
 			publish_state(w, 0);
@@ -406,7 +406,7 @@ static void *worker_main(void *arg)
 			w->next_wake_ms = now_ms() + WAKE_EVERY_MS;
 		}
 
-		int64_t deadline = site_next_due_ms(s);
+		int64_t deadline = site_next_due_ms(s, w->bird);
 		if (!w->bird && !s->safe_mode[0] && w->next_connect_ms < deadline)
 			deadline = w->next_connect_ms;
 		if (w->bird && now < w->wake_until_ms && w->next_wake_ms < deadline)

@@ -574,11 +574,14 @@ void site_run_due(struct site *s, struct bird_conn *b, int64_t now)
 		}
 		s->next_reconcile_ms = now_ms() + every;
 	}
-	run_due_steps(s, b, time(NULL));
+	/* Without BIRD a step can only fail (and log it): it waits for the
+	 * connection, which applies the desired state in full first. */
+	if (b && bird_alive(b))
+		run_due_steps(s, b, time(NULL));
 }
 
-int64_t site_next_due_ms(const struct site *s)
+int64_t site_next_due_ms(const struct site *s, const struct bird_conn *b)
 {
-	int64_t step = next_step_ms(s);
+	int64_t step = b && bird_alive(b) ? next_step_ms(s) : INT64_MAX;
 	return step < s->next_reconcile_ms ? step : s->next_reconcile_ms;
 }

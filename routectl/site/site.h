@@ -144,10 +144,11 @@ int site_reconcile(struct site *s, struct bird_conn *b, const char *why, int for
 
 /* Runs what is due at monotonic time now_ms: the reconcile timer (every
  * reconcile-interval; a repair that keeps failing backs off, doubling up to
- * 5 minutes) and the staged steps whose time has come (wall clock). */
+ * 5 minutes) and, when b is a live connection, the staged steps whose time
+ * has come (wall clock); without BIRD they wait for it. */
 void site_run_due(struct site *s, struct bird_conn *b, int64_t now_ms);
 
-/* When site_run_due next has something to do (monotonic ms). */
-int64_t site_next_due_ms(const struct site *s);
+/* When site_run_due next has something to do with b (monotonic ms). */
+int64_t site_next_due_ms(const struct site *s, const struct bird_conn *b);
 
 #endif

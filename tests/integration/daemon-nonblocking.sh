@@ -24,13 +24,16 @@ cat >"$D/routectld.json" <<CONF
   "bird": {"control-socket": "$D/site.ctl", "include": "$D/routectl.conf",
            "bgp-protocol": ["isp"], "configure-timeout": 30,
            "command-timeout-ms": 1000, "verify-timeout-ms": 3000},
-  "state-dir": "$D/state",
+  "state-dir": "$D/state", "policy-file": "$D/policy.json",
   "console": {"socket": "$D/routectld.sock"},
   "reconcile-interval": 1,
   "service": [
     {"name": "web", "ipv4-prefix": ["192.0.2.0/24"], "ipv6-prefix": ["2001:db8:1::/48"]}]}}
 CONF
 
+cat >"$D/policy.json" <<CONF
+{"routectl-policy:policy": {"drain": {"prepend": 3, "wait": 3}, "undrain": {"prepend": 3, "wait": 3}}}
+CONF
 probe() { python3 "$HERE/status_probe.py" "$D/routectld.sock" "$@"; }
 unreachable_lines() { grep -c "BIRD at .* is not reachable" "$D/routectld.log" || true; }
 connected() { rctl --json status | jget "j['bird']['connected']" | grep -qx True; }
@@ -120,4 +123,19 @@ for l in bad[:5]:
 sys.exit(1 if bad else 0)
 PY
 check "routectld still answers after the bad reload" rctl status
+
+# --- a staged step that comes due while BIRD is down waits for it -----------
+web_state() { rctl --json status | jget "[s['state'] for s in j['services'] if s['name']=='web'][0]"; }
+web_is() { test "$(web_state)" = "$1"; }
+check "undrain (now) works" rctl undrain ash --reason "back" --now
+check "staged drain: web goes to prepend first" rctl drain ash --reason "staged while BIRD stops"
+check "web is at prepend" web_is prepend
+stop_pid "$PID_site"
+sleep 8   # the withdraw step comes due after 3 s; a failing step retried every 5 s
+check "while BIRD is down the due step does not run" web_is prepend
+n=$(grep -c "staged .* failed" "$D/routectld.log" || true)
+check "and does not fill the log with failures (got $n lines)" test "$n" = 0
+start_bird site "$D/site.conf"
+check "BIRD back: routectld reconnects" wait_for 40 connected
+check "and then runs the due step (web withdrawn)" wait_for 10 web_is withdraw
 it_summary
