@@ -3,7 +3,10 @@
 # accepts and never answers, or answers a byte a second, `status` over the
 # console answers at once, the log has one line for BIRD being unreachable
 # (not one per attempt), and once a real BIRD listens at that path routectld
-# connects (backoff capped) and applies the desired state.
+# connects (backoff capped) and applies the desired state. Also: every log
+# line has its time and level (a message with newlines stays one record),
+# and a staged step that comes due while BIRD is down waits for BIRD instead
+# of failing (and logging) every few seconds.
 # usage: daemon-nonblocking.sh ROUTECTLD ROUTECTL PORT_BASE
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
