@@ -349,6 +349,8 @@ static void run_reload(struct worker *w)
 	publish_in_flight(w, NULL, NULL);
 	check_bird(w, w->site.last.message);
 	publish_state(w, 0);
+	/* Logged once the reload is whole, with the reconcile it brings. */
+	log_info("reloaded %s", w->site.conf_path);
 }
 
 /* Takes the next job, or NULL; *stop tells whether to stop. */

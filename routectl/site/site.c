@@ -176,7 +176,6 @@ int site_reload(struct site *s, int *bird_socket_changed, struct err *e)
 	struct err le;
 	if (load_state(s, &le) < 0)
 		log_error("reload: state: %s", le.msg);
-	log_info("reloaded %s", s->conf_path);
 	return 0;
 }
 

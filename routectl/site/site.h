@@ -121,8 +121,9 @@ void site_close(struct site *s);
 /* SIGHUP: loads a new config, policy and template and swaps them in only if
  * valid and if site, console socket and state directory are unchanged;
  * then reloads the state file (leaving safe mode if it loads now).
- * *bird_socket_changed tells the caller to reconnect. Returns 0, or <0 with
- * the running config kept and e saying why. */
+ * *bird_socket_changed tells the caller to reconnect, and the caller
+ * reconciles (site_reconcile). Returns 0, or <0 with the running config kept
+ * and e saying why. */
 int site_reload(struct site *s, int *bird_socket_changed, struct err *e);
 
 /* Validates, plans, applies, verifies, saves, confirms (apply_state). On
