@@ -38,9 +38,12 @@
  * (above admission's total, so that it never refuses first), its memory per
  * connection, and a timeout on connections with no traffic at all. */
 
-/* Connections accepted per run of the loop; libmicrohttpd then runs and
- * frees the ones closed to make room, before the next batch. */
-#define ACCEPT_BATCH 64
+/* Connections accepted per run of the loop; libmicrohttpd then runs, reads
+ * the requests of the new ones and frees the ones closed to make room,
+ * before the next batch. Fewer than the per-uid limit: an operator's new
+ * connection is the youngest of its uid, so a batch of others of the same
+ * uid cannot evict it before its request has been read. */
+#define ACCEPT_BATCH 32
 /* libmicrohttpd counts a closed connection until it has run: room for the
  * table, two batches of evictions and the expired ones. */
 #define MHD_CONNECTION_LIMIT (256u + 2 * ACCEPT_BATCH + 64u)
