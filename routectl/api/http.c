@@ -180,10 +180,10 @@ static void refuse(int fd, const char *why)
 {
 	char body[600], msg[900];
 	int blen = snprintf(body, sizeof body,
-			    "{\"error\":{\"code\":\"busy\",\"message\":\"%s\"}}", why);
+			    "{\"error\":{\"code\":\"refused\",\"message\":\"%s\"}}", why);
 	if (blen < 0 || (size_t)blen >= sizeof body)
 		blen = snprintf(body, sizeof body,
-				"{\"error\":{\"code\":\"busy\",\"message\":\"too many connections\"}}");
+				"{\"error\":{\"code\":\"refused\",\"message\":\"too many connections\"}}");
 	int mlen = snprintf(msg, sizeof msg,
 			    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
 			    "Content-Length: %d\r\nConnection: close\r\n\r\n%s", blen, body);
