@@ -56,6 +56,7 @@ const char *admission_why_text(enum admission_why why)
 	case ADM_HEADER_TIMEOUT: return "closed: request not complete in time";
 	case ADM_IDLE_TIMEOUT: return "closed: idle too long";
 	case ADM_REFUSED: return "refused: every connection of the peer is being served";
+	case ADM_NO_DESCRIPTORS: return "evicted: out of file descriptors";
 	case ADM__WHY_COUNT: break;
 	}
 	return "?";
@@ -315,6 +316,20 @@ size_t admission_expire(struct admission *a, int64_t now_ms, int *fds,
 		if (whys)
 			whys[n] = why;
 		n++;
+	}
+	return n;
+}
+
+size_t admission_shed(struct admission *a, int *fds, size_t max)
+{
+	size_t n = 0;
+	while (n < max) {
+		struct admission_conn *c = pick_victim(a, SCOPE_ANY, 0, 0);
+		if (!c)
+			break;
+		c->closing = true;
+		note(a, c->uid, c->pid, ADM_NO_DESCRIPTORS);
+		fds[n++] = c->fd;
 	}
 	return n;
 }

@@ -63,6 +63,7 @@ enum admission_why {
 	ADM_HEADER_TIMEOUT,   /* closed: request not complete within header_ms */
 	ADM_IDLE_TIMEOUT,     /* closed: kept-alive and idle for idle_ms */
 	ADM_REFUSED,          /* refused at accept: nothing of its peer could be evicted */
+	ADM_NO_DESCRIPTORS,   /* evicted: the process ran out of file descriptors */
 	ADM__WHY_COUNT
 };
 
@@ -124,6 +125,13 @@ void admission_closed(struct admission *a, int fd);
  * and returns how many. Call again while it returns max. */
 size_t admission_expire(struct admission *a, int64_t now_ms, int *fds,
 			enum admission_why *whys, size_t max);
+
+/* The process is out of file descriptors (accept(2) failed with EMFILE or
+ * ENFILE), so the table holds fewer connections than its total: names up to
+ * max waiting connections to close, chosen as for a full table (the oldest
+ * of the uid holding the most), marks them closing and returns how many;
+ * 0 when every connection is being served. */
+size_t admission_shed(struct admission *a, int *fds, size_t max);
 
 /* The earliest deadline of a waiting connection, or INT64_MAX when none. */
 int64_t admission_next_deadline_ms(const struct admission *a);

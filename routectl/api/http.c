@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -57,6 +58,8 @@
 #define CONNECTION_TIMEOUT_S 15
 #define CONNECTION_MEMORY 32768   /* bounds the request line and headers */
 #define EXPIRE_BATCH 64
+/* Waiting connections closed when accept(2) finds no free descriptor. */
+#define SHED_BATCH 8
 #define REPORT_MAX 8
 
 struct http_server {
@@ -216,6 +219,23 @@ static void shed_one(struct http_server *s)
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+/* accept(2) failed for want of descriptors: the table holds fewer than its
+ * total. Close some waiting connections (libmicrohttpd frees them when it
+ * next runs, and the connection waiting in the queue is accepted then); only
+ * when all are being served is the newcomer refused. */
+static void out_of_descriptors(struct http_server *s)
+{
+	int saved = errno;
+	int fds[SHED_BATCH];
+	size_t n = admission_shed(s->adm, fds, SHED_BATCH);
+	for (size_t i = 0; i < n; i++)
+		close_owned(fds[i]);
+	if (n == 0) {
+		errno = saved;
+		shed_one(s);
+	}
+}
+
 /* Accepts what is waiting (up to ACCEPT_BATCH), weighs each peer, and hands
  * the admitted ones to libmicrohttpd. */
 static void accept_connections(struct http_server *s)
@@ -229,7 +249,7 @@ static void accept_connections(struct http_server *s)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE)
-				shed_one(s);
+				out_of_descriptors(s);
 			else if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_warn("console: accept: %s", strerror(errno));
 			return;
@@ -430,6 +450,31 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http: %s", msg);
 }
 
+/* Descriptors the console may need besides routectld's own few: every
+ * connection libmicrohttpd may hold, and room for BIRD, files and logs. */
+#define NOFILE_NEEDED (MHD_CONNECTION_LIMIT + 64u)
+
+/* A soft RLIMIT_NOFILE below what the console's limits assume would make
+ * accept(2) fail with EMFILE before admission can make room: raise it up to
+ * the hard limit, or say what will happen. */
+static void ensure_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= NOFILE_NEEDED)
+		return;
+	rlim_t want = NOFILE_NEEDED;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		want = rl.rlim_max;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = want;
+	if (want > was && setrlimit(RLIMIT_NOFILE, &rl) == 0 && want >= NOFILE_NEEDED)
+		return;
+	log_warn("console: only %llu file descriptors allowed (RLIMIT_NOFILE), %u wanted: "
+		 "under a connection flood new connections may be refused before idle ones "
+		 "are closed (raise LimitNOFILE)",
+		 (unsigned long long)(want > was ? want : was), NOFILE_NEEDED);
+}
+
 static void server_free(struct http_server *s)
 {
 	if (s->mhd)
@@ -470,6 +515,7 @@ struct http_server *http_server_start(struct daemon *d, const char *path, unsign
 		return NULL;
 	}
 	s->listen_fd = fd;
+	ensure_nofile();
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET,
 				  0, NULL, NULL, on_request, s,

@@ -197,6 +197,39 @@ else
 	echo "skip - many uids at once: needs root, setpriv and $OTHER_PY"
 fi
 
+# --- out of file descriptors ----------------------------------------------
+# routectld restarted with 64 descriptors (fewer than its table's total):
+# accept(2) fails with EMFILE, and waiting connections must make room
+# rather than the operator being turned away.
+stop_pid "$DAEMON_PID"
+prlimit --nofile=64:64 "$ROUTECTLD" -c "$D/routectld.json" >>"$D/routectld.log" 2>&1 &
+DAEMON_PID=$!
+IT_PIDS+=("$DAEMON_PID")
+check "routectld restarted with 64 descriptors" wait_for 10 test -S "$D/routectld.sock"
+check "routectld says its descriptor limit is low" \
+	wait_for 5 grep -q "only 64 file descriptors allowed" "$D/routectld.log"
+NOFD_PIDS=()
+for i in 1 2 3 4 5 6 7 8; do
+	python3 "$HERE/console_flood.py" "$D/routectld.sock" 30 0 120 "$D/nofd$i.ready" \
+		"$D/nofd$i.stats" 2>>"$D/flood.log" &
+	NOFD_PIDS+=($!)
+	IT_PIDS+=($!)
+done
+check "240 connections are knocking" \
+	wait_for 30 bash -c "for i in 1 2 3 4 5 6 7 8; do test -s '$D/nofd'\$i.ready || exit 1; done"
+sleep 1
+for n in 1 2 3; do
+	timed "$STATUS_MAX_MS" "status #$n with routectld out of descriptors" status
+done
+timed "$CHANGE_MAX_MS" "drain --now with routectld out of descriptors" \
+	drain ash --now --reason "out of descriptors"
+timed "$CHANGE_MAX_MS" "undrain --now with routectld out of descriptors" \
+	undrain ash --now --reason "out of descriptors"
+for pid in "${NOFD_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+for pid in "${NOFD_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+check "waiting connections were closed to make room (logged)" \
+	wait_for 12 grep -q "evicted: out of file descriptors" "$D/routectld.log"
+
 check "libmicrohttpd's own connection limit (the second fence) was never hit" \
 	bash -c "! grep -q 'did not take a new connection' '$D/routectld.log'"
 

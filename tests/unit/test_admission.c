@@ -300,6 +300,33 @@ START_TEST(report_folds_uids_beyond_max)
 }
 END_TEST
 
+START_TEST(shed_when_out_of_descriptors)
+{
+	struct admission *a = admission_new(&small);
+	int served = admit_quiet(a, 3000, 80, 0);
+	admission_serving(a, served, 1);
+	int old2000 = admit_quiet(a, 2000, 70, 2);
+	int old1000 = admit_quiet(a, 1000, 60, 3);
+	int new1000 = admit_quiet(a, 1000, 61, 4);
+	int fds[8];
+	/* the uid with the most first, oldest first; never the served one */
+	ck_assert_uint_eq(admission_shed(a, fds, 1), 1);
+	ck_assert_int_eq(fds[0], old1000);
+	ck_assert_uint_eq(admission_shed(a, fds, 8), 2);
+	ck_assert(fds[0] == new1000 || fds[0] == old2000);
+	ck_assert(fds[1] == new1000 || fds[1] == old2000);
+	ck_assert_uint_eq(admission_shed(a, fds, 8), 0);
+	ck_assert(!admission_find(a, served)->closing);
+	struct admission_report r[4];
+	size_t n = admission_take_report(a, 10, r, 4);
+	unsigned total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += r[i].count[ADM_NO_DESCRIPTORS];
+	ck_assert_uint_eq(total, 3);
+	admission_free(a);
+}
+END_TEST
+
 static Suite *admission_suite(void)
 {
 	Suite *s = suite_create("admission");
@@ -318,6 +345,7 @@ static Suite *admission_suite(void)
 	tcase_add_test(t, reused_fd_replaces_a_stale_entry);
 	tcase_add_test(t, one_report_per_uid_per_interval);
 	tcase_add_test(t, report_folds_uids_beyond_max);
+	tcase_add_test(t, shed_when_out_of_descriptors);
 	suite_add_tcase(s, t);
 	return s;
 }
