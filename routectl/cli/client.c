@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -1162,6 +1163,10 @@ static const char *connect_hint(long os_errno)
 	case EACCES:
 	case EPERM:
 		return " (the console socket is for routectld's user and group)";
+	case 0:
+		/* libcurl lost the errno and a second try got through: the
+		 * queue was full a moment ago */
+		return " (routectld did not take the connection: it is overloaded)";
 	default:
 		return "";
 	}
@@ -1183,14 +1188,16 @@ static long probe_connect_errno(const char *path)
 	return rc;
 }
 
+/* connect_errno: connect(2)'s errno when rc is CURLE_COULDNT_CONNECT (0 if
+ * unknown); attempts: how many connections were tried. */
 static void transport_error(const struct cli_request *req, struct cli_result *res,
-			    CURL *c, CURLcode rc, const struct receiver *r)
+			    CURL *c, CURLcode rc, long connect_errno, unsigned attempts,
+			    const struct receiver *r)
 {
 	const char *sock = req->socket_path;
-	long os_errno = 0;
-	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-	if (rc == CURLE_COULDNT_CONNECT && os_errno == 0)
-		os_errno = probe_connect_errno(sock);
+	long os_errno = connect_errno;
+	if (rc != CURLE_COULDNT_CONNECT)
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
 	/* libcurl's own error text names the placeholder host ("localhost
 	 * port 80"); its short description of the code does not. */
 	const char *why = os_errno ? strerror((int)os_errno) : curl_easy_strerror(rc);
@@ -1213,9 +1220,12 @@ static void transport_error(const struct cli_request *req, struct cli_result *re
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
 	    (rc == CURLE_OPERATION_TIMEDOUT && !connected)) {
 		/* Nothing was sent: for a change, that is certain. */
-		local_error(res, "connect", "cannot connect to routectld at %s: %s%s%s%s%s", sock,
+		char tries[48] = "";
+		if (attempts > 1)
+			snprintf(tries, sizeof tries, "; tried %u times", attempts);
+		local_error(res, "connect", "cannot connect to routectld at %s: %s%s%s%s%s%s", sock,
 			    rc == CURLE_OPERATION_TIMEDOUT ? "timed out" : why,
-			    connect_hint(os_errno), is_change(req) ? "; the " : "",
+			    connect_hint(os_errno), tries, is_change(req) ? "; the " : "",
 			    is_change(req) ? req->cmd_name : "",
 			    is_change(req) ? " was not applied (nothing was sent)" : "");
 		return;
@@ -1327,11 +1337,31 @@ void cli_execute(const struct cli_request *req, struct cli_result *res)
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	}
 
-	CURLcode rc = curl_easy_perform(c);
+	/* A console whose queue of new connections is full turns connect(2)
+	 * away at once (EAGAIN) while routectld works through a burst. Nothing
+	 * was sent, so trying again is safe, for a change too. */
+	CURLcode rc;
+	long connect_errno = 0;
+	unsigned attempts = 0;
+	for (;;) {
+		rc = curl_easy_perform(c);
+		attempts++;
+		connect_errno = 0;
+		if (rc != CURLE_COULDNT_CONNECT)
+			break;
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &connect_errno);
+		if (connect_errno == 0)
+			connect_errno = probe_connect_errno(req->socket_path);
+		bool busy = connect_errno == EAGAIN || connect_errno == 0;
+		if (!busy || attempts >= CLI_CONNECT_ATTEMPTS)
+			break;
+		struct timespec pause = { 0, (long)(CLI_CONNECT_RETRY_MS << (attempts - 1)) * 1000000L };
+		nanosleep(&pause, NULL);
+	}
 	if (rc == CURLE_FILESIZE_EXCEEDED)
 		r.too_big = true;
 	if (rc != CURLE_OK) {
-		transport_error(req, res, c, rc, &r);
+		transport_error(req, res, c, rc, connect_errno, attempts, &r);
 		goto out;
 	}
 	long status = 0;

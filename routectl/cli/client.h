@@ -23,6 +23,11 @@ struct err;
 #define CLI_SOCKET_ENV "ROUTECTL_SOCKET"
 #define CLI_DEFAULT_TIMEOUT_S 60
 #define CLI_MAX_TIMEOUT_S 86400
+/* Connecting to a console whose queue of new connections is full (EAGAIN)
+ * is tried this many times, waiting 50, 100, 200, 400 ms between: nothing
+ * has been sent then, so a retry cannot apply a change twice. */
+#define CLI_CONNECT_ATTEMPTS 5
+#define CLI_CONNECT_RETRY_MS 50
 /* Longer than any status the daemon can produce, short of a runaway. */
 #define CLI_MAX_RESPONSE (64u << 20)
 

@@ -11,6 +11,7 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -969,10 +970,83 @@ START_TEST(client_listen_queue_full)
 	ck_assert_msg(strstr(res.local_msg, "cannot connect to routectld at ") == res.local_msg &&
 		      strstr(res.local_msg, "full.sock: Resource temporarily unavailable (its queue "
 			     "of new connections is full") &&
-		      strstr(res.local_msg, "the undrain was not applied"), "%s", res.local_msg);
+		      strstr(res.local_msg, "; tried 5 times; the undrain was not applied"), "%s",
+		      res.local_msg);
 	ck_assert_msg(strstr(res.local_msg, "localhost") == NULL, "%s", res.local_msg);
 	cli_result_free(&res);
 	cli_request_free(&req);
+}
+END_TEST
+
+/* The queue of new connections is full for a moment (routectld working
+ * through a burst): the CLI tries again and gets its answer. */
+START_TEST(client_retries_while_queue_full)
+{
+	char dir[] = "/tmp/routectl-cli-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof path, "%s/busy.sock", dir);
+	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(ls, 0), 0);
+	int held[16], n = 0;
+	for (; n < 16; n++) {
+		held[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(held[n], (struct sockaddr *)&sa, sizeof sa) < 0)
+			break;
+	}
+	ck_assert_int_lt(n, 16);
+
+	char *resp = http_response(200, "OK", sample_status);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		alarm(20);
+		usleep(300 * 1000);   /* busy for a while, then accept everything */
+		for (;;) {
+			int c = accept(ls, NULL, NULL);
+			if (c < 0)
+				_exit(1);
+			struct pollfd p = { .fd = c, .events = POLLIN };
+			if (poll(&p, 1, 100) <= 0) {
+				close(c);   /* one of the held ones: sends nothing */
+				continue;
+			}
+			char buf[4096];
+			size_t got = 0;
+			while (got < sizeof buf - 1) {
+				ssize_t k = read(c, buf + got, sizeof buf - 1 - got);
+				if (k <= 0)
+					_exit(1);
+				got += (size_t)k;
+				buf[got] = '\0';
+				if (strstr(buf, "\r\n\r\n"))
+					break;
+			}
+			if (write(c, resp, strlen(resp)) < 0)
+				_exit(1);
+			close(c);
+			_exit(0);
+		}
+	}
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	req.socket_path = path;
+	struct cli_result res;
+	cli_execute(&req, &res);
+	int st;
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	for (int i = 0; i <= n; i++)
+		close(held[i]);
+	close(ls);
+	unlink(path);
+	rmdir(dir);
+	free(resp);
+	ck_assert_msg(res.kind == RESULT_STATUS, "kind %d: %s", res.kind, res.local_msg);
+	cli_result_free(&res);
 }
 END_TEST
 
@@ -1240,6 +1314,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, client_unreachable);
 	tcase_add_test(t, client_unreachable_change_not_applied);
 	tcase_add_test(t, client_listen_queue_full);
+	tcase_add_test(t, client_retries_while_queue_full);
 	tcase_add_test(t, client_daemon_closes_before_replying);
 	tcase_add_test(t, client_daemon_closes_mid_reply);
 	tcase_add_test(t, client_timeout);
