@@ -90,6 +90,13 @@ check "BGP session established" wait_for 30 established
 check "daemon connects to BIRD" wait_for 10 bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q '\"connected\": *true'"
 check "upstream has web from the site" wait_for 10 up_has 192.0.2.0/24
 
+# Unloaded, for comparison with the times under the flood below.
+timed "$STATUS_MAX_MS" "status, console idle" status
+timed "$CHANGE_MAX_MS" "drain --now, console idle" drain ash --now --reason "baseline"
+check "the unloaded drain reaches the upstream" wait_for 5 up_lacks 192.0.2.0/24
+timed "$CHANGE_MAX_MS" "undrain --now, console idle" undrain ash --now --reason "baseline"
+check "the unloaded undrain reaches the upstream" wait_for 5 up_has 192.0.2.0/24
+
 # --- the console under a flood of idle and slow connections ---------------
 # Fifteen processes, as clients that want to lock operators out would open
 # them: five hold 100 idle connections each, ten hold 10 slowloris ones each.
