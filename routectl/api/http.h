@@ -7,7 +7,12 @@
  * answers at once, or keeps the request for later; the connection is then
  * suspended (MHD_suspend_connection, which needs MHD_ALLOW_SUSPEND_RESUME)
  * so that the loop goes on serving others, and resumed when the answer
- * comes (http_pending_answer). */
+ * comes (http_pending_answer).
+ *
+ * Connections are accepted here, not by libmicrohttpd, and weighed by
+ * api/admission.h (limits per peer uid and process, header and idle
+ * deadlines), so that no client can lock operators out of the console. A
+ * kept (suspended) request counts as being served: never evicted. */
 #ifndef ROUTECTL_HTTP_H
 #define ROUTECTL_HTTP_H
 
@@ -41,11 +46,15 @@ struct http_server *http_server_start(const char *path, unsigned mode, http_hand
 void http_pending_answer(struct http_pending *p, int status, char *reply);
 /* How many kept requests are not answered yet. */
 size_t http_server_pending(const struct http_server *s);
-/* A file descriptor to poll for POLLIN. */
+/* A file descriptor to poll for POLLIN: readable when a connection waits to
+ * be accepted or libmicrohttpd has work. */
 int http_server_fd(struct http_server *s);
-/* Milliseconds until the server needs to run for its timeouts, -1 for none. */
+/* Milliseconds until the server needs to run for its timeouts (its own and
+ * admission's deadlines), at most 60000. */
 int http_server_timeout_ms(struct http_server *s);
-/* Serves whatever is ready, without blocking. */
+/* Closes connections past their deadline, accepts waiting connections (up to
+ * a batch; the fd stays readable for the rest) and serves whatever is ready,
+ * without blocking. */
 void http_server_run(struct http_server *s);
 /* Stops serving; requests still kept must have been answered before. */
 void http_server_stop(struct http_server *s);
