@@ -25,10 +25,10 @@ enum piece {
 	PIECE_SITE,
 	PIECE_LOCAL_AS,
 	PIECE_GENERATION,
+	PIECE_ATTRIBUTE_DEFINITIONS,
 	PIECE_STATIC_ROUTES_V4,
 	PIECE_STATIC_ROUTES_V6,
-	PIECE_PREFIX_SETS,
-	PIECE_EXPORT_CASES,
+	PIECE_EXPORT_BODY,
 	PIECE__COUNT
 };
 
@@ -36,15 +36,30 @@ static const char *const piece_names[PIECE__COUNT] = {
 	[PIECE_SITE] = "site",
 	[PIECE_LOCAL_AS] = "local_as",
 	[PIECE_GENERATION] = "generation",
+	[PIECE_ATTRIBUTE_DEFINITIONS] = "attribute_definitions",
 	[PIECE_STATIC_ROUTES_V4] = "static_routes_v4",
 	[PIECE_STATIC_ROUTES_V6] = "static_routes_v6",
-	[PIECE_PREFIX_SETS] = "prefix_sets",
-	[PIECE_EXPORT_CASES] = "export_cases",
+	[PIECE_EXPORT_BODY] = "export_body",
 };
 
 #define KNOWN_PLACEHOLDERS \
-	"site, local_as, generation, static_routes_v4, static_routes_v6, " \
-	"prefix_sets, export_cases"
+	"site, local_as, generation, attribute_definitions, static_routes_v4, " \
+	"static_routes_v6, export_body"
+
+/* Placeholders of the templates from before the state moved into a route
+ * attribute. A template that still uses them would render an export function
+ * that ignores the state, so it is refused with what to do instead. */
+static const struct {
+	const char *name;
+	const char *instead;
+} retired_placeholders[] = {
+	{ "export_cases",
+	  "the export function no longer changes with the state: write {{export_body}} "
+	  "inside routectl_export() and {{attribute_definitions}} before the static protocols" },
+	{ "prefix_sets",
+	  "the per-service prefix sets are gone (the state travels as the route attribute "
+	  RENDER_ATTRIBUTE "): remove the line" },
+};
 
 struct render_ctx {
 	const struct conf *c;
@@ -159,56 +174,17 @@ static size_t count_family(const struct conf_service *s, int family)
 	return n;
 }
 
-static int build_static_routes(const struct render_ctx *ctx, int family, struct buf *b)
+unsigned render_attr_value(enum svc_mode mode, unsigned prepend)
 {
-	const struct conf *c = ctx->c;
-	int rc = 0;
-	for (size_t i = 0; i < c->n_services && rc == 0; i++) {
-		const struct conf_service *s = &c->services[i];
-		if (count_family(s, family) == 0)
-			continue;
-		rc = buf_puts(b, "# ");
-		rc = rc ?: put_comment_text(b, s->name, NAME_TEXT_MAX);
-		rc = rc ?: buf_puts(b, "\n");
-		for (size_t k = 0; k < s->n_prefixes && rc == 0; k++) {
-			if (s->prefixes[k].family != family)
-				continue;
-			rc = buf_puts(b, "route ");
-			rc = rc ?: buf_puts(b, s->prefixes[k].text);
-			rc = rc ?: buf_puts(b, " blackhole;\n");
-		}
+	switch (mode) {
+	case MODE_ANNOUNCE:
+		return RENDER_ATTR_ANNOUNCE;
+	case MODE_PREPEND:
+		return prepend;
+	case MODE_WITHDRAW:
+		break;
 	}
-	return rc;
-}
-
-static int build_prefix_sets(const struct render_ctx *ctx, struct buf *b)
-{
-	const struct conf *c = ctx->c;
-	static const int families[] = { 4, 6 };
-	int rc = 0;
-	for (size_t i = 0; i < c->n_services && rc == 0; i++) {
-		const struct conf_service *s = &c->services[i];
-		if (i > 0)
-			rc = buf_puts(b, "\n");
-		rc = rc ?: buf_puts(b, "# Service \"");
-		rc = rc ?: put_comment_text(b, s->name, NAME_TEXT_MAX);
-		rc = rc ?: buf_puts(b, s->n_prefixes ? "\"\n" : "\" has no prefixes.\n");
-		for (size_t f = 0; f < 2 && rc == 0; f++) {
-			if (count_family(s, families[f]) == 0)
-				continue;
-			rc = buf_printf(b, "define routectl_s%zu_v%d = [\n", i, families[f]);
-			int first = 1;
-			for (size_t k = 0; k < s->n_prefixes && rc == 0; k++) {
-				if (s->prefixes[k].family != families[f])
-					continue;
-				rc = buf_puts(b, first ? "\t" : ",\n\t");
-				rc = rc ?: buf_puts(b, s->prefixes[k].text);
-				first = 0;
-			}
-			rc = rc ?: buf_puts(b, "\n];\n");
-		}
-	}
-	return rc;
+	return RENDER_ATTR_WITHDRAW;
 }
 
 static int put_service_comment(struct buf *b, const struct conf_service *s,
@@ -238,44 +214,55 @@ static int put_service_comment(struct buf *b, const struct conf_service *s,
 	return rc;
 }
 
-/* One service's case: a family test first, so that a prefix set of one
- * family is never matched against a route of the other. */
-static int put_service_case(struct buf *b, const struct render_ctx *ctx, size_t i)
+static int put_route(struct buf *b, const char *prefix, unsigned value)
 {
-	static const int families[] = { 4, 6 };
-	const struct conf_service *s = &ctx->c->services[i];
-	const struct svc_state *ss = ctx->svc[i];
-	int rc = put_service_comment(b, s, ss);
-	if (ss->mode == MODE_ANNOUNCE)
-		return rc;  /* exported as it is */
-	for (size_t f = 0; f < 2 && rc == 0; f++) {
-		if (count_family(s, families[f]) == 0)
+	return buf_printf(b, "route %s blackhole { " RENDER_ATTRIBUTE " = %u; };\n", prefix, value);
+}
+
+/* The sentinel first, then per service (in config order) a comment with its
+ * state and where it came from, then its routes of this family, each with
+ * the state's attribute value. */
+static int build_static_routes(const struct render_ctx *ctx, int family, struct buf *b)
+{
+	const struct conf *c = ctx->c;
+	int rc = buf_puts(b, "# Sentinel: routectl_export() always rejects it. A peer that exports it\n"
+			     "# does not call routectl_export() in its export filter.\n");
+	rc = rc ?: put_route(b, family == 4 ? RENDER_SENTINEL_V4 : RENDER_SENTINEL_V6,
+			     RENDER_ATTR_SENTINEL);
+	for (size_t i = 0; i < c->n_services && rc == 0; i++) {
+		const struct conf_service *s = &c->services[i];
+		const struct svc_state *ss = ctx->svc[i];
+		if (count_family(s, family) == 0)
 			continue;
-		rc = buf_printf(b, "if net.type = NET_IP%d then {\n"
-				"\tif net ~ routectl_s%zu_v%d then ",
-				families[f], i, families[f]);
-		if (ss->mode == MODE_WITHDRAW) {
-			rc = rc ?: buf_puts(b, "reject;\n");
-		} else {
-			rc = rc ?: buf_puts(b, "{\n");
-			for (unsigned n = 0; n < ss->prepend && rc == 0; n++)
-				rc = buf_printf(b, "\t\tbgp_path.prepend(%" PRIu32 ");\n",
-						ctx->c->local_as);
-			rc = rc ?: buf_puts(b, "\t}\n");
-		}
-		rc = rc ?: buf_puts(b, "}\n");
+		unsigned value = render_attr_value(ss->mode, ss->prepend);
+		rc = put_service_comment(b, s, ss);
+		for (size_t k = 0; k < s->n_prefixes && rc == 0; k++)
+			if (s->prefixes[k].family == family)
+				rc = put_route(b, s->prefixes[k].text, value);
 	}
 	return rc;
 }
 
-static int build_export_cases(const struct render_ctx *ctx, struct buf *b)
+static int build_attribute_definitions(struct buf *b)
 {
-	int rc = 0;
-	for (size_t i = 0; i < ctx->c->n_services && rc == 0; i++) {
-		if (i > 0)
-			rc = buf_puts(b, "\n");
-		rc = rc ?: put_service_case(b, ctx, i);
-	}
+	return buf_puts(b, "attribute int " RENDER_ATTRIBUTE ";\n");
+}
+
+/* The body of routectl_export(): the same bytes for every state of a
+ * config. BIRD 2 filters have no loops, hence the chain of tests. */
+static int build_export_body(const struct render_ctx *ctx, struct buf *b)
+{
+	int rc = buf_printf(b,
+		"# " RENDER_ATTRIBUTE " of each static route: %u announce, %d..%d prepend the\n"
+		"# local AS that many times, %u withdraw, %u sentinel. A route without\n"
+		"# it, or with any other value, is not exported.\n"
+		"if ! defined(" RENDER_ATTRIBUTE ") then reject;\n"
+		"if " RENDER_ATTRIBUTE " > %d then reject;\n",
+		RENDER_ATTR_ANNOUNCE, PREPEND_MIN, PREPEND_MAX, RENDER_ATTR_WITHDRAW,
+		RENDER_ATTR_SENTINEL, PREPEND_MAX);
+	for (int n = PREPEND_MIN; n <= PREPEND_MAX && rc == 0; n++)
+		rc = buf_printf(b, "if " RENDER_ATTRIBUTE " >= %d then bgp_path.prepend(%" PRIu32 ");\n",
+				n, ctx->c->local_as);
 	return rc;
 }
 
@@ -300,11 +287,11 @@ static int piece_get(struct render_ctx *ctx, enum piece p, const struct buf **ou
 		case PIECE_STATIC_ROUTES_V6:
 			rc = build_static_routes(ctx, 6, b);
 			break;
-		case PIECE_PREFIX_SETS:
-			rc = build_prefix_sets(ctx, b);
+		case PIECE_ATTRIBUTE_DEFINITIONS:
+			rc = build_attribute_definitions(b);
 			break;
-		case PIECE_EXPORT_CASES:
-			rc = build_export_cases(ctx, b);
+		case PIECE_EXPORT_BODY:
+			rc = build_export_body(ctx, b);
 			break;
 		case PIECE__COUNT:
 			break;
@@ -351,6 +338,14 @@ static int parse_placeholder(const char *at, const char *end, unsigned lineno,
 			return 0;
 		}
 	}
+	for (size_t i = 0; i < sizeof retired_placeholders / sizeof retired_placeholders[0]; i++)
+		if (strlen(retired_placeholders[i].name) == len &&
+		    memcmp(retired_placeholders[i].name, name, len) == 0)
+			return err_set(e, ERR_INVALID,
+				       "template line %u: placeholder '{{%s}}' is no longer rendered: %s "
+				       "(see bird-templates/README.md)",
+				       lineno, retired_placeholders[i].name,
+				       retired_placeholders[i].instead);
 	return err_set(e, ERR_INVALID,
 		       "template line %u: unknown placeholder '{{%.*s}}' (known: " KNOWN_PLACEHOLDERS ")",
 		       lineno, len > 64 ? 64 : (int)len, name);
@@ -522,6 +517,11 @@ static int check_inputs(const struct conf *c, const struct state *st,
 				return err_set(e, ERR_INVALID,
 					       "service '%s': prefix %zu is not a canonical IPv4 or IPv6 prefix",
 					       s->name, k);
+			if (strcmp(px->text, px->family == 4 ? RENDER_SENTINEL_V4 : RENDER_SENTINEL_V6) == 0)
+				return err_set(e, ERR_INVALID,
+					       "service '%s': prefix %s is routectl's sentinel route, which "
+					       "is never exported; use another prefix",
+					       s->name, px->text);
 		}
 		svc[i] = ss;
 	}
