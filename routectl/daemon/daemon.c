@@ -183,6 +183,7 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 	if (rc < 0)
 		return rc;
 	snprintf(d->state_path, sizeof d->state_path, "%s/state.json", d->conf->state_dir);
+	fs_clean_stale_temps(d->conf->include_path, d->conf->state_dir);  /* left by a crash */
 	rc = load_state(d, e);
 	if (rc < 0)
 		return rc;
