@@ -119,7 +119,7 @@ check "the daemon still answers after bad input" rctl status
 # Dry run changes nothing and shows the diff.
 before=$(md5sum <"$D/routectl.conf")
 out=$(rctl drain ash --service web --reason "dry" --now --dry-run)
-check "dry run shows the include diff" grep -q "^+.*routectl_state = 1000;" <<<"$out"
+check "dry run shows the include diff" grep -q "^+define routectl_s[0-9]* = 1000;" <<<"$out"
 check "dry run leaves the include alone" test "$before" = "$(md5sum <"$D/routectl.conf")"
 check "dry run leaves the state alone" test "$(svc_state web)" = announce
 
@@ -189,7 +189,7 @@ check "state kept after the failed verify" test "$(svc_state web)" = announce
 check "upstream still has web" up_has 192.0.2.0/24
 cp "$D/routectld.json.good" "$D/routectld.json"
 kill -HUP "$DAEMON_PID"
-check "the include is back to the built-in template" wait_for 10 bash -c "grep -q 'routectl_export' '$D/routectl.conf' && '$ROUTECTL' -s '$D/routectld.sock' drain ash --service web --reason 'verify works again' --now --dry-run | grep -q 'routectl_state = 1000;'"
+check "the include is back to the built-in template" wait_for 10 bash -c "grep -q 'routectl_export' '$D/routectl.conf' && '$ROUTECTL' -s '$D/routectld.sock' drain ash --service web --reason 'verify works again' --now --dry-run | grep -q '^+define routectl_s[0-9]* = 1000;'"
 
 check "no BGP session reset across drains" test "$since0" = "$(session_since)"
 
