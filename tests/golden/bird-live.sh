@@ -287,6 +287,17 @@ for s in 240.0.0.1/32 100::1/128; do
 done
 echo "  sentinels 240.0.0.1/32 and 100::1/128 in the site's table, never exported"
 
+# BIRD 2.0.12 compares an unset attribute as neither > 10 nor >= 1, so
+# without the defined() test a route that lost its value (a hand edit) would
+# be exported as announced.
+echo "a route without routectl_state is not exported"
+render announce 0 announce 0 0
+sed -i "s|route $D4 blackhole { routectl_state = routectl_s[0-9]*; };|route $D4 blackhole;|" "$DIR/routectl.conf"
+grep -q "route $D4 blackhole;" "$DIR/routectl.conf" || fail "the hand edit did not apply"
+apply
+wait_for "upstream dns v4" "up_path $D4" "absent"
+wait_for "upstream dns v6" "up_path $D6" "65001"
+
 echo "graceful-shutdown template, web prepend 2"
 render prepend 2 announce 0 0 "$SRC/tests/golden/cases/custom-template/template.tmpl"
 apply
