@@ -425,9 +425,7 @@ START_TEST(test_fs_temp_name)
 	ck_assert_int_eq(fs_temp_template("/etc/bird/", t, sizeof t, &e), -ERR_INVALID);
 	ck_assert_int_eq(fs_temp_template(p, t, 20, &e), -ERR_INVALID);
 	ck_assert_msg(strstr(e.msg, "too long"), "%s", e.msg);
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tmpdir);
-	ck_assert_int_eq(tu_run(cmd), 0);
+	remove_tmpdir();
 }
 END_TEST
 
@@ -486,9 +484,7 @@ START_TEST(test_fs_remove_stale_temps)
 	ck_assert(!exists(f[nf - 1].name) && !exists(f[nf - 2].name));
 	fs_clean_stale_temps(NULL, "/nonexistent/routectl");
 #undef FILE_
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tmpdir);
-	ck_assert_int_eq(tu_run(cmd), 0);
+	remove_tmpdir();
 }
 END_TEST
 
