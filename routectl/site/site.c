@@ -129,6 +129,7 @@ int site_open(struct site *s, const char *conf_path, struct err *e)
 	if (rc < 0)
 		return rc;
 	snprintf(s->state_path, sizeof s->state_path, "%s/state.json", s->conf->state_dir);
+	fs_clean_stale_temps(s->conf->include_path, s->conf->state_dir);  /* left by a crash */
 	rc = load_state(s, e);
 	if (rc < 0)
 		return rc;
