@@ -1,9 +1,9 @@
+/* The command layer: parses requests, answers reads from the backend's
+ * view, hands changes to the backend and formats their results. */
 #include "api/commands.h"
 
-#include "bird/bird.h"
 #include "common/err.h"
 #include "common/timeutil.h"
-#include "daemon/daemon.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -54,69 +54,95 @@ static json_t *mode_json(enum svc_mode mode, unsigned prepend)
 	return json_pack("{s:s,s:i}", "state", svc_mode_name(mode), "prepend", (int)prepend);
 }
 
-static json_t *status_json(struct daemon *d)
+static json_t *prefix_list(const struct command_service *cs, size_t from, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t k = 0; k < n; k++)
+		json_array_append_new(a, json_string(cs->listed[from + k]));
+	return a;
+}
+
+static json_t *service_json(const struct command_view *v, const struct command_service *cs)
+{
+	json_t *o = json_pack("{s:s,s:{s:I,s:I}}", "name", cs->name, "prefix_count", "ipv4",
+			      (json_int_t)cs->n_ipv4, "ipv6", (json_int_t)cs->n_ipv6);
+	if (cs->listed) {
+		json_object_set_new(o, "ipv4", prefix_list(cs, 0, cs->n_ipv4));
+		json_object_set_new(o, "ipv6", prefix_list(cs, cs->n_ipv4, cs->n_ipv6));
+	}
+	const struct svc_state *s =
+		v->state ? state_find((struct state *)v->state, cs->name) : NULL;
+	if (s) {
+		json_object_update_new(o, mode_json(s->mode, s->prepend));
+		json_object_set_new(o, "since", time_json(s->since));
+		json_object_set_new(o, "actor", json_string(s->actor));
+		json_object_set_new(o, "reason", json_string(s->reason));
+		json_object_set_new(o, "change_id", json_string(s->change_id));
+		json_t *next = json_null();
+		if (s->has_next) {
+			next = mode_json(s->next_mode, s->next_prepend);
+			json_object_set_new(next, "at", time_json(s->next_at));
+		}
+		json_object_set_new(o, "next", next);
+	} else {
+		json_object_set_new(o, "state", json_string("unknown"));
+		json_object_set_new(o, "prepend", json_integer(0));
+		json_object_set_new(o, "next", json_null());
+	}
+	return o;
+}
+
+static json_t *status_json(const struct command_view *v)
 {
 	json_t *root = json_object();
-	json_object_set_new(root, "site", json_string(d->conf->site));
+	json_object_set_new(root, "site", json_string(v->site));
 	json_object_set_new(root, "generation",
-			    json_integer(d->state ? (json_int_t)d->state->generation : 0));
+			    json_integer(v->state ? (json_int_t)v->state->generation : 0));
 	json_object_set_new(root, "safe_mode",
-			    d->safe_mode[0]
-				    ? json_pack("{s:s,s:s}", "reason", d->safe_mode, "kind",
-						d->safe_kind == SAFE_STATE_LOST ? "state-lost"
-										: "state-unusable")
+			    v->safe_mode[0]
+				    ? json_pack("{s:s,s:s}", "reason", v->safe_mode, "kind",
+						/* a reason without a kind is the stricter one */
+						safe_kind_name(v->safe_kind == SAFE_STATE_LOST
+								       ? SAFE_STATE_LOST
+								       : SAFE_STATE_UNUSABLE))
 				    : json_null());
-	int up = d->bird && bird_alive(d->bird);
+	int up = v->bird_connected;
 	json_object_set_new(root, "bird",
 			    json_pack("{s:b,s:s,s:o,s:o}", "connected", up, "socket",
-				      d->conf->bird_socket, "version",
-				      up ? json_string(bird_version(d->bird)) : json_null(),
+				      v->bird_socket, "version",
+				      up && v->bird_version ? json_string(v->bird_version)
+							    : json_null(),
 				      "error",
-				      !up && d->bird_error[0] ? json_string(d->bird_error)
+				      !up && v->bird_error[0] ? json_string(v->bird_error)
 							      : json_null()));
-	if (d->last.have)
+	const struct last_apply *l = v->last;
+	if (l->have)
 		json_object_set_new(root, "last_apply",
 				    json_pack("{s:s,s:o,s:s,s:s,s:s,s:I}", "result",
-					      d->last.ok ? "ok" : "failed", "at",
-					      time_json(d->last.at), "trigger", d->last.trigger,
-					      "change_id", d->last.change_id, "message",
-					      d->last.message, "ms", (json_int_t)d->last.ms));
+					      l->ok ? "ok" : "failed", "at", time_json(l->at),
+					      "trigger", l->trigger, "change_id", l->change_id,
+					      "message", l->message, "ms", (json_int_t)l->ms));
 	else
 		json_object_set_new(root, "last_apply", json_null());
-	json_object_set_new(root, "repairs", json_integer((json_int_t)d->repairs));
+	/* A read answered while a change is applied says so: the states below
+	 * are the desired state before that change. */
+	if (v->in_flight)
+		json_object_set_new(root, "in_flight",
+				    json_pack("{s:s,s:s,s:o}", "change_id", v->in_flight_change_id,
+					      "kind", v->in_flight_kind, "since",
+					      time_json(v->in_flight_since)));
+	else
+		json_object_set_new(root, "in_flight", json_null());
+	json_object_set_new(root, "repairs", json_integer((json_int_t)v->repairs));
 
 	json_t *svcs = json_array();
-	for (size_t i = 0; i < d->conf->n_services; i++) {
-		const struct conf_service *cs = &d->conf->services[i];
-		json_t *v4 = json_array(), *v6 = json_array();
-		for (size_t k = 0; k < cs->n_prefixes; k++)
-			json_array_append_new(cs->prefixes[k].family == 4 ? v4 : v6,
-					      json_string(cs->prefixes[k].text));
-		json_t *o = json_pack("{s:s,s:o,s:o}", "name", cs->name, "ipv4", v4, "ipv6", v6);
-		const struct svc_state *s = d->state ? state_find(d->state, cs->name) : NULL;
-		if (s) {
-			json_object_update_new(o, mode_json(s->mode, s->prepend));
-			json_object_set_new(o, "since", time_json(s->since));
-			json_object_set_new(o, "actor", json_string(s->actor));
-			json_object_set_new(o, "reason", json_string(s->reason));
-			json_object_set_new(o, "change_id", json_string(s->change_id));
-			json_t *next = json_null();
-			if (s->has_next) {
-				next = mode_json(s->next_mode, s->next_prepend);
-				json_object_set_new(next, "at", time_json(s->next_at));
-			}
-			json_object_set_new(o, "next", next);
-		} else {
-			json_object_set_new(o, "state", json_string("unknown"));
-			json_object_set_new(o, "prepend", json_integer(0));
-			json_object_set_new(o, "next", json_null());
-		}
-		json_array_append_new(svcs, o);
-	}
+	for (size_t i = 0; i < v->n_services; i++)
+		json_array_append_new(svcs, service_json(v, &v->services[i]));
 	json_object_set_new(root, "services", svcs);
 	return root;
 }
 
+/* A reason is one line of text for people: bounded, no control characters. */
 static int check_reason(const char *reason, struct err *e)
 {
 	size_t reason_len = strlen(reason);
@@ -221,8 +247,7 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	return 0;
 }
 
-static json_t *change_json(const struct daemon *d, const struct change_request *req,
-			   const struct change_result *res)
+static json_t *change_json(const struct change_request *req, const struct change_result *res)
 {
 	json_t *items = json_array();
 	for (size_t i = 0; i < res->n_items; i++) {
@@ -238,7 +263,7 @@ static json_t *change_json(const struct daemon *d, const struct change_request *
 						       "to", mode_json(it->to_mode, it->to_prepend),
 						       "next", next));
 	}
-	json_t *o = json_pack("{s:s,s:b,s:s,s:o}", "site", d->conf->site, "dry_run",
+	json_t *o = json_pack("{s:s,s:b,s:s,s:o}", "site", req->site, "dry_run",
 			      req->dry_run, "change_id", res->change_id, "changes", items);
 	if (req->dry_run)
 		json_object_set_new(o, "diff", json_string(res->diff ? res->diff : ""));
@@ -251,35 +276,11 @@ static json_t *change_json(const struct daemon *d, const struct change_request *
 	return o;
 }
 
-static void handle_change(struct daemon *d, const struct caller *who, enum change_kind kind,
-			  const char *body, size_t len, int *status, char **reply)
-{
-	struct change_request req;
-	struct change_result res;
-	const char *one_service = NULL;   /* the service of a set */
-	json_t *root = NULL;
-	struct err e;
-	err_clear(&e);
-	int rc = parse_change(body, len, kind, &req, &one_service, &root, &e);
-	if (rc == 0)
-		rc = daemon_change(d, &req, who, &res, &e);
-	if (rc < 0) {
-		error_reply(e.code, e.msg, status, reply);
-	} else {
-		*status = 200;
-		*reply = dump(change_json(d, &req, &res));
-		change_result_free(&res);
-	}
-	if (kind != CHANGE_SET)
-		free(req.services);
-	json_decref(root);
-}
-
 /* POST /v1/adopt: {"site", "reason", "force", "dry_run", "assume": [{"service",
- * "state", "prepend"}]}. */
-static int parse_adopt(const char *body, size_t len, const struct daemon *d,
-		       struct adopt_request *req, struct adopt_assumption **assume,
-		       json_t **root, struct err *e)
+ * "state", "prepend"}]}. The strings point into *root; *assume is the
+ * caller's to free. */
+static int parse_adopt(const char *body, size_t len, struct adopt_request *req,
+		       struct adopt_assumption **assume, json_t **root, struct err *e)
 {
 	memset(req, 0, sizeof *req);
 	*assume = NULL;
@@ -307,16 +308,12 @@ static int parse_adopt(const char *body, size_t len, const struct daemon *d,
 			return err_set(e, ERR_INVALID, "unknown field '%s'", key);
 		}
 	}
-	const char *site = json_string_value(json_object_get(*root, "site"));
+	req->site = json_string_value(json_object_get(*root, "site"));
 	req->reason = json_string_value(json_object_get(*root, "reason"));
 	req->force = json_is_true(json_object_get(*root, "force"));
 	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
-	if (!site)
+	if (!req->site)
 		return err_set(e, ERR_INVALID, "field 'site' is required");
-	if (strcmp(site, d->conf->site) != 0)
-		return err_set(e, ERR_REFUSED,
-			       "this routectld serves site '%s', not '%s': talk to the routectld "
-			       "of site '%s'", d->conf->site, site, site);
 	if (!req->reason)
 		return err_set(e, ERR_INVALID,
 			       "field 'reason' is required: say why (it is kept with the state)");
@@ -354,8 +351,7 @@ static int parse_adopt(const char *body, size_t len, const struct daemon *d,
 	return 0;
 }
 
-static json_t *adopt_json(const struct daemon *d, const struct adopt_request *req,
-			  const struct adopt_result *res)
+static json_t *adopt_json(const struct adopt_request *req, const struct adopt_result *res)
 {
 	json_t *changes = json_array(), *adopted = json_array();
 	for (size_t i = 0; i < res->plan.n; i++) {
@@ -372,7 +368,7 @@ static json_t *adopt_json(const struct daemon *d, const struct adopt_request *re
 						it->source == ADOPT_FROM_BIRD ? "bird" : "operator",
 						"bird", it->bird_text));
 	}
-	json_t *o = json_pack("{s:s,s:b,s:s,s:o,s:o,s:I,s:s}", "site", d->conf->site, "dry_run",
+	json_t *o = json_pack("{s:s,s:b,s:s,s:o,s:o,s:I,s:s}", "site", req->site, "dry_run",
 			      req->dry_run, "change_id", res->change_id, "changes", changes,
 			      "adopted", adopted, "generation", (json_int_t)res->generation,
 			      "evidence", res->evidence);
@@ -389,32 +385,120 @@ static json_t *adopt_json(const struct daemon *d, const struct adopt_request *re
 	return o;
 }
 
-static void handle_adopt(struct daemon *d, const struct caller *who, const char *body,
-			 size_t len, int *status, char **reply)
+static void job_free(struct command_job *job)
 {
-	struct adopt_request req;
-	struct adopt_result res;
-	struct adopt_assumption *assume = NULL;
+	if (job->kind == COMMAND_JOB_CHANGE && job->req.kind != CHANGE_SET)
+		free(job->req.services);
+	free(job->priv_assume);
+	json_decref(job->priv_root);
+	free(job);
+}
+
+void command_job_done(struct command_job *job)
+{
+	int status;
+	char *reply;
+	if (job->rc < 0) {
+		error_reply(job->err.code, job->err.msg, &status, &reply);
+	} else if (job->kind == COMMAND_JOB_ADOPT) {
+		status = 200;
+		reply = dump(adopt_json(&job->adopt, &job->adopt_res));
+	} else {
+		status = 200;
+		reply = dump(change_json(&job->req, &job->res));
+	}
+	change_result_free(&job->res);
+	adopt_result_free(&job->adopt_res);
+	job->priv_to.send(job->priv_to.ctx, status, reply);
+	job_free(job);
+}
+
+/* Parses a change and hands it to the backend. Returns 1 with the reply
+ * set when it could not be handed over, else 0. */
+static int handle_change(const struct command_backend *b, const struct caller *who,
+			 enum change_kind kind, const char *body, size_t len,
+			 const struct command_reply_to *to, int *status, char **reply)
+{
+	struct command_job *job = calloc(1, sizeof *job);
+	if (!job) {
+		error_reply(ERR_NOMEM, "out of memory", status, reply);
+		return 1;
+	}
 	json_t *root = NULL;
 	struct err e;
 	err_clear(&e);
-	int rc = parse_adopt(body, len, d, &req, &assume, &root, &e);
+	job->who = *who;
+	job->priv_to = *to;
+	int rc = parse_change(body, len, kind, &job->req, &job->priv_one_service, &root, &e);
+	/* req.services of a set points at priv_one_service, inside the job. */
+	if (kind == CHANGE_SET && job->req.services)
+		job->req.services = &job->priv_one_service;
+	job->priv_root = root;
 	if (rc == 0)
-		rc = daemon_adopt(d, &req, who, &res, &e);
+		rc = b->submit(b->arg, job, &e);
 	if (rc < 0) {
 		error_reply(e.code, e.msg, status, reply);
-	} else {
-		*status = 200;
-		*reply = dump(adopt_json(d, &req, &res));
-		adopt_result_free(&res);
+		job_free(job);
+		return 1;
 	}
-	free(assume);
-	json_decref(root);
+	return 0;
 }
 
-void commands_handle(struct daemon *d, const struct caller *who, const char *method,
-		     const char *path, const char *body, size_t body_len, int *status,
-		     char **reply)
+/* Parses an adopt request and hands it to the backend, like a change: it
+ * reads BIRD, so it runs where BIRD is. Returns 1 with the reply set when it
+ * could not be handed over, else 0. */
+static int handle_adopt(const struct command_backend *b, const struct caller *who,
+			const char *body, size_t len, const struct command_reply_to *to,
+			int *status, char **reply)
+{
+	struct command_job *job = calloc(1, sizeof *job);
+	if (!job) {
+		error_reply(ERR_NOMEM, "out of memory", status, reply);
+		return 1;
+	}
+	json_t *root = NULL;
+	struct err e;
+	err_clear(&e);
+	job->kind = COMMAND_JOB_ADOPT;
+	job->who = *who;
+	job->priv_to = *to;
+	int rc = parse_adopt(body, len, &job->adopt, &job->priv_assume, &root, &e);
+	job->priv_root = root;
+	if (rc == 0)
+		rc = b->submit(b->arg, job, &e);
+	if (rc < 0) {
+		error_reply(e.code, e.msg, status, reply);
+		job_free(job);
+		return 1;
+	}
+	return 0;
+}
+
+struct status_ctx {
+	const char *path;
+	int status;
+	char *reply;
+};
+
+static void answer_read(const struct command_view *v, void *arg)
+{
+	struct status_ctx *c = arg;
+	if (strcmp(c->path, "/v1/status") == 0) {
+		c->status = 200;
+		c->reply = dump(status_json(v));
+	} else {
+		const char *why = v->safe_mode[0] ? v->safe_mode
+				  : !v->bird_connected ? "BIRD is not connected"
+						       : NULL;
+		c->status = why ? 503 : 200;
+		c->reply = dump(why ? json_pack("{s:b,s:s}", "ready", 0, "reason", why)
+				    : json_pack("{s:b}", "ready", 1));
+	}
+}
+
+int commands_handle(const struct command_backend *b, const struct caller *who,
+		    const char *method, const char *path, const char *body, size_t body_len,
+		    const struct command_reply_to *to, int *status, char **reply)
 {
 	int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 	static const struct {
@@ -433,7 +517,7 @@ void commands_handle(struct daemon *d, const struct caller *who, const char *met
 		char msg[300];
 		snprintf(msg, sizeof msg, "no such endpoint: %.200s", path);
 		error_reply(ERR_NOTFOUND, msg, status, reply);
-		return;
+		return 1;
 	}
 	if ((routes[r].post && !post) || (!routes[r].post && !get)) {
 		char msg[300];
@@ -441,28 +525,24 @@ void commands_handle(struct daemon *d, const struct caller *who, const char *met
 			 routes[r].post ? "POST" : "GET", method);
 		error_reply(ERR_INVALID, msg, status, reply);
 		*status = 405;
-		return;
+		return 1;
 	}
-	if (strcmp(path, "/v1/status") == 0) {
-		*status = 200;
-		*reply = dump(status_json(d));
-	} else if (strcmp(path, "/healthz") == 0) {
+	if (strcmp(path, "/healthz") == 0) {
 		*status = 200;
 		*reply = dump(json_pack("{s:b}", "ok", 1));
-	} else if (strcmp(path, "/readyz") == 0) {
-		const char *why = d->safe_mode[0] ? d->safe_mode
-				  : !(d->bird && bird_alive(d->bird)) ? "BIRD is not connected"
-								      : NULL;
-		*status = why ? 503 : 200;
-		*reply = dump(why ? json_pack("{s:b,s:s}", "ready", 0, "reason", why)
-				  : json_pack("{s:b}", "ready", 1));
-	} else if (strcmp(path, "/v1/drain") == 0) {
-		handle_change(d, who, CHANGE_DRAIN, body, body_len, status, reply);
-	} else if (strcmp(path, "/v1/adopt") == 0) {
-		handle_adopt(d, who, body, body_len, status, reply);
-	} else if (strcmp(path, "/v1/undrain") == 0) {
-		handle_change(d, who, CHANGE_UNDRAIN, body, body_len, status, reply);
-	} else {
-		handle_change(d, who, CHANGE_SET, body, body_len, status, reply);
+		return 1;
 	}
+	if (strcmp(path, "/v1/status") == 0 || strcmp(path, "/readyz") == 0) {
+		struct status_ctx c = { path, 500, NULL };
+		b->with_view(b->arg, answer_read, &c);
+		*status = c.status;
+		*reply = c.reply ? c.reply : strdup("{}");
+		return 1;
+	}
+	if (strcmp(path, "/v1/adopt") == 0)
+		return handle_adopt(b, who, body, body_len, to, status, reply);
+	enum change_kind kind = strcmp(path, "/v1/drain") == 0     ? CHANGE_DRAIN
+				: strcmp(path, "/v1/undrain") == 0 ? CHANGE_UNDRAIN
+								   : CHANGE_SET;
+	return handle_change(b, who, kind, body, body_len, to, status, reply);
 }

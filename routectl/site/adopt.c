@@ -1,3 +1,4 @@
+/* Adopt: deriving the desired state from what BIRD exports (site/adopt.h). */
 #include "site/adopt.h"
 
 #include "bird/bird.h"
@@ -11,15 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Fixed by the BIRD contract: one sentinel route per family in the
- * generated include that routectl_export() always rejects (render.h). */
-#ifndef RENDER_SENTINEL_V4
-#define RENDER_SENTINEL_V4 "240.0.0.1/32"
-#endif
-#ifndef RENDER_SENTINEL_V6
-#define RENDER_SENTINEL_V6 "100::1/128"
-#endif
 
 /* How many refusals one message names; the rest are counted. */
 #define ADOPT_REPORT_MAX 20
