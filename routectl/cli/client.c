@@ -577,12 +577,12 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	}
 	if (npos == 0) {
 		rc = err_set(e, ERR_INVALID,
-			     "missing command: one of status, drain, undrain, set (routectl help)");
+			     "missing command: one of status, drain, undrain, set, adopt (routectl help)");
 		goto fail;
 	}
 	if (!c) {
 		rc = err_set(e, ERR_INVALID,
-			     "unknown command \"%s\": one of status, drain, undrain, set (routectl help)",
+			     "unknown command \"%s\": one of status, drain, undrain, set, adopt (routectl help)",
 			     pos[0]);
 		goto fail;
 	}
@@ -1104,7 +1104,8 @@ static void local_error(struct cli_result *res, const char *code, const char *fm
  * outcome unknown. A dry run changes nothing. */
 static bool is_change(const struct cli_request *req)
 {
-	return (req->cmd == CMD_DRAIN || req->cmd == CMD_UNDRAIN || req->cmd == CMD_SET) &&
+	return (req->cmd == CMD_DRAIN || req->cmd == CMD_UNDRAIN || req->cmd == CMD_SET ||
+		req->cmd == CMD_ADOPT) &&
 	       !req->dry_run;
 }
 

@@ -1215,6 +1215,36 @@ START_TEST(client_daemon_closes_before_replying)
 }
 END_TEST
 
+/* adopt writes the desired state too: a lost answer is an unknown outcome;
+ * its dry run is not. */
+START_TEST(client_adopt_outcome_unknown)
+{
+	struct fake f;
+	fake_start(&f, FAKE_CLOSE, NULL);
+	char *argv[] = { "routectl", "adopt", "ash", "--reason", "state dir did not mount", NULL };
+	struct cli_request req;
+	struct err e;
+	ck_assert_int_eq(cli_parse_args(ARGC(argv), argv, f.sock, &req, &e), 0);
+	struct cli_result res;
+	cli_execute(&req, &res);
+	free(fake_finish(&f));
+	ck_assert(res.outcome_unknown);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_UNKNOWN);
+	ck_assert_msg(strstr(res.local_msg, "outcome unknown: the adopt may or may not have been "
+			     "applied") != NULL, "%s", res.local_msg);
+	cli_result_free(&res);
+
+	fake_start(&f, FAKE_CLOSE, NULL);
+	req.dry_run = true;
+	cli_execute(&req, &res);
+	free(fake_finish(&f));
+	ck_assert(!res.outcome_unknown);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	cli_result_free(&res);
+	cli_request_free(&req);
+}
+END_TEST
+
 /* The connection ends in the middle of the answer to a set. */
 START_TEST(client_daemon_closes_mid_reply)
 {
@@ -1441,6 +1471,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, client_retries_while_queue_full);
 	tcase_add_test(t, client_daemon_closes_before_replying);
 	tcase_add_test(t, client_daemon_closes_mid_reply);
+	tcase_add_test(t, client_adopt_outcome_unknown);
 	tcase_add_test(t, client_timeout);
 	tcase_add_test(t, client_response_too_large);
 	suite_add_tcase(s, t);
