@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char tmpdir[64];
 
@@ -180,6 +181,182 @@ START_TEST(safe_mode_refuses)
 }
 END_TEST
 
+static void path_of(char *out, size_t size, const char *name)
+{
+	snprintf(out, size, "%s/%s", tmpdir, name);
+}
+
+static struct adopt_request adopt_req(int force)
+{
+	struct adopt_request req = { 0 };
+	req.site = "ash";
+	req.reason = "state dir did not mount";
+	req.force = force;
+	return req;
+}
+
+/* A state file deleted where routectld ran before (the include is there):
+ * safe mode "state-lost", no fresh state, nothing created; changes refused;
+ * adopt needs BIRD and a reason, and changes nothing without them. */
+START_TEST(lost_state_is_safe_mode)
+{
+	struct site s;
+	open_site(&s);
+	site_close(&s);
+	char st[256];
+	path_of(st, sizeof st, "state/state.json");
+	ck_assert_int_eq(unlink(st), 0);
+	open_site(&s);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert_str_eq(safe_kind_name(s.safe_kind), "state-lost");
+	ck_assert_msg(strstr(s.safe_mode, "the desired state is lost") &&
+		      strstr(s.safe_mode, "routectl.conf (generation 0 of site ash)") &&
+		      strstr(s.safe_mode, "routectl adopt ash --reason"), "%s", s.safe_mode);
+	ck_assert_ptr_null(s.state);
+	struct stat sb;
+	ck_assert_int_eq(lstat(st, &sb), -1);
+
+	struct caller who = { "alice" };
+	struct change_result res;
+	struct err e;
+	struct change_request req = drain_req(NULL, 0, 0);
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_REFUSED);
+	ck_assert_int_eq(site_reconcile(&s, NULL, "test", 1), 0);
+
+	struct adopt_request ar = adopt_req(0);
+	struct adopt_result out;
+	ar.reason = " ";
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_INVALID);
+	ar = adopt_req(0);
+	ar.site = "chi";
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "serves site 'ash', not 'chi'") != NULL, "%s", e.msg);
+	ar = adopt_req(0);
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_CONNECT);
+	ck_assert_msg(strstr(e.msg, "cannot read what BIRD exports") &&
+		      strstr(e.msg, "nothing changed"), "%s", e.msg);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert_int_eq(lstat(st, &sb), -1);
+	site_close(&s);
+}
+END_TEST
+
+/* A state directory that is gone (a mount that did not come up) with the
+ * include still there: safe mode, and the directory is not made. */
+START_TEST(missing_state_dir_is_safe_mode)
+{
+	struct site s;
+	open_site(&s);
+	site_close(&s);
+	char dir[256];
+	path_of(dir, sizeof dir, "state");
+	tu_remove_tree(dir);
+	open_site(&s);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert_msg(strstr(s.safe_mode, "does not exist") != NULL, "%s", s.safe_mode);
+	struct stat sb;
+	ck_assert_int_eq(lstat(dir, &sb), -1);
+	site_close(&s);
+
+	/* a dangling symbolic link in its place: the same */
+	ck_assert_int_eq(symlink("/nonexistent/routectl-state", dir), 0);
+	open_site(&s);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert_msg(strstr(s.safe_mode, "symbolic link") != NULL, "%s", s.safe_mode);
+	site_close(&s);
+}
+END_TEST
+
+/* A FIFO at state.json: refused at once (not opened, so nothing blocks),
+ * safe mode "state-unusable"; adopt over it only with force. */
+START_TEST(fifo_state_is_unusable)
+{
+	char dir[256], st[256];
+	path_of(dir, sizeof dir, "state");
+	path_of(st, sizeof st, "state/state.json");
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(mkfifo(st, 0600), 0);
+	struct site s;
+	open_site(&s);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_UNUSABLE);
+	ck_assert_msg(strstr(s.safe_mode, "FIFO") && strstr(s.safe_mode, st), "%s", s.safe_mode);
+	struct caller who = { "alice" };
+	struct adopt_request ar = adopt_req(0);
+	struct adopt_result out;
+	struct err e;
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "not for a lost state") && strstr(e.msg, "--force"), "%s",
+		      e.msg);
+	ar = adopt_req(1);
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_CONNECT);
+	struct stat sb;
+	ck_assert_int_eq(lstat(st, &sb), 0);
+	ck_assert(S_ISFIFO(sb.st_mode));
+	site_close(&s);
+}
+END_TEST
+
+/* adopt is only for safe mode. */
+START_TEST(adopt_refused_when_state_loaded)
+{
+	struct site s;
+	open_site(&s);
+	struct caller who = { "alice" };
+	struct adopt_request ar = adopt_req(1);
+	struct adopt_result out;
+	struct err e;
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "not in safe mode") != NULL, "%s", e.msg);
+	site_close(&s);
+}
+END_TEST
+
+/* SIGHUP after the state file was deleted under a running site: safe mode
+ * "state-lost", not a fresh state. */
+START_TEST(reload_after_delete_is_safe_mode)
+{
+	struct site s;
+	open_site(&s);
+	char st[256];
+	path_of(st, sizeof st, "state/state.json");
+	ck_assert_int_eq(unlink(st), 0);
+	int changed;
+	struct err e;
+	ck_assert_int_eq(site_reload(&s, &changed, &e), 0);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	struct stat sb;
+	ck_assert_int_eq(lstat(st, &sb), -1);
+	site_close(&s);
+}
+END_TEST
+
+/* A state file older than the include (a restored backup) continues from
+ * the include's generation: the generation never goes backwards. */
+START_TEST(generation_continues_from_include)
+{
+	struct site s;
+	open_site(&s);
+	site_close(&s);
+	char *inc = tu_read_file(tmpdir, "routectl.conf");
+	const char *rest = strchr(inc, '\n');
+	ck_assert_ptr_nonnull(rest);
+	char *text = NULL;
+	ck_assert_int_ge(asprintf(&text, "# Generated by routectld for site ash, generation 7.%s",
+				  rest), 0);
+	tu_write_file(tmpdir, "routectl.conf", text);
+	free(text);
+	free(inc);
+	open_site(&s);
+	ck_assert_str_eq(s.safe_mode, "");
+	ck_assert_uint_eq(s.state->generation, 7);
+	site_close(&s);
+	char *st = tu_read_file(tmpdir, "state/state.json");
+	ck_assert_msg(strstr(st, "\"generation\": \"7\"") || strstr(st, "\"generation\":\"7\"") ||
+		      strstr(st, "\"generation\": 7"), "%s", st);
+	free(st);
+}
+END_TEST
+
 static Suite *site_suite(void)
 {
 	Suite *su = suite_create("site");
@@ -190,6 +367,12 @@ static Suite *site_suite(void)
 	tcase_add_test(tc, dry_run_without_bird);
 	tcase_add_test(tc, refusals_name_the_problem);
 	tcase_add_test(tc, safe_mode_refuses);
+	tcase_add_test(tc, lost_state_is_safe_mode);
+	tcase_add_test(tc, missing_state_dir_is_safe_mode);
+	tcase_add_test(tc, fifo_state_is_unusable);
+	tcase_add_test(tc, adopt_refused_when_state_loaded);
+	tcase_add_test(tc, reload_after_delete_is_safe_mode);
+	tcase_add_test(tc, generation_continues_from_include);
 	suite_add_tcase(su, tc);
 	return su;
 }
