@@ -1,19 +1,115 @@
 /* The command layer: one JSON request in, one JSON reply out. The console
- * (Unix socket) and, later, the TCP API serve the same commands. */
+ * (Unix socket) and, later, the TCP API serve the same commands.
+ *
+ * It knows neither the transport nor the process that runs it: reads are
+ * answered from a view that the backend lends (struct command_view), and
+ * changes are handed to the backend as jobs that it runs wherever it likes
+ * (routectld: its BIRD worker) and hands back with command_job_done(). The
+ * reply then goes out through the transport's continuation. */
 #ifndef ROUTECTL_COMMANDS_H
 #define ROUTECTL_COMMANDS_H
 
-#include <stddef.h>
+#include "common/err.h"
+#include "site/site.h"
 
-struct daemon;
-struct caller;
+#include <stddef.h>
+#include <time.h>
 
 #define COMMAND_BODY_MAX (64u * 1024)
+/* A service with at most this many prefixes has them listed in status;
+ * above, status gives the counts only (a status of a 50,000-prefix site
+ * stays small and fast: it is what operators poll during an incident). */
+#define COMMAND_PREFIXES_LISTED 64
 
-/* Handles METHOD PATH with an optional body. Sets *status (HTTP status) and
- * *reply (heap JSON text, always set). */
-void commands_handle(struct daemon *d, const struct caller *who, const char *method,
-		     const char *path, const char *body, size_t body_len, int *status,
-		     char **reply);
+struct state;
+
+/* One configured service as status shows it. */
+struct command_service {
+	const char *name;
+	size_t n_ipv4, n_ipv6;
+	/* IPv4 then IPv6 prefix texts when n_ipv4 + n_ipv6 <=
+	 * COMMAND_PREFIXES_LISTED, else NULL. */
+	const char *const *listed;
+};
+
+/* What reads see: the daemon's current view, consistent for one call. */
+struct command_view {
+	const char *site;
+	const char *bird_socket;
+	const struct command_service *services;  /* in config order */
+	size_t n_services;
+	const struct state *state;   /* desired state; NULL in safe mode */
+	const char *safe_mode;       /* "" or why */
+	enum safe_kind safe_kind;    /* SAFE_NONE when not in safe mode */
+	int bird_connected;
+	const char *bird_version;    /* when connected */
+	const char *bird_error;      /* "" or why BIRD is not connected */
+	const struct last_apply *last;
+	unsigned long repairs;
+	/* What the last check of BIRD's BGP protocols found (apply_precheck);
+	 * NULL until the first one. */
+	const struct apply_peers *peers;
+	time_t peers_at;
+	/* The change being applied now, if any. */
+	int in_flight;
+	const char *in_flight_change_id;
+	const char *in_flight_kind;  /* "drain", "reconcile", "staged", ... */
+	time_t in_flight_since;
+};
+
+/* Where a deferred reply goes: send(ctx, HTTP status, heap JSON text). */
+struct command_reply_to {
+	void (*send)(void *ctx, int status, char *body);
+	void *ctx;
+};
+
+/* What a job asks the backend to run. */
+enum command_job_kind {
+	COMMAND_JOB_CHANGE,   /* site_change(req) into res */
+	COMMAND_JOB_ADOPT,    /* site_adopt(adopt) into adopt_res */
+};
+
+/* A change handed to the backend. The backend reads kind, the request of
+ * that kind and who, runs it where BIRD is (site_change or site_adopt),
+ * fills rc, err and the result of that kind, and returns the job with
+ * command_job_done() in the thread that serves requests. */
+struct command_job {
+	enum command_job_kind kind;
+	struct change_request req;
+	struct adopt_request adopt;
+	struct caller who;
+	int rc;
+	struct err err;
+	struct change_result res;
+	struct adopt_result adopt_res;
+	/* the command layer's own */
+	void *priv_root;                  /* the parsed body the strings point into */
+	const char *priv_one_service;
+	struct adopt_assumption *priv_assume;
+	struct command_reply_to priv_to;
+};
+
+struct command_backend {
+	void *arg;
+	/* Calls fn(view, fn_arg) with the current view; the view is valid only
+	 * during the call. Must not block for long (no BIRD). */
+	void (*with_view)(void *arg, void (*fn)(const struct command_view *v, void *fn_arg),
+			  void *fn_arg);
+	/* Takes the job (0) or refuses it (<0, e says why, job still the
+	 * caller's). A taken job comes back through command_job_done(). */
+	int (*submit)(void *arg, struct command_job *job, struct err *e);
+};
+
+/* Handles METHOD PATH with an optional body. Returns 1 when the answer is
+ * ready (*status: HTTP status, *reply: heap JSON text, always set), or 0
+ * when a change was handed to the backend: the reply goes to to->send once
+ * the backend returns the job. */
+int commands_handle(const struct command_backend *b, const struct caller *who,
+		    const char *method, const char *path, const char *body, size_t body_len,
+		    const struct command_reply_to *to, int *status, char **reply);
+
+/* The backend is done with job: builds the reply, sends it through the
+ * continuation given to commands_handle, frees the job. */
+void command_job_done(struct command_job *job);
 
 #endif

@@ -101,13 +101,6 @@ static void describe_expect(const struct expect *x, char *out, size_t size)
 /* The sentinel routes of the generated include (routectl/render/render.h
  * defines them where the renderer puts them into the include); the export
  * function always rejects them, so a peer that exports one does not call it. */
-#ifndef RENDER_SENTINEL_V4
-#define RENDER_SENTINEL_V4 "240.0.0.1/32"
-#endif
-#ifndef RENDER_SENTINEL_V6
-#define RENDER_SENTINEL_V6 "100::1/128"
-#endif
-
 static const char *const static_of[2] = { RENDER_STATIC_V4, RENDER_STATIC_V6 };
 static const char *const sentinel_of[2] = { RENDER_SENTINEL_V4, RENDER_SENTINEL_V6 };
 

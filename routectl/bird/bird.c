@@ -1152,6 +1152,21 @@ int bird_show_through_function(struct bird_conn *c, const char *from, const char
 	return show_routes(c, cmd, from, names, 0, timeout_ms, out, n, e);
 }
 
+int bird_show_protocol_routes(struct bird_conn *c, const char *from, int timeout_ms,
+			      struct bird_export **out, size_t *n, struct err *e)
+{
+	*out = NULL;
+	*n = 0;
+	if (!is_symbol(from))
+		return err_set(e, ERR_INVALID, "'%.80s' is not a BIRD protocol name",
+			       from ? from : "(null)");
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "show route protocol %s all", from);
+	char names[200];
+	snprintf(names, sizeof names, "protocol '%s'", from);
+	return show_routes(c, cmd, from, names, 0, timeout_ms, out, n, e);
+}
+
 /*
  * show protocols
  */

@@ -183,6 +183,12 @@ int bird_show_export(struct bird_conn *c, const char *proto, const char *from,
 int bird_show_through_function(struct bird_conn *c, const char *from, const char *function,
 			       int timeout_ms, struct bird_export **out, size_t *n,
 			       struct err *e);
+/* `show route protocol FROM all`: every route FROM originated, whatever any
+ * filter does with it (adopt tells a withdrawn prefix, which the export
+ * function rejects, from one that BIRD does not have at all). Same output
+ * and errors as bird_show_export. */
+int bird_show_protocol_routes(struct bird_conn *c, const char *from, int timeout_ms,
+			      struct bird_export **out, size_t *n, struct err *e);
 /* The parsing half of bird_show_export, on a reply already read (for tests
  * and fuzzing). */
 int bird_parse_export(const struct bird_reply *r, struct bird_export **out, size_t *n,

@@ -2,6 +2,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "site/adopt.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -30,6 +34,8 @@ enum opt_id {
 	OPT_REASON,
 	OPT_NOW,
 	OPT_DRY_RUN,
+	OPT_STATE,
+	OPT_FORCE,
 	OPT__COUNT
 };
 
@@ -55,6 +61,8 @@ static const struct cli_option options[] = {
 	{ "reason",  0,   true,  OPT_REASON },
 	{ "now",     0,   false, OPT_NOW },
 	{ "dry-run", 0,   false, OPT_DRY_RUN },
+	{ "state",   0,   true,  OPT_STATE },
+	{ "force",   0,   false, OPT_FORCE },
 };
 
 /* ---- the command table ---- */
@@ -75,6 +83,7 @@ static int parse_status(struct cli_request *req, char **pos, size_t n, struct er
 static int parse_drain(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err *e);
 
 static const struct cli_command commands[] = {
 	{ "status", CMD_STATUS, "GET", "/v1/status", 0, parse_status,
@@ -101,6 +110,14 @@ static const struct cli_command commands[] = {
 	  "routectl [-s SOCKET] [--json] set SITE SERVICE announce|prepend N|withdraw\n"
 	  "         --reason TEXT [--dry-run]\n"
 	  "    Put one service at one site in a state at once (prepend N: 1..10).\n" },
+	{ "adopt", CMD_ADOPT, "POST", "/v1/adopt",
+	  OPTF(OPT_REASON) | OPTF(OPT_STATE) | OPTF(OPT_FORCE) | OPTF(OPT_DRY_RUN),
+	  parse_adopt,
+	  "routectl [-s SOCKET] [--json] adopt SITE --reason TEXT\n"
+	  "         [--state SERVICE=announce|withdraw|prepend:N]... [--force] [--dry-run]\n"
+	  "    In safe mode after the state file was lost: take what BIRD exports now\n"
+	  "    as the desired state. --state says what a service BIRD cannot tell\n"
+	  "    should be; --force also adopts over a state file that does not load.\n" },
 	{ "help", CMD_HELP, NULL, NULL, 0, parse_help,
 	  "routectl help [COMMAND] | --help | --version\n" },
 };
@@ -118,9 +135,12 @@ static const char usage_tail[] =
 	"  --reason TEXT         why: required on every change, kept in the audit trail\n"
 	"  --now                 skip the stages and go to the final state at once\n"
 	"  --dry-run             show what would change and the BIRD diff; change nothing\n"
+	"  --state SERVICE=STATE adopt: the state of a service BIRD cannot tell (repeatable)\n"
+	"  --force               adopt: also over a state file that does not load\n"
 	"\n"
 	"Exit status: 0 done, 1 refused or failed (or routectld unreachable),\n"
-	"2 wrong command line (nothing was sent).\n";
+	"2 wrong command line (nothing was sent), 3 outcome unknown: a change was\n"
+	"sent and no answer came (run routectl status to see the state).\n";
 
 static const struct cli_command *find_command(const char *name)
 {
@@ -311,6 +331,38 @@ static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *
 	return check_reason(req, e);
 }
 
+/* --state SERVICE=STATE, into a (strings in buf). */
+static int state_arg(const char *arg, struct adopt_assumption *a, char *buf, size_t size,
+		     struct err *e)
+{
+	if (snprintf(buf, size, "%s", arg) >= (int)size)
+		return err_set(e, ERR_INVALID, "--state \"%.40s...\" is too long", arg);
+	if (adopt_parse_assumption(buf, a, e) < 0)
+		return -ERR_INVALID;
+	return check_name("--state SERVICE", a->service, e);
+}
+
+static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	if (n == 0)
+		return err_set(e, ERR_INVALID,
+			       "missing SITE: name the site whose routectld adopts what its BIRD "
+			       "exports (routectl adopt SITE --reason TEXT)");
+	if (n > 1)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\" after SITE \"%s\"",
+			       pos[1], pos[0]);
+	if (check_name("SITE", pos[0], e) < 0)
+		return -ERR_INVALID;
+	req->site = pos[0];
+	for (size_t i = 0; i < req->n_states; i++) {
+		struct adopt_assumption a;
+		char buf[256];
+		if (state_arg(req->states[i], &a, buf, sizeof buf, e) < 0)
+			return -ERR_INVALID;
+	}
+	return check_reason(req, e);
+}
+
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e)
 {
 	if (n > 1)
@@ -318,7 +370,7 @@ static int parse_help(struct cli_request *req, char **pos, size_t n, struct err 
 	if (n == 1) {
 		if (!find_command(pos[0]))
 			return err_set(e, ERR_INVALID,
-				       "unknown command \"%s\" (commands: status, drain, undrain, set)",
+				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt)",
 				       pos[0]);
 		req->help_topic = pos[0];
 	}
@@ -347,7 +399,7 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 {
 	/* A value given twice is ambiguous (which reason goes into the audit
 	 * trail?); a flag given twice is not. */
-	if ((*seen & OPTF(o->id)) && o->has_arg && o->id != OPT_SERVICE)
+	if ((*seen & OPTF(o->id)) && o->has_arg && o->id != OPT_SERVICE && o->id != OPT_STATE)
 		return err_set(e, ERR_INVALID, "%s is given more than once", spelled);
 	*seen |= OPTF(o->id);
 
@@ -390,6 +442,12 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 	case OPT_DRY_RUN:
 		req->dry_run = true;
 		break;
+	case OPT_STATE:
+		req->states[req->n_states++] = val;
+		break;
+	case OPT_FORCE:
+		req->force = true;
+		break;
 	case OPT__COUNT:
 		break;
 	}
@@ -415,7 +473,8 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	size_t nargs = argc > 1 ? (size_t)argc - 1 : 0;
 	char **pos = calloc(nargs + 1, sizeof *pos);
 	req->services = calloc(nargs + 1, sizeof *req->services);
-	if (!pos || !req->services) {
+	req->states = calloc(nargs + 1, sizeof *req->states);
+	if (!pos || !req->services || !req->states) {
 		free(pos);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
@@ -518,12 +577,12 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	}
 	if (npos == 0) {
 		rc = err_set(e, ERR_INVALID,
-			     "missing command: one of status, drain, undrain, set (routectl help)");
+			     "missing command: one of status, drain, undrain, set, adopt (routectl help)");
 		goto fail;
 	}
 	if (!c) {
 		rc = err_set(e, ERR_INVALID,
-			     "unknown command \"%s\": one of status, drain, undrain, set (routectl help)",
+			     "unknown command \"%s\": one of status, drain, undrain, set, adopt (routectl help)",
 			     pos[0]);
 		goto fail;
 	}
@@ -557,6 +616,9 @@ void cli_request_free(struct cli_request *req)
 	free(req->services);
 	req->services = NULL;
 	req->n_services = 0;
+	free(req->states);
+	req->states = NULL;
+	req->n_states = 0;
 }
 
 json_t *cli_request_body(const struct cli_request *req)
@@ -594,6 +656,34 @@ json_t *cli_request_body(const struct cli_request *req)
 			return NULL;
 		}
 		return body;
+	}
+	case CMD_ADOPT: {
+		json_t *assume = json_array();
+		if (!assume)
+			return NULL;
+		for (size_t i = 0; i < req->n_states; i++) {
+			struct adopt_assumption a;
+			char buf[256];
+			struct err e;
+			if (state_arg(req->states[i], &a, buf, sizeof buf, &e) < 0) {
+				json_decref(assume);
+				return NULL;
+			}
+			json_t *one = json_pack("{s:s, s:s}", "service", a.service, "state",
+						svc_mode_name(a.mode));
+			if (one && a.mode == MODE_PREPEND)
+				json_object_set_new(one, "prepend", json_integer(a.prepend));
+			if (json_array_append_new(assume, one) < 0) {
+				json_decref(assume);
+				return NULL;
+			}
+		}
+		return json_pack("{s:s, s:s, s:b, s:b, s:o}",
+				 "site", req->site,
+				 "reason", req->reason,
+				 "force", req->force,
+				 "dry_run", req->dry_run,
+				 "assume", assume);
 	}
 	default:
 		return NULL;
@@ -801,7 +891,7 @@ static int add_prefixes(json_t *svc, const char *path, const char *key,
 			return err_set(e, ERR_PROTOCOL, "%s should be a string, not %s",
 				       p, json_type_name(v));
 		}
-		s->prefixes[s->n_prefixes++] = json_string_value(v);
+		s->prefixes[s->n_listed++] = json_string_value(v);
 	}
 	return 0;
 }
@@ -809,14 +899,15 @@ static int add_prefixes(json_t *svc, const char *path, const char *key,
 static int parse_service(json_t *svc, const char *path, struct view_service *s,
 			 struct err *e)
 {
-	json_t *v4, *v6;
+	json_t *v4, *v6, *count;
 	const char *state;
 	if (!json_is_object(svc))
 		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
 			       path, json_type_name(svc));
 	if (get_str(svc, path, "name", true, &s->name, e) < 0 ||
 	    get_arr(svc, path, "ipv4", false, &v4, e) < 0 ||
-	    get_arr(svc, path, "ipv6", false, &v6, e) < 0)
+	    get_arr(svc, path, "ipv6", false, &v6, e) < 0 ||
+	    get_obj(svc, path, "prefix_count", false, &count, e) < 0)
 		return -ERR_PROTOCOL;
 	size_t n = (v4 ? json_array_size(v4) : 0) + (v6 ? json_array_size(v6) : 0);
 	s->prefixes = calloc(n + 1, sizeof *s->prefixes);
@@ -826,6 +917,22 @@ static int parse_service(json_t *svc, const char *path, struct view_service *s,
 	    add_prefixes(svc, path, "ipv6", s, e) < 0 ||
 	    get_str(svc, path, "state", true, &state, e) < 0)
 		return -ERR_PROTOCOL;
+	/* A large service comes with its counts only ("prefix_count"); a
+	 * listed one may have them too, and they must agree. */
+	s->n_prefixes = s->n_listed;
+	if (count) {
+		char p[256];
+		long long n4, n6;
+		join_path(p, sizeof p, path, "prefix_count");
+		if (get_int(count, p, "ipv4", true, 0, 100000000, &n4, e) < 0 ||
+		    get_int(count, p, "ipv6", true, 0, 100000000, &n6, e) < 0)
+			return -ERR_PROTOCOL;
+		if ((v4 || v6) && (size_t)(n4 + n6) != s->n_listed)
+			return err_set(e, ERR_PROTOCOL,
+				       "%s says %lld prefixes, but %zu are listed", p, n4 + n6,
+				       s->n_listed);
+		s->n_prefixes = (size_t)(n4 + n6);
+	}
 	/* A service the daemon has no state for (safe mode: the state file did
 	 * not load) is "unknown"; status must still show it. */
 	s->known = strcmp(state, "unknown") != 0;
@@ -855,7 +962,7 @@ static void view_change_free(struct view_change *v)
 
 int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 {
-	json_t *safe, *bird, *last, *svcs, *svc;
+	json_t *safe, *bird, *last, *svcs, *svc, *flight;
 	long long gen;
 	size_t i;
 
@@ -868,9 +975,17 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 	    get_obj(body, "", "safe_mode", false, &safe, e) < 0 ||
 	    get_obj(body, "", "bird", true, &bird, e) < 0 ||
 	    get_obj(body, "", "last_apply", false, &last, e) < 0 ||
+	    get_obj(body, "", "in_flight", false, &flight, e) < 0 ||
 	    get_arr(body, "", "services", true, &svcs, e) < 0)
 		goto fail;
 	v->generation = gen;
+	if (flight) {
+		v->has_in_flight = true;
+		if (get_str(flight, "in_flight", "kind", true, &v->in_flight_kind, e) < 0 ||
+		    get_str(flight, "in_flight", "change_id", false, &v->in_flight_change_id, e) < 0 ||
+		    get_str(flight, "in_flight", "since", false, &v->in_flight_since, e) < 0)
+			goto fail;
+	}
 	if (get_int(body, "", "repairs", false, 0, LLONG_MAX, &v->repairs, e) < 0)
 		goto fail;
 	v->has_repairs = json_object_get(body, "repairs") != NULL;
@@ -943,7 +1058,7 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 	json_array_foreach(items, i, it) {
 		struct view_change_item *c = &v->items[i];
 		char p[64], pf[80], pt[80];
-		json_t *from, *to;
+		json_t *from = NULL, *to = NULL;
 		snprintf(p, sizeof p, "changes[%zu]", i);
 		if (!json_is_object(it)) {
 			err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
@@ -952,10 +1067,14 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 		}
 		snprintf(pf, sizeof pf, "%s.from", p);
 		snprintf(pt, sizeof pt, "%s.to", p);
+		/* adopt says "from": null for a service BIRD exports in no
+		 * single state. */
+		c->from_unknown = json_is_null(json_object_get(it, "from"));
 		if (get_str(it, p, "service", true, &c->service, e) < 0 ||
-		    get_obj(it, p, "from", true, &from, e) < 0 ||
+		    (!c->from_unknown && get_obj(it, p, "from", true, &from, e) < 0) ||
 		    get_obj(it, p, "to", true, &to, e) < 0 ||
-		    get_state(from, pf, &c->from_mode, &c->from_prepend, e) < 0 ||
+		    (!c->from_unknown &&
+		     get_state(from, pf, &c->from_mode, &c->from_prepend, e) < 0) ||
 		    get_state(to, pt, &c->to_mode, &c->to_prepend, e) < 0 ||
 		    get_step(it, p, &c->has_next, &c->next, e) < 0)
 			goto fail;
@@ -982,6 +1101,36 @@ static void local_error(struct cli_result *res, const char *code, const char *fm
 	res->local_code = code;
 }
 
+/* A request that changes state: its failure after sending leaves the
+ * outcome unknown. A dry run changes nothing. */
+static bool is_change(const struct cli_request *req)
+{
+	return (req->cmd == CMD_DRAIN || req->cmd == CMD_UNDRAIN || req->cmd == CMD_SET ||
+		req->cmd == CMD_ADOPT) &&
+	       !req->dry_run;
+}
+
+/* "outcome unknown: the drain may or may not have been applied: WHAT; run
+ * `routectl -s SOCKET status` to see the state ..." */
+static void unknown_outcome(const struct cli_request *req, struct cli_result *res,
+			    const char *change_id, const char *what)
+{
+	char status_cmd[160];
+	if (strcmp(req->socket_path, CLI_DEFAULT_SOCKET) == 0)
+		snprintf(status_cmd, sizeof status_cmd, "routectl status");
+	else
+		snprintf(status_cmd, sizeof status_cmd, "routectl -s %s status", req->socket_path);
+	char id[96] = "";
+	if (change_id)
+		snprintf(id, sizeof id, " (change id %.64s)", change_id);
+	local_error(res, "outcome-unknown",
+		    "outcome unknown: the %s%s may or may not have been applied: %s; "
+		    "run `%s` to see the state (each service shows the reason of its "
+		    "last change: \"%.200s\")",
+		    req->cmd_name, id, what, status_cmd, req->reason ? req->reason : "");
+	res->outcome_unknown = true;
+}
+
 static void result_init(const struct cli_request *req, struct cli_result *res)
 {
 	memset(res, 0, sizeof *res);
@@ -1000,6 +1149,14 @@ void cli_result_from_response(const struct cli_request *req, long http_status,
 	err_clear(&e);
 
 	res->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!res->body && is_change(req) && http_status >= 200 && http_status < 300) {
+		char what[300];
+		snprintf(what, sizeof what,
+			 "routectld at %s answered HTTP %ld with a body that is not JSON "
+			 "(line %d: %s)", req->socket_path, http_status, jerr.line, jerr.text);
+		unknown_outcome(req, res, NULL, what);
+		return;
+	}
 	if (!res->body) {
 		/* Show the start of what came, cleaned: it is often a proxy's or
 		 * another server's page, which tells the operator what is on the
@@ -1026,10 +1183,20 @@ void cli_result_from_response(const struct cli_request *req, long http_status,
 			res->kind = RESULT_CHANGE;
 			rc = cli_parse_change(res->body, &res->change, &e);
 		}
-		if (rc < 0)
+		if (rc < 0 && is_change(req)) {
+			/* It said yes, but not in a way that tells what it did. */
+			char what[600];
+			json_t *id = json_object_get(res->body, "change_id");
+			snprintf(what, sizeof what,
+				 "routectld at %s answered HTTP %ld but its answer does not have "
+				 "the expected shape (%s)", req->socket_path, http_status, e.msg);
+			unknown_outcome(req, res, json_is_string(id) ? json_string_value(id) : NULL,
+					what);
+		} else if (rc < 0) {
 			local_error(res, "protocol",
 				    "routectld's answer to %s does not have the expected shape: %s",
 				    req->cmd_name, e.msg);
+		}
 		return;
 	}
 
@@ -1059,6 +1226,8 @@ void cli_result_free(struct cli_result *res)
 
 enum cli_exit cli_result_exit(const struct cli_result *res)
 {
+	if (res->outcome_unknown)
+		return CLI_EXIT_UNKNOWN;
 	switch (res->kind) {
 	case RESULT_STATUS:
 		return CLI_EXIT_OK;
@@ -1095,47 +1264,125 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 	return len;
 }
 
+/* Why connect(2) failed, in words that help: never libcurl's "localhost
+ * port 80", which is only the placeholder URL's host. */
+static const char *connect_hint(long os_errno)
+{
+	switch (os_errno) {
+	case ENOENT:
+		return " (no socket there: is routectld running? -s or $ROUTECTL_SOCKET "
+		       "name another socket)";
+	case ECONNREFUSED:
+		return " (is routectld running?)";
+	case EAGAIN:
+		return " (its queue of new connections is full: routectld is overloaded "
+		       "or not accepting)";
+	case EACCES:
+	case EPERM:
+		return " (the console socket is for routectld's user and group)";
+	case 0:
+		/* libcurl lost the errno and a second try got through: the
+		 * queue was full a moment ago */
+		return " (routectld did not take the connection: it is overloaded)";
+	default:
+		return "";
+	}
+}
+
+/* libcurl does not always keep connect(2)'s errno (a full listen queue,
+ * EAGAIN, comes back as 0): ask the socket once more, without blocking. */
+static long probe_connect_errno(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof sa.sun_path)
+		return ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	long rc = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : errno;
+	close(fd);
+	return rc;
+}
+
+/* connect_errno: connect(2)'s errno when rc is CURLE_COULDNT_CONNECT (0 if
+ * unknown); attempts: how many connections were tried. */
 static void transport_error(const struct cli_request *req, struct cli_result *res,
-			    CURL *c, CURLcode rc, const char *errbuf,
+			    CURL *c, CURLcode rc, long connect_errno, unsigned attempts,
 			    const struct receiver *r)
 {
 	const char *sock = req->socket_path;
-	long os_errno = 0;
-	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	long os_errno = connect_errno;
+	if (rc != CURLE_COULDNT_CONNECT)
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+	/* libcurl's own error text names the placeholder host ("localhost
+	 * port 80"); its short description of the code does not. */
+	const char *why = os_errno ? strerror((int)os_errno) : curl_easy_strerror(rc);
+	curl_off_t connect_us = 0;
+	long request_size = 0;
+	curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connect_us);
+	curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &request_size);
+	bool connected = connect_us > 0 || request_size > 0;
 
 	if (r->too_big) {
 		local_error(res, "protocol",
 			    "routectld's answer is larger than %u MiB; not reading it",
 			    CLI_MAX_RESPONSE >> 20);
-	} else if (r->nomem) {
-		local_error(res, "nomem", "out of memory reading routectld's answer");
-	} else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
-		const char *hint = "";
-		if (os_errno == ENOENT || os_errno == ECONNREFUSED)
-			hint = " (is routectld running? -s or $ROUTECTL_SOCKET name another socket)";
-		local_error(res, "connect", "cannot reach routectld at %s: %s%s", sock,
-			    os_errno ? strerror((int)os_errno) : why, hint);
-	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
-		double connect_s = 0;
-		curl_easy_getinfo(c, CURLINFO_CONNECT_TIME, &connect_s);
-		if (connect_s <= 0)
-			local_error(res, "connect", "cannot reach routectld at %s: %s",
-				    sock, why);
-		else if (req->cmd == CMD_STATUS)
-			local_error(res, "timeout",
-				    "routectld at %s did not answer within %ld s (--timeout)",
-				    sock, req->timeout_s);
-		else
-			/* The daemon may well finish the change: say so rather
-			 * than let the operator assume nothing happened. */
-			local_error(res, "timeout",
-				    "routectld at %s did not answer within %ld s (--timeout); "
-				    "the %s may still complete: check with routectl status",
-				    sock, req->timeout_s, req->cmd_name);
-	} else {
-		local_error(res, "connect", "talking to routectld at %s failed: %s", sock, why);
+		return;
 	}
+	if (r->nomem) {
+		local_error(res, "nomem", "out of memory reading routectld's answer");
+		return;
+	}
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+	    (rc == CURLE_OPERATION_TIMEDOUT && !connected)) {
+		/* Nothing was sent: for a change, that is certain. */
+		char tries[48] = "";
+		if (attempts > 1)
+			snprintf(tries, sizeof tries, "; tried %u times", attempts);
+		local_error(res, "connect", "cannot connect to routectld at %s: %s%s%s%s%s%s", sock,
+			    rc == CURLE_OPERATION_TIMEDOUT ? "timed out" : why,
+			    connect_hint(os_errno), tries, is_change(req) ? "; the " : "",
+			    is_change(req) ? req->cmd_name : "",
+			    is_change(req) ? " was not applied (nothing was sent)" : "");
+		return;
+	}
+
+	char what[512];
+	const char *code = "connect";
+	switch (rc) {
+	case CURLE_GOT_NOTHING:
+		snprintf(what, sizeof what,
+			 "routectld at %s closed the connection before replying", sock);
+		break;
+	case CURLE_PARTIAL_FILE:
+		snprintf(what, sizeof what,
+			 "routectld at %s closed the connection in the middle of its reply", sock);
+		break;
+	case CURLE_RECV_ERROR:
+		snprintf(what, sizeof what,
+			 "the connection to routectld at %s broke before the reply came (%s)",
+			 sock, why);
+		break;
+	case CURLE_SEND_ERROR:
+		snprintf(what, sizeof what,
+			 "the connection to routectld at %s broke while the request was "
+			 "being sent (%s)", sock, why);
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		code = "timeout";
+		snprintf(what, sizeof what, "routectld at %s did not answer within %ld s (--timeout)",
+			 sock, req->timeout_s);
+		break;
+	default:
+		snprintf(what, sizeof what, "talking to routectld at %s failed: %s", sock,
+			 curl_easy_strerror(rc));
+		break;
+	}
+	if (is_change(req))
+		unknown_outcome(req, res, NULL, what);
+	else
+		local_error(res, code, "%s", what);
 }
 
 void cli_execute(const struct cli_request *req, struct cli_result *res)
@@ -1144,7 +1391,6 @@ void cli_execute(const struct cli_request *req, struct cli_result *res)
 	const char *path = cli_path(req->cmd);
 	struct receiver r = { .max = CLI_MAX_RESPONSE };
 	struct curl_slist *headers = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
 	char url[256];
 	char *body = NULL;
 	CURL *c = NULL;
@@ -1196,7 +1442,6 @@ void cli_execute(const struct cli_request *req, struct cli_result *res)
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CLI_MAX_RESPONSE);
@@ -1209,11 +1454,31 @@ void cli_execute(const struct cli_request *req, struct cli_result *res)
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	}
 
-	CURLcode rc = curl_easy_perform(c);
+	/* A console whose queue of new connections is full turns connect(2)
+	 * away at once (EAGAIN) while routectld works through a burst. Nothing
+	 * was sent, so trying again is safe, for a change too. */
+	CURLcode rc;
+	long connect_errno = 0;
+	unsigned attempts = 0;
+	for (;;) {
+		rc = curl_easy_perform(c);
+		attempts++;
+		connect_errno = 0;
+		if (rc != CURLE_COULDNT_CONNECT)
+			break;
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &connect_errno);
+		if (connect_errno == 0)
+			connect_errno = probe_connect_errno(req->socket_path);
+		bool busy = connect_errno == EAGAIN || connect_errno == 0;
+		if (!busy || attempts >= CLI_CONNECT_ATTEMPTS)
+			break;
+		struct timespec pause = { 0, (long)(CLI_CONNECT_RETRY_MS << (attempts - 1)) * 1000000L };
+		nanosleep(&pause, NULL);
+	}
 	if (rc == CURLE_FILESIZE_EXCEEDED)
 		r.too_big = true;
 	if (rc != CURLE_OK) {
-		transport_error(req, res, c, rc, errbuf, &r);
+		transport_error(req, res, c, rc, connect_errno, attempts, &r);
 		goto out;
 	}
 	long status = 0;

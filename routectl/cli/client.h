@@ -23,6 +23,11 @@ struct err;
 #define CLI_SOCKET_ENV "ROUTECTL_SOCKET"
 #define CLI_DEFAULT_TIMEOUT_S 60
 #define CLI_MAX_TIMEOUT_S 86400
+/* Connecting to a console whose queue of new connections is full (EAGAIN)
+ * is tried this many times, waiting 50, 100, 200, 400 ms between: nothing
+ * has been sent then, so a retry cannot apply a change twice. */
+#define CLI_CONNECT_ATTEMPTS 5
+#define CLI_CONNECT_RETRY_MS 50
 /* Longer than any status the daemon can produce, short of a runaway. */
 #define CLI_MAX_RESPONSE (64u << 20)
 
@@ -31,6 +36,8 @@ enum cli_exit {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_FAILED = 1,   /* refused, failed, daemon unreachable or broken */
 	CLI_EXIT_USAGE = 2,    /* the command line is wrong; nothing was sent */
+	CLI_EXIT_UNKNOWN = 3,  /* a change was sent but no answer came: it may or
+				* may not have been applied (routectl status tells) */
 };
 
 enum cli_cmd {
@@ -41,6 +48,7 @@ enum cli_cmd {
 	CMD_DRAIN,
 	CMD_UNDRAIN,
 	CMD_SET,
+	CMD_ADOPT,
 };
 
 struct cli_request {
@@ -63,6 +71,10 @@ struct cli_request {
 	const char *reason;
 	bool now;
 	bool dry_run;
+	/* adopt */
+	const char **states;       /* --state SERVICE=STATE, in order given */
+	size_t n_states;
+	bool force;
 };
 
 /* Parses argv (argv[0] is the program) into req. env_socket is the value of
@@ -96,7 +108,9 @@ struct view_step {              /* a pending stage: "then withdraw at ..." */
 struct view_service {
 	const char *name;
 	const char **prefixes;      /* IPv4 then IPv6, as the daemon lists them */
-	size_t n_prefixes;
+	size_t n_listed;            /* entries in prefixes (the daemon lists the
+				       prefixes of small services only) */
+	size_t n_prefixes;          /* how many the service has */
 	bool known;                 /* false: state "unknown" (no state loaded) */
 	enum svc_mode mode;
 	unsigned prepend;
@@ -119,12 +133,17 @@ struct view_status {
 	double last_ms;
 	bool has_repairs;
 	long long repairs;               /* drift repairs since the daemon started */
+	/* The change routectld is applying right now (the states shown are
+	 * those from before it). */
+	bool has_in_flight;
+	const char *in_flight_kind, *in_flight_change_id, *in_flight_since;  /* may be NULL */
 	struct view_service *services;
 	size_t n_services;
 };
 
 struct view_change_item {
 	const char *service;
+	bool from_unknown;          /* adopt: BIRD exports no single state ("from": null) */
 	enum svc_mode from_mode, to_mode;
 	unsigned from_prepend, to_prepend;
 	bool has_next;
@@ -168,12 +187,25 @@ struct cli_result {
 	const char *error_message;
 	const char *local_code;
 	char local_msg[4096];
+	/* A change (not a dry run) reached routectld, or may have, and no usable
+	 * answer came back: it may or may not have been applied. local_code is
+	 * then "outcome-unknown" and the exit code CLI_EXIT_UNKNOWN. */
+	bool outcome_unknown;
 };
 
 /* Sends the request to routectld and fills res (which the caller frees with
  * cli_result_free). There is always something to render: the daemon's answer
  * or refusal, or, when the daemon cannot be reached or its answer makes no
- * sense, a RESULT_LOCAL_ERROR that says why. */
+ * sense, a RESULT_LOCAL_ERROR that says why and names the socket.
+ *
+ * What a failure means for a change (drain, undrain, set; not a dry run):
+ * when the connection could not be made, nothing was sent and the message
+ * says the change was not applied. When it was made and no answer came
+ * (routectld closed the connection, reset it, or did not answer within
+ * --timeout) or the answer to an accepted change cannot be read, the change
+ * may or may not have been applied: the message says so, with the change id
+ * if the answer carried one, and how to find out (routectl status), and
+ * res->outcome_unknown is set. */
 void cli_execute(const struct cli_request *req, struct cli_result *res);
 
 /* Builds res from an HTTP status and a raw body (what cli_execute does once
@@ -188,7 +220,9 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e);
 
 void cli_result_free(struct cli_result *res);
 
-/* CLI_EXIT_OK when the daemon did what was asked, else CLI_EXIT_FAILED. */
+/* CLI_EXIT_OK when the daemon did what was asked, CLI_EXIT_UNKNOWN when a
+ * change was sent and no answer tells what became of it, else
+ * CLI_EXIT_FAILED. */
 enum cli_exit cli_result_exit(const struct cli_result *res);
 
 #endif

@@ -1,7 +1,8 @@
 /* routectl: the command line of routectld.
  *
  * Parse (client.c, which holds the command table), send, render (output.c).
- * Exit status: 0 done, 1 refused or failed, 2 wrong command line. */
+ * Exit status: 0 done, 1 refused or failed, 2 wrong command line, 3 a change
+ * was sent and no answer tells whether it was applied. */
 #include "cli/client.h"
 #include "cli/output.h"
 

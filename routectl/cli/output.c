@@ -165,9 +165,9 @@ static int table_render(const struct table *t, struct buf *out)
 
 static int prefixes_text(const struct view_service *s, struct buf *b)
 {
-	if (s->n_prefixes > MAX_LISTED_PREFIXES)
+	if (s->n_prefixes > MAX_LISTED_PREFIXES || s->n_listed < s->n_prefixes)
 		return buf_printf(b, "%zu prefixes", s->n_prefixes);
-	for (size_t i = 0; i < s->n_prefixes; i++)
+	for (size_t i = 0; i < s->n_listed; i++)
 		if (buf_printf(b, "%s%s", i ? ", " : "", s->prefixes[i]) < 0)
 			return -ERR_NOMEM;
 	return 0;
@@ -226,6 +226,16 @@ static int status_header(struct buf *out, const struct view_status *v)
 			rc |= buf_printf(&line, ": %s", v->last_message);
 	}
 	rc |= header_line(out, "last apply", line.p);
+	if (v->has_in_flight) {
+		buf_reset(&line);
+		rc |= buf_puts(&line, v->in_flight_kind ? v->in_flight_kind : "change");
+		if (v->in_flight_change_id && v->in_flight_change_id[0])
+			rc |= buf_printf(&line, " %s", v->in_flight_change_id);
+		if (v->in_flight_since)
+			rc |= buf_printf(&line, " since %s", v->in_flight_since);
+		rc |= buf_puts(&line, " (states below are from before it)");
+		rc |= header_line(out, "in flight", line.p);
+	}
 	if (v->has_repairs)
 		rc |= buf_printf(out, "%-12s%lld since start\n", "repairs", v->repairs);
 	buf_free(&line);
@@ -289,7 +299,9 @@ static int change_line(struct buf *out, const struct view_change_item *c)
 	if (put_clean(out, c->service, false) < 0)
 		return -ERR_NOMEM;
 	int rc;
-	if (c->from_mode == c->to_mode && c->from_prepend == c->to_prepend)
+	if (c->from_unknown)
+		rc = buf_printf(out, ": BIRD exports no single state " ARROW " %s", to);
+	else if (c->from_mode == c->to_mode && c->from_prepend == c->to_prepend)
 		rc = buf_printf(out, ": %s (unchanged)", to);
 	else
 		rc = buf_printf(out, ": %s " ARROW " %s", from, to);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CONF_MAX_SIZE (1024 * 1024)
 #define CONF_MODULE "routectl-config"
 #define CONF_TOP "routectl-config:routectld"
 #define CONF_ROOT "/" CONF_TOP
@@ -49,10 +48,13 @@ static void service_path(char *out, size_t size, json_t *svc, size_t index)
 		snprintf(out, size, "%s/service[%zu]", CONF_ROOT, index + 1);
 }
 
+/* A prefix and where it is written: the path is made only for a report
+ * (a path per prefix costs 50 MB and a third of the load at 100,000). */
 struct owned_prefix {
 	struct prefix p;
 	const char *service;
-	char path[512];
+	size_t svc_index;
+	unsigned leaf;
 };
 
 static int owned_cmp(const void *a, const void *b)
@@ -72,7 +74,7 @@ static void check_document(void *arg, json_t *doc, const char *what, struct err 
 	json_t *svcs = json_object_get(json_object_get(doc, CONF_TOP), "service");
 	if (!json_is_array(svcs))
 		return;
-	size_t cap = 0, n = 0;
+	size_t cap = 0, n = 0, total = 0;
 	struct owned_prefix *all = NULL;
 	static const char *const leaves[] = { "ipv4-prefix", "ipv6-prefix" };
 	for (size_t i = 0; i < json_array_size(svcs); i++) {
@@ -106,10 +108,12 @@ static void check_document(void *arg, json_t *doc, const char *what, struct err 
 				}
 				all[n].p = p;
 				all[n].service = name;
-				snprintf(all[n].path, sizeof all[n].path, "%s/%s", path, leaves[l]);
+				all[n].svc_index = i;
+				all[n].leaf = (unsigned)l;
 				n++;
 			}
 		}
+		total += count;
 		if (count == 0)
 			yangctx_report(e, what, path,
 				       "a service needs at least one prefix (ipv4-prefix or ipv6-prefix)");
@@ -133,11 +137,20 @@ static void check_document(void *arg, json_t *doc, const char *what, struct err 
 		}
 		if (strcmp(all[i].service, all[i - 1].service) == 0)
 			continue;
-		yangctx_report(e, what, all[i].path,
+		char path[600];
+		service_path(path, sizeof path, json_array_get(svcs, all[i].svc_index),
+			     all[i].svc_index);
+		size_t used = strlen(path);
+		snprintf(path + used, sizeof path - used, "/%s", leaves[all[i].leaf]);
+		yangctx_report(e, what, path,
 			       "%s is in service '%s' and in service '%s'; a prefix belongs to one service only",
 			       all[i].p.text, all[first].service, all[i].service);
 	}
 	free(all);
+	if (total > CONF_MAX_PREFIXES)
+		yangctx_report(e, what, CONF_ROOT "/service",
+			       "the services list %zu prefixes in all; a site can have at most %u",
+			       total, CONF_MAX_PREFIXES);
 }
 
 static int copy_str(char **dst, const char *src)
@@ -285,7 +298,7 @@ int conf_load(const char *path, struct conf **out, struct err *e)
 {
 	char *data = NULL;
 	struct err fe;
-	int rc = fs_read_file(path, CONF_MAX_SIZE, &data, NULL, &fe);
+	int rc = fs_read_file(path, CONF_MAX_FILE_SIZE, &data, NULL, &fe);
 	if (rc < 0)
 		return err_set(e, fe.code, "config %s", fe.msg);
 	rc = conf_parse(data, path, out, e);

@@ -12,6 +12,13 @@
 
 struct err;
 
+/* Sizes routectl is built and tested for (README, "Configuration"): a site
+ * with up to CONF_MAX_PREFIXES prefixes in all (100,000 are tested end to
+ * end with BIRD), in a config file of at most CONF_MAX_FILE_SIZE bytes.
+ * deploy/lab --prefixes keeps to the same limit. */
+#define CONF_MAX_PREFIXES 250000u
+#define CONF_MAX_FILE_SIZE (64u << 20)
+
 struct conf_service {
 	char *name;
 	struct prefix *prefixes;     /* IPv4 first, then IPv6, each sorted */

@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,10 +26,11 @@ enum piece {
 	PIECE_SITE,
 	PIECE_LOCAL_AS,
 	PIECE_GENERATION,
+	PIECE_ATTRIBUTE_DEFINITIONS,
+	PIECE_SERVICE_STATES,
 	PIECE_STATIC_ROUTES_V4,
 	PIECE_STATIC_ROUTES_V6,
-	PIECE_PREFIX_SETS,
-	PIECE_EXPORT_CASES,
+	PIECE_EXPORT_BODY,
 	PIECE__COUNT
 };
 
@@ -36,15 +38,32 @@ static const char *const piece_names[PIECE__COUNT] = {
 	[PIECE_SITE] = "site",
 	[PIECE_LOCAL_AS] = "local_as",
 	[PIECE_GENERATION] = "generation",
+	[PIECE_ATTRIBUTE_DEFINITIONS] = "attribute_definitions",
+	[PIECE_SERVICE_STATES] = "service_states",
 	[PIECE_STATIC_ROUTES_V4] = "static_routes_v4",
 	[PIECE_STATIC_ROUTES_V6] = "static_routes_v6",
-	[PIECE_PREFIX_SETS] = "prefix_sets",
-	[PIECE_EXPORT_CASES] = "export_cases",
+	[PIECE_EXPORT_BODY] = "export_body",
 };
 
 #define KNOWN_PLACEHOLDERS \
-	"site, local_as, generation, static_routes_v4, static_routes_v6, " \
-	"prefix_sets, export_cases"
+	"site, local_as, generation, attribute_definitions, service_states, " \
+	"static_routes_v4, static_routes_v6, export_body"
+
+/* Placeholders of the templates from before the state moved into a route
+ * attribute. A template that still uses them would render an export function
+ * that ignores the state, so it is refused with what to do instead. */
+static const struct {
+	const char *name;
+	const char *instead;
+} retired_placeholders[] = {
+	{ "export_cases",
+	  "the export function no longer changes with the state: write {{export_body}} "
+	  "inside routectl_export(), and {{attribute_definitions}} and {{service_states}} "
+	  "before the static protocols" },
+	{ "prefix_sets",
+	  "the per-service prefix sets are gone (the state travels as the route attribute "
+	  RENDER_ATTRIBUTE "): remove the line" },
+};
 
 struct render_ctx {
 	const struct conf *c;
@@ -159,56 +178,17 @@ static size_t count_family(const struct conf_service *s, int family)
 	return n;
 }
 
-static int build_static_routes(const struct render_ctx *ctx, int family, struct buf *b)
+unsigned render_attr_value(enum svc_mode mode, unsigned prepend)
 {
-	const struct conf *c = ctx->c;
-	int rc = 0;
-	for (size_t i = 0; i < c->n_services && rc == 0; i++) {
-		const struct conf_service *s = &c->services[i];
-		if (count_family(s, family) == 0)
-			continue;
-		rc = buf_puts(b, "# ");
-		rc = rc ?: put_comment_text(b, s->name, NAME_TEXT_MAX);
-		rc = rc ?: buf_puts(b, "\n");
-		for (size_t k = 0; k < s->n_prefixes && rc == 0; k++) {
-			if (s->prefixes[k].family != family)
-				continue;
-			rc = buf_puts(b, "route ");
-			rc = rc ?: buf_puts(b, s->prefixes[k].text);
-			rc = rc ?: buf_puts(b, " blackhole;\n");
-		}
+	switch (mode) {
+	case MODE_ANNOUNCE:
+		return RENDER_ATTR_ANNOUNCE;
+	case MODE_PREPEND:
+		return prepend;
+	case MODE_WITHDRAW:
+		break;
 	}
-	return rc;
-}
-
-static int build_prefix_sets(const struct render_ctx *ctx, struct buf *b)
-{
-	const struct conf *c = ctx->c;
-	static const int families[] = { 4, 6 };
-	int rc = 0;
-	for (size_t i = 0; i < c->n_services && rc == 0; i++) {
-		const struct conf_service *s = &c->services[i];
-		if (i > 0)
-			rc = buf_puts(b, "\n");
-		rc = rc ?: buf_puts(b, "# Service \"");
-		rc = rc ?: put_comment_text(b, s->name, NAME_TEXT_MAX);
-		rc = rc ?: buf_puts(b, s->n_prefixes ? "\"\n" : "\" has no prefixes.\n");
-		for (size_t f = 0; f < 2 && rc == 0; f++) {
-			if (count_family(s, families[f]) == 0)
-				continue;
-			rc = buf_printf(b, "define routectl_s%zu_v%d = [\n", i, families[f]);
-			int first = 1;
-			for (size_t k = 0; k < s->n_prefixes && rc == 0; k++) {
-				if (s->prefixes[k].family != families[f])
-					continue;
-				rc = buf_puts(b, first ? "\t" : ",\n\t");
-				rc = rc ?: buf_puts(b, s->prefixes[k].text);
-				first = 0;
-			}
-			rc = rc ?: buf_puts(b, "\n];\n");
-		}
-	}
-	return rc;
+	return RENDER_ATTR_WITHDRAW;
 }
 
 static int put_service_comment(struct buf *b, const struct conf_service *s,
@@ -238,44 +218,85 @@ static int put_service_comment(struct buf *b, const struct conf_service *s,
 	return rc;
 }
 
-/* One service's case: a family test first, so that a prefix set of one
- * family is never matched against a route of the other. */
-static int put_service_case(struct buf *b, const struct render_ctx *ctx, size_t i)
+/* The symbol that holds service i's value of RENDER_ATTRIBUTE. BIRD symbols
+ * cannot hold '-', so it is numbered (config order) and a comment names it. */
+#define SERVICE_SYMBOL "routectl_s%zu"
+
+/* Per service, a comment with its state and where it came from, and the
+ * value of the attribute for its routes:
+ *     define routectl_s3 = 1000;
+ * A change of state changes these lines only; BIRD compares the static
+ * routes' command blocks with the constant's value, so it re-exports the
+ * service's routes and no others. */
+static int build_service_states(const struct render_ctx *ctx, struct buf *b)
 {
-	static const int families[] = { 4, 6 };
-	const struct conf_service *s = &ctx->c->services[i];
-	const struct svc_state *ss = ctx->svc[i];
-	int rc = put_service_comment(b, s, ss);
-	if (ss->mode == MODE_ANNOUNCE)
-		return rc;  /* exported as it is */
-	for (size_t f = 0; f < 2 && rc == 0; f++) {
-		if (count_family(s, families[f]) == 0)
-			continue;
-		rc = buf_printf(b, "if net.type = NET_IP%d then {\n"
-				"\tif net ~ routectl_s%zu_v%d then ",
-				families[f], i, families[f]);
-		if (ss->mode == MODE_WITHDRAW) {
-			rc = rc ?: buf_puts(b, "reject;\n");
-		} else {
-			rc = rc ?: buf_puts(b, "{\n");
-			for (unsigned n = 0; n < ss->prepend && rc == 0; n++)
-				rc = buf_printf(b, "\t\tbgp_path.prepend(%" PRIu32 ");\n",
-						ctx->c->local_as);
-			rc = rc ?: buf_puts(b, "\t}\n");
-		}
-		rc = rc ?: buf_puts(b, "}\n");
+	const struct conf *c = ctx->c;
+	int rc = 0;
+	for (size_t i = 0; i < c->n_services && rc == 0; i++) {
+		const struct svc_state *ss = ctx->svc[i];
+		rc = put_service_comment(b, &c->services[i], ss);
+		rc = rc ?: buf_printf(b, "define " SERVICE_SYMBOL " = %u;\n", i,
+				      render_attr_value(ss->mode, ss->prepend));
 	}
 	return rc;
 }
 
-static int build_export_cases(const struct render_ctx *ctx, struct buf *b)
+/* "route P blackhole { routectl_state = routectl_sI; };" without printf:
+ * a site has up to 250,000 of them. */
+static int put_route(struct buf *b, const char *prefix, const char *value)
 {
-	int rc = 0;
-	for (size_t i = 0; i < ctx->c->n_services && rc == 0; i++) {
-		if (i > 0)
-			rc = buf_puts(b, "\n");
-		rc = rc ?: put_service_case(b, ctx, i);
+	int rc = buf_puts(b, "route ");
+	rc = rc ?: buf_puts(b, prefix);
+	rc = rc ?: buf_puts(b, " blackhole { " RENDER_ATTRIBUTE " = ");
+	rc = rc ?: buf_puts(b, value);
+	return rc ?: buf_puts(b, "; };\n");
+}
+
+/* The sentinel first, then per service (in config order) its name and its
+ * routes of this family, each taking the service's value. */
+static int build_static_routes(const struct render_ctx *ctx, int family, struct buf *b)
+{
+	const struct conf *c = ctx->c;
+	char value[32];
+	snprintf(value, sizeof value, "%u", RENDER_ATTR_SENTINEL);
+	int rc = buf_puts(b, "# Sentinel: routectl_export() always rejects it. A peer that exports it\n"
+			     "# does not call routectl_export() in its export filter.\n");
+	rc = rc ?: put_route(b, family == 4 ? RENDER_SENTINEL_V4 : RENDER_SENTINEL_V6, value);
+	for (size_t i = 0; i < c->n_services && rc == 0; i++) {
+		const struct conf_service *s = &c->services[i];
+		if (count_family(s, family) == 0)
+			continue;
+		snprintf(value, sizeof value, SERVICE_SYMBOL, i);
+		rc = buf_puts(b, "# ");
+		rc = rc ?: put_comment_text(b, s->name, NAME_TEXT_MAX);
+		rc = rc ?: buf_puts(b, "\n");
+		for (size_t k = 0; k < s->n_prefixes && rc == 0; k++)
+			if (s->prefixes[k].family == family)
+				rc = put_route(b, s->prefixes[k].text, value);
 	}
+	return rc;
+}
+
+static int build_attribute_definitions(struct buf *b)
+{
+	return buf_puts(b, "attribute int " RENDER_ATTRIBUTE ";\n");
+}
+
+/* The body of routectl_export(): the same bytes for every state of a
+ * config. BIRD 2 filters have no loops, hence the chain of tests. */
+static int build_export_body(const struct render_ctx *ctx, struct buf *b)
+{
+	int rc = buf_printf(b,
+		"# " RENDER_ATTRIBUTE " of each static route: %u announce, %d..%d prepend the\n"
+		"# local AS that many times, %u withdraw, %u sentinel. A route without\n"
+		"# it, or with any other value, is not exported.\n"
+		"if ! defined(" RENDER_ATTRIBUTE ") then reject;\n"
+		"if " RENDER_ATTRIBUTE " > %d then reject;\n",
+		RENDER_ATTR_ANNOUNCE, PREPEND_MIN, PREPEND_MAX, RENDER_ATTR_WITHDRAW,
+		RENDER_ATTR_SENTINEL, PREPEND_MAX);
+	for (int n = PREPEND_MIN; n <= PREPEND_MAX && rc == 0; n++)
+		rc = buf_printf(b, "if " RENDER_ATTRIBUTE " >= %d then bgp_path.prepend(%" PRIu32 ");\n",
+				n, ctx->c->local_as);
 	return rc;
 }
 
@@ -300,11 +321,14 @@ static int piece_get(struct render_ctx *ctx, enum piece p, const struct buf **ou
 		case PIECE_STATIC_ROUTES_V6:
 			rc = build_static_routes(ctx, 6, b);
 			break;
-		case PIECE_PREFIX_SETS:
-			rc = build_prefix_sets(ctx, b);
+		case PIECE_ATTRIBUTE_DEFINITIONS:
+			rc = build_attribute_definitions(b);
 			break;
-		case PIECE_EXPORT_CASES:
-			rc = build_export_cases(ctx, b);
+		case PIECE_SERVICE_STATES:
+			rc = build_service_states(ctx, b);
+			break;
+		case PIECE_EXPORT_BODY:
+			rc = build_export_body(ctx, b);
 			break;
 		case PIECE__COUNT:
 			break;
@@ -329,7 +353,7 @@ static int is_blank(char c)
 /* at points to "{{" within a line that ends at end. Sets *p and *after (just
  * past "}}"). Spaces inside the braces are allowed: "{{ site }}". */
 static int parse_placeholder(const char *at, const char *end, unsigned lineno,
-			     enum piece *p, const char **after, struct err *e)
+			     enum piece *p, const char **after, unsigned *seen, struct err *e)
 {
 	const char *name = at + 2;
 	const char *close = memmem(name, (size_t)(end - name), "}}", 2);
@@ -348,9 +372,18 @@ static int parse_placeholder(const char *at, const char *end, unsigned lineno,
 		if (strlen(piece_names[i]) == len && memcmp(piece_names[i], name, len) == 0) {
 			*p = (enum piece)i;
 			*after = close + 2;
+			*seen |= 1u << i;
 			return 0;
 		}
 	}
+	for (size_t i = 0; i < sizeof retired_placeholders / sizeof retired_placeholders[0]; i++)
+		if (strlen(retired_placeholders[i].name) == len &&
+		    memcmp(retired_placeholders[i].name, name, len) == 0)
+			return err_set(e, ERR_INVALID,
+				       "template line %u: placeholder '{{%s}}' is no longer rendered: %s "
+				       "(see bird-templates/README.md)",
+				       lineno, retired_placeholders[i].name,
+				       retired_placeholders[i].instead);
 	return err_set(e, ERR_INVALID,
 		       "template line %u: unknown placeholder '{{%.*s}}' (known: " KNOWN_PLACEHOLDERS ")",
 		       lineno, len > 64 ? 64 : (int)len, name);
@@ -379,7 +412,7 @@ static int put_indented(struct buf *out, const char *indent, size_t indent_len,
 /* Expands one line [p, end); nl says whether a newline followed it. With
  * ctx NULL only checks the placeholders. */
 static int expand_line(struct render_ctx *ctx, const char *p, const char *end, int nl,
-		       unsigned lineno, struct buf *out, struct err *e)
+		       unsigned lineno, struct buf *out, unsigned *seen, struct err *e)
 {
 	enum piece pc;
 	const char *after;
@@ -390,7 +423,7 @@ static int expand_line(struct render_ctx *ctx, const char *p, const char *end, i
 	while (q < end && is_blank(*q))
 		q++;
 	if (end - q >= 2 && q[0] == '{' && q[1] == '{') {
-		if ((rc = parse_placeholder(q, end, lineno, &pc, &after, e)) < 0)
+		if ((rc = parse_placeholder(q, end, lineno, &pc, &after, seen, e)) < 0)
 			return rc;
 		const char *r = after;
 		while (r < end && is_blank(*r))
@@ -412,7 +445,7 @@ static int expand_line(struct render_ctx *ctx, const char *p, const char *end, i
 			return -ERR_NOMEM;
 		if (!o)
 			break;
-		if ((rc = parse_placeholder(o, end, lineno, &pc, &after, e)) < 0)
+		if ((rc = parse_placeholder(o, end, lineno, &pc, &after, seen, e)) < 0)
 			return rc;
 		if (ctx) {
 			if ((rc = piece_get(ctx, pc, &piece)) < 0)
@@ -432,15 +465,17 @@ static int expand_line(struct render_ctx *ctx, const char *p, const char *end, i
 	return 0;
 }
 
+/* Sets *seen to the mask (1 << piece) of the placeholders tmpl uses. */
 static int expand_template(struct render_ctx *ctx, const char *tmpl, struct buf *out,
-			   struct err *e)
+			   unsigned *seen, struct err *e)
 {
 	unsigned lineno = 1;
+	*seen = 0;
 	const char *p = tmpl;
 	while (*p) {
 		const char *eol = strchr(p, '\n');
 		const char *end = eol ? eol : p + strlen(p);
-		int rc = expand_line(ctx, p, end, eol != NULL, lineno, out, e);
+		int rc = expand_line(ctx, p, end, eol != NULL, lineno, out, seen, e);
 		if (rc < 0)
 			return rc;
 		p = eol ? eol + 1 : end;
@@ -522,9 +557,35 @@ static int check_inputs(const struct conf *c, const struct state *st,
 				return err_set(e, ERR_INVALID,
 					       "service '%s': prefix %zu is not a canonical IPv4 or IPv6 prefix",
 					       s->name, k);
+			if (strcmp(px->text, px->family == 4 ? RENDER_SENTINEL_V4 : RENDER_SENTINEL_V6) == 0)
+				return err_set(e, ERR_INVALID,
+					       "service '%s': prefix %s is routectl's sentinel route, which "
+					       "is never exported; use another prefix",
+					       s->name, px->text);
 		}
 		svc[i] = ss;
 	}
+	return 0;
+}
+
+/* The static routes refer to the attribute and to the services' values: a
+ * template that has them must define both, before them. BIRD would say
+ * "unknown symbol" at the first route; this names the placeholder. */
+static int check_template_pieces(unsigned seen, struct err *e)
+{
+	unsigned routes = (1u << PIECE_STATIC_ROUTES_V4) | (1u << PIECE_STATIC_ROUTES_V6);
+	static const enum piece needed[] = { PIECE_ATTRIBUTE_DEFINITIONS, PIECE_SERVICE_STATES };
+	if (!(seen & routes))
+		return 0;
+	for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
+		if (!(seen & (1u << needed[i])))
+			return err_set(e, ERR_INVALID,
+				       "the template uses {{%s}} but not {{%s}}, which defines what "
+				       "the routes refer to; put it before the static protocols "
+				       "(see bird-templates/README.md)",
+				       piece_names[seen & (1u << PIECE_STATIC_ROUTES_V4) ?
+							   PIECE_STATIC_ROUTES_V4 : PIECE_STATIC_ROUTES_V6],
+				       piece_names[needed[i]]);
 	return 0;
 }
 
@@ -538,7 +599,10 @@ int render_load_template(const struct conf *c, char **out, struct err *e)
 		if (rc < 0)
 			return err_prefix(e, "template");
 		/* Catch a bad placeholder when the file is loaded, with its name. */
-		rc = expand_template(NULL, text, NULL, e);
+		unsigned seen;
+		rc = expand_template(NULL, text, NULL, &seen, e);
+		if (rc == 0)
+			rc = check_template_pieces(seen, e);
 		if (rc < 0) {
 			free(text);
 			return err_prefix(e, "%s", c->template_path);
@@ -567,7 +631,8 @@ int render_include(const struct conf *c, const struct state *st, const char *tmp
 	size_t old_len = out->len;
 	int rc = check_inputs(c, st, ctx.svc, e);
 	if (rc == 0) {
-		rc = expand_template(&ctx, tmpl, out, e);
+		unsigned seen;
+		rc = expand_template(&ctx, tmpl, out, &seen, e);
 		if (rc == -ERR_NOMEM)
 			err_set(e, ERR_NOMEM, "out of memory while rendering");
 	}

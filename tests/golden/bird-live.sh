@@ -5,7 +5,9 @@
 # state (announce, prepend 3, withdraw, back) it checks what the site exports
 # and what the upstream sees, then does the same with 10,000 prefixes and with
 # the graceful-shutdown template of tests/golden/cases/custom-template, and
-# checks that the BGP session was never reset.
+# checks that the BGP session was never reset. At 10,000 prefixes it also
+# checks the churn: a change to a 2-prefix service sends the upstream exactly
+# 2 BGP updates or withdrawals, and BIRD reloads no channel.
 #
 #   bird-live.sh GOLDEN_BINARY [PORT]
 #
@@ -163,6 +165,35 @@ apply() {
 	echo "  configure: $(( $(ms) - t0 )) ms"
 }
 
+# "UPDATES WITHDRAWS": BGP route updates and withdrawals the upstream has
+# received from the site, summed over its channels (show protocols all).
+up_counters() {
+	up show protocols all site | awk '
+		/Import updates:/ { u += $3 }
+		/Import withdraws:/ { w += $3 }
+		END { print u + 0, w + 0 }'
+}
+
+# Keeps BIRD's loops awake for a second, so that anything still queued
+# (a channel re-export would be) reaches the upstream before counting.
+settle() {
+	start=$(ms)
+	while [ $(( $(ms) - start )) -lt 1000 ]; do
+		site show status >/dev/null
+		up show status >/dev/null
+		sleep 0.02
+	done
+}
+
+# check_churn WHAT BEFORE AFTER UPDATES WITHDRAWS
+check_churn() {
+	du=$(( $(echo "$3" | cut -d' ' -f1) - $(echo "$2" | cut -d' ' -f1) ))
+	dw=$(( $(echo "$3" | cut -d' ' -f2) - $(echo "$2" | cut -d' ' -f2) ))
+	[ "$du" = "$4" ] && [ "$dw" = "$5" ] ||
+		fail "$1: the upstream received $du updates and $dw withdraws, want $4 and $5"
+	echo "  $1: the upstream received $du updates, $dw withdraws"
+}
+
 session_since() {
 	site show protocols upstream | awk '$1 == "upstream" { print $5 }'
 }
@@ -226,6 +257,46 @@ render prepend 3 announce 0 9996
 apply
 wait_for "upstream routes" "up_count" "10000"
 wait_for "upstream 10.39.11.0/24" "up_path 10.39.11.0/24" "65001 65001 65001 65001"
+
+# Churn: the state travels as a route attribute and routectl_export() keeps
+# its body, so a change to the 2-prefix service dns makes the site send BGP
+# messages for those 2 prefixes only (not a re-export of all 10,000), and
+# BIRD reloads no channel.
+echo "churn: dns (2 prefixes) withdrawn and announced again at 10,000 prefixes"
+reloads0=$(grep -c 'Reloading channel' "$DIR/site.log" || true)
+before=$(up_counters)
+render prepend 3 withdraw 0 9996
+apply
+wait_for "upstream routes" "up_count" "9998"
+settle
+after=$(up_counters)
+check_churn "dns withdraw" "$before" "$after" 0 2
+before=$after
+render prepend 3 announce 0 9996
+apply
+wait_for "upstream routes" "up_count" "10000"
+settle
+after=$(up_counters)
+check_churn "dns announce" "$before" "$after" 2 0
+reloads1=$(grep -c 'Reloading channel' "$DIR/site.log" || true)
+[ "$reloads1" = "$reloads0" ] || fail "BIRD reloaded channels for a change of state ($reloads0 -> $reloads1 'Reloading channel' lines)"
+[ "$(session_since)" = "$SINCE" ] || fail "the BGP session was reset by the churn check"
+for s in 240.0.0.1/32 100::1/128; do
+	[ "$(up_path $s)" = "absent" ] || fail "the sentinel $s reached the upstream"
+	site show route "$s" | grep -q routectl_v || fail "the sentinel $s is not in the site's table"
+done
+echo "  sentinels 240.0.0.1/32 and 100::1/128 in the site's table, never exported"
+
+# BIRD 2.0.12 compares an unset attribute as neither > 10 nor >= 1, so
+# without the defined() test a route that lost its value (a hand edit) would
+# be exported as announced.
+echo "a route without routectl_state is not exported"
+render announce 0 announce 0 0
+sed -i "s|route $D4 blackhole { routectl_state = routectl_s[0-9]*; };|route $D4 blackhole;|" "$DIR/routectl.conf"
+grep -q "route $D4 blackhole;" "$DIR/routectl.conf" || fail "the hand edit did not apply"
+apply
+wait_for "upstream dns v4" "up_path $D4" "absent"
+wait_for "upstream dns v6" "up_path $D6" "65001"
 
 echo "graceful-shutdown template, web prepend 2"
 render prepend 2 announce 0 0 "$SRC/tests/golden/cases/custom-template/template.tmpl"

@@ -69,7 +69,71 @@ stop_pid() {
 	kill -KILL "$pid" 2>/dev/null || true
 }
 
+# site_bird_conf FILE SITE_IP PEER_IP PORT [INCLUDE]: a site BIRD (AS 65001)
+# that includes INCLUDE (a path or a glob; default $IT_DIR/routectl.conf)
+# and has one BGP protocol "isp" towards PEER_IP:PORT (from SITE_IP:PORT+1)
+# whose export filters call routectl_export().
+site_bird_conf() {
+	local file=$1 ip=$2 peer=$3 port=$4 include=${5:-$IT_DIR/routectl.conf}
+	cat >"$file" <<CONF
+router id $ip;
+log "$IT_DIR/site-bird.log" all;
+include "$include";
+protocol bgp isp {
+	local $ip port $((port + 1)) as 65001;
+	neighbor $peer port $port as 65000;
+	multihop;
+	strict bind yes;
+	connect retry time 1;
+	ipv4 { import none; export filter { if proto = "routectl_v4" then { routectl_export(); accept; } reject; }; };
+	ipv6 { import none; export filter { if proto = "routectl_v6" then { routectl_export(); bgp_next_hop = 2001:db8:ffff::1; accept; } reject; }; };
+}
+CONF
+}
+
+# below A B: passes when the number A is less than the number B.
+below() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$1" "$2"; }
+
+# jget EXPR: reads JSON on stdin, prints the Python expression EXPR of it (j).
+jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
 birdc_q() { birdc -s "$IT_DIR/$1.ctl" "${@:2}"; }
+
+# it_site_and_upstream SITE_IP UP_IP PORT INCLUDE_PATTERN: writes
+# $IT_DIR/site.conf (site_bird_conf), $IT_DIR/up.conf (AS 65000, BGP
+# protocol site importing everything), on SITE_IP:PORT+1 and UP_IP:PORT; and
+# $IT_DIR/routectld.json for site ash (services web and dns, bgp-protocol
+# isp) with its include at $IT_DIR/routectl.conf, or at the path given in
+# IT_INCLUDE, reconciling every IT_RECONCILE seconds (default 1).
+it_site_and_upstream() {
+	local site_ip=$1 up_ip=$2 port=$3 pattern=$4
+	site_bird_conf "$IT_DIR/site.conf" "$site_ip" "$up_ip" "$port" "$pattern"
+	cat >"$IT_DIR/up.conf" <<CONF
+router id $up_ip;
+log "$IT_DIR/up-bird.log" all;
+protocol bgp site {
+	local $up_ip port $port as 65000;
+	neighbor $site_ip port $((port + 1)) as 65001;
+	multihop;
+	strict bind yes;
+	connect retry time 1;
+	ipv4 { import all; export none; };
+	ipv6 { import all; export none; };
+}
+CONF
+	cat >"$IT_DIR/routectld.json" <<CONF
+{"routectl-config:routectld": {
+  "site": "ash", "local-as": 65001,
+  "bird": {"control-socket": "$IT_DIR/site.ctl", "include": "${IT_INCLUDE:-$IT_DIR/routectl.conf}",
+           "bgp-protocol": ["isp"], "configure-timeout": 30, "verify-timeout-ms": 3000},
+  "state-dir": "$IT_DIR/state",
+  "console": {"socket": "$IT_DIR/routectld.sock"},
+  "reconcile-interval": ${IT_RECONCILE:-1},
+  "service": [
+    {"name": "web", "ipv4-prefix": ["192.0.2.0/24"], "ipv6-prefix": ["2001:db8:1::/48"]},
+    {"name": "dns", "ipv4-prefix": ["198.51.100.0/24"], "ipv6-prefix": ["2001:db8:2::/48"]}]}}
+CONF
+}
 
 # The routectld under test: config $IT_DIR/routectld.json, console
 # $IT_DIR/routectld.sock, log $IT_DIR/routectld.log; needs ROUTECTLD and ROUTECTL.

@@ -11,6 +11,7 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -166,6 +167,64 @@ START_TEST(parse_set_states)
 	ck_assert_int_eq(parse(b, ARGC(b), &req, &e), 0);
 	ck_assert_uint_eq(req.prepend, 10);
 	cli_request_free(&req);
+}
+END_TEST
+
+START_TEST(parse_adopt)
+{
+	struct cli_request req;
+	struct err e;
+	char *p[] = { "routectl", "adopt", "ash", "--reason", "state lost", "--state",
+		      "web=withdraw", "--state", "dns=prepend:3", "--force", "--dry-run", NULL };
+	ck_assert_int_eq(parse(p, ARGC(p), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_ADOPT);
+	ck_assert_str_eq(req.site, "ash");
+	ck_assert_str_eq(cli_path(req.cmd), "/v1/adopt");
+	ck_assert_str_eq(cli_method(req.cmd), "POST");
+	json_t *body = cli_request_body(&req);
+	json_t *want = json_loads("{\"site\":\"ash\",\"reason\":\"state lost\",\"force\":true,"
+				  "\"dry_run\":true,\"assume\":[{\"service\":\"web\",\"state\":"
+				  "\"withdraw\"},{\"service\":\"dns\",\"state\":\"prepend\","
+				  "\"prepend\":3}]}", 0, NULL);
+	ck_assert(json_equal(body, want));
+	json_decref(body);
+	json_decref(want);
+	cli_request_free(&req);
+
+	char *plain[] = { "routectl", "adopt", "ash", "--reason", "x", NULL };
+	ck_assert_int_eq(parse(plain, ARGC(plain), &req, &e), 0);
+	body = cli_request_body(&req);
+	want = json_loads("{\"site\":\"ash\",\"reason\":\"x\",\"force\":false,\"dry_run\":false,"
+			  "\"assume\":[]}", 0, NULL);
+	ck_assert(json_equal(body, want));
+	json_decref(body);
+	json_decref(want);
+	cli_request_free(&req);
+
+	static const struct {
+		char *argv[8];
+		const char *why;
+	} bad[] = {
+		{ { "routectl", "adopt", "--reason", "x", NULL }, "missing SITE" },
+		{ { "routectl", "adopt", "ash", NULL }, "--reason is required" },
+		{ { "routectl", "adopt", "ash", "chi", "--reason", "x", NULL }, "unexpected argument" },
+		{ { "routectl", "adopt", "ash", "--reason", "x", "--state", "web", NULL },
+		  "SERVICE=announce" },
+		{ { "routectl", "adopt", "ash", "--reason", "x", "--state", "web=prepend:12", NULL },
+		  "from 1 to 10" },
+		{ { "routectl", "adopt", "ash", "--reason", "x", "--state", "web=up", NULL },
+		  "announce, withdraw or prepend:N" },
+		{ { "routectl", "drain", "ash", "--reason", "x", "--force", NULL }, "--force" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int argc = 0;
+		while (bad[i].argv[argc])
+			argc++;
+		err_clear(&e);
+		ck_assert_int_eq(parse((char **)bad[i].argv, argc, &req, &e), -ERR_INVALID);
+		ck_assert_msg(strstr(e.msg, bad[i].why), "case %zu: %s", i, e.msg);
+		cli_request_free(&req);
+	}
 }
 END_TEST
 
@@ -357,6 +416,46 @@ START_TEST(status_table_golden)
 }
 END_TEST
 
+/* A large service comes with its prefix counts only. */
+START_TEST(status_prefix_counts)
+{
+	static const char body[] =
+		"{\"site\":\"ash\",\"generation\":5,\"safe_mode\":null,"
+		"\"bird\":{\"connected\":true,\"socket\":\"/x/bird.ctl\",\"version\":\"2.0.12\",\"error\":null},"
+		"\"last_apply\":null,\"in_flight\":{\"change_id\":\"0123456789abcdef\",\"kind\":\"drain\","
+		"\"since\":\"2026-11-25T10:29:28Z\"},"
+		"\"services\":["
+		"{\"name\":\"web\",\"prefix_count\":{\"ipv4\":40000,\"ipv6\":10000},"
+		"\"state\":\"announce\",\"prepend\":0,\"next\":null},"
+		"{\"name\":\"dns\",\"prefix_count\":{\"ipv4\":1,\"ipv6\":0},\"ipv4\":[\"198.51.100.0/24\"],"
+		"\"ipv6\":[],\"state\":\"announce\",\"prepend\":0,\"next\":null}]}";
+	struct cli_result res;
+	char *text = render_status(body, &res);
+	ck_assert_uint_eq(res.status.services[0].n_prefixes, 50000);
+	ck_assert_uint_eq(res.status.services[0].n_listed, 0);
+	ck_assert_uint_eq(res.status.services[1].n_prefixes, 1);
+	ck_assert_msg(strstr(text, "web      50000 prefixes ") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, "dns      198.51.100.0/24 ") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, "\nin flight   drain 0123456789abcdef since 2026-11-25T10:29:28Z "
+			      "(states below are from before it)\n") != NULL, "%s", text);
+	free(text);
+	cli_result_free(&res);
+
+	/* Counts that disagree with the list are a protocol error naming the field. */
+	static const char bad[] =
+		"{\"site\":\"ash\",\"generation\":5,\"safe_mode\":null,"
+		"\"bird\":{\"connected\":true,\"socket\":\"/x\",\"version\":null,\"error\":null},"
+		"\"last_apply\":null,\"services\":["
+		"{\"name\":\"dns\",\"prefix_count\":{\"ipv4\":2,\"ipv6\":0},\"ipv4\":[\"198.51.100.0/24\"],"
+		"\"state\":\"announce\",\"prepend\":0,\"next\":null}]}";
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	cli_result_from_response(&req, 200, bad, strlen(bad), &res);
+	ck_assert_int_ne(res.kind, RESULT_STATUS);
+	ck_assert_msg(strstr(res.local_msg, "prefix_count") != NULL, "%s", res.local_msg);
+	cli_result_free(&res);
+}
+END_TEST
+
 START_TEST(status_header_trouble_golden)
 {
 	/* safe mode (state unknown), BIRD down, last apply failed; a control
@@ -490,6 +589,29 @@ START_TEST(change_text_golden)
 }
 END_TEST
 
+START_TEST(adopt_text_golden)
+{
+	struct cli_result res;
+	/* "from" is what BIRD exports now; null when its prefixes are in no
+	 * single state (the operator said what it should be). */
+	char *text = render_change(CMD_ADOPT, "adopt",
+		"{\"site\":\"ash\",\"dry_run\":false,\"change_id\":\"c-44\",\"changes\":["
+		"{\"service\":\"web\",\"from\":{\"state\":\"withdraw\",\"prepend\":0},"
+		"\"to\":{\"state\":\"withdraw\",\"prepend\":0},\"next\":null},"
+		"{\"service\":\"api\",\"from\":null,"
+		"\"to\":{\"state\":\"announce\",\"prepend\":0},\"next\":null}],"
+		"\"generation\":8,\"evidence\":\"/etc/bird/routectl.conf (generation 7 of site ash)\","
+		"\"apply\":{\"result\":\"ok\",\"ms\":3}}", &res);
+	ck_assert_str_eq(text,
+			 "web: withdraw (unchanged)\n"
+			 "api: BIRD exports no single state \xe2\x86\x92 announce\n"
+			 "applied in 3 ms, change c-44\n");
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_OK);
+	free(text);
+	cli_result_free(&res);
+}
+END_TEST
+
 static void answer(enum cli_cmd cmd, const char *name, long status, const char *body,
 		   struct cli_result *res)
 {
@@ -546,7 +668,9 @@ START_TEST(error_document_message)
 }
 END_TEST
 
-/* Bodies that do not follow the contract: a clear message, exit 1, no crash. */
+/* Bodies that do not follow the contract: a clear message, exit 1, no crash;
+ * a change that routectld accepted (2xx) but whose answer cannot be read has
+ * an unknown outcome: exit 3. */
 static const struct bad_case {
 	enum cli_cmd cmd;
 	long status;
@@ -619,8 +743,12 @@ START_TEST(bad_bodies)
 	struct cli_result res;
 	answer(c->cmd, c->cmd == CMD_STATUS ? "status" : "drain", c->status, c->body, &res);
 	ck_assert_msg(res.kind == RESULT_LOCAL_ERROR, "case %d: kind %d", _i, res.kind);
-	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
-	ck_assert_str_eq(res.local_code, "protocol");
+	bool accepted_change = c->cmd != CMD_STATUS && c->status >= 200 && c->status < 300;
+	ck_assert_int_eq(cli_result_exit(&res), accepted_change ? CLI_EXIT_UNKNOWN : CLI_EXIT_FAILED);
+	ck_assert_str_eq(res.local_code, accepted_change ? "outcome-unknown" : "protocol");
+	if (accepted_change)
+		ck_assert_msg(strstr(res.local_msg, "may or may not have been applied") != NULL,
+			      "case %d: %s", _i, res.local_msg);
 	ck_assert_msg(strstr(res.local_msg, c->msg) != NULL,
 		      "case %d: message \"%s\" lacks \"%s\"", _i, res.local_msg, c->msg);
 
@@ -630,9 +758,37 @@ START_TEST(bad_bodies)
 	json_t *doc = json_loads(b.p, 0, NULL);
 	ck_assert_ptr_nonnull(doc);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
-			 "protocol");
+			 res.local_code);
 	json_decref(doc);
 	buf_free(&b);
+	cli_result_free(&res);
+}
+END_TEST
+
+/* An accepted change whose answer has a change id but not the expected
+ * shape: the id is in the message. A dry run changes nothing: a plain
+ * protocol error. */
+START_TEST(accepted_change_unreadable_answer)
+{
+	struct cli_request req = request_for(CMD_DRAIN, "drain");
+	req.reason = "fiber cut";
+	struct cli_result res;
+	const char *body = "{\"site\":\"ash\",\"change_id\":\"5f3a9c01d2e4b6a7\"}";
+	cli_result_from_response(&req, 200, body, strlen(body), &res);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_UNKNOWN);
+	ck_assert_msg(strstr(res.local_msg, "outcome unknown: the drain (change id "
+			     "5f3a9c01d2e4b6a7) may or may not have been applied: ") == res.local_msg,
+		      "%s", res.local_msg);
+	ck_assert_msg(strstr(res.local_msg, "run `routectl -s /nowhere.sock status` to see the state"),
+		      "%s", res.local_msg);
+	ck_assert_msg(strstr(res.local_msg, "\"fiber cut\""), "%s", res.local_msg);
+	cli_result_free(&res);
+
+	req.dry_run = true;
+	cli_result_from_response(&req, 200, body, strlen(body), &res);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	ck_assert_str_eq(res.local_code, "protocol");
+	ck_assert(!res.outcome_unknown);
 	cli_result_free(&res);
 }
 END_TEST
@@ -646,7 +802,13 @@ struct fake {
 	pid_t pid;
 };
 
-enum fake_mode { FAKE_ANSWER, FAKE_SILENT, FAKE_HUGE };
+enum fake_mode {
+	FAKE_ANSWER,   /* the canned response */
+	FAKE_SILENT,   /* reads the request, never answers */
+	FAKE_HUGE,     /* an answer larger than the CLI reads */
+	FAKE_CLOSE,    /* reads the request, closes without a byte (a daemon that died) */
+	FAKE_HALF,     /* reads the request, sends part of an answer, closes */
+};
 
 /* Serves one connection: reads the request (headers, then Content-Length
  * bytes), records it, and answers with the canned response. */
@@ -698,6 +860,15 @@ static void fake_start(struct fake *f, enum fake_mode mode, const char *response
 	}
 	if (mode == FAKE_SILENT) {
 		pause();
+		_exit(0);
+	}
+	if (mode == FAKE_CLOSE)
+		_exit(0);   /* the kernel closes the connection, as for a killed daemon */
+	if (mode == FAKE_HALF) {
+		const char *h = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				"Content-Length: 400\r\n\r\n{\"site\":\"ash\",\"change_id\":";
+		if (write(c, h, strlen(h)) < 0)
+			_exit(1);
 		_exit(0);
 	}
 	if (mode == FAKE_HUGE) {
@@ -829,11 +1000,12 @@ START_TEST(client_unreachable)
 	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
 	ck_assert_str_eq(res.local_code, "connect");
 	ck_assert_msg(strstr(res.local_msg,
-			     "cannot reach routectld at /tmp/routectl-cli-no-such-dir/d.sock: "
-			     "No such file or directory") == res.local_msg, "%s", res.local_msg);
+			     "cannot connect to routectld at /tmp/routectl-cli-no-such-dir/d.sock: "
+			     "No such file or directory (no socket there: is routectld running?")
+		      == res.local_msg, "%s", res.local_msg);
 	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
 	char *t = error_text(&res);
-	ck_assert_ptr_nonnull(strstr(t, "routectl: cannot reach routectld at "));
+	ck_assert_ptr_nonnull(strstr(t, "routectl: cannot connect to routectld at "));
 	free(t);
 	cli_result_free(&res);
 
@@ -852,8 +1024,254 @@ START_TEST(client_unreachable)
 	unlink(path);
 	rmdir(dir);
 	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
-	ck_assert_msg(strstr(res.local_msg, "Connection refused") != NULL, "%s", res.local_msg);
+	ck_assert_msg(strstr(res.local_msg, "Connection refused (is routectld running?)") != NULL,
+		      "%s", res.local_msg);
+	ck_assert_msg(strstr(res.local_msg, "localhost") == NULL, "%s", res.local_msg);
 	cli_result_free(&res);
+}
+END_TEST
+
+/* A change that could not be sent was not applied, for certain: say so. */
+START_TEST(client_unreachable_change_not_applied)
+{
+	char *argv[] = { "routectl", "drain", "ash", "--reason", "x", NULL };
+	struct cli_request req;
+	struct err e;
+	ck_assert_int_eq(cli_parse_args(ARGC(argv), argv, "/tmp/routectl-cli-no-such-dir/d.sock",
+					&req, &e), 0);
+	struct cli_result res;
+	cli_execute(&req, &res);
+	ck_assert_str_eq(res.local_code, "connect");
+	ck_assert(!res.outcome_unknown);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	ck_assert_msg(strstr(res.local_msg, "/tmp/routectl-cli-no-such-dir/d.sock") &&
+		      strstr(res.local_msg, "; the drain was not applied (nothing was sent)"),
+		      "%s", res.local_msg);
+	cli_result_free(&res);
+	cli_request_free(&req);
+}
+END_TEST
+
+/* A console whose queue of new connections is full (connect(2) fails with
+ * EAGAIN, which libcurl reports without an errno): the message names the
+ * socket and the reason, never libcurl's "localhost port 80". */
+START_TEST(client_listen_queue_full)
+{
+	char dir[] = "/tmp/routectl-cli-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof path, "%s/full.sock", dir);
+	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(ls, 0), 0);
+	int held[16], n = 0;
+	for (; n < 16; n++) {
+		held[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(held[n], (struct sockaddr *)&sa, sizeof sa) < 0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			break;
+		}
+	}
+	ck_assert_int_lt(n, 16);
+
+	char *argv[] = { "routectl", "undrain", "ash", "--reason", "x", NULL };
+	struct cli_request req;
+	struct err e;
+	ck_assert_int_eq(cli_parse_args(ARGC(argv), argv, path, &req, &e), 0);
+	struct cli_result res;
+	cli_execute(&req, &res);
+	for (int i = 0; i <= n; i++)
+		close(held[i]);
+	close(ls);
+	unlink(path);
+	rmdir(dir);
+	ck_assert_str_eq(res.local_code, "connect");
+	ck_assert_msg(strstr(res.local_msg, "cannot connect to routectld at ") == res.local_msg &&
+		      strstr(res.local_msg, "full.sock: Resource temporarily unavailable (its queue "
+			     "of new connections is full") &&
+		      strstr(res.local_msg, "; tried 5 times; the undrain was not applied"), "%s",
+		      res.local_msg);
+	ck_assert_msg(strstr(res.local_msg, "localhost") == NULL, "%s", res.local_msg);
+	cli_result_free(&res);
+	cli_request_free(&req);
+}
+END_TEST
+
+/* The queue of new connections is full for a moment (routectld working
+ * through a burst): the CLI tries again and gets its answer. */
+START_TEST(client_retries_while_queue_full)
+{
+	char dir[] = "/tmp/routectl-cli-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[128];
+	snprintf(path, sizeof path, "%s/busy.sock", dir);
+	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(ls, 0), 0);
+	int held[16], n = 0;
+	for (; n < 16; n++) {
+		held[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(held[n], (struct sockaddr *)&sa, sizeof sa) < 0)
+			break;
+	}
+	ck_assert_int_lt(n, 16);
+
+	char *resp = http_response(200, "OK", sample_status);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		alarm(20);
+		usleep(300 * 1000);   /* busy for a while, then accept everything */
+		for (;;) {
+			int c = accept(ls, NULL, NULL);
+			if (c < 0)
+				_exit(1);
+			struct pollfd p = { .fd = c, .events = POLLIN };
+			if (poll(&p, 1, 100) <= 0) {
+				close(c);   /* one of the held ones: sends nothing */
+				continue;
+			}
+			char buf[4096];
+			size_t got = 0;
+			while (got < sizeof buf - 1) {
+				ssize_t k = read(c, buf + got, sizeof buf - 1 - got);
+				if (k <= 0)
+					_exit(1);
+				got += (size_t)k;
+				buf[got] = '\0';
+				if (strstr(buf, "\r\n\r\n"))
+					break;
+			}
+			if (write(c, resp, strlen(resp)) < 0)
+				_exit(1);
+			close(c);
+			_exit(0);
+		}
+	}
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	req.socket_path = path;
+	struct cli_result res;
+	cli_execute(&req, &res);
+	int st;
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	for (int i = 0; i <= n; i++)
+		close(held[i]);
+	close(ls);
+	unlink(path);
+	rmdir(dir);
+	free(resp);
+	ck_assert_msg(res.kind == RESULT_STATUS, "kind %d: %s", res.kind, res.local_msg);
+	cli_result_free(&res);
+}
+END_TEST
+
+/* routectld dies after reading a change: the outcome is unknown, exit 3,
+ * and the message says how to find out. A status is just a failure. */
+START_TEST(client_daemon_closes_before_replying)
+{
+	struct fake f;
+	fake_start(&f, FAKE_CLOSE, NULL);
+	char *argv[] = { "routectl", "drain", "ash", "--reason", "fiber cut", "--now", NULL };
+	struct cli_request req;
+	struct err e;
+	ck_assert_int_eq(cli_parse_args(ARGC(argv), argv, f.sock, &req, &e), 0);
+	struct cli_result res;
+	cli_execute(&req, &res);
+	free(fake_finish(&f));
+	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
+	ck_assert_str_eq(res.local_code, "outcome-unknown");
+	ck_assert(res.outcome_unknown);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_UNKNOWN);
+	char want[512];
+	snprintf(want, sizeof want,
+		 "outcome unknown: the drain may or may not have been applied: routectld at %s "
+		 "closed the connection before replying; run `routectl -s %s status` to see the "
+		 "state (each service shows the reason of its last change: \"fiber cut\")",
+		 f.sock, f.sock);
+	ck_assert_str_eq(res.local_msg, want);
+	char *t = error_text(&res);
+	ck_assert_msg(strncmp(t, "routectl: outcome unknown: the drain may or may not", 51) == 0,
+		      "%s", t);
+	free(t);
+	cli_result_free(&res);
+	cli_request_free(&req);
+
+	fake_start(&f, FAKE_CLOSE, NULL);
+	struct cli_request st = request_for(CMD_STATUS, "status");
+	st.socket_path = f.sock;
+	cli_execute(&st, &res);
+	free(fake_finish(&f));
+	ck_assert(!res.outcome_unknown);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	ck_assert_msg(strstr(res.local_msg, "closed the connection before replying") &&
+		      strstr(res.local_msg, f.sock), "%s", res.local_msg);
+	cli_result_free(&res);
+}
+END_TEST
+
+/* adopt writes the desired state too: a lost answer is an unknown outcome;
+ * its dry run is not. */
+START_TEST(client_adopt_outcome_unknown)
+{
+	struct fake f;
+	fake_start(&f, FAKE_CLOSE, NULL);
+	char *argv[] = { "routectl", "adopt", "ash", "--reason", "state dir did not mount", NULL };
+	struct cli_request req;
+	struct err e;
+	ck_assert_int_eq(cli_parse_args(ARGC(argv), argv, f.sock, &req, &e), 0);
+	struct cli_result res;
+	cli_execute(&req, &res);
+	free(fake_finish(&f));
+	ck_assert(res.outcome_unknown);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_UNKNOWN);
+	ck_assert_msg(strstr(res.local_msg, "outcome unknown: the adopt may or may not have been "
+			     "applied") != NULL, "%s", res.local_msg);
+	cli_result_free(&res);
+
+	fake_start(&f, FAKE_CLOSE, NULL);
+	req.dry_run = true;
+	cli_execute(&req, &res);
+	free(fake_finish(&f));
+	ck_assert(!res.outcome_unknown);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	cli_result_free(&res);
+	cli_request_free(&req);
+}
+END_TEST
+
+/* The connection ends in the middle of the answer to a set. */
+START_TEST(client_daemon_closes_mid_reply)
+{
+	struct fake f;
+	fake_start(&f, FAKE_HALF, NULL);
+	char *argv[] = { "routectl", "set", "ash", "web", "withdraw", "--reason", "x", NULL };
+	struct cli_request req;
+	struct err e;
+	ck_assert_int_eq(cli_parse_args(ARGC(argv), argv, f.sock, &req, &e), 0);
+	struct cli_result res;
+	cli_execute(&req, &res);
+	free(fake_finish(&f));
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_UNKNOWN);
+	ck_assert_msg(strstr(res.local_msg, "the set may or may not have been applied: routectld "
+			     "at ") && strstr(res.local_msg, "in the middle of its reply"),
+		      "%s", res.local_msg);
+	cli_result_free(&res);
+
+	/* a dry run changes nothing: not an unknown outcome */
+	fake_start(&f, FAKE_CLOSE, NULL);
+	req.dry_run = true;
+	cli_execute(&req, &res);
+	free(fake_finish(&f));
+	ck_assert(!res.outcome_unknown);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	cli_result_free(&res);
+	cli_request_free(&req);
 }
 END_TEST
 
@@ -869,10 +1287,12 @@ START_TEST(client_timeout)
 	cli_execute(&req, &res);
 	free(fake_finish(&f));
 	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
-	ck_assert_str_eq(res.local_code, "timeout");
-	ck_assert_msg(strstr(res.local_msg, "did not answer within 1 s") != NULL, "%s", res.local_msg);
-	ck_assert_msg(strstr(res.local_msg, "the drain may still complete") != NULL, "%s",
+	ck_assert_str_eq(res.local_code, "outcome-unknown");
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_UNKNOWN);
+	ck_assert_msg(strstr(res.local_msg, "did not answer within 1 s (--timeout)") != NULL, "%s",
 		      res.local_msg);
+	ck_assert_msg(strstr(res.local_msg, "the drain may or may not have been applied") != NULL,
+		      "%s", res.local_msg);
 	cli_result_free(&res);
 	cli_request_free(&req);
 }
@@ -980,7 +1400,7 @@ START_TEST(binary_exit_codes)
 	/* unreachable: exit 1, the socket named */
 	run_cli(&r, (const char *[]){ "status", NULL });
 	ck_assert_int_eq(r.status, 1);
-	ck_assert_msg(strstr(r.err, "routectl: cannot reach routectld at "
+	ck_assert_msg(strstr(r.err, "routectl: cannot connect to routectld at "
 			     "/tmp/routectl-cli-no-such-dir/d.sock: No such file or directory") == r.err,
 		      "%s", r.err);
 
@@ -991,6 +1411,27 @@ START_TEST(binary_exit_codes)
 	ck_assert_msg(doc != NULL, "stdout is not JSON: %s", r.out);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
 			 "connect");
+	json_decref(doc);
+
+	/* a change sent, the connection closed before any answer: exit 3 */
+	struct fake f;
+	fake_start(&f, FAKE_CLOSE, NULL);
+	run_cli(&r, (const char *[]){ "-s", f.sock, "drain", "ash", "--reason", "x", NULL });
+	free(fake_finish(&f));
+	ck_assert_msg(r.status == 3, "exit %d: %s", r.status, r.err);
+	ck_assert_msg(strncmp(r.err, "routectl: outcome unknown: the drain may or may not have "
+			      "been applied: routectld at ", 76) == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "");
+
+	fake_start(&f, FAKE_CLOSE, NULL);
+	run_cli(&r, (const char *[]){ "-s", f.sock, "--json", "undrain", "ash", "--reason", "x",
+				      NULL });
+	free(fake_finish(&f));
+	ck_assert_int_eq(r.status, 3);
+	doc = json_loads(r.out, 0, NULL);
+	ck_assert_msg(doc != NULL, "stdout is not JSON: %s", r.out);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
+			 "outcome-unknown");
 	json_decref(doc);
 }
 END_TEST
@@ -1003,6 +1444,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, parse_global_options_anywhere);
 	tcase_add_test(t, parse_drain_full);
 	tcase_add_test(t, parse_set_states);
+	tcase_add_test(t, parse_adopt);
 	tcase_add_test(t, parse_help_and_version);
 	tcase_add_loop_test(t, parse_usage_errors, 0,
 			    (int)(sizeof usage_cases / sizeof usage_cases[0]));
@@ -1010,10 +1452,13 @@ static Suite *cli_suite(void)
 
 	t = tcase_create("render");
 	tcase_add_test(t, status_table_golden);
+	tcase_add_test(t, status_prefix_counts);
 	tcase_add_test(t, status_header_trouble_golden);
 	tcase_add_test(t, change_text_golden);
+	tcase_add_test(t, adopt_text_golden);
 	tcase_add_test(t, error_document_message);
 	tcase_add_loop_test(t, bad_bodies, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
+	tcase_add_test(t, accepted_change_unreadable_answer);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("client");
@@ -1021,6 +1466,12 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, client_status_roundtrip);
 	tcase_add_test(t, client_drain_roundtrip_and_refusal);
 	tcase_add_test(t, client_unreachable);
+	tcase_add_test(t, client_unreachable_change_not_applied);
+	tcase_add_test(t, client_listen_queue_full);
+	tcase_add_test(t, client_retries_while_queue_full);
+	tcase_add_test(t, client_daemon_closes_before_replying);
+	tcase_add_test(t, client_daemon_closes_mid_reply);
+	tcase_add_test(t, client_adopt_outcome_unknown);
 	tcase_add_test(t, client_timeout);
 	tcase_add_test(t, client_response_too_large);
 	suite_add_tcase(s, t);

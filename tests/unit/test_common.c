@@ -4,16 +4,23 @@
 #include "common/diff.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/model.h"
 #include "common/timeutil.h"
 #include "testutil.h"
 
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -346,11 +353,11 @@ START_TEST(test_fs_write_read)
 	ck_assert_uint_eq(len, 6);
 	ck_assert_str_eq(data, "second");
 	free(data);
-	/* No temp file left next to it. */
+	/* No temp file left next to it, hidden or not. */
 	DIR *d = opendir(tmpdir);
 	int entries = 0;
 	for (struct dirent *de; (de = readdir(d));)
-		entries += de->d_name[0] != '.';
+		entries += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
 	closedir(d);
 	ck_assert_int_eq(entries, 1);
 	/* Empty file. */
@@ -359,6 +366,130 @@ START_TEST(test_fs_write_read)
 	ck_assert_uint_eq(len, 0);
 	ck_assert_str_eq(data, "");
 	free(data);
+	remove_tmpdir();
+}
+END_TEST
+
+static void touch(const char *name)
+{
+	char p[512];
+	tmp_path(p, sizeof p, name);
+	FILE *f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("protocol static routectl_v4 { ipv4; }\n", f);
+	fclose(f);
+}
+
+static int exists(const char *name)
+{
+	char p[512];
+	struct stat sb;
+	tmp_path(p, sizeof p, name);
+	return lstat(p, &sb) == 0;
+}
+
+/* A PID that no process has: a child that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+/* The temp name is hidden from include globs (BIRD's `include "DIR/\*";`
+ * uses glob(3)), lives in the target's directory and names the writer. */
+START_TEST(test_fs_temp_name)
+{
+	make_tmpdir();
+	char p[256], t[512], want[512];
+	struct err e = { 0 };
+	tmp_path(p, sizeof p, "routectl.conf");
+	ck_assert_int_eq(fs_temp_template(p, t, sizeof t, &e), 0);
+	snprintf(want, sizeof want, "%s/.routectl.conf.tmp.%ld.XXXXXX", tmpdir, (long)getpid());
+	ck_assert_str_eq(t, want);
+
+	/* What mkstemp makes of it is not matched by a glob of the directory. */
+	int fd = mkstemp(t);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	touch("routectl.conf");
+	char pattern[512];
+	snprintf(pattern, sizeof pattern, "%s/*", tmpdir);
+	glob_t g;
+	ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+	ck_assert_uint_eq(g.gl_pathc, 1);
+	ck_assert_str_eq(g.gl_pathv[0], p);
+	globfree(&g);
+	unlink(t);
+
+	ck_assert_int_eq(fs_temp_template("routectl.conf", t, sizeof t, &e), 0);
+	snprintf(want, sizeof want, ".routectl.conf.tmp.%ld.XXXXXX", (long)getpid());
+	ck_assert_str_eq(t, want);
+	ck_assert_int_eq(fs_temp_template("/etc/bird/", t, sizeof t, &e), -ERR_INVALID);
+	ck_assert_int_eq(fs_temp_template(p, t, 20, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "too long"), "%s", e.msg);
+	remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_fs_remove_stale_temps)
+{
+	make_tmpdir();
+	struct err e = { 0 };
+	char n[128], p[256];
+	long dead = (long)dead_pid(), alive = (long)getppid(), self = (long)getpid();
+	struct { char name[128]; int removed; } f[16];
+	int nf = 0;
+#define FILE_(want, ...) do { snprintf(f[nf].name, sizeof f[nf].name, __VA_ARGS__); \
+		f[nf].removed = (want); touch(f[nf].name); nf++; } while (0)
+	FILE_(0, "routectl.conf");
+	FILE_(1, ".routectl.conf.tmp.%ld.a1B2c3", dead);     /* a crashed write */
+	FILE_(1, "routectl.conf.tmp.%ld", dead);             /* an older version's */
+	FILE_(1, ".routectl.conf.tmp.%ld.Zz9yY8", self);     /* a previous run with our PID */
+	FILE_(0, ".routectl.conf.tmp.%ld.q1w2e3", alive);    /* a write in progress */
+	FILE_(0, "routectl.conf.tmp.%ld", alive);
+	FILE_(0, "other.conf.tmp.%ld", dead);                /* not routectl's */
+	FILE_(0, ".other.conf.tmp.%ld.a1B2c3", dead);
+	FILE_(0, "routectl.conf.tmp.x%ld", dead);
+	FILE_(0, "routectl.conf.tmp.");
+	FILE_(0, ".routectl.conf.tmp..a1B2c3");
+	FILE_(0, "routectl.conf.tmp.0");
+	FILE_(0, "xroutectl.conf.tmp.%ld", dead);
+	/* Not a regular file: left alone. */
+	snprintf(n, sizeof n, ".routectl.conf.tmp.%ld.dir123", dead);
+	tmp_path(p, sizeof p, n);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+
+	tmp_path(p, sizeof p, "routectl.conf");
+	ck_assert_int_eq(fs_remove_stale_temps(p, 0, &e), 3);
+	for (int i = 0; i < nf; i++)
+		ck_assert_msg(exists(f[i].name) == !f[i].removed, "%s %s", f[i].name,
+			      f[i].removed ? "was not removed" : "was removed");
+	ck_assert(exists(n));
+	ck_assert_int_eq(fs_remove_stale_temps(p, 0, &e), 0);
+
+	/* A directory routectl owns: every base. */
+	ck_assert_int_eq(fs_remove_stale_temps(tmpdir, 1, &e), 3);
+	ck_assert(!exists(f[6].name) && !exists(f[7].name) && !exists(f[12].name));
+	ck_assert(exists(f[4].name) && exists(f[8].name) && exists(f[0].name));
+
+	/* A missing directory has nothing stale; an unreadable path says so. */
+	tmp_path(p, sizeof p, "missing/routectl.conf");
+	ck_assert_int_eq(fs_remove_stale_temps(p, 0, &e), 0);
+	tmp_path(p, sizeof p, "routectl.conf");
+	ck_assert_int_eq(fs_remove_stale_temps(p, 1, &e), -ERR_IO);
+	ck_assert_msg(strstr(e.msg, p), "%s", e.msg);
+
+	/* The start-up hook removes both kinds and never fails. */
+	FILE_(1, ".routectl.conf.tmp.%ld.a1B2c3", dead);
+	FILE_(1, ".state.json.tmp.%ld.a1B2c3", dead);
+	fs_clean_stale_temps(p, tmpdir);
+	ck_assert(!exists(f[nf - 1].name) && !exists(f[nf - 2].name));
+	fs_clean_stale_temps(NULL, "/nonexistent/routectl");
+#undef FILE_
 	remove_tmpdir();
 }
 END_TEST
@@ -402,6 +533,105 @@ START_TEST(test_fs_read_limits)
 	ck_assert_int_lt(fs_read_file(tmpdir, 100, &data, NULL, &e), 0);
 	unlink(p);
 	remove_tmpdir();
+}
+END_TEST
+
+/* What must never be read as a file: each is refused at once (a FIFO
+ * used to block open() for ever) with a message that names the path and
+ * what it is. */
+static void assert_refused(const char *path, unsigned flags, int code, const char *what)
+{
+	struct err e;
+	err_clear(&e);
+	char *data = (char *)"untouched";
+	size_t len = 12345;
+	int rc = fs_read_file_flags(path, 1 << 20, flags, &data, &len, &e);
+	ck_assert_msg(rc == -code, "%s: rc %d, want %d (%s)", path, rc, -code, e.msg);
+	ck_assert_ptr_null(data);
+	ck_assert_uint_eq(len, 12345);
+	ck_assert_msg(strstr(e.msg, path) && strstr(e.msg, what), "%s: message lacks \"%s\": %s",
+		      path, what, e.msg);
+}
+
+START_TEST(test_fs_read_only_regular)
+{
+	make_tmpdir();
+	char p[256], target[256];
+	struct err e = { 0 };
+	char *data = NULL;
+	size_t len = 0;
+
+	/* A FIFO with no writer: open() without O_NONBLOCK waits for ever. */
+	tmp_path(p, sizeof p, "fifo");
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	assert_refused(p, 0, ERR_INVALID, "is a FIFO");
+	assert_refused(p, FS_READ_NOFOLLOW, ERR_INVALID, "is a FIFO");
+	/* The same through a symbolic link that is followed. */
+	tmp_path(target, sizeof target, "link-to-fifo");
+	ck_assert_int_eq(symlink(p, target), 0);
+	assert_refused(target, 0, ERR_INVALID, "is a FIFO");
+	assert_refused(target, FS_READ_NOFOLLOW, ERR_INVALID, "is a symbolic link to '");
+
+	/* A listening Unix socket. */
+	tmp_path(p, sizeof p, "sock");
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", p);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	assert_refused(p, 0, ERR_INVALID, "is a socket");
+	close(fd);
+
+	/* A directory, and a device that never ends. */
+	assert_refused(tmpdir, 0, ERR_INVALID, "is a directory");
+	assert_refused("/dev/zero", 0, ERR_INVALID, "is a character device");
+	assert_refused("/dev/null", FS_READ_NOFOLLOW, ERR_INVALID, "is a character device");
+
+	/* A dangling symbolic link (a file on a mount that did not come up):
+	 * not found when followed, refused when not, and named either way. */
+	tmp_path(p, sizeof p, "dangling");
+	ck_assert_int_eq(symlink("/nonexistent-routectl-mount/state.json", p), 0);
+	assert_refused(p, 0, ERR_NOTFOUND,
+		       "is a symbolic link to '/nonexistent-routectl-mount/state.json', which does "
+		       "not exist");
+	assert_refused(p, FS_READ_NOFOLLOW, ERR_INVALID, "which does not exist");
+
+	/* A link to a regular file: followed, or refused with NOFOLLOW. */
+	tmp_path(target, sizeof target, "regular");
+	ck_assert_int_eq(fs_write_atomic(target, "hello", 5, 0644, &e), 0);
+	tmp_path(p, sizeof p, "good-link");
+	ck_assert_int_eq(symlink(target, p), 0);
+	ck_assert_int_eq(fs_read_file(p, 100, &data, &len, &e), 0);
+	ck_assert_str_eq(data, "hello");
+	free(data);
+	assert_refused(p, FS_READ_NOFOLLOW, ERR_INVALID, "is a symbolic link to '");
+	ck_assert_int_eq(fs_read_file_flags(target, 100, FS_READ_NOFOLLOW, &data, &len, &e), 0);
+	ck_assert_str_eq(data, "hello");
+	free(data);
+
+	/* Over the size limit: refused from its size, before reading. */
+	tmp_path(p, sizeof p, "big");
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)1 << 40), 0);   /* sparse, 1 TiB */
+	close(fd);
+	assert_refused(p, 0, ERR_INVALID, "larger than 1048576 bytes");
+
+	/* FS_READ_HEAD: the first max bytes, whatever the size. */
+	ck_assert_int_eq(fs_read_file_flags(target, 3, FS_READ_HEAD, &data, &len, &e), 0);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_str_eq(data, "hel");
+	free(data);
+	ck_assert_int_eq(fs_read_file_flags(p, 5000, FS_READ_HEAD, &data, &len, &e), 0);
+	ck_assert_uint_eq(len, 5000);
+	free(data);
+	ck_assert_int_eq(fs_read_file_flags(target, 100, FS_READ_HEAD, &data, &len, &e), 0);
+	ck_assert_uint_eq(len, 5);
+	free(data);
+
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "rm -rf -- '%s'", tmpdir);
+	ck_assert_int_eq(tu_run(cmd), 0);
 }
 END_TEST
 
@@ -603,6 +833,88 @@ START_TEST(test_err)
 }
 END_TEST
 
+/* ---- log ---------------------------------------------------------------- */
+
+START_TEST(test_log_escape)
+{
+	char out[256];
+	/* A message from BIRD with embedded newlines stays on one line. */
+	size_t n = log_escape("BIRD: a.conf:3:1 syntax error\nsecond line\r\n", out, sizeof out);
+	ck_assert_str_eq(out, "BIRD: a.conf:3:1 syntax error\\nsecond line\\r\\n");
+	ck_assert_uint_eq(n, strlen(out));
+	log_escape("tab\there, bell\a, del\x7f, esc\x1b[31m, back\\slash", out, sizeof out);
+	ck_assert_str_eq(out, "tab\\there, bell\\x07, del\\x7f, esc\\x1b[31m, back\\\\slash");
+	/* UTF-8 passes unchanged. */
+	log_escape("caf\xc3\xa9 \xe2\x86\x92 ok", out, sizeof out);
+	ck_assert_str_eq(out, "caf\xc3\xa9 \xe2\x86\x92 ok");
+	/* Cut at the boundary of an escape, never inside one; the return value
+	 * is what the whole text needs. */
+	n = log_escape("ab\ncd", out, 4);
+	ck_assert_str_eq(out, "ab");
+	ck_assert_uint_eq(n, 6);
+	n = log_escape("ab\ncd", out, 5);
+	ck_assert_str_eq(out, "ab\\n");
+	ck_assert_uint_eq(log_escape("", out, sizeof out), 0);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_log_line)
+{
+	char line[128];
+	/* 2026-11-30T07:00:00.042Z */
+	long long ms = 1796022000042LL;
+	size_t n = log_format_line(LOG_LVL_WARN, ms, "one\ntwo", line, sizeof line);
+	ck_assert_str_eq(line, "2026-11-30T07:00:00.042Z warn: one\\ntwo\n");
+	ck_assert_uint_eq(n, strlen(line));
+	/* Exactly one newline, at the end, whatever the message holds. */
+	char msg[400];
+	for (size_t i = 0; i < sizeof msg - 1; i++)
+		msg[i] = i % 7 == 0 ? '\n' : 'x';
+	msg[sizeof msg - 1] = '\0';
+	n = log_format_line(LOG_LVL_ERROR, ms, msg, line, sizeof line);
+	ck_assert_uint_eq(n, strlen(line));
+	ck_assert_uint_lt(n, sizeof line);
+	ck_assert_ptr_eq(strchr(line, '\n'), line + n - 1);
+	ck_assert_ptr_nonnull(strstr(line, "...\n"));
+	ck_assert_int_eq(strncmp(line, "2026-11-30T07:00:00.042Z error: ", 32), 0);
+}
+END_TEST
+
+/* Under systemd with the journal gone, records still reach stderr, one per
+ * line. */
+START_TEST(test_log_journal_gone)
+{
+	char path[PATH_MAX];
+	make_tmpdir();
+	tmp_path(path, sizeof path, "stderr.log");
+	int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+	ck_assert_int_ge(fd, 0);
+	int saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+	struct stat st;
+	ck_assert_int_eq(fstat(STDERR_FILENO, &st), 0);
+	char js[64];
+	snprintf(js, sizeof js, "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	struct log_fields lf = { LOG_MSGID_CHANGE, "0123456789abcdef", "ash", "web" };
+	log_record(LOG_LVL_WARN, &lf, "drain %s failed: %s", "0123456789abcdef", "a\nb");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	unsetenv("JOURNAL_STREAM");
+	char buf[512] = "";
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	remove_tmpdir();
+	if (access("/run/systemd/journal/socket", F_OK) == 0)
+		return;   /* a live journal took it */
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(strstr(buf, " warn: drain 0123456789abcdef failed: a\\nb\n") != NULL, "%s", buf);
+	ck_assert_ptr_eq(strchr(buf, '\n'), buf + n - 1);
+}
+END_TEST
+
 static Suite *common_suite(void)
 {
 	Suite *s = suite_create("common");
@@ -619,13 +931,19 @@ static Suite *common_suite(void)
 	tc = tcase_create("helpers");
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_fs_write_read);
+	tcase_add_test(tc, test_fs_temp_name);
+	tcase_add_test(tc, test_fs_remove_stale_temps);
 	tcase_add_test(tc, test_fs_read_limits);
 	tcase_add_test(tc, test_fs_errors_and_mkdirs);
+	tcase_add_test(tc, test_fs_read_only_regular);
 	tcase_add_test(tc, test_prefix_good);
 	tcase_add_test(tc, test_prefix_bad);
 	tcase_add_test(tc, test_prefix_order_and_modes);
 	tcase_add_test(tc, test_time);
 	tcase_add_test(tc, test_err);
+	tcase_add_test(tc, test_log_escape);
+	tcase_add_test(tc, test_log_line);
+	tcase_add_test(tc, test_log_journal_gone);
 	suite_add_tcase(s, tc);
 	return s;
 }

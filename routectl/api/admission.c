@@ -1,0 +1,376 @@
+#include "api/admission.h"
+
+#include "common/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The console's limits, and why.
+ *
+ * total 256: an operator's `routectl` holds one connection for one request;
+ *   a chat-ops bot or a monitoring agent on the host a handful. 256 leaves two
+ *   orders of magnitude of room, and with the descriptors routectld needs for
+ *   itself stays far under the usual RLIMIT_NOFILE of 1024.
+ * per_uid 64: one user (or one compromised service account) can hold a
+ *   quarter of the table at most; four such floods are needed to fill it, and
+ *   even then a newcomer from any uid gets in by evicting the largest uid's
+ *   oldest waiting connection.
+ * per_pid 16: one runaway process evicts its own connections long before it
+ *   reaches its uid's cap, so an operator who shares the uid (root, or the
+ *   service account) still finds room without evicting anything.
+ * header_ms 5 s: a local client writes its request in one go (well under a
+ *   millisecond); 5 s tolerates a client slowed by a loaded host or a
+ *   sanitizer build, and bounds what a slowloris connection holds.
+ * idle_ms 10 s: a client that keeps its connection for a next request sends
+ *   it within seconds; longer idle connections only hold a slot.
+ * log_ms 10 s: evictions and timeouts are logged as one line per peer uid per
+ *   interval, so a flood of connections does not flood the log. */
+const struct admission_limits ADMISSION_CONSOLE_LIMITS = {
+	.total = 256,
+	.per_uid = 64,
+	.per_pid = 16,
+	.header_ms = 5000,
+	.idle_ms = 10000,
+	.log_ms = 10000,
+};
+
+/* Distinct peer uids whose events are kept for the next report. */
+#define REPORT_UIDS 32
+
+struct admission {
+	struct admission_limits lim;
+	struct admission_conn *conns;
+	size_t n, cap;
+	struct admission_report reports[REPORT_UIDS];
+	size_t n_reports;
+	int64_t last_report_ms;
+	bool reported_once;
+};
+
+const char *admission_why_text(enum admission_why why)
+{
+	switch (why) {
+	case ADM_OVER_PID: return "evicted: over the per-process limit";
+	case ADM_OVER_UID: return "evicted: over the per-uid limit";
+	case ADM_TABLE_FULL: return "evicted: connection table full";
+	case ADM_HEADER_TIMEOUT: return "closed: request not complete in time";
+	case ADM_IDLE_TIMEOUT: return "closed: idle too long";
+	case ADM_REFUSED: return "refused: every connection of the peer is being served";
+	case ADM_NO_DESCRIPTORS: return "evicted: out of file descriptors";
+	case ADM__WHY_COUNT: break;
+	}
+	return "?";
+}
+
+struct admission *admission_new(const struct admission_limits *lim)
+{
+	if (!lim || !lim->total || !lim->per_uid || !lim->per_pid || lim->header_ms < 1 ||
+	    lim->idle_ms < 1 || lim->log_ms < 1)
+		return NULL;
+	struct admission *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->lim = *lim;
+	return a;
+}
+
+void admission_free(struct admission *a)
+{
+	if (!a)
+		return;
+	free(a->conns);
+	free(a);
+}
+
+static struct admission_conn *find(const struct admission *a, int fd)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->conns[i].fd == fd)
+			return &a->conns[i];
+	return NULL;
+}
+
+const struct admission_conn *admission_find(const struct admission *a, int fd)
+{
+	return find(a, fd);
+}
+
+static void drop(struct admission *a, struct admission_conn *c)
+{
+	*c = a->conns[--a->n];
+}
+
+static bool counts(const struct admission_conn *c)
+{
+	return !c->closing;
+}
+
+unsigned admission_count(const struct admission *a)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < a->n; i++)
+		n += counts(&a->conns[i]);
+	return n;
+}
+
+unsigned admission_count_uid(const struct admission *a, uid_t uid)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < a->n; i++)
+		n += counts(&a->conns[i]) && a->conns[i].uid == uid;
+	return n;
+}
+
+unsigned admission_count_pid(const struct admission *a, pid_t pid)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < a->n; i++)
+		n += counts(&a->conns[i]) && a->conns[i].pid == pid;
+	return n;
+}
+
+static void note(struct admission *a, uid_t uid, pid_t pid, enum admission_why why)
+{
+	struct admission_report *r = NULL;
+	for (size_t i = 0; i < a->n_reports; i++)
+		if (a->reports[i].uid == uid)
+			r = &a->reports[i];
+	if (!r && a->n_reports < REPORT_UIDS) {
+		r = &a->reports[a->n_reports++];
+		memset(r, 0, sizeof *r);
+		r->uid = uid;
+	}
+	if (!r) {
+		/* More uids than slots: the last slot sums the rest. */
+		r = &a->reports[REPORT_UIDS - 1];
+		r->uid = (uid_t)-1;
+	}
+	r->last_pid = pid;
+	r->count[why]++;
+}
+
+enum victim_scope { SCOPE_PID, SCOPE_UID, SCOPE_ANY };
+
+/* The oldest waiting (not served, not closing) connection in scope. For
+ * SCOPE_ANY, the oldest waiting one of the uid that holds the most
+ * connections; a uid whose connections are all being served is passed over. */
+static struct admission_conn *pick_victim(struct admission *a, enum victim_scope scope,
+					  uid_t uid, pid_t pid)
+{
+	struct admission_conn *best = NULL;
+	unsigned best_uid_count = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		struct admission_conn *c = &a->conns[i];
+		if (c->closing || c->serving)
+			continue;
+		if ((scope == SCOPE_PID && c->pid != pid) || (scope == SCOPE_UID && c->uid != uid))
+			continue;
+		unsigned uc = scope == SCOPE_ANY ? admission_count_uid(a, c->uid) : 0;
+		if (!best || uc > best_uid_count ||
+		    (uc == best_uid_count && c->phase_ms < best->phase_ms)) {
+			best = c;
+			best_uid_count = uc;
+		}
+	}
+	return best;
+}
+
+int admission_admit(struct admission *a, int fd, uid_t uid, pid_t pid, int64_t now_ms,
+		    int *evict, enum admission_why *why, struct err *e)
+{
+	*evict = -1;
+	*why = ADM__WHY_COUNT;
+
+	/* A stale entry under a reused fd (its close was never reported)
+	 * must not stand in for the new connection. */
+	struct admission_conn *stale = find(a, fd);
+	if (stale)
+		drop(a, stale);
+
+	struct admission_conn *victim = NULL;
+	enum admission_why reason = ADM__WHY_COUNT;
+	const char *limit_name = NULL;
+	unsigned limit = 0;
+	if (admission_count_pid(a, pid) >= a->lim.per_pid) {
+		reason = ADM_OVER_PID;
+		limit_name = "per-process";
+		limit = a->lim.per_pid;
+		victim = pick_victim(a, SCOPE_PID, uid, pid);
+	} else if (admission_count_uid(a, uid) >= a->lim.per_uid) {
+		reason = ADM_OVER_UID;
+		limit_name = "per-uid";
+		limit = a->lim.per_uid;
+		victim = pick_victim(a, SCOPE_UID, uid, pid);
+	} else if (admission_count(a) >= a->lim.total) {
+		reason = ADM_TABLE_FULL;
+		limit_name = "total";
+		limit = a->lim.total;
+		victim = pick_victim(a, SCOPE_ANY, uid, pid);
+	}
+	if (limit_name && !victim) {
+		note(a, uid, pid, ADM_REFUSED);
+		return err_set(e, ERR_REFUSED,
+			       "console connection of uid %u pid %ld refused: the %s limit of %u "
+			       "open connections is reached and every one of them is being served",
+			       (unsigned)uid, (long)pid, limit_name, limit);
+	}
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		struct admission_conn *p = realloc(a->conns, cap * sizeof *p);
+		if (!p)
+			return err_set(e, ERR_NOMEM, "out of memory admitting a console connection");
+		a->conns = p;
+		a->cap = cap;
+		/* the victim pointed into the old array */
+		if (victim)
+			victim = pick_victim(a, reason == ADM_OVER_PID ? SCOPE_PID
+					     : reason == ADM_OVER_UID ? SCOPE_UID : SCOPE_ANY,
+					     uid, pid);
+	}
+	if (victim) {
+		victim->closing = true;
+		note(a, victim->uid, victim->pid, reason);
+		*evict = victim->fd;
+		*why = reason;
+	}
+	a->conns[a->n++] = (struct admission_conn){
+		.fd = fd, .uid = uid, .pid = pid,
+		.accepted_ms = now_ms, .phase_ms = now_ms, .last_activity_ms = now_ms,
+	};
+	return 0;
+}
+
+void admission_headers_done(struct admission *a, int fd, int64_t now_ms)
+{
+	struct admission_conn *c = find(a, fd);
+	if (!c || c->headers_done)
+		return;
+	c->headers_done = true;
+	c->phase_ms = now_ms;   /* the body has header_ms from here */
+	c->last_activity_ms = now_ms;
+}
+
+void admission_serving(struct admission *a, int fd, int64_t now_ms)
+{
+	struct admission_conn *c = find(a, fd);
+	if (!c)
+		return;
+	c->headers_done = true;
+	c->serving = true;
+	c->last_activity_ms = now_ms;
+}
+
+void admission_activity(struct admission *a, int fd, int64_t now_ms)
+{
+	struct admission_conn *c = find(a, fd);
+	if (c)
+		c->last_activity_ms = now_ms;
+}
+
+void admission_request_done(struct admission *a, int fd, int64_t now_ms)
+{
+	struct admission_conn *c = find(a, fd);
+	if (!c)
+		return;
+	c->serving = false;
+	c->headers_done = false;
+	c->requests++;
+	c->phase_ms = now_ms;
+	c->last_activity_ms = now_ms;
+}
+
+void admission_closed(struct admission *a, int fd)
+{
+	struct admission_conn *c = find(a, fd);
+	if (c)
+		drop(a, c);
+}
+
+/* When a waiting connection's time is up, and which deadline that is. */
+static int64_t deadline_of(const struct admission *a, const struct admission_conn *c,
+			   enum admission_why *why)
+{
+	if (c->requests == 0 || c->headers_done) {
+		*why = ADM_HEADER_TIMEOUT;
+		return c->phase_ms + a->lim.header_ms;
+	}
+	*why = ADM_IDLE_TIMEOUT;
+	return c->phase_ms + a->lim.idle_ms;
+}
+
+size_t admission_expire(struct admission *a, int64_t now_ms, int *fds,
+			enum admission_why *whys, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < a->n && n < max; i++) {
+		struct admission_conn *c = &a->conns[i];
+		if (c->closing || c->serving)
+			continue;
+		enum admission_why why;
+		if (now_ms < deadline_of(a, c, &why))
+			continue;
+		c->closing = true;
+		note(a, c->uid, c->pid, why);
+		fds[n] = c->fd;
+		if (whys)
+			whys[n] = why;
+		n++;
+	}
+	return n;
+}
+
+size_t admission_shed(struct admission *a, int *fds, size_t max)
+{
+	size_t n = 0;
+	while (n < max) {
+		struct admission_conn *c = pick_victim(a, SCOPE_ANY, 0, 0);
+		if (!c)
+			break;
+		c->closing = true;
+		note(a, c->uid, c->pid, ADM_NO_DESCRIPTORS);
+		fds[n++] = c->fd;
+	}
+	return n;
+}
+
+int64_t admission_next_deadline_ms(const struct admission *a)
+{
+	int64_t next = INT64_MAX;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct admission_conn *c = &a->conns[i];
+		if (c->closing || c->serving)
+			continue;
+		enum admission_why why;
+		int64_t d = deadline_of(a, c, &why);
+		if (d < next)
+			next = d;
+	}
+	return next;
+}
+
+size_t admission_take_report(struct admission *a, int64_t now_ms,
+			     struct admission_report *out, size_t max)
+{
+	if (a->n_reports == 0 || max == 0)
+		return 0;
+	if (a->reported_once && now_ms - a->last_report_ms < a->lim.log_ms)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < a->n_reports; i++) {
+		if (n < max) {
+			out[n++] = a->reports[i];
+			continue;
+		}
+		/* fold the rest into the last one */
+		struct admission_report *last = &out[max - 1];
+		last->uid = (uid_t)-1;
+		last->last_pid = a->reports[i].last_pid;
+		for (int w = 0; w < ADM__WHY_COUNT; w++)
+			last->count[w] += a->reports[i].count[w];
+	}
+	a->n_reports = 0;
+	a->last_report_ms = now_ms;
+	a->reported_once = true;
+	return n;
+}

@@ -1,0 +1,680 @@
+/* routectld's BIRD worker (see worker.h for why a thread). */
+#include "daemon/worker.h"
+
+#include "bird/bird.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define CONNECT_RETRY_MIN_MS 250
+#define CONNECT_RETRY_MAX_MS 30000
+#define WAKE_WINDOW_MS 3000
+#define WAKE_EVERY_MS 2
+/* More changes than this waiting is a client gone wrong: refuse. */
+#define QUEUE_MAX 64
+
+enum wjob_kind { WJOB_CHANGE, WJOB_RELOAD };
+
+struct wjob {
+	enum wjob_kind kind;
+	struct command_job *cj;
+	struct wjob *next;
+};
+
+/* The published view: everything reads need, copied; owned by the worker,
+ * read by the loop, both under mu. */
+struct view {
+	char *site;
+	char *bird_socket;
+	struct command_service *services;
+	char ***listed;               /* per service: its listed prefix texts */
+	size_t n_services;
+	struct state *state;
+	char safe_mode[ERR_MSG_MAX];
+	enum safe_kind safe_kind;
+	int bird_connected;
+	char bird_version[32];
+	char bird_error[ERR_MSG_MAX];
+	struct last_apply last;
+	unsigned long repairs;
+	struct apply_peers peers;     /* a copy of the site's last precheck findings */
+	int have_peers;
+	time_t peers_at;
+	int in_flight;
+	char in_flight_id[17];
+	char in_flight_kind[32];
+	time_t in_flight_since;
+};
+
+struct worker {
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;           /* guards the queues, stop and the view */
+	struct wjob *queue, **queue_tail;
+	size_t queued;
+	struct wjob *done, **done_tail;
+	int stop;
+	int wake_fd;                  /* loop -> worker: a job or stop */
+	int done_fd;                  /* worker -> loop: finished jobs */
+	struct view view;
+
+	/* The worker thread's own (no lock). */
+	struct site site;
+	struct bird_conn *bird;
+	char bird_error[ERR_MSG_MAX];
+	int bird_err_code;            /* code of the last logged failure, 0: up */
+	int64_t next_connect_ms;
+	int64_t connect_delay_ms;
+	int64_t wake_until_ms;
+	int64_t next_wake_ms;
+	const struct state *published_state;
+	enum safe_kind published_safe_kind;
+	char published_safe_mode[ERR_MSG_MAX];
+	char published_last_id[17];
+	int64_t published_last_ms;
+	unsigned long published_repairs;
+	unsigned long published_peers_seq;
+};
+
+/* ---- the view ---------------------------------------------------------- */
+
+static void view_free_services(struct command_service *svcs, char ***listed, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (listed && listed[i]) {
+			for (size_t k = 0; listed[i][k]; k++)
+				free(listed[i][k]);
+			free(listed[i]);
+		}
+		if (svcs)
+			free((char *)svcs[i].name);
+	}
+	free(svcs);
+	free(listed);
+}
+
+/* Copies the services of the config (names, counts, short prefix lists)
+ * into the view: at start and after a reload. */
+static void publish_conf(struct worker *w)
+{
+	const struct conf *c = w->site.conf;
+	struct command_service *svcs = calloc(c->n_services + 1, sizeof *svcs);
+	char ***listed = calloc(c->n_services + 1, sizeof *listed);
+	char *site = strdup(c->site), *sock = strdup(c->bird_socket);
+	int ok = svcs && listed && site && sock;
+	for (size_t i = 0; ok && i < c->n_services; i++) {
+		const struct conf_service *cs = &c->services[i];
+		svcs[i].name = strdup(cs->name);
+		ok = svcs[i].name != NULL;
+		for (size_t k = 0; k < cs->n_prefixes; k++) {
+			if (cs->prefixes[k].family == 4)
+				svcs[i].n_ipv4++;
+			else
+				svcs[i].n_ipv6++;
+		}
+		if (!ok || cs->n_prefixes > COMMAND_PREFIXES_LISTED)
+			continue;
+		listed[i] = calloc(cs->n_prefixes + 1, sizeof **listed);
+		ok = listed[i] != NULL;
+		for (size_t k = 0; ok && k < cs->n_prefixes; k++)
+			ok = (listed[i][k] = strdup(cs->prefixes[k].text)) != NULL;
+		svcs[i].listed = (const char *const *)listed[i];
+	}
+	if (!ok) {
+		log_error("out of memory: status keeps showing the previous config");
+		view_free_services(svcs, listed, c->n_services);
+		free(site);
+		free(sock);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	struct command_service *old_svcs = w->view.services;
+	char ***old_listed = w->view.listed;
+	size_t old_n = w->view.n_services;
+	char *old_site = w->view.site, *old_sock = w->view.bird_socket;
+	w->view.services = svcs;
+	w->view.listed = listed;
+	w->view.n_services = c->n_services;
+	w->view.site = site;
+	w->view.bird_socket = sock;
+	pthread_mutex_unlock(&w->mu);
+	view_free_services(old_svcs, old_listed, old_n);
+	free(old_site);
+	free(old_sock);
+}
+
+/* Copies the desired state, last apply and BIRD's state into the view when
+ * they changed. */
+static void publish_state(struct worker *w, int force)
+{
+	struct site *s = &w->site;
+	int64_t last_ms = s->last.have ? (int64_t)s->last.at * 1000 + s->last.ms : 0;
+	int changed = force || s->state != w->published_state ||
+		      s->safe_kind != w->published_safe_kind ||
+		      strcmp(s->safe_mode, w->published_safe_mode) != 0 ||
+		      strcmp(s->last.change_id, w->published_last_id) != 0 ||
+		      last_ms != w->published_last_ms || s->repairs != w->published_repairs ||
+		      s->peers_seq != w->published_peers_seq;
+	if (!changed)
+		return;
+	struct state *dup = s->state ? state_dup(s->state) : NULL;
+	if (s->state && !dup) {
+		log_error("out of memory: status keeps showing the previous state");
+		return;
+	}
+	struct apply_peers peers = { 0 };
+	int peers_ok = apply_peers_copy(&peers, &s->peers) == 0;
+	if (!peers_ok)
+		log_error("out of memory: status keeps showing the previous peer findings");
+	pthread_mutex_lock(&w->mu);
+	struct state *old = w->view.state;
+	w->view.state = dup;
+	if (peers_ok) {
+		struct apply_peers swap = w->view.peers;
+		w->view.peers = peers;
+		peers = swap;
+		w->view.have_peers = s->have_peers;
+		w->view.peers_at = s->peers_at;
+	}
+	snprintf(w->view.safe_mode, sizeof w->view.safe_mode, "%s", s->safe_mode);
+	w->view.safe_kind = s->safe_kind;
+	w->view.last = s->last;
+	w->view.repairs = s->repairs;
+	pthread_mutex_unlock(&w->mu);
+	state_free(old);
+	apply_peers_free(&peers);
+	if (peers_ok)
+		w->published_peers_seq = s->peers_seq;
+	w->published_state = s->state;
+	w->published_safe_kind = s->safe_kind;
+	snprintf(w->published_safe_mode, sizeof w->published_safe_mode, "%s", s->safe_mode);
+	snprintf(w->published_last_id, sizeof w->published_last_id, "%s", s->last.change_id);
+	w->published_last_ms = last_ms;
+	w->published_repairs = s->repairs;
+}
+
+static void publish_bird(struct worker *w)
+{
+	int up = w->bird && bird_alive(w->bird);
+	pthread_mutex_lock(&w->mu);
+	w->view.bird_connected = up;
+	snprintf(w->view.bird_version, sizeof w->view.bird_version, "%s",
+		 up ? bird_version(w->bird) : "");
+	snprintf(w->view.bird_error, sizeof w->view.bird_error, "%s", up ? "" : w->bird_error);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void publish_in_flight(struct worker *w, const char *kind, const char *change_id)
+{
+	pthread_mutex_lock(&w->mu);
+	w->view.in_flight = kind != NULL;
+	snprintf(w->view.in_flight_kind, sizeof w->view.in_flight_kind, "%s", kind ? kind : "");
+	snprintf(w->view.in_flight_id, sizeof w->view.in_flight_id, "%s",
+		 change_id ? change_id : "");
+	w->view.in_flight_since = time(NULL);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void with_view(void *arg, void (*fn)(const struct command_view *v, void *fn_arg),
+		      void *fn_arg)
+{
+	struct worker *w = arg;
+	pthread_mutex_lock(&w->mu);
+	const struct view *pv = &w->view;
+	struct command_view v = {
+		.site = pv->site ? pv->site : "",
+		.bird_socket = pv->bird_socket ? pv->bird_socket : "",
+		.services = pv->services,
+		.n_services = pv->n_services,
+		.state = pv->state,
+		.safe_mode = pv->safe_mode,
+		.safe_kind = pv->safe_kind,
+		.bird_connected = pv->bird_connected,
+		.bird_version = pv->bird_version,
+		.bird_error = pv->bird_error,
+		.last = &pv->last,
+		.repairs = pv->repairs,
+		.peers = pv->have_peers ? &pv->peers : NULL,
+		.peers_at = pv->peers_at,
+		.in_flight = pv->in_flight,
+		.in_flight_change_id = pv->in_flight_id,
+		.in_flight_kind = pv->in_flight_kind,
+		.in_flight_since = pv->in_flight_since,
+	};
+	fn(&v, fn_arg);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- the BIRD connection ------------------------------------------------- */
+
+static void bird_down(struct worker *w, int code, const char *why)
+{
+	/* One line per change of state: from up, or a new kind of failure. */
+	if (w->bird_err_code != code) {
+		struct log_fields lf = { LOG_MSGID_BIRD_STATE, NULL, w->site.conf->site, NULL };
+		log_record(LOG_LVL_WARN, &lf,
+			   "BIRD at %s is not reachable: %s (retrying, backing off up to %d s)",
+			   w->site.conf->bird_socket, why, CONNECT_RETRY_MAX_MS / 1000);
+		w->bird_err_code = code;
+	}
+	apply_one_line(why, w->bird_error, sizeof w->bird_error);   /* status: one line */
+	w->next_connect_ms = now_ms() + w->connect_delay_ms;
+	w->connect_delay_ms *= 2;
+	if (w->connect_delay_ms > CONNECT_RETRY_MAX_MS)
+		w->connect_delay_ms = CONNECT_RETRY_MAX_MS;
+	publish_bird(w);
+}
+
+/* Drops a connection that died (or must be dropped); the next attempt
+ * comes after the first backoff step. */
+static void bird_disconnect(struct worker *w, const char *why)
+{
+	if (!w->bird)
+		return;
+	struct log_fields lf = { LOG_MSGID_BIRD_STATE, NULL, w->site.conf->site, NULL };
+	log_record(LOG_LVL_WARN, &lf, "BIRD connection lost (%s); reconnecting", why);
+	bird_close(w->bird);
+	w->bird = NULL;
+	w->bird_err_code = ERR_CONNECT;   /* logged just now */
+	w->connect_delay_ms = CONNECT_RETRY_MIN_MS;
+	apply_one_line(why, w->bird_error, sizeof w->bird_error);
+	w->next_connect_ms = now_ms() + w->connect_delay_ms;
+	publish_bird(w);
+}
+
+/* After any use of the connection: a dead one is dropped. */
+static void check_bird(struct worker *w, const char *why)
+{
+	if (w->bird && !bird_alive(w->bird))
+		bird_disconnect(w, why);
+}
+
+static void bird_connect(struct worker *w)
+{
+	struct err e;
+	struct bird_conn *b = NULL;
+	if (bird_open(w->site.conf->bird_socket, (int)w->site.conf->bird_timeout_ms, &b, &e) < 0) {
+		bird_down(w, (int)e.code, e.msg);
+		return;
+	}
+	w->bird = b;
+	w->bird_error[0] = '\0';
+	w->bird_err_code = 0;
+	w->connect_delay_ms = CONNECT_RETRY_MIN_MS;
+	struct log_fields lf = { LOG_MSGID_BIRD_STATE, NULL, w->site.conf->site, NULL };
+	log_record(LOG_LVL_INFO, &lf, "connected to BIRD %s at %s", bird_version(b),
+		   w->site.conf->bird_socket);
+	publish_bird(w);
+	/* Apply in full, whatever the comparison says: a routectld that died
+	 * between `configure timeout` and `configure confirm` left BIRD with an
+	 * undo pending, which would bring back a state nobody wants; a fresh
+	 * configure and confirm cancels it. */
+	if (!w->site.safe_mode[0]) {
+		publish_in_flight(w, "reconcile", NULL);
+		site_reconcile(&w->site, w->bird, "BIRD connection established", 1);
+		publish_in_flight(w, NULL, NULL);
+		check_bird(w, w->site.last.message);
+		publish_state(w, 0);
+	}
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+static void finish(struct worker *w, struct wjob *j)
+{
+	pthread_mutex_lock(&w->mu);
+	j->next = NULL;
+	*w->done_tail = j;
+	w->done_tail = &j->next;
+	pthread_mutex_unlock(&w->mu);
+	uint64_t one = 1;
+	if (write(w->done_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_error("worker: cannot signal the event loop: %s", strerror(errno));
+}
+
+/* A change refused for want of a connection also says why there is none
+ * (e.g. BIRD stopped answering, or its socket is missing). */
+static void why_not_connected(struct worker *w, int rc, struct err *e)
+{
+	if (rc != -ERR_CONNECT || w->bird || !w->bird_error[0] ||
+	    strstr(e->msg, w->bird_error))
+		return;
+	char what[ERR_MSG_MAX];
+	snprintf(what, sizeof what, "%s", e->msg);
+	err_set(e, ERR_CONNECT, "%.1500s: %.2000s", what, w->bird_error);
+}
+
+static void run_change(struct worker *w, struct command_job *cj)
+{
+	err_clear(&cj->err);
+	/* An operator's change is worth a connection attempt now, whatever
+	 * the backoff says (BIRD may have come back since the last try). */
+	if (!cj->req.dry_run && !w->bird && !w->site.safe_mode[0])
+		bird_connect(w);
+	if (!cj->req.change_id[0])
+		change_id_new(cj->req.change_id);
+	if (!cj->req.dry_run)
+		publish_in_flight(w, change_kind_name(cj->req.kind), cj->req.change_id);
+	cj->rc = site_change(&w->site, w->bird, &cj->req, &cj->who, &cj->res, &cj->err);
+	if (!cj->req.dry_run)
+		publish_in_flight(w, NULL, NULL);
+	why_not_connected(w, cj->rc, &cj->err);
+	check_bird(w, cj->err.msg);
+	publish_state(w, 0);
+}
+
+/* Adopt runs here like a change: it reads BIRD and may apply. In safe mode
+ * the worker does not connect to BIRD by itself (it leaves BIRD alone), so
+ * adopt connects first; connecting in safe mode applies nothing. */
+static void run_adopt(struct worker *w, struct command_job *cj)
+{
+	err_clear(&cj->err);
+	if (!w->bird && w->site.safe_mode[0])
+		bird_connect(w);
+	if (!cj->adopt.change_id[0])
+		change_id_new(cj->adopt.change_id);
+	if (!cj->adopt.dry_run)
+		publish_in_flight(w, "adopt", cj->adopt.change_id);
+	cj->rc = site_adopt(&w->site, w->bird, &cj->adopt, &cj->who, &cj->adopt_res, &cj->err);
+	if (!cj->adopt.dry_run)
+		publish_in_flight(w, NULL, NULL);
+	why_not_connected(w, cj->rc, &cj->err);
+	check_bird(w, cj->err.msg);
+	publish_state(w, 0);
+}
+
+static void run_job(struct worker *w, struct command_job *cj)
+{
+	if (cj->kind == COMMAND_JOB_ADOPT)
+		run_adopt(w, cj);
+	else
+		run_change(w, cj);
+}
+
+static void run_reload(struct worker *w)
+{
+	int socket_changed = 0;
+	struct err e;
+	if (site_reload(&w->site, &socket_changed, &e) < 0) {
+		log_error("%s", e.msg);
+		return;
+	}
+	publish_conf(w);
+	publish_state(w, 1);
+	if (socket_changed) {
+		bird_disconnect(w, "BIRD control socket changed by reload");
+		w->next_connect_ms = 0;
+	}
+	publish_in_flight(w, "reconcile", NULL);
+	site_reconcile(&w->site, w->bird, "reload", 0);
+	publish_in_flight(w, NULL, NULL);
+	check_bird(w, w->site.last.message);
+	publish_state(w, 0);
+	/* Logged once the reload is whole, with the reconcile it brings. */
+	log_info("reloaded %s", w->site.conf_path);
+}
+
+/* Takes the next job, or NULL; *stop tells whether to stop. */
+static struct wjob *next_job(struct worker *w, int *stop)
+{
+	pthread_mutex_lock(&w->mu);
+	*stop = w->stop;
+	struct wjob *j = *stop ? NULL : w->queue;
+	if (j) {
+		w->queue = j->next;
+		if (!w->queue)
+			w->queue_tail = &w->queue;
+		w->queued--;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return j;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct site *s = &w->site;
+	for (;;) {
+		int stop;
+		struct wjob *j;
+		while ((j = next_job(w, &stop)) != NULL) {
+			if (j->kind == WJOB_CHANGE) {
+				run_job(w, j->cj);
+				finish(w, j);
+			} else {
+				run_reload(w);
+				free(j);
+			}
+		}
+		if (stop)
+			break;
+		int64_t now = now_ms();
+		if (!s->safe_mode[0] && !w->bird && now >= w->next_connect_ms)
+			bird_connect(w);
+		if (now_ms() >= site_next_due_ms(s, w->bird)) {
+			site_run_due(s, w->bird, now_ms());
+			check_bird(w, s->last.message);
+			publish_state(w, 0);
+		}
+		if (s->bird_changed) {
+			s->bird_changed = 0;
+			w->wake_until_ms = now_ms() + WAKE_WINDOW_MS;
+			w->next_wake_ms = now_ms();
+		}
+		now = now_ms();
+		if (w->bird && now < w->wake_until_ms && now >= w->next_wake_ms) {
+			struct err e;
+			if (bird_wake(w->bird, (int)s->conf->bird_timeout_ms, &e) < 0)
+				check_bird(w, e.msg);
+			w->next_wake_ms = now_ms() + WAKE_EVERY_MS;
+		}
+
+		int64_t deadline = site_next_due_ms(s, w->bird);
+		if (!w->bird && !s->safe_mode[0] && w->next_connect_ms < deadline)
+			deadline = w->next_connect_ms;
+		if (w->bird && now < w->wake_until_ms && w->next_wake_ms < deadline)
+			deadline = w->next_wake_ms;
+		int64_t timeout = deadline - now_ms();
+		if (timeout < 0)
+			timeout = 0;
+		if (timeout > 1000)
+			timeout = 1000;
+		struct pollfd pfd[2] = {
+			{ .fd = w->wake_fd, .events = POLLIN },
+			{ .fd = w->bird ? bird_fd(w->bird) : -1, .events = POLLIN },
+		};
+		int n = poll(pfd, 2, (int)timeout);
+		if (n < 0 && errno != EINTR) {
+			log_error("worker: poll: %s", strerror(errno));
+			continue;
+		}
+		if (n > 0 && pfd[0].revents) {
+			uint64_t v;
+			if (read(w->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+				log_error("worker: read: %s", strerror(errno));
+		}
+		if (n > 0 && w->bird && pfd[1].revents) {
+			/* Readable while idle: an asynchronous message, or BIRD
+			 * closed the socket. */
+			struct err e;
+			if (bird_read_idle(w->bird, &e) < 0)
+				bird_disconnect(w, e.msg);
+		}
+	}
+	/* Stopping: what is still queued is refused, and returned. */
+	pthread_mutex_lock(&w->mu);
+	struct wjob *rest = w->queue;
+	w->queue = NULL;
+	w->queue_tail = &w->queue;
+	w->queued = 0;
+	pthread_mutex_unlock(&w->mu);
+	while (rest) {
+		struct wjob *j = rest;
+		rest = rest->next;
+		if (j->kind == WJOB_CHANGE) {
+			j->cj->rc = err_set(&j->cj->err, ERR_REFUSED,
+					    "routectld is stopping; the change was not made");
+			finish(w, j);
+		} else {
+			free(j);
+		}
+	}
+	return NULL;
+}
+
+/* ---- the loop's side ---------------------------------------------------------- */
+
+static int enqueue(struct worker *w, enum wjob_kind kind, struct command_job *cj,
+		   struct err *e)
+{
+	struct wjob *j = calloc(1, sizeof *j);
+	if (!j)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	j->kind = kind;
+	j->cj = cj;
+	pthread_mutex_lock(&w->mu);
+	if (w->stop || (kind == WJOB_CHANGE && w->queued >= QUEUE_MAX)) {
+		int stopping = w->stop;
+		pthread_mutex_unlock(&w->mu);
+		free(j);
+		return stopping ? err_set(e, ERR_REFUSED, "routectld is stopping; the change "
+						      "was not made")
+				: err_set(e, ERR_REFUSED,
+					  "%d changes are already waiting for BIRD; the change "
+					  "was not made, try again when they are done",
+					  QUEUE_MAX);
+	}
+	*w->queue_tail = j;
+	w->queue_tail = &j->next;
+	w->queued++;
+	pthread_mutex_unlock(&w->mu);
+	uint64_t one = 1;
+	if (write(w->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_error("cannot wake the BIRD worker: %s", strerror(errno));
+	return 0;
+}
+
+static int submit(void *arg, struct command_job *job, struct err *e)
+{
+	return enqueue(arg, WJOB_CHANGE, job, e);
+}
+
+void worker_backend(struct worker *w, struct command_backend *b)
+{
+	b->arg = w;
+	b->with_view = with_view;
+	b->submit = submit;
+}
+
+void worker_reload(struct worker *w)
+{
+	struct err e;
+	if (enqueue(w, WJOB_RELOAD, NULL, &e) < 0)
+		log_error("reload: %s", e.msg);
+}
+
+int worker_done_fd(const struct worker *w)
+{
+	return w->done_fd;
+}
+
+void worker_collect(struct worker *w)
+{
+	uint64_t v;
+	if (read(w->done_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+		log_error("read from the BIRD worker: %s", strerror(errno));
+	pthread_mutex_lock(&w->mu);
+	struct wjob *list = w->done;
+	w->done = NULL;
+	w->done_tail = &w->done;
+	pthread_mutex_unlock(&w->mu);
+	while (list) {
+		struct wjob *j = list;
+		list = list->next;
+		command_job_done(j->cj);
+		free(j);
+	}
+}
+
+struct worker *worker_start(struct site *s, struct err *e)
+{
+	struct worker *w = calloc(1, sizeof *w);
+	if (!w) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	w->wake_fd = w->done_fd = -1;
+	w->queue_tail = &w->queue;
+	w->done_tail = &w->done;
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->wake_fd < 0 || w->done_fd < 0) {
+		err_set(e, ERR_IO, "eventfd: %s", strerror(errno));
+		worker_free(w);
+		return NULL;
+	}
+	w->site = *s;
+	w->connect_delay_ms = CONNECT_RETRY_MIN_MS;
+	w->bird_err_code = -1;   /* nothing logged yet */
+	snprintf(w->bird_error, sizeof w->bird_error, "not connected yet");
+	publish_conf(w);
+	publish_state(w, 1);
+	publish_bird(w);
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc != 0) {
+		err_set(e, ERR_IO, "cannot start the BIRD worker thread: %s", strerror(rc));
+		memset(&w->site, 0, sizeof w->site);
+		worker_free(w);
+		return NULL;
+	}
+	w->started = 1;
+	memset(s, 0, sizeof *s);
+	return w;
+}
+
+void worker_stop(struct worker *w)
+{
+	if (!w || !w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_mutex_unlock(&w->mu);
+	uint64_t one = 1;
+	if (write(w->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_error("cannot wake the BIRD worker: %s", strerror(errno));
+	pthread_join(w->thread, NULL);
+	w->started = 0;
+	if (w->bird)
+		bird_close(w->bird);
+	w->bird = NULL;
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	worker_stop(w);
+	site_close(&w->site);
+	view_free_services(w->view.services, w->view.listed, w->view.n_services);
+	free(w->view.site);
+	free(w->view.bird_socket);
+	state_free(w->view.state);
+	apply_peers_free(&w->view.peers);
+	if (w->wake_fd >= 0)
+		close(w->wake_fd);
+	if (w->done_fd >= 0)
+		close(w->done_fd);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}

@@ -1,0 +1,56 @@
+/* routectld's BIRD worker: one thread that owns the BIRD connection and the
+ * site controller (site/), and runs every change, staged step, reconcile,
+ * verify and reconnect.
+ *
+ * Why a thread rather than a non-blocking BIRD client driven by the loop:
+ * apply/ and site/ are straight-line sequences of blocking BIRD commands
+ * with timeouts (precheck, configure timeout, verify until it matches,
+ * confirm, undo on failure), shared with the CLI's emergency mode and the
+ * tests. Turning them into state machines would duplicate each sequence;
+ * one thread keeps them as they read, and the event loop never waits on
+ * BIRD: a silent or slow BIRD costs the worker its timeouts, never a read.
+ *
+ * Single writer: only this thread changes the desired state (struct site).
+ * After each step it publishes a view (a copy: desired state, BIRD's
+ * connection state, last apply, repairs, the change in flight) under a
+ * mutex; reads are answered from that view by the event loop. Changes are
+ * queued in order and come back through a done queue and an eventfd that
+ * the loop polls.
+ *
+ * Reconnects back off, 250 ms doubling to 30 s, and log one line per
+ * change of BIRD's state (up, down, or a new reason for being down), not
+ * one per attempt. After an apply that changed what BIRD runs, the worker
+ * keeps waking BIRD with `show status` every 2 ms for 3 s: BIRD 2.0.12
+ * sends the tail of a large update burst only when its I/O loop wakes
+ * (shared BIRD facts, "Propagation speed"). */
+#ifndef ROUTECTL_WORKER_H
+#define ROUTECTL_WORKER_H
+
+#include "api/commands.h"
+#include "site/site.h"
+
+struct worker;
+
+/* Starts the thread with s (taken: the caller must not touch it again).
+ * Returns NULL with e set when the thread or its fds cannot be made (then
+ * s is still the caller's). */
+struct worker *worker_start(struct site *s, struct err *e);
+
+/* The fd the event loop polls (POLLIN): finished jobs are waiting. */
+int worker_done_fd(const struct worker *w);
+/* In the loop's thread: hands every finished job to command_job_done(). */
+void worker_collect(struct worker *w);
+
+/* The command layer's backend (with_view, submit) over this worker. */
+void worker_backend(struct worker *w, struct command_backend *b);
+
+/* SIGHUP: queues a reload of config, policy, template and state. */
+void worker_reload(struct worker *w);
+
+/* Stops the thread after its current step; queued changes are refused
+ * ("routectld is stopping") and come back through the done queue, so call
+ * worker_collect() after. Frees the site. */
+void worker_stop(struct worker *w);
+void worker_free(struct worker *w);
+
+#endif

@@ -1,0 +1,1098 @@
+/* The site controller: desired state, changes, staged steps, reconcile. */
+#include "site/site.h"
+
+#include "apply/apply.h"
+#include "bird/bird.h"
+#include "common/diff.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/timeutil.h"
+#include "render/render.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STEP_RETRY_MS 5000
+#define RECONCILE_BACKOFF_MAX_S 300
+
+const char *change_kind_name(enum change_kind k)
+{
+	static const char *const names[] = { "drain", "undrain", "set" };
+	return (unsigned)k < 3 ? names[k] : "change";
+}
+
+static void set_last_apply(struct site *s, const char *trigger, int ok, const char *change_id,
+			   const char *message, int64_t ms)
+{
+	s->last.have = 1;
+	s->last.ok = ok;
+	s->last.at = time(NULL);
+	s->last.ms = ms;
+	snprintf(s->last.trigger, sizeof s->last.trigger, "%s", trigger);
+	snprintf(s->last.change_id, sizeof s->last.change_id, "%s", change_id ? change_id : "");
+	/* status shows it on one line */
+	apply_one_line(message ? message : "", s->last.message, sizeof s->last.message);
+}
+
+/* Keeps what a precheck found, for status (takes the peers over). */
+static void keep_peer_findings(struct site *s, struct apply_peers *peers)
+{
+	apply_peers_free(&s->peers);
+	s->peers = *peers;
+	memset(peers, 0, sizeof *peers);
+	s->have_peers = 1;
+	s->peers_at = time(NULL);
+	s->peers_seq++;
+}
+
+const char *safe_kind_name(enum safe_kind k)
+{
+	switch (k) {
+	case SAFE_STATE_LOST: return "state-lost";
+	case SAFE_STATE_UNUSABLE: return "state-unusable";
+	case SAFE_NONE: break;
+	}
+	return "";
+}
+
+/* Sets the safe mode reason (printf) and kind, and logs it. */
+static void enter_safe_mode(struct site *s, enum safe_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void enter_safe_mode(struct site *s, enum safe_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->safe_mode, sizeof s->safe_mode, fmt, ap);
+	va_end(ap);
+	s->safe_kind = kind;
+	s->first_start_unchecked = 0;
+	log_error("SAFE MODE: %s", s->safe_mode);
+}
+
+/* ---- start-up and reload ------------------------------------------------ */
+
+int site_load_config(const char *path, struct conf **c, struct policy *p, char **tmpl,
+		     struct err *e)
+{
+	int rc = conf_load(path, c, e);
+	if (rc < 0)
+		return rc;
+	rc = policy_load((*c)->policy_path, p, e);
+	if (rc == 0)
+		rc = render_load_template(*c, tmpl, e);
+	if (rc < 0) {
+		conf_free(*c);
+		*c = NULL;
+	}
+	return rc;
+}
+
+/* First start or lost state: see store.h, "Lost state". Never creates a
+ * fresh state (every service at its initial mode, usually announce) where
+ * routectld has run before. */
+static int load_state(struct site *s, struct err *e)
+{
+	struct state *st = NULL;
+	struct err le;
+	err_clear(&le);
+	int dangling = 0;
+	int rc = state_dir_check(s->conf->state_dir, &dangling, &le);
+	if (rc == 0) {
+		rc = state_load(s->state_path, &st, &le);
+		dangling = rc == -ERR_INVALID && state_is_dangling_link(s->state_path);
+	}
+	if (rc == -ERR_NOTFOUND) {
+		struct state_evidence ev;
+		if (state_find_evidence(s->conf, &ev, e) < 0)
+			return -(int)e->code;
+		if (ev.found) {
+			enter_safe_mode(s, SAFE_STATE_LOST,
+					"the desired state is lost: %s, but routectld has run at "
+					"this site before: %s. routectld does not start over with "
+					"a fresh state, leaves BIRD as it is and refuses changes. "
+					"Restore the state file and send SIGHUP, or take what BIRD "
+					"exports now as the desired state: routectl adopt %s "
+					"--reason TEXT",
+					le.msg, ev.what, s->conf->site);
+			return 0;
+		}
+		rc = fs_mkdirs(s->conf->state_dir, 0750, e);
+		if (rc < 0)
+			return rc;
+		st = state_new(s->conf, time(NULL));
+		if (!st)
+			return err_set(e, ERR_NOMEM, "out of memory");
+		rc = state_save(s->state_path, st, e);
+		if (rc < 0) {
+			state_free(st);
+			return rc;
+		}
+		log_info("first start at site %s: no state file at %s and no include at %s; "
+			 "created the state with every service at its initial state",
+			 s->conf->site, s->state_path, s->conf->include_path);
+		s->first_start_unchecked = 1;
+	} else if (rc < 0 && dangling) {
+		enter_safe_mode(s, SAFE_STATE_LOST,
+				"the desired state is lost: %s. routectld leaves BIRD as it is "
+				"and refuses changes. Mount or restore the state and send "
+				"SIGHUP, or take what BIRD exports now as the desired state: "
+				"routectl adopt %s --reason TEXT",
+				le.msg, s->conf->site);
+		return 0;
+	} else if (rc < 0) {
+		enter_safe_mode(s, SAFE_STATE_UNUSABLE,
+				"state file does not load: %s. routectld does not touch BIRD and "
+				"refuses changes until the file is fixed (then SIGHUP or restart), "
+				"or what BIRD exports now is adopted with routectl adopt %s "
+				"--force --reason TEXT",
+				le.msg, s->conf->site);
+		return 0;
+	} else if (strcmp(st->site, s->conf->site) != 0) {
+		enter_safe_mode(s, SAFE_STATE_UNUSABLE,
+				"state file %s is for site '%s' but the config is for site '%s'. "
+				"routectld does not touch BIRD and refuses changes until this is "
+				"fixed",
+				s->state_path, st->site, s->conf->site);
+		state_free(st);
+		return 0;
+	} else {
+		/* The generation never goes backwards: a state file older than
+		 * what BIRD was last given (a restored backup, or a routectld
+		 * killed between writing the include and saving) continues from
+		 * the include's generation. */
+		struct state_evidence ev;
+		int save = state_sync_services(st, s->conf, time(NULL)) > 0;
+		if (save)
+			log_info("state: services brought in line with the config");
+		if (state_find_evidence(s->conf, &ev, &le) == 0 && ev.has_header &&
+		    strcmp(ev.site, s->conf->site) == 0 && ev.generation > st->generation) {
+			log_warn("state: %s has generation %" PRIu64 ", older than %s; continuing "
+				 "from generation %" PRIu64, s->state_path, st->generation,
+				 ev.what, ev.generation);
+			st->generation = ev.generation;
+			save = 1;
+		}
+		rc = save ? state_save(s->state_path, st, e) : 0;
+		if (rc < 0) {
+			state_free(st);
+			return rc;
+		}
+	}
+	s->safe_mode[0] = '\0';
+	s->safe_kind = SAFE_NONE;
+	state_free(s->state);
+	s->state = st;
+	return 0;
+}
+
+/* BIRD cannot start without the include its config names: write it when it
+ * is missing. An existing file that differs is left to the reconciler, which
+ * applies it with the full check/verify/confirm sequence. */
+static int ensure_include(struct site *s, struct err *e)
+{
+	struct buf cand = { 0 };
+	char *current = NULL;
+	int rc = apply_plan(s->conf, s->state, s->tmpl, &cand, &current, e);
+	if (rc == 0 && !current) {
+		rc = fs_write_atomic(s->conf->include_path, cand.p, cand.len, 0644, e);
+		if (rc == 0)
+			log_info("wrote %s (it did not exist)", s->conf->include_path);
+	}
+	free(current);
+	buf_free(&cand);
+	return rc;
+}
+
+int site_open(struct site *s, const char *conf_path, struct err *e)
+{
+	memset(s, 0, sizeof *s);
+	s->conf_path = strdup(conf_path);
+	if (!s->conf_path)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	int rc = site_load_config(conf_path, &s->conf, &s->policy, &s->tmpl, e);
+	if (rc < 0)
+		return rc;
+	snprintf(s->state_path, sizeof s->state_path, "%s/state.json", s->conf->state_dir);
+	fs_clean_stale_temps(s->conf->include_path, s->conf->state_dir);  /* left by a crash */
+	/* The state directory is made only at a first start (load_state):
+	 * one that is missing may be a file system that did not mount. */
+	rc = load_state(s, e);
+	if (rc < 0)
+		return rc;
+	if (!s->safe_mode[0]) {
+		/* An include that is not a regular file (a FIFO, a directory)
+		 * is refused at once by the reader; start anyway, so that the
+		 * console says why: every apply fails with that reason and BIRD
+		 * is left alone until it is fixed. */
+		struct err ie;
+		err_clear(&ie);
+		rc = ensure_include(s, &ie);
+		if (rc == -ERR_INVALID)
+			log_error("%s; routectld leaves BIRD alone until it is fixed", ie.msg);
+		else if (rc < 0)
+			return err_set(e, ie.code, "%s", ie.msg);
+	}
+	s->next_reconcile_ms = now_ms() + (int64_t)s->conf->reconcile_interval_s * 1000;
+	return 0;
+}
+
+void site_close(struct site *s)
+{
+	apply_peers_free(&s->peers);
+	state_free(s->state);
+	conf_free(s->conf);
+	free(s->tmpl);
+	free(s->conf_path);
+	memset(s, 0, sizeof *s);
+}
+
+int site_reload(struct site *s, int *bird_socket_changed, struct err *e)
+{
+	struct conf *c = NULL;
+	struct policy p;
+	char *tmpl = NULL;
+	*bird_socket_changed = 0;
+	if (site_load_config(s->conf_path, &c, &p, &tmpl, e) < 0)
+		return err_prefix(e, "reload: keeping the running config");
+	if (strcmp(c->site, s->conf->site) != 0 ||
+	    strcmp(c->console_socket, s->conf->console_socket) != 0 ||
+	    strcmp(c->state_dir, s->conf->state_dir) != 0) {
+		conf_free(c);
+		free(tmpl);
+		return err_set(e, ERR_INVALID,
+			       "reload: site, console socket and state-dir cannot change on "
+			       "reload (restart routectld); keeping the running config");
+	}
+	*bird_socket_changed = strcmp(c->bird_socket, s->conf->bird_socket) != 0;
+	conf_free(s->conf);
+	free(s->tmpl);
+	s->conf = c;
+	s->policy = p;
+	s->tmpl = tmpl;
+	struct err le;
+	if (load_state(s, &le) < 0)
+		log_error("reload: state: %s", le.msg);
+	return 0;
+}
+
+/* ---- lost state ------------------------------------------------------------ */
+
+/* Keeps whatever is at the state file's path under another name before the
+ * adopted state is saved over it: a hard link for a file, FIFO or link (the
+ * save's rename then only drops the name state.json), a rename for a
+ * directory (which a rename could not replace). *moved says which, for
+ * put_back. */
+static int set_aside(const char *path, char *aside, size_t size, int *moved, struct err *e)
+{
+	aside[0] = '\0';
+	*moved = 0;
+	struct stat sb;
+	if (lstat(path, &sb) < 0)
+		return errno == ENOENT || errno == ENOTDIR
+			       ? 0
+			       : err_set(e, ERR_IO, "%s: cannot look at it: %s", path,
+					 strerror(errno));
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
+	/* Never over an earlier one: a name that is free (link() and, for a
+	 * directory, the lstat check make sure). */
+	int rc = -1;
+	for (unsigned i = 0; i < 100; i++) {
+		int n = i ? snprintf(aside, size, "%s.refused-%s.%u", path, when, i)
+			  : snprintf(aside, size, "%s.refused-%s", path, when);
+		if (n >= (int)size)
+			return err_set(e, ERR_INVALID, "%s: path too long", path);
+		struct stat ab;
+		if (lstat(aside, &ab) == 0)
+			continue;
+		rc = S_ISDIR(sb.st_mode) ? rename(path, aside) : link(path, aside);
+		if (rc == 0 || errno != EEXIST)
+			break;
+	}
+	if (rc < 0) {
+		int saved = errno;
+		aside[0] = '\0';
+		return err_set(e, ERR_IO, "cannot keep %s as %s.refused-%s: %s", path, path, when,
+			       strerror(saved));
+	}
+	*moved = S_ISDIR(sb.st_mode);
+	return 0;
+}
+
+static void put_back(const char *path, const char *aside, int moved)
+{
+	if (!aside[0])
+		return;
+	if (moved) {
+		if (rename(aside, path) < 0)
+			log_error("cannot put %s back as %s: %s", aside, path, strerror(errno));
+	} else if (unlink(aside) < 0) {
+		log_warn("cannot remove %s: %s", aside, strerror(errno));
+	}
+}
+
+/* Right after a first start (a fresh state, no include found), the first
+ * time BIRD is live: if BIRD already runs routectl's routes and exports them
+ * otherwise than the fresh state says, an earlier state was lost with its
+ * include; enter safe mode (state lost) instead of applying, and keep the
+ * fresh state file aside so that a restart does not load it. Returns 0 to go
+ * on (BIRD agrees, or runs no routectl include), 1 when the site is now in
+ * safe mode, <0 when BIRD could not be asked (e says why; the check is made
+ * again on the next use of BIRD). */
+static int check_first_start(struct site *s, struct bird_conn *b, struct err *e)
+{
+	struct adopt_bird_view view;
+	err_clear(e);
+	int rc = adopt_read_bird(b, (int)s->conf->bird_timeout_ms, &view, e);
+	if (rc == -ERR_INVALID || rc == -ERR_NOTFOUND) {
+		/* BIRD runs no routectl include (yet), or its routectl_v4/v6
+		 * is not running: nothing exported to lose. */
+		s->first_start_unchecked = 0;
+		err_clear(e);
+		return 0;
+	}
+	if (rc < 0) {
+		err_prefix(e, "first start: cannot compare BIRD's exports with the fresh state "
+			      "(asking again before anything is applied)");
+		log_warn("%s", e->msg);
+		return rc;
+	}
+	struct adopt_plan plan;
+	char differs[1024] = "";
+	size_t used = 0;
+	struct err de;
+	err_clear(&de);
+	rc = adopt_derive(s->conf, &view, NULL, 0, 0, &plan, &de);
+	size_t n_routes = view.n_routes;
+	adopt_bird_view_free(&view);
+	if (rc == -ERR_NOMEM)
+		return err_set(e, ERR_NOMEM, "first start: out of memory");
+	if (rc == 0) {
+		for (size_t i = 0; i < plan.n; i++) {
+			const struct adopt_item *it = &plan.items[i];
+			const struct svc_state *cur = state_find(s->state, it->service);
+			if (cur && cur->mode == it->mode && cur->prepend == it->prepend)
+				continue;
+			if (used < sizeof differs)
+				used += (size_t)snprintf(differs + used, sizeof differs - used,
+							 "%s%s %s", used ? ", " : "", it->service,
+							 it->bird_text);
+		}
+		adopt_plan_free(&plan);
+	} else if (n_routes > 0) {
+		/* The reasons, without adopt's "cannot adopt" heading. */
+		const char *why = strchr(de.msg, '\n');
+		snprintf(differs, sizeof differs, "%s", why ? why + 1 : de.msg);
+		/* One line: the reason goes into the log and status. */
+		for (char *c = differs; *c; c++)
+			if (*c == '\n')
+				*c = ';';
+	}
+	if (!differs[0]) {
+		s->first_start_unchecked = 0;
+		return 0;
+	}
+	/* Keep the fresh state aside: on a restart, the include written at
+	 * this first start is then the evidence, and the state is lost again
+	 * rather than applied. */
+	char aside[PATH_MAX];
+	int moved = 0;
+	struct err se;
+	if (set_aside(s->state_path, aside, sizeof aside, &moved, &se) == 0 && aside[0])
+		unlink(s->state_path);
+	else if (!aside[0])
+		snprintf(aside, sizeof aside, "nothing");
+	enter_safe_mode(s, SAFE_STATE_LOST,
+			"first start (no state file, no include), but BIRD already runs "
+			"routectl's routes and exports them otherwise than a fresh state "
+			"would: %s. An earlier state was lost with its include; routectld "
+			"does not apply the fresh state (kept as %s), leaves BIRD as it is and "
+			"refuses changes. Restore the state file and send SIGHUP, or take what "
+			"BIRD exports now as the desired state: routectl adopt %s --reason TEXT",
+			differs, aside, s->conf->site);
+	/* The fresh state is nobody's intent: status shows no state rather
+	 * than that one. */
+	state_free(s->state);
+	s->state = NULL;
+	return 1;
+}
+
+/* ---- changes -------------------------------------------------------------- */
+
+struct save_ctx {
+	struct site *s;
+	const struct state *st;
+};
+
+static int save_state_cb(void *arg, struct err *e)
+{
+	struct save_ctx *sc = arg;
+	int rc = state_save(sc->s->state_path, sc->st, e);
+	if (rc < 0)
+		err_prefix(e, "cannot save the desired state, so the change is undone");
+	return rc;
+}
+
+/* Whether going from old to new takes announcements away anywhere: a
+ * withdraw, a prepend where there was none, or more prepends. */
+static int takes_away(const struct state *old, const struct state *new)
+{
+	for (size_t i = 0; i < new->n; i++) {
+		const struct svc_state *n = &new->svcs[i];
+		const struct svc_state *o = NULL;
+		for (size_t k = 0; old && k < old->n && !o; k++)
+			if (strcmp(old->svcs[k].name, n->name) == 0)
+				o = &old->svcs[k];
+		enum svc_mode om = o ? o->mode : MODE_ANNOUNCE;
+		unsigned op = o ? o->prepend : 0;
+		if (n->mode == MODE_WITHDRAW && om != MODE_WITHDRAW)
+			return 1;
+		if (n->mode == MODE_PREPEND &&
+		    (om == MODE_ANNOUNCE || (om == MODE_PREPEND && n->prepend > op)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Where a change's partial outcome goes (both may be NULL). */
+struct partial_out {
+	int *partial;
+	char *msg;
+	size_t size;
+};
+
+/* Applies new as the desired state; on success it replaces s->state. On
+ * failure new is the caller's to free, unless s->state == new after the
+ * call: BIRD undid the change before the confirm after the state file had
+ * it (apply_report.committed), so it is the desired state now and the
+ * reconciler applies it again. service: the one service it changes, NULL
+ * for several (for the log record's SERVICE field). po (may be NULL) gets
+ * whether the change took effect only in part, and where not. */
+static int commit_state(struct site *s, struct bird_conn *b, struct state *new,
+			const char *trigger, const char *change_id, const char *service,
+			int64_t *ms, const struct partial_out *po, struct err *e)
+{
+	struct apply_report r;
+	struct save_ctx sc = { s, new };
+	struct log_fields lf = { LOG_MSGID_CHANGE, change_id, s->conf->site, service };
+	/* After a first start, BIRD is compared with the fresh state before
+	 * anything is applied: it may show that the state was lost. */
+	if (s->first_start_unchecked && b && bird_alive(b)) {
+		int fc = check_first_start(s, b, e);
+		if (fc < 0)
+			return fc;
+		if (fc > 0)
+			return err_set(e, ERR_REFUSED, "routectld is in safe mode: %s",
+				       s->safe_mode);
+	}
+	struct apply_opts o = {
+		.takes_away = takes_away(s->state, new),
+		.commit = save_state_cb,
+		.commit_arg = &sc,
+	};
+	o.refuse_unlisted = o.takes_away && s->policy.refuse_drain_unlisted;
+	int rc = apply_state(b, s->conf, new, s->tmpl, &o, &r, e);
+	if (r.peers.v)
+		keep_peer_findings(s, &r.peers);
+	if (rc == 0 && !r.changed)
+		rc = save_state_cb(&sc, e);    /* only provenance or next steps changed */
+	if (ms)
+		*ms = r.ms_total;
+	if (rc < 0) {
+		set_last_apply(s, trigger, 0, change_id, e->msg, r.ms_total);
+		char line[ERR_MSG_MAX];
+		apply_one_line(e->msg, line, sizeof line);
+		log_record(LOG_LVL_ERROR, &lf, "%s %s failed: %s", trigger, change_id, line);
+		if (r.committed) {
+			/* The state file has the new state (BIRD undid it before
+			 * the confirm): it is the desired state now, and the
+			 * reconciler applies it again. */
+			state_free(s->state);
+			s->state = new;
+			s->bird_changed = 1;
+		}
+		apply_report_free(&r);
+		return rc;
+	}
+	log_record(LOG_LVL_INFO, &lf,
+		   "%s %s applied%s in %lld ms (render %lld, precheck %lld, configure %lld, "
+		   "verify %lld in %u rounds, confirm %lld)%s%s",
+		   trigger, change_id, r.partial ? " IN PART" : "", (long long)r.ms_total,
+		   (long long)r.ms_render, (long long)r.ms_precheck, (long long)r.ms_configure,
+		   (long long)r.ms_verify, r.verify_rounds, (long long)r.ms_confirm,
+		   r.partial ? ": " : "", r.partial ? r.partial_text : "");
+	char msg[2200];
+	if (r.partial)
+		snprintf(msg, sizeof msg, "applied in part: %s", r.partial_text);
+	else if (r.reapplied)
+		snprintf(msg, sizeof msg, "applied (BIRD had undone the first attempt before "
+					  "the confirm; applied again)");
+	else
+		snprintf(msg, sizeof msg, "applied");
+	set_last_apply(s, trigger, 1, change_id, msg, r.ms_total);
+	if (po && po->partial)
+		*po->partial = r.partial;
+	if (po && po->msg)
+		snprintf(po->msg, po->size, "%s", r.partial ? r.partial_text : "");
+	state_free(s->state);
+	s->state = new;
+	if (r.changed)
+		s->bird_changed = 1;
+	apply_report_free(&r);
+	return 0;
+}
+
+static int svc_names_valid(const struct site *site, const struct change_request *req,
+			   struct err *e)
+{
+	for (size_t i = 0; i < req->n_services; i++) {
+		if (conf_find_service(site->conf, req->services[i]))
+			continue;
+		char names[1024] = "";
+		size_t used = 0;
+		for (size_t k = 0; k < site->conf->n_services && used < sizeof names; k++)
+			used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+						 k ? ", " : "", site->conf->services[k].name);
+		return err_set(e, ERR_NOTFOUND, "no service '%s' at site '%s' (services: %s)",
+			       req->services[i], site->conf->site, names);
+	}
+	return 0;
+}
+
+static int wanted(const struct change_request *req, const char *name)
+{
+	if (req->n_services == 0)
+		return 1;
+	for (size_t i = 0; i < req->n_services; i++)
+		if (strcmp(req->services[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Where one service goes for a request: its new mode now, and the step after. */
+static void plan_service(const struct site *site, const struct change_request *req,
+			 const struct svc_state *s, time_t now, struct change_item *it)
+{
+	snprintf(it->service, sizeof it->service, "%s", s->name);
+	it->from_mode = s->mode;
+	it->from_prepend = s->prepend;
+	it->to_mode = s->mode;
+	it->to_prepend = s->prepend;
+	it->has_next = 0;
+	it->next_mode = MODE_ANNOUNCE;
+	it->next_prepend = 0;
+	it->next_at = 0;
+	switch (req->kind) {
+	case CHANGE_SET:
+		it->to_mode = req->mode;
+		it->to_prepend = req->mode == MODE_PREPEND ? req->prepend : 0;
+		break;
+	case CHANGE_DRAIN:
+		if (req->now || s->mode == MODE_WITHDRAW) {
+			it->to_mode = MODE_WITHDRAW;
+			it->to_prepend = 0;
+			break;
+		}
+		if (s->mode == MODE_ANNOUNCE) {
+			it->to_mode = MODE_PREPEND;
+			it->to_prepend = site->policy.drain_prepend;
+		}
+		it->has_next = 1;
+		it->next_mode = MODE_WITHDRAW;
+		it->next_at = now + site->policy.drain_wait_s;
+		break;
+	case CHANGE_UNDRAIN:
+		if (req->now || s->mode == MODE_ANNOUNCE) {
+			it->to_mode = MODE_ANNOUNCE;
+			it->to_prepend = 0;
+			break;
+		}
+		if (s->mode == MODE_WITHDRAW) {
+			it->to_mode = MODE_PREPEND;
+			it->to_prepend = site->policy.undrain_prepend;
+		}
+		it->has_next = 1;
+		it->next_mode = MODE_ANNOUNCE;
+		it->next_at = now + site->policy.undrain_wait_s;
+		break;
+	}
+}
+
+static int item_changes(const struct change_item *it, const struct svc_state *s)
+{
+	if (it->to_mode != s->mode || it->to_prepend != s->prepend)
+		return 1;
+	if (it->has_next != s->has_next)
+		return 1;
+	return it->has_next && it->next_mode != s->next_mode;
+}
+
+void change_result_free(struct change_result *r)
+{
+	free(r->items);
+	free(r->diff);
+	apply_peers_free(&r->peers);
+	memset(r, 0, sizeof *r);
+}
+
+/* The unified diff of the include that applying new would write. */
+static int include_diff(struct site *site, const struct state *new, char **out, struct err *e)
+{
+	struct buf cand = { 0 }, diff = { 0 };
+	char *current = NULL;
+	int rc = apply_plan(site->conf, new, site->tmpl, &cand, &current, e);
+	if (rc == 0 && diff_unified(current ? current : "", cand.p, site->conf->include_path,
+				    site->conf->include_path, &diff) < 0)
+		rc = err_set(e, ERR_NOMEM, "out of memory");
+	if (rc == 0)
+		*out = buf_steal(&diff);
+	buf_free(&diff);
+	buf_free(&cand);
+	free(current);
+	return rc;
+}
+
+static int blank(const char *str)
+{
+	for (; str && *str; str++)
+		if (*str != ' ' && *str != '\t' && *str != '\n' && *str != '\r')
+			return 0;
+	return 1;
+}
+
+int site_change(struct site *s, struct bird_conn *b, const struct change_request *req,
+		const struct caller *who, struct change_result *res, struct err *e)
+{
+	memset(res, 0, sizeof *res);
+	if (s->safe_mode[0])
+		return err_set(e, ERR_REFUSED, "routectld is in safe mode: %s", s->safe_mode);
+	if (!req->site || strcmp(req->site, s->conf->site) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "this routectld serves site '%s', not '%s': talk to the "
+			       "routectld of site '%s'",
+			       s->conf->site, req->site ? req->site : "", req->site ? req->site : "");
+	if (blank(req->reason))
+		return err_set(e, ERR_INVALID,
+			       "a reason is required: say why (it is kept with the state)");
+	if (req->kind == CHANGE_SET && req->mode == MODE_PREPEND &&
+	    (req->prepend < PREPEND_MIN || req->prepend > PREPEND_MAX))
+		return err_set(e, ERR_INVALID, "prepend must be %d..%d, not %u", PREPEND_MIN,
+			       PREPEND_MAX, req->prepend);
+	if (req->kind == CHANGE_SET && req->n_services != 1)
+		return err_set(e, ERR_INVALID, "set takes exactly one service");
+	int rc = svc_names_valid(s, req, e);
+	if (rc < 0)
+		return rc;
+
+	time_t now = time(NULL);
+	struct state *new = state_dup(s->state);
+	res->items = calloc(s->state->n + 1, sizeof *res->items);
+	if (!new || !res->items) {
+		state_free(new);
+		change_result_free(res);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	if (req->change_id[0])
+		memcpy(res->change_id, req->change_id, sizeof res->change_id);
+	else
+		change_id_new(res->change_id);
+	for (size_t i = 0; i < new->n; i++) {
+		struct svc_state *ns = &new->svcs[i];
+		if (!wanted(req, ns->name))
+			continue;
+		struct change_item it;
+		plan_service(s, req, ns, now, &it);
+		if (!item_changes(&it, ns))
+			continue;
+		res->items[res->n_items++] = it;
+		if (svc_state_set(ns, it.to_mode, it.to_prepend, who->actor, req->reason,
+				  res->change_id, now) < 0) {
+			state_free(new);
+			change_result_free(res);
+			return err_set(e, ERR_NOMEM, "out of memory");
+		}
+		ns->has_next = it.has_next;
+		ns->next_mode = it.next_mode;
+		ns->next_prepend = it.next_prepend;
+		ns->next_at = it.next_at;
+	}
+	new->generation = s->state->generation + 1;
+	if (req->dry_run) {
+		rc = include_diff(s, new, &res->diff, e);
+		state_free(new);
+	} else if (res->n_items == 0) {
+		state_free(new);
+	} else {
+		struct partial_out po = { &res->partial, res->partial_msg,
+					  sizeof res->partial_msg };
+		rc = commit_state(s, b, new, change_kind_name(req->kind), res->change_id,
+				  res->n_items == 1 ? res->items[0].service : NULL,
+				  &res->apply_ms, &po, e);
+		if (rc < 0 && s->state != new)
+			state_free(new);
+		else if (rc == 0)
+			res->applied = 1;
+		if (rc == 0 && s->have_peers &&
+		    apply_peers_copy(&res->peers, &s->peers) == 0)
+			res->have_peers = 1;
+	}
+	if (rc < 0)
+		change_result_free(res);
+	return rc;
+}
+
+/* ---- adopt ------------------------------------------------------------------ */
+
+void adopt_result_free(struct adopt_result *r)
+{
+	adopt_plan_free(&r->plan);
+	free(r->diff);
+	memset(r, 0, sizeof *r);
+}
+
+int site_adopt(struct site *s, struct bird_conn *b, const struct adopt_request *req,
+	       const struct caller *who, struct adopt_result *res, struct err *e)
+{
+	memset(res, 0, sizeof *res);
+	if (!req->site || strcmp(req->site, s->conf->site) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "this routectld serves site '%s', not '%s': talk to the "
+			       "routectld of site '%s'",
+			       s->conf->site, req->site ? req->site : "", req->site ? req->site : "");
+	if (!s->safe_mode[0])
+		return err_set(e, ERR_REFUSED,
+			       "routectld is not in safe mode: the desired state of site '%s' is "
+			       "loaded (generation %" PRIu64 "); adopt is only for a lost state. "
+			       "Change it with set, drain or undrain",
+			       s->conf->site, s->state ? s->state->generation : 0);
+	if (s->safe_kind != SAFE_STATE_LOST && !req->force)
+		return err_set(e, ERR_REFUSED,
+			       "routectld is in safe mode, but not for a lost state: %s. Adopting "
+			       "replaces that state file with what BIRD exports now (the file is "
+			       "kept beside it); add --force if that is what you want",
+			       s->safe_mode);
+	if (blank(req->reason))
+		return err_set(e, ERR_INVALID,
+			       "a reason is required: say why (it is kept with the state)");
+
+	struct state_evidence ev;
+	int rc = state_find_evidence(s->conf, &ev, e);
+	if (rc < 0)
+		return rc;
+	if (ev.has_header && strcmp(ev.site, s->conf->site) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "%s was generated for site '%s', but this routectld serves site "
+			       "'%s': BIRD may run another site's include; not adopting it",
+			       s->conf->include_path, ev.site, s->conf->site);
+	if (!b || !bird_alive(b))
+		return err_set(e, ERR_CONNECT,
+			       "cannot read what BIRD exports: BIRD at %s is not connected; "
+			       "nothing changed",
+			       s->conf->bird_socket);
+	struct adopt_bird_view view;
+	rc = adopt_read_bird(b, (int)s->conf->bird_timeout_ms, &view, e);
+	if (rc < 0)
+		return err_prefix(e, "cannot read what BIRD exports; nothing changed");
+	rc = adopt_derive(s->conf, &view, req->assumptions, req->n_assumptions, req->force,
+			  &res->plan, e);
+	adopt_bird_view_free(&view);
+	if (rc < 0)
+		return rc;
+
+	/* The generation never goes backwards: continue from what the include
+	 * says BIRD was given last, or from the state in memory. */
+	uint64_t last = ev.has_header ? ev.generation : 0;
+	if (s->state && s->state->generation > last)
+		last = s->state->generation;
+	res->generation = last + 1;
+	snprintf(res->evidence, sizeof res->evidence, "%s",
+		 ev.found ? ev.what : "no include on disk");
+	if (req->change_id[0])
+		memcpy(res->change_id, req->change_id, sizeof res->change_id);
+	else
+		change_id_new(res->change_id);
+
+	struct state *new = adopt_state(s->conf, &res->plan, res->generation, who->actor,
+					req->reason, res->change_id, time(NULL));
+	if (!new) {
+		adopt_result_free(res);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	if (req->dry_run) {
+		rc = include_diff(s, new, &res->diff, e);
+		state_free(new);
+		if (rc < 0)
+			adopt_result_free(res);
+		return rc;
+	}
+	int moved = 0;
+	rc = fs_mkdirs(s->conf->state_dir, 0750, e);
+	if (rc == 0)
+		rc = set_aside(s->state_path, res->set_aside, sizeof res->set_aside, &moved, e);
+	struct partial_out po = { &res->partial, res->partial_msg, sizeof res->partial_msg };
+	if (rc == 0)
+		rc = commit_state(s, b, new, "adopt", res->change_id, NULL, &res->apply_ms, &po,
+				  e);
+	if (rc < 0 && s->state == new) {
+		/* BIRD undid it after the state file had it: the adopted state
+		 * is the desired state, and the reconciler applies it again. */
+		s->safe_mode[0] = '\0';
+		s->safe_kind = SAFE_NONE;
+		s->first_start_unchecked = 0;
+		adopt_result_free(res);
+		return rc;
+	}
+	if (rc < 0) {
+		/* Still in safe mode, with what was there before. */
+		put_back(s->state_path, res->set_aside, moved);
+		state_free(new);
+		adopt_result_free(res);
+		return rc;
+	}
+	s->safe_mode[0] = '\0';
+	s->safe_kind = SAFE_NONE;
+	s->first_start_unchecked = 0;
+	res->applied = 1;
+	char summary[1024] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < res->plan.n && used < sizeof summary; i++) {
+		const struct adopt_item *it = &res->plan.items[i];
+		char mode[32];
+		if (it->mode == MODE_PREPEND)
+			snprintf(mode, sizeof mode, "prepend %u", it->prepend);
+		else
+			snprintf(mode, sizeof mode, "%s", svc_mode_name(it->mode));
+		used += (size_t)snprintf(summary + used, sizeof summary - used, "%s%s %s (%s)",
+					 i ? ", " : "", it->service, mode,
+					 it->source == ADOPT_FROM_BIRD ? "from BIRD" : "as told");
+	}
+	struct log_fields lf = { LOG_MSGID_CHANGE, res->change_id, s->conf->site, NULL };
+	log_record(LOG_LVL_WARN, &lf,
+		   "adopt %s by %s: what BIRD exports is the desired state again, generation "
+		   "%" PRIu64 " (continued from %s): %s; reason: %s%s%s%s%s",
+		   res->change_id, who->actor, res->generation, res->evidence, summary,
+		   req->reason, res->set_aside[0] ? "; kept the old entry as " : "",
+		   res->set_aside, res->plan.warnings[0] ? "; " : "", res->plan.warnings);
+	return 0;
+}
+
+/* ---- staged steps ----------------------------------------------------------- */
+
+static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
+{
+	if (s->safe_mode[0] || !s->state || now_ms() < s->step_retry_ms)
+		return;
+	struct state *new = NULL;
+	char change_id[17];
+	const char *service = NULL;
+	size_t n_steps = 0;
+	for (size_t i = 0; i < s->state->n; i++) {
+		const struct svc_state *cur = &s->state->svcs[i];
+		if (!cur->has_next || cur->next_at > now)
+			continue;
+		if (!new) {
+			new = state_dup(s->state);
+			if (!new)
+				return;
+			change_id_new(change_id);
+		}
+		struct svc_state *ns = &new->svcs[i];
+		char actor[1024];
+		snprintf(actor, sizeof actor, "routectld (staged, asked by %s)", cur->actor);
+		char *reason = strdup(cur->reason);
+		if (!reason || svc_state_set(ns, cur->next_mode, cur->next_prepend, actor, reason,
+					     change_id, now) < 0) {
+			free(reason);
+			state_free(new);
+			return;
+		}
+		free(reason);
+		service = cur->name;
+		n_steps++;
+		log_info("staged step: %s %s -> %s", cur->name, svc_mode_name(cur->mode),
+			 svc_mode_name(cur->next_mode));
+	}
+	if (!new)
+		return;
+	new->generation = s->state->generation + 1;
+	/* service points into s->state, which commit_state frees on success:
+	 * keep a copy for the log record. */
+	char svc_name[128];
+	snprintf(svc_name, sizeof svc_name, "%s", service ? service : "");
+	struct err e;
+	if (commit_state(s, b, new, "staged", change_id, n_steps == 1 ? svc_name : NULL, NULL,
+			 NULL, &e) < 0) {
+		if (s->state != new)
+			state_free(new);
+		s->step_retry_ms = now_ms() + STEP_RETRY_MS;
+	}
+}
+
+static int64_t next_step_ms(const struct site *s)
+{
+	int64_t best = INT64_MAX;
+	if (!s->state || s->safe_mode[0])
+		return best;
+	time_t now = time(NULL);
+	int64_t mono = now_ms();
+	for (size_t i = 0; i < s->state->n; i++) {
+		const struct svc_state *cur = &s->state->svcs[i];
+		if (!cur->has_next)
+			continue;
+		int64_t in = cur->next_at <= now ? 0 : (int64_t)(cur->next_at - now) * 1000;
+		if (mono + in < best)
+			best = mono + in;
+	}
+	if (best < s->step_retry_ms)
+		best = s->step_retry_ms;
+	return best;
+}
+
+/* ---- reconcile -------------------------------------------------------------- */
+
+int site_reconcile(struct site *s, struct bird_conn *b, const char *why, int force)
+{
+	if (s->safe_mode[0] || !s->state || !b || !bird_alive(b))
+		return 0;
+	char drift[ERR_MSG_MAX] = "";
+	struct err e;
+	int rc;
+	/* After a first start, BIRD is compared with the fresh state before
+	 * anything is applied (the site may be in safe mode after that). */
+	if (s->first_start_unchecked) {
+		rc = check_first_start(s, b, &e);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
+	/* Check BIRD's protocols first, at every reconcile: status shows what
+	 * was found, and BIRD is not touched while the config and BIRD disagree
+	 * on the protocols or the local AS. */
+	struct apply_peers peers;
+	rc = apply_precheck(b, s->conf, s->state, (int)s->conf->bird_timeout_ms, &peers, &e);
+	if (rc < 0) {
+		char line[ERR_MSG_MAX];
+		apply_one_line(e.msg, line, sizeof line);
+		log_error("reconcile (%s): checking BIRD's protocols: %s", why, line);
+		return rc;
+	}
+	struct err be;
+	if (apply_peers_blocking(&peers, &be) < 0) {
+		char line[ERR_MSG_MAX];
+		apply_one_line(be.msg, line, sizeof line);
+		log_error("reconcile (%s): BIRD left alone: %s", why, line);
+		keep_peer_findings(s, &peers);
+		return -ERR_REFUSED;
+	}
+	if (!force) {
+		struct buf cand = { 0 };
+		char *current = NULL;
+		rc = apply_plan(s->conf, s->state, s->tmpl, &cand, &current, &e);
+		int file_drift = rc == 0 && (!current || strcmp(current, cand.p) != 0);
+		free(current);
+		buf_free(&cand);
+		if (rc < 0) {
+			log_error("reconcile (%s): %s", why, e.msg);
+			keep_peer_findings(s, &peers);
+			return rc;
+		}
+		if (file_drift) {
+			snprintf(drift, sizeof drift,
+				 "%s differs from the desired state (edited by hand?)",
+				 s->conf->include_path);
+		} else {
+			rc = verify_exports(b, s->conf, s->state, &peers,
+					    (int)s->conf->bird_timeout_ms, &e);
+			if (rc == 0) {
+				char partial[2048];
+				if (apply_peers_partial(&peers, 1, partial, sizeof partial))
+					log_warn("reconcile (%s): BIRD runs the desired state, but "
+						 "not every peer exports it (applying again cannot "
+						 "fix that): %s",
+						 why, partial);
+				else
+					log_debug("reconcile (%s): in sync", why);
+				keep_peer_findings(s, &peers);
+				return 0;
+			}
+			keep_peer_findings(s, &peers);
+			if (rc != -ERR_VERIFY) {
+				char line[ERR_MSG_MAX];
+				apply_one_line(e.msg, line, sizeof line);
+				log_error("reconcile (%s): %s", why, line);
+				return rc;
+			}
+			apply_one_line(e.msg, drift, sizeof drift);
+		}
+	}
+	apply_peers_free(&peers);
+	if (force)
+		log_info("reconcile (%s): applying the desired state", why);
+	else
+		log_warn("reconcile (%s): drift: %s; repairing", why, drift);
+	struct apply_report r;
+	char change_id[17];
+	change_id_new(change_id);
+	struct log_fields lf = { LOG_MSGID_CHANGE, change_id, s->conf->site, NULL };
+	struct apply_opts o = { .force = 1 };
+	rc = apply_state(b, s->conf, s->state, s->tmpl, &o, &r, &e);
+	if (r.peers.v)
+		keep_peer_findings(s, &r.peers);
+	if (!force || r.changed)
+		s->repairs++;
+	if (rc < 0) {
+		char line[ERR_MSG_MAX];
+		apply_one_line(e.msg, line, sizeof line);
+		log_record(LOG_LVL_ERROR, &lf, "reconcile (%s): repair failed: %s", why, line);
+		set_last_apply(s, "reconcile", 0, change_id, e.msg, r.ms_total);
+		apply_report_free(&r);
+		return rc;
+	}
+	log_record(LOG_LVL_INFO, &lf, "reconcile (%s): %s in %lld ms%s%s", why,
+		   force ? "applied" : "repaired", (long long)r.ms_total,
+		   r.partial ? "; in part: " : "", r.partial ? r.partial_text : "");
+	apply_report_free(&r);
+	set_last_apply(s, "reconcile", 1, change_id,
+		       force ? "applied the desired state" : "repaired drift", r.ms_total);
+	s->bird_changed = 1;
+	return 1;
+}
+
+void site_run_due(struct site *s, struct bird_conn *b, int64_t now)
+{
+	if (now >= s->next_reconcile_ms) {
+		/* A repair that keeps failing (each may spend verify-timeout)
+		 * backs off, doubling up to RECONCILE_BACKOFF_MAX_S. */
+		int64_t every = (int64_t)s->conf->reconcile_interval_s * 1000;
+		if (site_reconcile(s, b, "timer", 0) < 0) {
+			for (unsigned i = 0; i < s->reconcile_failures && i < 16; i++)
+				every *= 2;
+			if (every > RECONCILE_BACKOFF_MAX_S * 1000)
+				every = RECONCILE_BACKOFF_MAX_S * 1000;
+			s->reconcile_failures++;
+		} else {
+			s->reconcile_failures = 0;
+		}
+		s->next_reconcile_ms = now_ms() + every;
+	}
+	/* Without BIRD a step can only fail (and log it): it waits for the
+	 * connection, which applies the desired state in full first. */
+	if (b && bird_alive(b))
+		run_due_steps(s, b, time(NULL));
+}
+
+int64_t site_next_due_ms(const struct site *s, const struct bird_conn *b)
+{
+	int64_t step = b && bird_alive(b) ? next_step_ms(s) : INT64_MAX;
+	return step < s->next_reconcile_ms ? step : s->next_reconcile_ms;
+}

@@ -1,0 +1,262 @@
+/* The site controller: the desired state of one site and everything that
+ * changes it. Changes asked by operators (drain, undrain, set), the staged
+ * steps that follow a drain or undrain, and the reconciler that repairs
+ * drift between BIRD and the desired state.
+ *
+ * It has no sockets, no event loop and no threads: every function runs to
+ * its end in the caller's thread and is handed the BIRD connection to work
+ * with (a struct bird_conn from bird/, which may be NULL or dead: then the
+ * functions that need BIRD fail with -ERR_CONNECT and change nothing). So
+ * routectld's BIRD worker, the tests and the CLI's emergency mode can all
+ * drive it. A caller that shares a struct site between threads serializes
+ * the calls itself; routectld gives it to one thread only.
+ *
+ * What BIRD does is in apply/ (precheck, plan, configure timeout, verify,
+ * confirm); this module decides what to apply and keeps the state file. */
+#ifndef ROUTECTL_SITE_H
+#define ROUTECTL_SITE_H
+
+#include "apply/apply.h"
+#include "common/err.h"
+#include "common/model.h"
+#include "conf/conf.h"
+#include "site/adopt.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct bird_conn;
+struct state;
+
+/* Who asked for a change: identity and transport. */
+struct caller {
+	char actor[128];      /* "alice (uid 1000) via console" */
+};
+
+struct last_apply {
+	int have;
+	int ok;
+	time_t at;
+	char change_id[17];
+	char message[ERR_MSG_MAX];
+	int64_t ms;
+	char trigger[32];     /* "drain", "reconcile", "staged", ... */
+};
+
+enum change_kind { CHANGE_DRAIN, CHANGE_UNDRAIN, CHANGE_SET };
+
+/* "drain", "undrain", "set". */
+const char *change_kind_name(enum change_kind k);
+
+/* A change asked by an operator. The strings belong to the caller. */
+struct change_request {
+	enum change_kind kind;
+	const char *site;
+	const char **services;    /* NULL/0: all (drain/undrain) */
+	size_t n_services;
+	enum svc_mode mode;       /* CHANGE_SET */
+	unsigned prepend;         /* CHANGE_SET with MODE_PREPEND */
+	const char *reason;
+	int now;                  /* skip the stages */
+	int dry_run;
+	char change_id[17];       /* "" : site_change makes a fresh one */
+};
+
+/* One service's move, for the reply. */
+struct change_item {
+	char service[64];
+	enum svc_mode from_mode, to_mode;
+	unsigned from_prepend, to_prepend;
+	int has_next;
+	enum svc_mode next_mode;
+	unsigned next_prepend;
+	time_t next_at;
+};
+
+struct change_result {
+	struct change_item *items;
+	size_t n_items;
+	char change_id[17];
+	char *diff;               /* dry run: unified diff of the include */
+	int applied;
+	int partial;              /* applied, but not at the peers named in partial_msg
+				     (apply.h, "Peers that ignore or alter") */
+	char partial_msg[2048];
+	/* applied: what this change's precheck found (a copy; freed by
+	 * change_result_free) */
+	struct apply_peers peers;
+	int have_peers;
+	int64_t apply_ms;
+};
+
+void change_result_free(struct change_result *r);
+
+/* Safe mode: the site leaves BIRD alone and refuses changes. The kind tells
+ * what adopt may do about it (store.h, "Lost state"). */
+enum safe_kind {
+	SAFE_NONE = 0,
+	SAFE_STATE_LOST,      /* state file or directory gone where routectld ran
+				 before: `adopt` takes BIRD's exports */
+	SAFE_STATE_UNUSABLE,  /* a state file that does not load (corrupt, other
+				 site, not a regular file): `adopt --force` */
+};
+
+/* "state-lost", "state-unusable"; "" for SAFE_NONE (status's safe_mode.kind). */
+const char *safe_kind_name(enum safe_kind k);
+
+/* Adopt: in safe mode after the state was lost, take what BIRD exports now
+ * as the desired state (site/adopt.h says how it is derived). The strings
+ * belong to the caller. */
+struct adopt_request {
+	const char *site;
+	const char *reason;
+	const struct adopt_assumption *assumptions; /* services BIRD cannot tell */
+	size_t n_assumptions;
+	int force;      /* also over a state file that does not load, and over
+			   routes in BIRD that are in no service */
+	int dry_run;
+	char change_id[17];       /* "" : site_adopt makes a fresh one */
+};
+
+struct adopt_result {
+	struct adopt_plan plan;
+	char change_id[17];
+	uint64_t generation;      /* of the adopted state */
+	char evidence[1024];      /* where the generation was continued from */
+	char set_aside[PATH_MAX]; /* what was at the state file's path, kept there */
+	char *diff;               /* dry run: unified diff of the include */
+	int applied;
+	int partial;              /* as in struct change_result */
+	char partial_msg[2048];
+	int64_t apply_ms;
+};
+
+void adopt_result_free(struct adopt_result *r);
+
+struct site {
+	char *conf_path;
+	struct conf *conf;
+	struct policy policy;
+	char *tmpl;
+	char state_path[PATH_MAX];
+	struct state *state;          /* desired state; NULL only in safe mode */
+	char safe_mode[ERR_MSG_MAX];  /* "" when not in safe mode: the reason */
+	enum safe_kind safe_kind;     /* why, for adopt (see store.h, "Lost state") */
+	/* A fresh state made at a first start and not yet compared with what
+	 * BIRD exports: the first use of a live BIRD connection compares first
+	 * (site_reconcile, and any apply), and goes to safe mode "state-lost"
+	 * instead of applying when BIRD already exports routectl's routes
+	 * otherwise (state and include wiped together). Not persisted. */
+	int first_start_unchecked;
+
+	/* What the last precheck found about BIRD's BGP protocols (each
+	 * reconcile, including the one at connect and after a reload, and each
+	 * change), for status; have_peers is 0 until the first one. */
+	struct apply_peers peers;
+	int have_peers;
+	time_t peers_at;
+	unsigned long peers_seq;      /* counts the findings kept, for publishers */
+
+	struct last_apply last;
+	unsigned long repairs;        /* drift repaired by the reconciler */
+	int64_t next_reconcile_ms;    /* monotonic */
+	unsigned reconcile_failures;  /* failed repairs in a row, for the backoff */
+	int64_t step_retry_ms;        /* staged steps wait until then after a failure */
+	/* Set (never cleared here) when an apply changed what BIRD runs: BIRD
+	 * 2.0.12 sends the tail of a large update burst only when its I/O loop
+	 * next wakes (shared BIRD facts, "Propagation speed"), so the caller
+	 * keeps sending it cheap commands for a while, then clears this. */
+	int bird_changed;
+};
+
+/* Loads config (conf_load), policy and template: the three things a site
+ * runs on. On failure nothing is returned and e names the file and reason. */
+int site_load_config(const char *path, struct conf **c, struct policy *p, char **tmpl,
+		     struct err *e);
+
+/* Loads config, policy, template and the state file, and writes the include
+ * BIRD needs to start when it is missing. The state file is created (and the
+ * state directory with it) only at a first start: no state file and no
+ * include at bird/include. A state file or directory that is missing where
+ * routectld has run before (the include is there), a dangling symbolic link,
+ * a file that is not a regular file, does not load or is another site's is
+ * not an error: the site is in safe mode (s->safe_mode says why and what to
+ * do, s->safe_kind which kind; store.h, "Lost state") and leaves BIRD alone.
+ * A state file older than the include continues from the include's
+ * generation. An include that is not a regular file is logged, not fatal
+ * (every apply then fails saying why). Errors (bad config, state directory
+ * not writable at a first start) leave s empty for site_close. */
+int site_open(struct site *s, const char *conf_path, struct err *e);
+void site_close(struct site *s);
+
+/* SIGHUP: loads a new config, policy and template and swaps them in only if
+ * valid and if site, console socket and state directory are unchanged;
+ * then reloads the state file with site_open's decisions (leaving safe mode
+ * if it loads now; a state file deleted under a running routectld is safe
+ * mode "state-lost", never a fresh state).
+ * *bird_socket_changed tells the caller to reconnect, and the caller
+ * reconciles (site_reconcile). Returns 0, or <0 with the running config kept
+ * and e saying why. */
+int site_reload(struct site *s, int *bird_socket_changed, struct err *e);
+
+/* Validates, plans, prechecks BIRD's protocols, applies, verifies, saves,
+ * confirms (apply_state, with apply_opts.takes_away for a withdraw or a
+ * prepend and refuse_unlisted from the policy's unlisted-exporter). On
+ * success res->partial tells whether the change took effect only in part
+ * (misconfigured or unlisted peers named in res->partial_msg; apply.h says
+ * the rule). On failure nothing changed (desired state and include as
+ * before) and e says why: -ERR_REFUSED (safe mode, wrong site, a blocking
+ * precheck finding), -ERR_INVALID (no reason, bad prepend), -ERR_NOTFOUND
+ * (unknown service), -ERR_CONNECT (b is NULL or dead), or apply's errors
+ * with BIRD's words; except when BIRD undid the change before the confirm
+ * after the state file had it: then the new state is the desired state
+ * (the reconciler applies it again) and e says so. The precheck's findings
+ * are kept in s->peers. A dry run only fills res->diff. */
+int site_change(struct site *s, struct bird_conn *b, const struct change_request *req,
+		const struct caller *who, struct change_result *res, struct err *e);
+
+/* Reconciles once now: first apply_precheck (findings kept in s->peers;
+ * a blocking one, such as a listed protocol missing or another local AS,
+ * leaves BIRD alone and returns -ERR_REFUSED), then the include on disk and
+ * BIRD's exports (verify_exports) against the desired state, repairing
+ * drift with a full apply. Mismatches only at peers that ignore or alter
+ * routectl_export() are logged, not repaired (applying again cannot fix
+ * them). force: apply without comparing first (used when the BIRD connection
+ * comes up, which also cancels an undo a killed routectld left pending).
+ * After a first start (s->first_start_unchecked) it first compares what
+ * BIRD's running routectl_export() does with the fresh state, and enters
+ * safe mode "state-lost" instead of applying when they differ.
+ * Returns 0 in sync (or nothing to do: safe mode, no BIRD), 1 repaired, <0
+ * failed (logged, and in s->last). */
+int site_reconcile(struct site *s, struct bird_conn *b, const char *why, int force);
+
+/* Adopt, in safe mode: refused (-ERR_REFUSED) when not in safe mode, for
+ * another site, or in safe mode of kind SAFE_STATE_UNUSABLE unless
+ * req->force (store.h, "Lost state"); -ERR_INVALID without a reason. Reads
+ * BIRD's exports through its running routectl_export() (adopt_read_bird:
+ * blocking BIRD commands, each within bird-timeout; b NULL or dead is
+ * -ERR_CONNECT), derives each service's mode (adopt_derive), and applies
+ * the result like any change (render, check, configure, verify, save,
+ * confirm): BIRD's exports do not change for what came from BIRD, only the
+ * include's header (the new generation). The generation continues from the
+ * include's header (or the state in memory), +1; every service is
+ * attributed to who with the reason and one new change id. Whatever was at
+ * the state file's path is kept as state.json.refused-TIME. On success the
+ * site leaves safe mode; on failure nothing changed (still in safe mode) and
+ * e says why (BIRD's words, or each service that cannot be adopted and what
+ * to do). A dry run reads BIRD and fills res->plan and res->diff only. */
+int site_adopt(struct site *s, struct bird_conn *b, const struct adopt_request *req,
+	       const struct caller *who, struct adopt_result *res, struct err *e);
+
+/* Runs what is due at monotonic time now_ms: the reconcile timer (every
+ * reconcile-interval; a repair that keeps failing backs off, doubling up to
+ * 5 minutes) and, when b is a live connection, the staged steps whose time
+ * has come (wall clock); without BIRD they wait for it. */
+void site_run_due(struct site *s, struct bird_conn *b, int64_t now_ms);
+
+/* When site_run_due next has something to do with b (monotonic ms). */
+int64_t site_next_due_ms(const struct site *s, const struct bird_conn *b);
+
+#endif

@@ -1,0 +1,383 @@
+/* Unit tests of routectl/site: the site controller driven without a daemon,
+ * an event loop or BIRD (the BIRD connection it is handed is NULL). */
+#include "common/err.h"
+#include "site/site.h"
+#include "store/store.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+
+static void write_config(void)
+{
+	char conf[2048];
+	snprintf(conf, sizeof conf,
+		 "{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 65001,"
+		 " \"bird\": {\"control-socket\": \"%s/bird.ctl\", \"include\": \"%s/routectl.conf\","
+		 " \"bgp-protocol\": [\"isp\"]},"
+		 " \"state-dir\": \"%s/state\", \"console\": {\"socket\": \"%s/d.sock\"},"
+		 " \"service\": ["
+		 "  {\"name\": \"web\", \"ipv4-prefix\": [\"192.0.2.0/24\"]},"
+		 "  {\"name\": \"dns\", \"ipv4-prefix\": [\"198.51.100.0/24\"]}]}}",
+		 tmpdir, tmpdir, tmpdir, tmpdir);
+	tu_write_file(tmpdir, "routectld.json", conf);
+}
+
+static void open_site(struct site *s)
+{
+	char path[128];
+	struct err e;
+	snprintf(path, sizeof path, "%s/routectld.json", tmpdir);
+	int rc = site_open(s, path, &e);
+	ck_assert_msg(rc == 0, "site_open: %s", e.msg);
+}
+
+static void setup(void)
+{
+	tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_site");
+	write_config();
+}
+
+static void teardown(void)
+{
+	tu_remove_tree(tmpdir);
+}
+
+static struct change_request drain_req(const char **svc, size_t n, int dry_run)
+{
+	struct change_request req = { 0 };
+	req.kind = CHANGE_DRAIN;
+	req.site = "ash";
+	req.services = svc;
+	req.n_services = n;
+	req.reason = "maintenance";
+	req.now = 1;
+	req.dry_run = dry_run;
+	return req;
+}
+
+START_TEST(open_creates_state_and_include)
+{
+	struct site s;
+	open_site(&s);
+	ck_assert_str_eq(s.safe_mode, "");
+	ck_assert_ptr_nonnull(s.state);
+	ck_assert_uint_eq(s.state->n, 2);
+	char *inc = tu_read_file(tmpdir, "routectl.conf");
+	ck_assert_ptr_nonnull(strstr(inc, "192.0.2.0/24"));
+	free(inc);
+	site_close(&s);
+}
+END_TEST
+
+/* Without BIRD a change fails and nothing changes: not the desired state in
+ * memory, not the state file, not the include. */
+START_TEST(change_without_bird_changes_nothing)
+{
+	struct site s;
+	open_site(&s);
+	char *inc0 = tu_read_file(tmpdir, "routectl.conf");
+	char *st0 = tu_read_file(tmpdir, "state/state.json");
+	uint64_t gen0 = s.state->generation;
+	const char *svc[] = { "web" };
+	struct change_request req = drain_req(svc, 1, 0);
+	struct caller who = { "alice (uid 1000) via console" };
+	struct change_result res;
+	struct err e;
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_CONNECT);
+	ck_assert_msg(strstr(e.msg, "not connected") != NULL, "%s", e.msg);
+	ck_assert_uint_eq(s.state->generation, gen0);
+	ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_ANNOUNCE);
+	char *inc1 = tu_read_file(tmpdir, "routectl.conf");
+	char *st1 = tu_read_file(tmpdir, "state/state.json");
+	ck_assert_str_eq(inc0, inc1);
+	ck_assert_str_eq(st0, st1);
+	ck_assert(s.last.have && !s.last.ok);
+	ck_assert_str_eq(s.last.trigger, "drain");
+	free(inc0);
+	free(inc1);
+	free(st0);
+	free(st1);
+	site_close(&s);
+}
+END_TEST
+
+/* A dry run needs no BIRD: it gives the plan and the diff of the include. */
+START_TEST(dry_run_without_bird)
+{
+	struct site s;
+	open_site(&s);
+	const char *svc[] = { "web" };
+	struct change_request req = drain_req(svc, 1, 1);
+	snprintf(req.change_id, sizeof req.change_id, "0123456789abcdef");
+	struct caller who = { "alice" };
+	struct change_result res;
+	struct err e;
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), 0);
+	ck_assert_str_eq(res.change_id, "0123456789abcdef");
+	ck_assert_uint_eq(res.n_items, 1);
+	ck_assert_str_eq(res.items[0].service, "web");
+	ck_assert_int_eq(res.items[0].to_mode, MODE_WITHDRAW);
+	ck_assert_ptr_nonnull(res.diff);
+	ck_assert_ptr_nonnull(strstr(res.diff, "@@"));
+	ck_assert(!res.applied);
+	ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_ANNOUNCE);
+	change_result_free(&res);
+	site_close(&s);
+}
+END_TEST
+
+START_TEST(refusals_name_the_problem)
+{
+	struct site s;
+	open_site(&s);
+	struct caller who = { "alice" };
+	struct change_result res;
+	struct err e;
+	struct change_request req = drain_req(NULL, 0, 0);
+	req.site = "chi";
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "serves site 'ash', not 'chi'") != NULL, "%s", e.msg);
+	const char *svc[] = { "nope" };
+	req = drain_req(svc, 1, 0);
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_NOTFOUND);
+	ck_assert_msg(strstr(e.msg, "no service 'nope'") != NULL, "%s", e.msg);
+	ck_assert_msg(strstr(e.msg, "dns, web") != NULL, "%s", e.msg);
+	req = drain_req(NULL, 0, 0);
+	req.reason = " \t";
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "a reason is required") != NULL, "%s", e.msg);
+	site_close(&s);
+}
+END_TEST
+
+/* A state file that does not load: safe mode, changes refused, BIRD left
+ * alone (reconcile does nothing). */
+START_TEST(safe_mode_refuses)
+{
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s/state", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	tu_write_file(dir, "state.json", "{ not json");
+	struct site s;
+	open_site(&s);
+	ck_assert_msg(strstr(s.safe_mode, "state file does not load") != NULL, "%s", s.safe_mode);
+	ck_assert_ptr_null(s.state);
+	struct caller who = { "alice" };
+	struct change_result res;
+	struct err e;
+	struct change_request req = drain_req(NULL, 0, 0);
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "safe mode") != NULL, "%s", e.msg);
+	ck_assert_int_eq(site_reconcile(&s, NULL, "test", 1), 0);
+	ck_assert(!s.last.have);
+	site_close(&s);
+}
+END_TEST
+
+static void path_of(char *out, size_t size, const char *name)
+{
+	snprintf(out, size, "%s/%s", tmpdir, name);
+}
+
+static struct adopt_request adopt_req(int force)
+{
+	struct adopt_request req = { 0 };
+	req.site = "ash";
+	req.reason = "state dir did not mount";
+	req.force = force;
+	return req;
+}
+
+/* A state file deleted where routectld ran before (the include is there):
+ * safe mode "state-lost", no fresh state, nothing created; changes refused;
+ * adopt needs BIRD and a reason, and changes nothing without them. */
+START_TEST(lost_state_is_safe_mode)
+{
+	struct site s;
+	open_site(&s);
+	site_close(&s);
+	char st[256];
+	path_of(st, sizeof st, "state/state.json");
+	ck_assert_int_eq(unlink(st), 0);
+	open_site(&s);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert_str_eq(safe_kind_name(s.safe_kind), "state-lost");
+	ck_assert_msg(strstr(s.safe_mode, "the desired state is lost") &&
+		      strstr(s.safe_mode, "routectl.conf (generation 0 of site ash)") &&
+		      strstr(s.safe_mode, "routectl adopt ash --reason"), "%s", s.safe_mode);
+	ck_assert_ptr_null(s.state);
+	struct stat sb;
+	ck_assert_int_eq(lstat(st, &sb), -1);
+
+	struct caller who = { "alice" };
+	struct change_result res;
+	struct err e;
+	struct change_request req = drain_req(NULL, 0, 0);
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_REFUSED);
+	ck_assert_int_eq(site_reconcile(&s, NULL, "test", 1), 0);
+
+	struct adopt_request ar = adopt_req(0);
+	struct adopt_result out;
+	ar.reason = " ";
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_INVALID);
+	ar = adopt_req(0);
+	ar.site = "chi";
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "serves site 'ash', not 'chi'") != NULL, "%s", e.msg);
+	ar = adopt_req(0);
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_CONNECT);
+	ck_assert_msg(strstr(e.msg, "cannot read what BIRD exports") &&
+		      strstr(e.msg, "nothing changed"), "%s", e.msg);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert_int_eq(lstat(st, &sb), -1);
+	site_close(&s);
+}
+END_TEST
+
+/* A state directory that is gone (a mount that did not come up) with the
+ * include still there: safe mode, and the directory is not made. */
+START_TEST(missing_state_dir_is_safe_mode)
+{
+	struct site s;
+	open_site(&s);
+	site_close(&s);
+	char dir[256];
+	path_of(dir, sizeof dir, "state");
+	tu_remove_tree(dir);
+	open_site(&s);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert_msg(strstr(s.safe_mode, "does not exist") != NULL, "%s", s.safe_mode);
+	struct stat sb;
+	ck_assert_int_eq(lstat(dir, &sb), -1);
+	site_close(&s);
+
+	/* a dangling symbolic link in its place: the same */
+	ck_assert_int_eq(symlink("/nonexistent/routectl-state", dir), 0);
+	open_site(&s);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert_msg(strstr(s.safe_mode, "symbolic link") != NULL, "%s", s.safe_mode);
+	site_close(&s);
+}
+END_TEST
+
+/* A FIFO at state.json: refused at once (not opened, so nothing blocks),
+ * safe mode "state-unusable"; adopt over it only with force. */
+START_TEST(fifo_state_is_unusable)
+{
+	char dir[256], st[256];
+	path_of(dir, sizeof dir, "state");
+	path_of(st, sizeof st, "state/state.json");
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(mkfifo(st, 0600), 0);
+	struct site s;
+	open_site(&s);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_UNUSABLE);
+	ck_assert_msg(strstr(s.safe_mode, "FIFO") && strstr(s.safe_mode, st), "%s", s.safe_mode);
+	struct caller who = { "alice" };
+	struct adopt_request ar = adopt_req(0);
+	struct adopt_result out;
+	struct err e;
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "not for a lost state") && strstr(e.msg, "--force"), "%s",
+		      e.msg);
+	ar = adopt_req(1);
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_CONNECT);
+	struct stat sb;
+	ck_assert_int_eq(lstat(st, &sb), 0);
+	ck_assert(S_ISFIFO(sb.st_mode));
+	site_close(&s);
+}
+END_TEST
+
+/* adopt is only for safe mode. */
+START_TEST(adopt_refused_when_state_loaded)
+{
+	struct site s;
+	open_site(&s);
+	struct caller who = { "alice" };
+	struct adopt_request ar = adopt_req(1);
+	struct adopt_result out;
+	struct err e;
+	ck_assert_int_eq(site_adopt(&s, NULL, &ar, &who, &out, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "not in safe mode") != NULL, "%s", e.msg);
+	site_close(&s);
+}
+END_TEST
+
+/* SIGHUP after the state file was deleted under a running site: safe mode
+ * "state-lost", not a fresh state. */
+START_TEST(reload_after_delete_is_safe_mode)
+{
+	struct site s;
+	open_site(&s);
+	char st[256];
+	path_of(st, sizeof st, "state/state.json");
+	ck_assert_int_eq(unlink(st), 0);
+	int changed;
+	struct err e;
+	ck_assert_int_eq(site_reload(&s, &changed, &e), 0);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	struct stat sb;
+	ck_assert_int_eq(lstat(st, &sb), -1);
+	site_close(&s);
+}
+END_TEST
+
+/* A state file older than the include (a restored backup) continues from
+ * the include's generation: the generation never goes backwards. */
+START_TEST(generation_continues_from_include)
+{
+	struct site s;
+	open_site(&s);
+	site_close(&s);
+	char *inc = tu_read_file(tmpdir, "routectl.conf");
+	const char *rest = strchr(inc, '\n');
+	ck_assert_ptr_nonnull(rest);
+	char *text = NULL;
+	ck_assert_int_ge(asprintf(&text, "# Generated by routectld for site ash, generation 7.%s",
+				  rest), 0);
+	tu_write_file(tmpdir, "routectl.conf", text);
+	free(text);
+	free(inc);
+	open_site(&s);
+	ck_assert_str_eq(s.safe_mode, "");
+	ck_assert_uint_eq(s.state->generation, 7);
+	site_close(&s);
+	char *st = tu_read_file(tmpdir, "state/state.json");
+	ck_assert_msg(strstr(st, "\"generation\": \"7\"") || strstr(st, "\"generation\":\"7\"") ||
+		      strstr(st, "\"generation\": 7"), "%s", st);
+	free(st);
+}
+END_TEST
+
+static Suite *site_suite(void)
+{
+	Suite *su = suite_create("site");
+	TCase *tc = tcase_create("controller");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, open_creates_state_and_include);
+	tcase_add_test(tc, change_without_bird_changes_nothing);
+	tcase_add_test(tc, dry_run_without_bird);
+	tcase_add_test(tc, refusals_name_the_problem);
+	tcase_add_test(tc, safe_mode_refuses);
+	tcase_add_test(tc, lost_state_is_safe_mode);
+	tcase_add_test(tc, missing_state_dir_is_safe_mode);
+	tcase_add_test(tc, fifo_state_is_unusable);
+	tcase_add_test(tc, adopt_refused_when_state_loaded);
+	tcase_add_test(tc, reload_after_delete_is_safe_mode);
+	tcase_add_test(tc, generation_continues_from_include);
+	suite_add_tcase(su, tc);
+	return su;
+}
+
+int main(void)
+{
+	return tu_run_suite(site_suite());
+}
