@@ -951,6 +951,7 @@ static void view_status_free(struct view_status *v)
 	for (size_t i = 0; i < v->n_services; i++)
 		free(v->services[i].prefixes);
 	free(v->services);
+	free(v->peers);
 	memset(v, 0, sizeof *v);
 }
 
@@ -958,6 +959,82 @@ static void view_change_free(struct view_change *v)
 {
 	free(v->items);
 	memset(v, 0, sizeof *v);
+}
+
+/* bird.peers[i]: {"name", "listed", "up", "families": ["ipv4"...],
+ * "problems": ["..."], "message"}. */
+static int parse_peer(json_t *o, const char *path, struct view_peer *p, struct err *e)
+{
+	json_t *fams, *probs, *x;
+	size_t k;
+	if (!json_is_object(o))
+		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s", path,
+			       json_type_name(o));
+	if (get_str(o, path, "name", true, &p->name, e) < 0 ||
+	    get_bool(o, path, "listed", false, &p->listed, e) < 0 ||
+	    get_bool(o, path, "up", false, &p->up, e) < 0 ||
+	    get_arr(o, path, "families", false, &fams, e) < 0 ||
+	    get_arr(o, path, "problems", false, &probs, e) < 0 ||
+	    get_str(o, path, "message", false, &p->message, e) < 0)
+		return -ERR_PROTOCOL;
+	json_array_foreach(fams, k, x) {
+		const char *f = json_string_value(x);
+		if (!f)
+			return err_set(e, ERR_PROTOCOL, "%s.families[%zu] should be a string", path,
+				       k);
+		if (strcmp(f, "ipv4") == 0)
+			p->v4 = true;
+		else if (strcmp(f, "ipv6") == 0)
+			p->v6 = true;
+		else
+			return err_set(e, ERR_PROTOCOL, "%s.families[%zu]: unknown family \"%.64s\"",
+				       path, k, f);
+	}
+	size_t used = 0;
+	json_array_foreach(probs, k, x) {
+		const char *pr = json_string_value(x);
+		if (!pr)
+			return err_set(e, ERR_PROTOCOL, "%s.problems[%zu] should be a string", path,
+				       k);
+		if (used < sizeof p->problems)
+			used += (size_t)snprintf(p->problems + used, sizeof p->problems - used,
+						 "%s%s", used ? ", " : "", pr);
+	}
+	return 0;
+}
+
+/* bird.peers, bird.peers_checked_at, bird.sentinels (all may be null). */
+static int parse_peers(json_t *bird, struct view_status *v, struct err *e)
+{
+	json_t *peers, *sent, *p;
+	size_t i;
+	if (get_arr(bird, "bird", "peers", false, &peers, e) < 0 ||
+	    get_str(bird, "bird", "peers_checked_at", false, &v->peers_checked_at, e) < 0 ||
+	    get_obj(bird, "bird", "sentinels", false, &sent, e) < 0)
+		return -ERR_PROTOCOL;
+	if (!peers)
+		return 0;
+	v->has_peers = true;
+	v->peers = calloc(json_array_size(peers) + 1, sizeof *v->peers);
+	if (!v->peers)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	json_array_foreach(peers, i, p) {
+		char path[64];
+		snprintf(path, sizeof path, "bird.peers[%zu]", i);
+		if (parse_peer(p, path, &v->peers[i], e) < 0)
+			return -ERR_PROTOCOL;
+		v->n_peers++;
+	}
+	if (sent) {
+		bool v4 = true, v6 = true;
+		if (get_bool(sent, "bird.sentinels", "ipv4", false, &v4, e) < 0 ||
+		    get_bool(sent, "bird.sentinels", "ipv6", false, &v6, e) < 0)
+			return -ERR_PROTOCOL;
+		/* absent: nothing known to be missing */
+		v->no_sentinel_v4 = json_object_get(sent, "ipv4") && !v4;
+		v->no_sentinel_v6 = json_object_get(sent, "ipv6") && !v6;
+	}
+	return 0;
 }
 
 int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
@@ -996,7 +1073,8 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 	if (get_bool(bird, "bird", "connected", true, &v->bird_connected, e) < 0 ||
 	    get_str(bird, "bird", "socket", false, &v->bird_socket, e) < 0 ||
 	    get_str(bird, "bird", "version", false, &v->bird_version, e) < 0 ||
-	    get_str(bird, "bird", "error", false, &v->bird_error, e) < 0)
+	    get_str(bird, "bird", "error", false, &v->bird_error, e) < 0 ||
+	    parse_peers(bird, v, e) < 0)
 		goto fail;
 	if (last) {
 		v->has_last_apply = true;

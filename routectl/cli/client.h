@@ -119,6 +119,16 @@ struct view_service {
 	struct view_step next;
 };
 
+/* One BGP protocol of BIRD as routectld's last check found it (status's
+ * bird.peers). */
+struct view_peer {
+	const char *name;
+	bool listed, up;            /* listed in bird/bgp-protocol; BIRD says up */
+	bool v4, v6;                /* families it has channels for */
+	char problems[160];         /* "ignores-routectl-export, ..."; "" if none */
+	const char *message;        /* one line saying what is wrong; may be NULL */
+};
+
 struct view_status {
 	const char *site;
 	long long generation;
@@ -139,6 +149,13 @@ struct view_status {
 	const char *in_flight_kind, *in_flight_change_id, *in_flight_since;  /* may be NULL */
 	struct view_service *services;
 	size_t n_services;
+	/* What routectld last found about BIRD's BGP protocols (bird.peers);
+	 * has_peers false when it has not checked yet (or an older routectld). */
+	bool has_peers;
+	struct view_peer *peers;
+	size_t n_peers;
+	const char *peers_checked_at;    /* may be NULL */
+	bool no_sentinel_v4, no_sentinel_v6;  /* peer filters could not be checked */
 };
 
 struct view_change_item {

@@ -181,6 +181,57 @@ static int header_line(struct buf *out, const char *label, const char *value)
 	return 0;
 }
 
+/* What routectld last found about BIRD's BGP protocols: one line per
+ * protocol (name, families, problems and what is wrong), and whether the
+ * peer filters could be checked at all. Nothing when it has not checked. */
+static int peers_block(struct buf *out, const struct view_status *v)
+{
+	int rc = 0;
+	if (!v->has_peers)
+		return 0;
+	rc |= buf_puts(out, "peers");
+	if (v->peers_checked_at) {
+		rc |= buf_puts(out, "       checked at ");
+		rc |= put_clean(out, v->peers_checked_at, false);
+	}
+	rc |= buf_puts(out, "\n");
+	if (v->n_peers == 0)
+		rc |= buf_puts(out, "  none listed in bird/bgp-protocol\n");
+	for (size_t i = 0; i < v->n_peers; i++) {
+		const struct view_peer *p = &v->peers[i];
+		char fam[16];
+		snprintf(fam, sizeof fam, "%s%s%s", p->v4 ? "ipv4" : "",
+			 p->v4 && p->v6 ? "," : "", p->v6 ? "ipv6" : "");
+		rc |= buf_puts(out, "  ");
+		rc |= put_clean(out, p->name, false);
+		size_t n = strlen(p->name);
+		rc |= buf_printf(out, "%*s %-10s", n < 16 ? (int)(16 - n) : 0, "",
+				 fam[0] ? fam : "-");
+		if (!p->listed)
+			rc |= buf_puts(out, " (not listed)");
+		if (!p->up)
+			rc |= buf_puts(out, " (down)");
+		if (!p->problems[0]) {
+			rc |= buf_puts(out, " ok\n");
+			continue;
+		}
+		rc |= buf_puts(out, " ");
+		rc |= put_clean(out, p->problems, false);
+		if (p->message) {
+			rc |= buf_puts(out, ": ");
+			rc |= put_clean(out, p->message, false);
+		}
+		rc |= buf_puts(out, "\n");
+	}
+	if (v->no_sentinel_v4 || v->no_sentinel_v6)
+		rc |= buf_printf(out, "  no %s%s%s sentinel route in BIRD: peer filters that "
+				 "ignore routectl_export() cannot be found\n",
+				 v->no_sentinel_v4 ? "IPv4" : "",
+				 v->no_sentinel_v4 && v->no_sentinel_v6 ? " or " : "",
+				 v->no_sentinel_v6 ? "IPv6" : "");
+	return rc ? -ERR_NOMEM : 0;
+}
+
 static int status_header(struct buf *out, const struct view_status *v)
 {
 	struct buf line = { 0 };
@@ -239,6 +290,7 @@ static int status_header(struct buf *out, const struct view_status *v)
 	if (v->has_repairs)
 		rc |= buf_printf(out, "%-12s%lld since start\n", "repairs", v->repairs);
 	buf_free(&line);
+	rc |= peers_block(out, v);
 	return rc ? -ERR_NOMEM : 0;
 }
 

@@ -246,6 +246,10 @@ check "session bad established" wait_for 30 established bad
 check "status names bad as ignoring routectl_export() before any change" wait_for 5 bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q ignores-routectl-export"
 check "... with the sentinel in the message" bash -c "rctl() { '$ROUTECTL' -s '$D/routectld.sock' \"\$@\"; }; rctl --json status | grep -q 'exports the sentinel route 240.0.0.1/32'"
 check "the second upstream has web from bad" wait_for 10 has up2 from_bad 192.0.2.0/24
+text=$(rctl status)
+printf '$ routectl status (case 6a)\n%s\n' "$text"
+check "text status has a peers block naming bad and its problem" says "$text" "^  bad  *ipv4 *ignores-routectl-export: .*sentinel route 240.0.0.1/32"
+check "... and the correctly configured isp as ok, with its families" says "$text" "^  isp  *ipv4,ipv6 *ok$"
 
 # Case 6b: a drain stands where it took effect; partial, exit 1, bad named.
 run_rctl drain ash --service web --reason "case 6" --now

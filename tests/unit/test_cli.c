@@ -416,6 +416,46 @@ START_TEST(status_table_golden)
 }
 END_TEST
 
+/* bird.peers: a "peers" block after the header, one line per protocol with
+ * its families and problems; a missing sentinel is said. */
+START_TEST(status_peers_block)
+{
+	static const char body[] =
+		"{\"site\":\"ash\",\"generation\":5,\"safe_mode\":null,"
+		"\"bird\":{\"connected\":true,\"socket\":\"/x/bird.ctl\",\"version\":\"2.0.12\","
+		"\"error\":null,\"peers_checked_at\":\"2026-11-25T10:29:28Z\","
+		"\"sentinels\":{\"ipv4\":true,\"ipv6\":false},\"peers\":["
+		"{\"name\":\"isp\",\"listed\":true,\"up\":true,\"families\":[\"ipv4\",\"ipv6\"],"
+		"\"problems\":[],\"message\":null},"
+		"{\"name\":\"bad\",\"listed\":true,\"up\":true,\"families\":[\"ipv4\"],"
+		"\"problems\":[\"ignores-routectl-export\"],"
+		"\"message\":\"bad exports the sentinel route 240.0.0.1/32\\nsecond line\"},"
+		"{\"name\":\"isp6\",\"listed\":false,\"up\":false,\"families\":[\"ipv6\"],"
+		"\"problems\":[\"unlisted-exporter\"],\"message\":null}]},"
+		"\"last_apply\":null,\"services\":[]}";
+	struct cli_result res;
+	char *text = render_status(body, &res);
+	ck_assert_msg(strstr(text, "peers       checked at 2026-11-25T10:29:28Z\n"), "%s", text);
+	ck_assert_msg(strstr(text, "\n  isp              ipv4,ipv6  ok\n"), "%s", text);
+	ck_assert_msg(strstr(text, "\n  bad              ipv4       ignores-routectl-export: "
+				   "bad exports the sentinel route 240.0.0.1/32"),
+		      "%s", text);
+	ck_assert_msg(!strstr(text, "240.0.0.1/32\nsecond"), "newline not cleaned: %s", text);
+	ck_assert_msg(strstr(text, "\n  isp6             ipv6       (not listed) (down) "
+				   "unlisted-exporter\n"),
+		      "%s", text);
+	ck_assert_msg(strstr(text, "no IPv6 sentinel route in BIRD"), "%s", text);
+	free(text);
+	cli_result_free(&res);
+
+	/* No bird.peers (not checked yet): no block. */
+	text = render_status(sample_status, &res);
+	ck_assert_msg(!strstr(text, "peers"), "%s", text);
+	free(text);
+	cli_result_free(&res);
+}
+END_TEST
+
 /* A large service comes with its prefix counts only. */
 START_TEST(status_prefix_counts)
 {
@@ -1453,6 +1493,7 @@ static Suite *cli_suite(void)
 	t = tcase_create("render");
 	tcase_add_test(t, status_table_golden);
 	tcase_add_test(t, status_prefix_counts);
+	tcase_add_test(t, status_peers_block);
 	tcase_add_test(t, status_header_trouble_golden);
 	tcase_add_test(t, change_text_golden);
 	tcase_add_test(t, adopt_text_golden);
