@@ -281,13 +281,31 @@ int apply_precheck(struct bird_conn *b, const struct conf *c, const struct state
 	}
 	out->no_sentinel_v4 = !have_sentinel[0];
 	out->no_sentinel_v6 = !have_sentinel[1];
+	/* A peer that exports a sentinel ignores routectl_export() only if the
+	 * running function rejects it: a function that accepts it (an include
+	 * edited by hand, a template without the export cases) is the
+	 * function's fault, which verify finds and rolls back. */
+	int judge[2] = { 0, 0 };
+	for (int f = 0; f < 2; f++) {
+		if (!have_sentinel[f])
+			continue;
+		int accepts = 0;
+		struct err qe;
+		rc = bird_prefix_through_function(b, sentinel_of[f], static_of[f],
+						  RENDER_EXPORT_FUNCTION, timeout_ms, &accepts, &qe);
+		if (rc < 0 && !query_skippable(rc)) {
+			*e = qe;
+			goto fail;
+		}
+		judge[f] = rc == 0 && !accepts;
+	}
 
 	for (size_t i = 0; i < c->n_bgp_protocols; i++) {
 		struct apply_peer *p = &out->v[i];
 		if (p->problems & (PEER_MISSING | PEER_NOT_BGP) || !p->up)
 			continue;
 		for (int f = 0; f < 2; f++) {
-			if (!have_sentinel[f] || !(f ? p->v6_up : p->v4_up))
+			if (!judge[f] || !(f ? p->v6_up : p->v4_up))
 				continue;
 			int exported = 0;
 			struct err qe;
@@ -617,25 +635,40 @@ static int verify_round(struct verify_ctx *v, struct bird_conn *b, const struct 
 			unsigned m = compare_exports(c, p->name, v->x[f], v->n[f], got, ngot,
 						     &sentinel, &rep, &pe);
 			free(got);
-			if (sentinel && !(p->problems & PEER_IGNORES))
+			/* What the running routectl_export() does decides whose fault
+			 * a difference is; asked once per family, and only when a peer
+			 * differs or exports a sentinel. */
+			if ((m > 0 || sentinel) && fn_ok[f] < 0) {
+				struct err fe;
+				unsigned frep = 0;
+				err_clear(&fe);
+				rc = check_function(v, b, c, f, timeout_ms, &frep, &fe);
+				if (rc < 0) {
+					*e = fe;
+					return rc;
+				}
+				fn_ok[f] = rc == 0;
+			}
+			/* A sentinel at a peer proves that its filter ignores the
+			 * function only while the function rejects the sentinel. */
+			if (sentinel && fn_ok[f] == 1 && !(p->problems & PEER_IGNORES))
 				peer_problem(peers, p, PEER_IGNORES,
 					     "exports the sentinel route %s, which routectl_export() "
 					     "always rejects: the export filter of '%s' does not call "
 					     "routectl_export()", sentinel_of[f], p->name);
+			if (fn_ok[f] == 0 && (p->problems & PEER_MISCONFIGURED)) {
+				/* Found by the precheck on the running config; BIRD now
+				 * runs a function that is itself wrong, so this peer's
+				 * difference cannot be told from the function's. */
+				p->problems &= ~(unsigned)PEER_MISCONFIGURED;
+				p->text[0] = '\0';
+				peers->problems = 0;
+				for (size_t k = 0; k < peers->n; k++)
+					peers->problems |= peers->v[k].problems;
+			}
 			if (m == 0)
 				continue;
 			if (!(p->problems & PEER_MISCONFIGURED)) {
-				if (fn_ok[f] < 0) {
-					struct err fe;
-					unsigned frep = 0;
-					err_clear(&fe);
-					rc = check_function(v, b, c, f, timeout_ms, &frep, &fe);
-					if (rc < 0) {
-						*e = fe;
-						return rc;
-					}
-					fn_ok[f] = rc == 0;
-				}
 				if (fn_ok[f]) {
 					char ex[256];
 					first_line(pe.msg, ex, sizeof ex);

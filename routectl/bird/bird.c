@@ -1396,8 +1396,20 @@ int bird_show_protocols_all(struct bird_conn *c, int timeout_ms, struct bird_pro
  */
 
 /* `show route PREFIX WHAT NAME`: whether BIRD lists a route. */
+/* show route PREFIX WHAT NAME [TAIL]: *found = 1 when BIRD shows a route. */
+static int prefix_query_tail(struct bird_conn *c, const char *prefix, const char *what,
+			     const char *name, const char *tail, int timeout_ms, int *found,
+			     struct err *e);
+
 static int prefix_query(struct bird_conn *c, const char *prefix, const char *what,
 			const char *name, int timeout_ms, int *found, struct err *e)
+{
+	return prefix_query_tail(c, prefix, what, name, "", timeout_ms, found, e);
+}
+
+static int prefix_query_tail(struct bird_conn *c, const char *prefix, const char *what,
+			     const char *name, const char *tail, int timeout_ms, int *found,
+			     struct err *e)
 {
 	*found = 0;
 	struct prefix p;
@@ -1409,8 +1421,8 @@ static int prefix_query(struct bird_conn *c, const char *prefix, const char *wha
 	if (!is_symbol(name))
 		return err_set(e, ERR_INVALID, "'%.80s' is not a BIRD protocol name",
 			       name ? name : "(null)");
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "show route %s %s %s", prefix, what, name);
+	char cmd[384];
+	snprintf(cmd, sizeof cmd, "show route %s %s %s%s", prefix, what, name, tail);
 	char names[120];
 	snprintf(names, sizeof names, "protocol '%s'", name);
 	struct bird_export *v = NULL;
@@ -1426,6 +1438,19 @@ int bird_prefix_exported(struct bird_conn *c, const char *prefix, const char *pr
 			 int timeout_ms, int *exported, struct err *e)
 {
 	return prefix_query(c, prefix, "export", proto, timeout_ms, exported, e);
+}
+
+int bird_prefix_through_function(struct bird_conn *c, const char *prefix, const char *from,
+				 const char *function, int timeout_ms, int *exported,
+				 struct err *e)
+{
+	*exported = 0;
+	if (!is_symbol(function))
+		return err_set(e, ERR_INVALID, "'%.80s' is not a BIRD function name",
+			       function ? function : "(null)");
+	char tail[128];
+	snprintf(tail, sizeof tail, " filter { %s(); accept; }", function);
+	return prefix_query_tail(c, prefix, "protocol", from, tail, timeout_ms, exported, e);
 }
 
 int bird_prefix_present(struct bird_conn *c, const char *prefix, const char *from,

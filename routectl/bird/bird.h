@@ -247,6 +247,16 @@ int bird_parse_protocols(const struct bird_reply *r, struct bird_protocol **out,
  * exports one does not call routectl_export(). */
 int bird_prefix_exported(struct bird_conn *c, const char *prefix, const char *proto,
 			 int timeout_ms, int *exported, struct err *e);
+/* `show route PREFIX protocol FROM filter { FUNCTION(); accept; }`:
+ * *exported = 1 when the running FUNCTION accepts FROM's route of PREFIX
+ * (0 when it rejects it, or FROM has no such route). Used with the sentinel
+ * routes: only a routectl_export() that rejects them makes a peer that
+ * exports one a peer that ignores the function. Errors as
+ * bird_prefix_exported; -ERR_INVALID also for a FUNCTION that is not a BIRD
+ * symbol. */
+int bird_prefix_through_function(struct bird_conn *c, const char *prefix, const char *from,
+				 const char *function, int timeout_ms, int *exported,
+				 struct err *e);
 /* `show route PREFIX protocol FROM`: *present = 1 when FROM has a route for
  * PREFIX. Errors as bird_prefix_exported. */
 int bird_prefix_present(struct bird_conn *c, const char *prefix, const char *from,

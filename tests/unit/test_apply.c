@@ -205,6 +205,10 @@ START_TEST(test_precheck_listed)
 		{ "show route 100::1/128 protocol routectl_v6",
 		  "1007-Table master6:\n 100::1/128           blackhole [routectl_v6 06:51:00.832] * (200)\n0000 \n",
 		  0 },
+		{ "show route 240.0.0.1/32 protocol routectl_v4 filter { routectl_export(); accept; }",
+		  "0000 \n", 0 },
+		{ "show route 100::1/128 protocol routectl_v6 filter { routectl_export(); accept; }",
+		  "0000 \n", 0 },
 		{ "show route 240.0.0.1/32 export isp", "show_route_sentinel_export_isp.txt", 1 },
 		{ "show route 100::1/128 export isp", "0000 \n", 0 },
 		{ "show route 100::1/128 export isp6", "0000 \n", 0 },
@@ -306,6 +310,35 @@ START_TEST(test_precheck_local_as_unlisted)
 }
 END_TEST
 
+/* A running routectl_export() that accepts the sentinel (an include edited
+ * by hand, a template without the export cases): a peer that exports the
+ * sentinel is not named as ignoring the function; verify finds the
+ * function's fault and rolls back. */
+START_TEST(test_precheck_function_accepts_sentinel)
+{
+	static const struct exch ex[] = {
+		{ "show protocols all", "show_protocols_all.txt", 1 },
+		{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_sentinel_present.txt", 1 },
+		{ "show route 100::1/128 protocol routectl_v6", "show_route_prefix_not_found.txt", 1 },
+		{ "show route 240.0.0.1/32 protocol routectl_v4 filter { routectl_export(); accept; }",
+		  "show_route_sentinel_present.txt", 1 },
+	};
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	struct conf *c = make_conf(f.dir, 65001, "[\"isp\", \"isp6\", \"bad\"]");
+	struct apply_peers p;
+	struct err e;
+	ck_assert_msg(apply_precheck(b, c, NULL, 1000, &p, &e) == 0, "%s", e.msg);
+	const struct apply_peer *bad = peer(&p, "bad");
+	ck_assert_ptr_nonnull(bad);
+	ck_assert_uint_eq(bad->problems, 0);
+	ck_assert_uint_eq(p.problems, 0);
+	apply_peers_free(&p);
+	conf_free(c);
+	fake_stop(&f, b);
+}
+END_TEST
+
 /* With the desired state, an unlisted protocol is asked about two prefixes
  * (the sentinel, one announced prefix), not counted through its filter. */
 START_TEST(test_precheck_unlisted_probe)
@@ -314,6 +347,8 @@ START_TEST(test_precheck_unlisted_probe)
 		{ "show protocols all", "show_protocols_all.txt", 1 },
 		{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_sentinel_present.txt", 1 },
 		{ "show route 100::1/128 protocol routectl_v6", "show_route_prefix_not_found.txt", 1 },
+		{ "show route 240.0.0.1/32 protocol routectl_v4 filter { routectl_export(); accept; }",
+		  "0000 \n", 0 },
 		{ "show route 240.0.0.1/32 export isp", "show_route_sentinel_export_isp.txt", 1 },
 		/* isp6: no IPv6 sentinel, and the state announces no IPv6 prefix */
 		{ "show route 240.0.0.1/32 export bad", "0000 \n", 0 },
@@ -513,6 +548,7 @@ static Suite *apply_suite(void)
 	tcase_add_test(t, test_precheck_listed);
 	tcase_add_test(t, test_precheck_local_as_unlisted);
 	tcase_add_test(t, test_precheck_unlisted_probe);
+	tcase_add_test(t, test_precheck_function_accepts_sentinel);
 	tcase_add_test(t, test_message_operator_file);
 	tcase_add_test(t, test_message_include);
 	tcase_add_test(t, test_message_include_missing);
