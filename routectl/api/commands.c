@@ -188,6 +188,9 @@ static json_t *status_json(const struct command_view *v)
 /* A reason is one line of text for people: bounded, no control characters. */
 static int check_reason(const char *reason, struct err *e)
 {
+	if (!reason)
+		return err_set(e, ERR_INVALID,
+			       "field 'reason' is required: say why (it is kept with the state)");
 	size_t reason_len = strlen(reason);
 	if (reason_len > REASON_MAX)
 		return err_set(e, ERR_INVALID, "field 'reason' is %zu bytes long; at most %u",
@@ -243,9 +246,6 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
 	if (!req->site)
 		return err_set(e, ERR_INVALID, "field 'site' is required");
-	if (!req->reason)
-		return err_set(e, ERR_INVALID,
-			       "field 'reason' is required: say why (it is kept with the state)");
 	int rc = check_reason(req->reason, e);
 	if (rc < 0)
 		return rc;
@@ -365,9 +365,6 @@ static int parse_adopt(const char *body, size_t len, struct adopt_request *req,
 	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
 	if (!req->site)
 		return err_set(e, ERR_INVALID, "field 'site' is required");
-	if (!req->reason)
-		return err_set(e, ERR_INVALID,
-			       "field 'reason' is required: say why (it is kept with the state)");
 	int rc = check_reason(req->reason, e);
 	if (rc < 0)
 		return rc;

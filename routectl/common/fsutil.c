@@ -43,6 +43,9 @@ static int fsync_dir_of(const char *path)
 }
 
 #define TEMP_INFIX ".tmp."
+/* mkstemp(3) needs its template to end in six 'X' characters, which it
+ * replaces with random ones. */
+#define MKSTEMP_RANDOM_LEN 6
 
 int fs_temp_template(const char *path, char *out, size_t size, struct err *e)
 {
@@ -51,10 +54,11 @@ int fs_temp_template(const char *path, char *out, size_t size, struct err *e)
 	if (!*base)
 		return err_set(e, ERR_INVALID, "%s: not a file name", path);
 	int dirlen = slash ? (int)(slash - path + 1) : 0;
-	int n = snprintf(out, size, "%.*s.%s" TEMP_INFIX "%ld.XXXXXX", dirlen, path, base,
-			 (long)getpid());
+	int n = snprintf(out, size, "%.*s.%s" TEMP_INFIX "%ld.%*s", dirlen, path, base,
+			 (long)getpid(), MKSTEMP_RANDOM_LEN, "");
 	if (n < 0 || (size_t)n >= size)
 		return err_set(e, ERR_INVALID, "%s: path too long", path);
+	memset(out + n - MKSTEMP_RANDOM_LEN, 'X', MKSTEMP_RANDOM_LEN);
 	return 0;
 }
 
@@ -107,13 +111,14 @@ static pid_t parse_pid(const char *s, const char *end)
 }
 
 /* The PID in a temp name of base (any base if NULL), 0 if name is not one:
- * ".BASE.tmp.PID.XXXXXX" (6 characters of mkstemp) or "BASE.tmp.PID". */
+ * ".BASE.tmp.PID.RANDOM" (RANDOM: the 6 characters of mkstemp) or
+ * "BASE.tmp.PID". */
 static pid_t temp_name_pid(const char *name, const char *base)
 {
 	size_t n = strlen(name);
 	const char *end = name + n;
 	if (name[0] == '.' && n > 7 && end[-7] == '.') {
-		/* .BASE.tmp.PID.XXXXXX */
+		/* .BASE.tmp.PID.RANDOM */
 		const char *pid_end = end - 7;
 		const char *pid = pid_end;
 		while (pid > name && pid[-1] >= '0' && pid[-1] <= '9')

@@ -18,8 +18,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		    struct err *e);
 
 /* The mkstemp(3) template of fs_write_atomic's temp file for path into out
- * (size bytes): "DIR/.BASE.tmp.PID.XXXXXX". The leading dot keeps it out of
- * every include glob: glob(3), and BIRD's `include "DIR/\*";` which uses it,
+ * (size bytes): "DIR/.BASE.tmp.PID.RANDOM", RANDOM being the six characters
+ * mkstemp(3) fills in. The leading dot keeps it out of every include glob: glob(3), and BIRD's `include "DIR/\*";` which uses it,
  * skip names that start with a dot unless the pattern does, so a leftover
  * never gets included next to the real file ("Symbol ... already defined").
  * The PID tells a crashed writer's temp from a live one's. Returns 0 or
@@ -27,7 +27,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 int fs_temp_template(const char *path, char *out, size_t size, struct err *e);
 
 /* Removes the temp files that writers of path which no longer run left in
- * path's directory: fs_write_atomic's ".BASE.tmp.PID.XXXXXX" and the
+ * path's directory: fs_write_atomic's ".BASE.tmp.PID.RANDOM" and the
  * "BASE.tmp.PID" of earlier versions, where PID is not a running process
  * other than this one. With path a directory and any_base set, the temps of
  * every file in it (for a directory only routectl writes, e.g. the state
