@@ -91,6 +91,10 @@ protocol bgp isp {
 CONF
 }
 
+# same_since A B: passes when two BGP session "since" times are the same
+# instant (BIRD may print one instant 1 ms apart; see same_since.py).
+same_since() { python3 "$(dirname "${BASH_SOURCE[0]}")/same_since.py" "$1" "$2"; }
+
 # below A B: passes when the number A is less than the number B.
 below() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < float(sys.argv[2]) else 1)" "$1" "$2"; }
 
