@@ -68,6 +68,8 @@ static void enter_safe_mode(struct site *s, enum safe_kind kind, const char *fmt
 
 static void enter_safe_mode(struct site *s, enum safe_kind kind, const char *fmt, ...)
 {
+	if (!s->safe_mode[0])  /* a SIGHUP that finds it lost again keeps the first time */
+		s->safe_since = time(NULL);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(s->safe_mode, sizeof s->safe_mode, fmt, ap);

@@ -141,9 +141,15 @@ struct site {
 	struct policy policy;
 	char *tmpl;
 	char state_path[PATH_MAX];
-	struct state *state;          /* desired state; NULL only in safe mode */
+	/* The desired state; NULL only in safe mode. In safe mode entered by a
+	 * SIGHUP that found the state lost, it is still the state routectld
+	 * held until then (the last known, not the desired state: status shows
+	 * it as such, adopt continues its generation). */
+	struct state *state;
 	char safe_mode[ERR_MSG_MAX];  /* "" when not in safe mode: the reason */
 	enum safe_kind safe_kind;     /* why, for adopt (see store.h, "Lost state") */
+	time_t safe_since;            /* wall clock: when safe mode was entered
+					 (kept while it lasts) */
 	/* A fresh state made at a first start and not yet compared with what
 	 * BIRD exports: the first use of a live BIRD connection compares first
 	 * (site_reconcile, and any apply), and goes to safe mode "state-lost"

@@ -151,6 +151,15 @@ kill -HUP "$DAEMON_PID"
 check "(b) deleted + SIGHUP: safe mode, state lost" wait_for 5 bash -c "$(declare -f safe_kind status_get jget rctl); ROUTECTL=$ROUTECTL IT_DIR=$D; test \$(safe_kind) = state-lost"
 reason=$(safe_reason) || reason=""
 check "(b) the reason names the file and the evidence" bash -c "grep -q 'state.json: no such file' <<<\"\$1\" && grep -q 'routectl.conf (generation $gen of site ash)' <<<\"\$1\"" _ "$reason"
+# What routectld held before the loss is not shown as the desired state:
+# each service is unknown, its last known state apart, with the generation
+# and when the loss was found.
+check "(b) status: web and dns unknown, not their last known states" test "$(svc_get web state) $(svc_get dns state)" = "unknown unknown"
+check "(b) status: generation 0 (no desired state)" test "$(status_get "j['generation']")" = 0
+check "(b) status: last known web announce, dns withdraw" test "$(svc_get web "last_known']['state") $(svc_get dns "last_known']['state")" = "announce withdraw"
+check "(b) status: last known generation $gen, with the time of the loss" test "$(status_get "j['safe_mode']['last_known']['generation'], bool(j['safe_mode']['last_known']['until'])")" = "$gen True"
+out=$(rctl status 2>&1) || true
+check "(b) status text says the states are last known" bash -c "grep -q 'The desired state is not known. LAST KNOWN below' <<<\"\$1\" && grep -q '^web .*unknown (LAST KNOWN announce)' <<<\"\$1\" && grep -q '^dns .*unknown (LAST KNOWN withdraw)' <<<\"\$1\"" _ "$out"
 check "(b) BIRD untouched: web stays, dns stays withdrawn" bird_untouched "$before" has lacks
 check "(b) no state file was made" test ! -e "$D/state/state.json"
 check "(b) adopt" rctl adopt ash --reason "state file deleted by mistake"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[64];
@@ -322,10 +323,20 @@ START_TEST(reload_after_delete_is_safe_mode)
 	ck_assert_int_eq(unlink(st), 0);
 	int changed;
 	struct err e;
+	time_t before = time(NULL);
 	ck_assert_int_eq(site_reload(&s, &changed, &e), 0);
 	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
 	struct stat sb;
 	ck_assert_int_eq(lstat(st, &sb), -1);
+	/* What it held is kept as the last known state (status shows it as
+	 * such), with when the loss was found; a second SIGHUP keeps that. */
+	ck_assert_ptr_nonnull(s.state);
+	ck_assert(s.safe_since >= before && s.safe_since <= time(NULL));
+	s.safe_since -= 60;
+	time_t first = s.safe_since;
+	ck_assert_int_eq(site_reload(&s, &changed, &e), 0);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert(s.safe_since == first);
 	site_close(&s);
 }
 END_TEST
