@@ -341,6 +341,34 @@ START_TEST(reload_after_delete_is_safe_mode)
 }
 END_TEST
 
+/* The first start's "not yet compared with BIRD" survives a restart (the
+ * marker in the state directory); a state loaded without the marker (a
+ * later start, a crash in a first drain after the comparison) is not
+ * compared again. */
+START_TEST(first_start_unchecked_survives_restart)
+{
+	struct site s;
+	open_site(&s);
+	ck_assert_int_eq(s.first_start_unchecked, 1);
+	char marker[256];
+	path_of(marker, sizeof marker, "state/" FIRST_START_MARKER);
+	struct stat sb;
+	ck_assert_int_eq(lstat(marker, &sb), 0);
+	site_close(&s);
+
+	open_site(&s);  /* restarted before BIRD was ever reached */
+	ck_assert_str_eq(s.safe_mode, "");
+	ck_assert_ptr_nonnull(s.state);
+	ck_assert_int_eq(s.first_start_unchecked, 1);
+	site_close(&s);
+
+	ck_assert_int_eq(unlink(marker), 0);  /* as after the comparison */
+	open_site(&s);
+	ck_assert_int_eq(s.first_start_unchecked, 0);
+	site_close(&s);
+}
+END_TEST
+
 /* A state file older than the include (a restored backup) continues from
  * the include's generation: the generation never goes backwards. */
 START_TEST(generation_continues_from_include)
@@ -383,6 +411,7 @@ static Suite *site_suite(void)
 	tcase_add_test(tc, fifo_state_is_unusable);
 	tcase_add_test(tc, adopt_refused_when_state_loaded);
 	tcase_add_test(tc, reload_after_delete_is_safe_mode);
+	tcase_add_test(tc, first_start_unchecked_survives_restart);
 	tcase_add_test(tc, generation_continues_from_include);
 	suite_add_tcase(su, tc);
 	return su;
