@@ -95,6 +95,22 @@ static json_t *prefix_list(const struct command_service *cs, size_t from, size_t
 	return a;
 }
 
+/* One service's state and provenance into o. */
+static void svc_json(json_t *o, const struct svc_state *s)
+{
+	json_object_update_new(o, mode_json(s->mode, s->prepend));
+	json_object_set_new(o, "since", time_json(s->since));
+	json_object_set_new(o, "actor", json_string(s->actor));
+	json_object_set_new(o, "reason", json_string(s->reason));
+	json_object_set_new(o, "change_id", json_string(s->change_id));
+	json_t *next = json_null();
+	if (s->has_next) {
+		next = mode_json(s->next_mode, s->next_prepend);
+		json_object_set_new(next, "at", time_json(s->next_at));
+	}
+	json_object_set_new(o, "next", next);
+}
+
 static json_t *service_json(const struct command_view *v, const struct command_service *cs)
 {
 	json_t *o = json_pack("{s:s,s:{s:I,s:I}}", "name", cs->name, "prefix_count", "ipv4",
@@ -106,21 +122,20 @@ static json_t *service_json(const struct command_view *v, const struct command_s
 	const struct svc_state *s =
 		v->state ? state_find((struct state *)v->state, cs->name) : NULL;
 	if (s) {
-		json_object_update_new(o, mode_json(s->mode, s->prepend));
-		json_object_set_new(o, "since", time_json(s->since));
-		json_object_set_new(o, "actor", json_string(s->actor));
-		json_object_set_new(o, "reason", json_string(s->reason));
-		json_object_set_new(o, "change_id", json_string(s->change_id));
-		json_t *next = json_null();
-		if (s->has_next) {
-			next = mode_json(s->next_mode, s->next_prepend);
-			json_object_set_new(next, "at", time_json(s->next_at));
-		}
-		json_object_set_new(o, "next", next);
+		svc_json(o, s);
 	} else {
 		json_object_set_new(o, "state", json_string("unknown"));
 		json_object_set_new(o, "prepend", json_integer(0));
 		json_object_set_new(o, "next", json_null());
+	}
+	/* In safe mode after a loss: what routectld held until then, apart
+	 * from "state" so that nobody reads it as the desired state. */
+	const struct svc_state *lk =
+		v->last_known ? state_find((struct state *)v->last_known, cs->name) : NULL;
+	if (lk) {
+		json_t *k = json_object();
+		svc_json(k, lk);
+		json_object_set_new(o, "last_known", k);
 	}
 	return o;
 }
@@ -131,14 +146,21 @@ static json_t *status_json(const struct command_view *v)
 	json_object_set_new(root, "site", json_string(v->site));
 	json_object_set_new(root, "generation",
 			    json_integer(v->state ? (json_int_t)v->state->generation : 0));
-	json_object_set_new(root, "safe_mode",
-			    v->safe_mode[0]
-				    ? json_pack("{s:s,s:s}", "reason", v->safe_mode, "kind",
-						/* a reason without a kind is the stricter one */
-						safe_kind_name(v->safe_kind == SAFE_STATE_LOST
-								       ? SAFE_STATE_LOST
-								       : SAFE_STATE_UNUSABLE))
-				    : json_null());
+	json_t *safe = json_null();
+	if (v->safe_mode[0]) {
+		safe = json_pack("{s:s,s:s}", "reason", v->safe_mode, "kind",
+				 /* a reason without a kind is the stricter one */
+				 safe_kind_name(v->safe_kind == SAFE_STATE_LOST
+							? SAFE_STATE_LOST
+							: SAFE_STATE_UNUSABLE));
+		json_object_set_new(safe, "last_known",
+				    v->last_known
+					    ? json_pack("{s:I,s:o}", "generation",
+							(json_int_t)v->last_known->generation,
+							"until", time_json(v->last_known_at))
+					    : json_null());
+	}
+	json_object_set_new(root, "safe_mode", safe);
 	int up = v->bird_connected;
 	json_object_set_new(root, "bird",
 			    json_pack("{s:b,s:s,s:o,s:o}", "connected", up, "socket",

@@ -41,6 +41,12 @@ struct command_view {
 	const struct state *state;   /* desired state; NULL in safe mode */
 	const char *safe_mode;       /* "" or why */
 	enum safe_kind safe_kind;    /* SAFE_NONE when not in safe mode */
+	/* In safe mode only: the state routectld held until it found the state
+	 * lost (a SIGHUP after the file was deleted), shown as "last known",
+	 * never as the desired state; NULL when there was none (safe mode from
+	 * the start). last_known_at: when the loss was found (wall clock). */
+	const struct state *last_known;
+	time_t last_known_at;
 	int bird_connected;
 	const char *bird_version;    /* when connected */
 	const char *bird_error;      /* "" or why BIRD is not connected */

@@ -943,6 +943,21 @@ static int parse_service(json_t *svc, const char *path, struct view_service *s,
 	    get_str(svc, path, "change_id", false, &s->change_id, e) < 0 ||
 	    get_step(svc, path, &s->has_next, &s->next, e) < 0)
 		return -ERR_PROTOCOL;
+	/* Safe mode after a loss: the state held before it, shown as such. */
+	json_t *lk;
+	if (get_obj(svc, path, "last_known", false, &lk, e) < 0)
+		return -ERR_PROTOCOL;
+	if (lk && !s->known) {
+		char p[256];
+		join_path(p, sizeof p, path, "last_known");
+		s->last_known = true;
+		if (get_state(lk, p, &s->mode, &s->prepend, e) < 0 ||
+		    get_str(lk, p, "since", false, &s->since, e) < 0 ||
+		    get_str(lk, p, "actor", false, &s->actor, e) < 0 ||
+		    get_str(lk, p, "reason", false, &s->reason, e) < 0 ||
+		    get_str(lk, p, "change_id", false, &s->change_id, e) < 0)
+			return -ERR_PROTOCOL;
+	}
 	return 0;
 }
 
@@ -1067,8 +1082,18 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 		goto fail;
 	v->has_repairs = json_object_get(body, "repairs") != NULL;
 	if (safe) {
-		if (get_str(safe, "safe_mode", "reason", true, &v->safe_mode_reason, e) < 0)
+		json_t *lk;
+		if (get_str(safe, "safe_mode", "reason", true, &v->safe_mode_reason, e) < 0 ||
+		    get_obj(safe, "safe_mode", "last_known", false, &lk, e) < 0)
 			goto fail;
+		if (lk) {
+			v->has_last_known = true;
+			if (get_int(lk, "safe_mode.last_known", "generation", true, 0, LLONG_MAX,
+				    &v->last_known_generation, e) < 0 ||
+			    get_str(lk, "safe_mode.last_known", "until", false,
+				    &v->last_known_until, e) < 0)
+				goto fail;
+		}
 	}
 	if (get_bool(bird, "bird", "connected", true, &v->bird_connected, e) < 0 ||
 	    get_str(bird, "bird", "socket", false, &v->bird_socket, e) < 0 ||

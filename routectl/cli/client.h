@@ -112,6 +112,10 @@ struct view_service {
 				       prefixes of small services only) */
 	size_t n_prefixes;          /* how many the service has */
 	bool known;                 /* false: state "unknown" (no state loaded) */
+	bool last_known;            /* unknown, and mode to change_id are the
+				       state routectld held before the state was
+				       lost (status's "last_known"), not the
+				       desired state */
 	enum svc_mode mode;
 	unsigned prepend;
 	const char *since, *actor, *reason, *change_id;   /* may be NULL */
@@ -133,6 +137,11 @@ struct view_status {
 	const char *site;
 	long long generation;
 	const char *safe_mode_reason;   /* NULL when not in safe mode */
+	/* Safe mode after a loss: the services' last known states are those
+	 * of this generation, held until this time (safe_mode.last_known). */
+	bool has_last_known;
+	long long last_known_generation;
+	const char *last_known_until;   /* may be NULL */
 	bool bird_connected;
 	const char *bird_socket, *bird_version, *bird_error;   /* may be NULL */
 	bool has_last_apply;

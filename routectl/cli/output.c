@@ -242,7 +242,16 @@ static int status_header(struct buf *out, const struct view_status *v)
 		if (buf_puts(out, "SAFE MODE: ") < 0 ||
 		    put_clean(out, v->safe_mode_reason, false) < 0 ||
 		    buf_puts(out, "\n  routectld leaves BIRD alone and refuses changes "
-			     "until this is fixed.\n\n") < 0)
+			     "until this is fixed.\n") < 0)
+			return -ERR_NOMEM;
+		if (v->has_last_known &&
+		    buf_printf(out, "  The desired state is not known. LAST KNOWN below is what "
+			       "routectld held until %s (generation %lld), before the state was "
+			       "lost; BIRD may run something else.\n",
+			       v->last_known_until ? v->last_known_until : "the loss",
+			       v->last_known_generation) < 0)
+			return -ERR_NOMEM;
+		if (buf_puts(out, "\n") < 0)
 			return -ERR_NOMEM;
 	}
 	if (header_line(out, "site", v->site) < 0 ||
@@ -313,11 +322,16 @@ int output_status_text(struct buf *out, const struct view_status *v)
 	rc = table_add(&t, head);
 	for (size_t i = 0; i < v->n_services && rc == 0; i++) {
 		const struct view_service *s = &v->services[i];
-		char state[160], base[32], next[96];
-		if (s->known)
+		char state[160], base[64], next[96];
+		if (s->known) {
 			output_state_name(s->mode, s->prepend, base, sizeof base);
-		else
+		} else if (s->last_known) {
+			char was[24];
+			output_state_name(s->mode, s->prepend, was, sizeof was);
+			snprintf(base, sizeof base, "unknown (LAST KNOWN %s)", was);
+		} else {
 			snprintf(base, sizeof base, "unknown");
+		}
 		if (s->known && s->has_next) {
 			step_text(&s->next, next, sizeof next);
 			snprintf(state, sizeof state, "%s " ARROW " %s", base, next);

@@ -39,9 +39,12 @@ struct view {
 	struct command_service *services;
 	char ***listed;               /* per service: its listed prefix texts */
 	size_t n_services;
+	/* The site's state: in safe mode the last known one (command_view's
+	 * last_known), never handed out as the desired state. */
 	struct state *state;
 	char safe_mode[ERR_MSG_MAX];
 	enum safe_kind safe_kind;
+	time_t safe_since;
 	int bird_connected;
 	char bird_version[32];
 	char bird_error[ERR_MSG_MAX];
@@ -188,6 +191,7 @@ static void publish_state(struct worker *w, int force)
 	}
 	snprintf(w->view.safe_mode, sizeof w->view.safe_mode, "%s", s->safe_mode);
 	w->view.safe_kind = s->safe_kind;
+	w->view.safe_since = s->safe_since;
 	w->view.last = s->last;
 	w->view.repairs = s->repairs;
 	pthread_mutex_unlock(&w->mu);
@@ -236,9 +240,11 @@ static void with_view(void *arg, void (*fn)(const struct command_view *v, void *
 		.bird_socket = pv->bird_socket ? pv->bird_socket : "",
 		.services = pv->services,
 		.n_services = pv->n_services,
-		.state = pv->state,
+		.state = pv->safe_mode[0] ? NULL : pv->state,
 		.safe_mode = pv->safe_mode,
 		.safe_kind = pv->safe_kind,
+		.last_known = pv->safe_mode[0] ? pv->state : NULL,
+		.last_known_at = pv->safe_since,
 		.bird_connected = pv->bird_connected,
 		.bird_version = pv->bird_version,
 		.bird_error = pv->bird_error,

@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +69,8 @@ static void enter_safe_mode(struct site *s, enum safe_kind kind, const char *fmt
 
 static void enter_safe_mode(struct site *s, enum safe_kind kind, const char *fmt, ...)
 {
+	if (!s->safe_mode[0])  /* a SIGHUP that finds it lost again keeps the first time */
+		s->safe_since = time(NULL);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(s->safe_mode, sizeof s->safe_mode, fmt, ap);
@@ -75,6 +78,48 @@ static void enter_safe_mode(struct site *s, enum safe_kind kind, const char *fmt
 	s->safe_kind = kind;
 	s->first_start_unchecked = 0;
 	log_error("SAFE MODE: %s", s->safe_mode);
+}
+
+/* ---- the first-start marker --------------------------------------------- */
+
+/* The state directory's FIRST_START_MARKER: see site.h, first_start_unchecked. */
+static void marker_path(const struct site *s, char *out, size_t size)
+{
+	snprintf(out, size, "%s/" FIRST_START_MARKER, s->conf->state_dir);
+}
+
+/* Written (durably) before the initial state of a first start. */
+static int mark_first_start(struct site *s, struct err *e)
+{
+	char path[PATH_MAX];
+	marker_path(s, path, sizeof path);
+	static const char text[] =
+		"routectld made a fresh state here at a first start and has not yet compared\n"
+		"it with what BIRD exports. While this file exists, routectld compares first\n"
+		"(and goes to safe mode if BIRD exports otherwise) before it applies anything.\n";
+	return fs_write_atomic(path, text, sizeof text - 1, 0640, e);
+}
+
+/* The comparison is done: the flag and the marker go. A marker that cannot
+ * be removed is logged; the next start then compares once more (with the
+ * state it loads), which is harmless. */
+static void first_start_checked(struct site *s)
+{
+	s->first_start_unchecked = 0;
+	char path[PATH_MAX];
+	marker_path(s, path, sizeof path);
+	if (unlink(path) < 0) {
+		if (errno != ENOENT)
+			log_error("cannot remove %s: %s; the next start compares the state with "
+				  "BIRD again", path, strerror(errno));
+		return;
+	}
+	int fd = open(s->conf->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fsync(fd) < 0)
+			log_warn("fsync %s: %s", s->conf->state_dir, strerror(errno));
+		close(fd);
+	}
 }
 
 /* ---- start-up and reload ------------------------------------------------ */
@@ -130,7 +175,11 @@ static int load_state(struct site *s, struct err *e)
 		st = state_new(s->conf, time(NULL));
 		if (!st)
 			return err_set(e, ERR_NOMEM, "out of memory");
-		rc = state_save(s->state_path, st, e);
+		/* The marker first: a restart that finds the state file then
+		 * still compares with BIRD before applying it. */
+		rc = mark_first_start(s, e);
+		if (rc == 0)
+			rc = state_save(s->state_path, st, e);
 		if (rc < 0) {
 			state_free(st);
 			return rc;
@@ -184,6 +233,20 @@ static int load_state(struct site *s, struct err *e)
 		if (rc < 0) {
 			state_free(st);
 			return rc;
+		}
+		/* A first start whose state was never compared with BIRD (a
+		 * restart before BIRD was reached): compare before applying. */
+		char mp[PATH_MAX];
+		struct stat sb;
+		marker_path(s, mp, sizeof mp);
+		if (lstat(mp, &sb) == 0) {
+			if (!s->first_start_unchecked)
+				log_info("state: %s is there: the state of a first start was not "
+					 "yet compared with BIRD; comparing before applying anything",
+					 mp);
+			s->first_start_unchecked = 1;
+		} else {
+			s->first_start_unchecked = 0;
 		}
 	}
 	s->safe_mode[0] = '\0';
@@ -358,7 +421,7 @@ static int check_first_start(struct site *s, struct bird_conn *b, struct err *e)
 	if (rc == -ERR_INVALID || rc == -ERR_NOTFOUND) {
 		/* BIRD runs no routectl include (yet), or its routectl_v4/v6
 		 * is not running: nothing exported to lose. */
-		s->first_start_unchecked = 0;
+		first_start_checked(s);
 		err_clear(e);
 		return 0;
 	}
@@ -400,7 +463,7 @@ static int check_first_start(struct site *s, struct bird_conn *b, struct err *e)
 				*c = ';';
 	}
 	if (!differs[0]) {
-		s->first_start_unchecked = 0;
+		first_start_checked(s);
 		return 0;
 	}
 	/* Keep the fresh state aside: on a restart, the include written at
@@ -413,6 +476,11 @@ static int check_first_start(struct site *s, struct bird_conn *b, struct err *e)
 		unlink(s->state_path);
 	else if (!aside[0])
 		snprintf(aside, sizeof aside, "nothing");
+	/* With the fresh state gone, the include is the evidence; while it
+	 * is still there, the marker keeps a restart from applying it. */
+	struct stat sb;
+	if (lstat(s->state_path, &sb) < 0 && errno == ENOENT)
+		first_start_checked(s);
 	enter_safe_mode(s, SAFE_STATE_LOST,
 			"first start (no state file, no include), but BIRD already runs "
 			"routectl's routes and exports them otherwise than a fresh state "
@@ -849,7 +917,7 @@ int site_adopt(struct site *s, struct bird_conn *b, const struct adopt_request *
 		 * is the desired state, and the reconciler applies it again. */
 		s->safe_mode[0] = '\0';
 		s->safe_kind = SAFE_NONE;
-		s->first_start_unchecked = 0;
+		first_start_checked(s);
 		adopt_result_free(res);
 		return rc;
 	}
@@ -862,7 +930,7 @@ int site_adopt(struct site *s, struct bird_conn *b, const struct adopt_request *
 	}
 	s->safe_mode[0] = '\0';
 	s->safe_kind = SAFE_NONE;
-	s->first_start_unchecked = 0;
+	first_start_checked(s);
 	res->applied = 1;
 	char summary[1024] = "";
 	size_t used = 0;

@@ -135,20 +135,35 @@ struct adopt_result {
 
 void adopt_result_free(struct adopt_result *r);
 
+/* In the state directory while the state of a first start has not been
+ * compared with what BIRD exports (struct site, first_start_unchecked). */
+#define FIRST_START_MARKER "first-start-unchecked"
+
 struct site {
 	char *conf_path;
 	struct conf *conf;
 	struct policy policy;
 	char *tmpl;
 	char state_path[PATH_MAX];
-	struct state *state;          /* desired state; NULL only in safe mode */
+	/* The desired state; NULL only in safe mode. In safe mode entered by a
+	 * SIGHUP that found the state lost, it is still the state routectld
+	 * held until then (the last known, not the desired state: status shows
+	 * it as such, adopt continues its generation). */
+	struct state *state;
 	char safe_mode[ERR_MSG_MAX];  /* "" when not in safe mode: the reason */
 	enum safe_kind safe_kind;     /* why, for adopt (see store.h, "Lost state") */
+	time_t safe_since;            /* wall clock: when safe mode was entered
+					 (kept while it lasts) */
 	/* A fresh state made at a first start and not yet compared with what
 	 * BIRD exports: the first use of a live BIRD connection compares first
 	 * (site_reconcile, and any apply), and goes to safe mode "state-lost"
 	 * instead of applying when BIRD already exports routectl's routes
-	 * otherwise (state and include wiped together). Not persisted. */
+	 * otherwise (state and include wiped together). Persisted as the
+	 * state directory's FIRST_START_MARKER, written before the initial
+	 * state and removed once the comparison is done (either way, or by
+	 * adopt): a routectld restarted before it ever reached BIRD compares
+	 * too. A crash later (in a first drain, say) leaves no marker, so it
+	 * is never taken for a lost state. */
 	int first_start_unchecked;
 
 	/* What the last precheck found about BIRD's BGP protocols (each

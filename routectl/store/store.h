@@ -108,7 +108,11 @@ void change_id_new(char out[17]);
  * the last witness: after a first start, the first time BIRD is connected,
  * routectld compares what BIRD's running routectl_export() does with the
  * fresh state and goes to safe mode "lost" if they differ (state and include
- * wiped together while BIRD kept a drained config). A state file whose
+ * wiped together while BIRD kept a drained config). That first comparison
+ * survives a restart: site/ writes a marker file (FIRST_START_MARKER) in
+ * the state directory before the initial state and removes it once the
+ * comparison is done, so a routectld restarted before it ever reached BIRD
+ * still compares first. A state file whose
  * generation is below the include's continues from the include's. In safe mode
  * routectld leaves BIRD as it is; the operator restores the file (then
  * SIGHUP) or adopts what BIRD exports now (routectl adopt), which continues

@@ -560,6 +560,49 @@ START_TEST(status_header_trouble_golden)
 }
 END_TEST
 
+/* Safe mode after the state was lost under a running routectld: the states
+ * routectld held before are shown as last known, never as the state. */
+START_TEST(status_last_known_golden)
+{
+	static const char body[] =
+		"{\"site\":\"ash\",\"generation\":0,"
+		"\"safe_mode\":{\"reason\":\"the desired state is lost\",\"kind\":\"state-lost\","
+		"\"last_known\":{\"generation\":7,\"until\":\"2026-11-30T08:00:00Z\"}},"
+		"\"bird\":{\"connected\":true,\"socket\":\"/run/bird/bird.ctl\",\"version\":\"2.0.12\"},"
+		"\"last_apply\":null,\"repairs\":0,\"services\":["
+		"{\"name\":\"web\",\"ipv4\":[\"192.0.2.0/24\"],\"state\":\"unknown\",\"prepend\":0,"
+		"\"next\":null,\"last_known\":{\"state\":\"withdraw\",\"prepend\":0,"
+		"\"since\":\"2026-11-30T07:00:00Z\",\"actor\":\"alice\",\"reason\":\"evacuate\","
+		"\"change_id\":\"0123456789abcdef\",\"next\":null}},"
+		"{\"name\":\"dns\",\"ipv4\":[\"198.51.100.0/24\"],\"state\":\"unknown\","
+		"\"prepend\":0,\"next\":null}]}";
+	static const char golden[] =
+		"SAFE MODE: the desired state is lost\n"
+		"  routectld leaves BIRD alone and refuses changes until this is fixed.\n"
+		"  The desired state is not known. LAST KNOWN below is what routectld held "
+		"until 2026-11-30T08:00:00Z (generation 7), before the state was lost; BIRD "
+		"may run something else.\n"
+		"\n"
+		"site        ash\n"
+		"generation  0\n"
+		"bird        connected to /run/bird/bird.ctl (BIRD 2.0.12)\n"
+		"last apply  none yet\n"
+		"repairs     0 since start\n"
+		"\n"
+		"SERVICE  PREFIXES         STATE                          SINCE                 "
+		"ACTOR  REASON\n"
+		"web      192.0.2.0/24     unknown (LAST KNOWN withdraw)  2026-11-30T07:00:00Z  "
+		"alice  evacuate\n"
+		"dns      198.51.100.0/24  unknown                        -                     "
+		"-      -\n";
+	struct cli_result res;
+	char *text = render_status(body, &res);
+	ck_assert_str_eq(text, golden);
+	free(text);
+	cli_result_free(&res);
+}
+END_TEST
+
 static char *render_change(enum cli_cmd cmd, const char *name, const char *body,
 			   struct cli_result *res)
 {
@@ -1495,6 +1538,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, status_prefix_counts);
 	tcase_add_test(t, status_peers_block);
 	tcase_add_test(t, status_header_trouble_golden);
+	tcase_add_test(t, status_last_known_golden);
 	tcase_add_test(t, change_text_golden);
 	tcase_add_test(t, adopt_text_golden);
 	tcase_add_test(t, error_document_message);

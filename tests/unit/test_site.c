@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[64];
@@ -322,10 +323,48 @@ START_TEST(reload_after_delete_is_safe_mode)
 	ck_assert_int_eq(unlink(st), 0);
 	int changed;
 	struct err e;
+	time_t before = time(NULL);
 	ck_assert_int_eq(site_reload(&s, &changed, &e), 0);
 	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
 	struct stat sb;
 	ck_assert_int_eq(lstat(st, &sb), -1);
+	/* What it held is kept as the last known state (status shows it as
+	 * such), with when the loss was found; a second SIGHUP keeps that. */
+	ck_assert_ptr_nonnull(s.state);
+	ck_assert(s.safe_since >= before && s.safe_since <= time(NULL));
+	s.safe_since -= 60;
+	time_t first = s.safe_since;
+	ck_assert_int_eq(site_reload(&s, &changed, &e), 0);
+	ck_assert_int_eq(s.safe_kind, SAFE_STATE_LOST);
+	ck_assert(s.safe_since == first);
+	site_close(&s);
+}
+END_TEST
+
+/* The first start's "not yet compared with BIRD" survives a restart (the
+ * marker in the state directory); a state loaded without the marker (a
+ * later start, a crash in a first drain after the comparison) is not
+ * compared again. */
+START_TEST(first_start_unchecked_survives_restart)
+{
+	struct site s;
+	open_site(&s);
+	ck_assert_int_eq(s.first_start_unchecked, 1);
+	char marker[256];
+	path_of(marker, sizeof marker, "state/" FIRST_START_MARKER);
+	struct stat sb;
+	ck_assert_int_eq(lstat(marker, &sb), 0);
+	site_close(&s);
+
+	open_site(&s);  /* restarted before BIRD was ever reached */
+	ck_assert_str_eq(s.safe_mode, "");
+	ck_assert_ptr_nonnull(s.state);
+	ck_assert_int_eq(s.first_start_unchecked, 1);
+	site_close(&s);
+
+	ck_assert_int_eq(unlink(marker), 0);  /* as after the comparison */
+	open_site(&s);
+	ck_assert_int_eq(s.first_start_unchecked, 0);
 	site_close(&s);
 }
 END_TEST
@@ -372,6 +411,7 @@ static Suite *site_suite(void)
 	tcase_add_test(tc, fifo_state_is_unusable);
 	tcase_add_test(tc, adopt_refused_when_state_loaded);
 	tcase_add_test(tc, reload_after_delete_is_safe_mode);
+	tcase_add_test(tc, first_start_unchecked_survives_restart);
 	tcase_add_test(tc, generation_continues_from_include);
 	suite_add_tcase(su, tc);
 	return su;
