@@ -156,6 +156,9 @@ check "routectld logs the failed drain" wait_for 2 grep -q "failed: the change i
 check "the desired state keeps the drain (dns withdraw)" test "$(svc_state dns)" = withdraw
 check "the reconciler drains dns soon after (not after reconcile-interval, an hour)" wait_for 10 lacks 198.51.100.0/24
 check "... it logs that it applied the desired state" wait_for 2 grep -q "reconcile (timer): .*repair" "$D/routectld.log"
+# The include on disk stayed the saved drain (a BIRD restart meanwhile would
+# not announce dns): the reconciler found BIRD's exports wrong, not the file.
+check "... the drift it repaired was BIRD's exports, not the include on disk" bash -c "grep 'reconcile (timer): drift' '$D/routectld.log' | grep -q 'dns 198.51.100.0/24 to isp: expected withdrawn' && ! grep -q 'reconcile (timer): drift: $D/routectl.conf differs' '$D/routectld.log'"
 check "last_apply is the reconciler's, and it worked" bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | python3 -c \"import json,sys; a=json.load(sys.stdin)['last_apply']; sys.exit(0 if a['trigger']=='reconcile' and a['result']=='ok' else 1)\""
 sleep 2.5
 check "... the drain stays in effect past another configure-timeout (confirmed)" lacks 198.51.100.0/24
