@@ -1018,7 +1018,13 @@ int apply_state(struct bird_conn *b, const struct conf *c, const struct state *s
 				     c->configure_timeout_s,
 				     r->committed ? "; the desired state is saved and the "
 						    "reconciler applies it again" : "");
-			restore_include(c, previous, &ve);
+			/* Once the state file has the change, the include on disk
+			 * stays the change too: BIRD reads it at its next start or
+			 * `configure`, and the old one would announce again what a
+			 * saved drain took away. Without a saved state, the old
+			 * include matches the caller's state: put it back. */
+			if (!r->committed && restore_include(c, previous, &ve) == 0)
+				r->restored = 1;
 			goto out;
 		}
 		log_warn("apply: `configure confirm` answered 0019 Nothing to do and BIRD does "

@@ -17,7 +17,10 @@
  *
  * On any failure after the write: restore the previous file, `configure undo`
  * if BIRD had taken the candidate, and report BIRD's words. The caller keeps
- * its old desired state. Nothing here needs the daemon's event loop.
+ * its old desired state. Except when the commit callback had saved the new
+ * state and BIRD then undid the change by itself (0019 twice) or the confirm
+ * got no answer: the new include stays on disk, matching the saved state.
+ * Nothing here needs the daemon's event loop.
  *
  * Peers that ignore or alter routectl's result. A correctly configured peer
  * exports exactly what routectl_export() makes of routectl's routes (BIRD runs

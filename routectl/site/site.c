@@ -584,11 +584,15 @@ static int commit_state(struct site *s, struct bird_conn *b, struct state *new,
 		log_record(LOG_LVL_ERROR, &lf, "%s %s failed: %s", trigger, change_id, line);
 		if (r.committed) {
 			/* The state file has the new state (BIRD undid it before
-			 * the confirm): it is the desired state now, and the
-			 * reconciler applies it again. */
+			 * the confirm, or the confirm got no answer): it is the
+			 * desired state now, and the reconciler applies it again,
+			 * at once rather than after reconcile-interval (an hour by
+			 * default), which would leave a saved drain not in effect
+			 * that long. */
 			state_free(s->state);
 			s->state = new;
 			s->bird_changed = 1;
+			s->next_reconcile_ms = now_ms();
 		}
 		apply_report_free(&r);
 		return rc;

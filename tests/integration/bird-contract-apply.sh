@@ -5,6 +5,11 @@
 #            0019; routectld sees that the change is not in effect and applies it
 #            again (the stall is reproduced by stall_confirm.c, preloaded: it
 #            stops routectld as it saves the state, just before the confirm)
+#   case 4b  the same stall twice: the confirm of the second attempt answers
+#            0019 too. The change is NOT in effect: the CLI says so and exits
+#            1, routectld logs the failure, the desired state keeps the drain
+#            (it was saved), and the reconciler applies it at once; routectld
+#            itself never announces what the drain took away
 #   case 5   an operator's own `birdc configure timeout N` trial is confirmed by
 #            routectld's confirm, and BIRD shows no pending undo (README, BIRD section)
 #   case 12  messages say what happened and where: an error in the operator's
@@ -97,7 +102,7 @@ check "a configure-timeout without room for verify is refused" test "$rc" = 1
 check "... naming both values and the minimum" says "$out" "configure-timeout: 2 s leaves no room.*verify-timeout-ms 1500.*at least 4 s"
 
 # routectld runs with the stall helper preloaded; it stalls only when asked.
-ROUTECTL_TEST_STALL_FILE=$D/stall LD_PRELOAD=$STALL_LIB \
+ROUTECTL_TEST_STALL_FILE=$D/stall ROUTECTL_TEST_STALL_CONFIRMS=$D/stall-confirms LD_PRELOAD=$STALL_LIB \
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 start_daemon
 start_bird up "$D/up.conf"
 start_bird site "$D/site.conf"
@@ -121,6 +126,46 @@ sleep 2.5
 check "... also after another configure-timeout (it was confirmed)" lacks 192.0.2.0/24
 check "status says BIRD had undone the first attempt" bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q 'undone the first attempt'"
 check "state is withdraw" test "$(svc_state web)" = withdraw
+
+# Case 4b: both confirms of a drain of dns come after BIRD's undo timer (the
+# helper stops routectld as it sends `configure confirm`, twice). Each time
+# BIRD goes back to announcing dns by itself (its own timer; routectld is
+# stopped); routectld must then say the drain is not in effect, keep it as
+# the desired state and apply it again, and never announce dns itself.
+stopped() { test "$(proc_state "$DAEMON_PID")" = T; }
+check "upstream has dns before case 4b" has 198.51.100.0/24
+echo 2 >"$D/stall-confirms"
+t4b=$SECONDS
+rctl drain ash --service dns --reason "case 4b" --now >"$D/case4b.out" 2>&1 &
+CLI_PID=$!
+for n in 1 2; do
+	check "routectld stops as it sends confirm number $n" wait_for 10 stopped
+	check "... BIRD runs attempt $n meanwhile (dns not exported)" wait_for 1 site_withholds 198.51.100.0/24
+	check "... and undoes it by itself after configure-timeout (dns exported again)" wait_for 6 site_exports 198.51.100.0/24
+	check "... the upstream has dns again (BIRD's timer, while routectld is stopped)" wait_for 3 has 198.51.100.0/24
+	kill -CONT "$DAEMON_PID"
+done
+rc=0; wait "$CLI_PID" || rc=$?
+out=$(cat "$D/case4b.out"); printf '$ routectl drain (case 4b)\n%s\n(exit %s)\n' "$out" "$rc"
+check "the drain fails (exit 1)" test "$rc" = 1
+check "the CLI says the change is NOT in effect, and why" says "$out" "the change is NOT in effect: \`configure confirm\` answered 0019 Nothing to do twice, and BIRD does not export the change"
+check "... naming BIRD's undo timer" says "$out" "configure-timeout of 2 s ran out before the confirm"
+check "... and that the drain is saved and applied again" says "$out" "the desired state is saved and the reconciler applies it again"
+check "... and does not claim it was applied" bash -c "! grep -qi 'drained\|applied (' <<<\"\$1\"" _ "$out"
+check "routectld logs the failed drain" wait_for 2 grep -q "failed: the change is NOT in effect" "$D/routectld.log"
+check "the desired state keeps the drain (dns withdraw)" test "$(svc_state dns)" = withdraw
+check "the reconciler drains dns soon after (not after reconcile-interval, an hour)" wait_for 10 lacks 198.51.100.0/24
+check "... it logs that it applied the desired state" wait_for 2 grep -q "reconcile (timer): .*repair" "$D/routectld.log"
+# The include on disk stayed the saved drain (a BIRD restart meanwhile would
+# not announce dns): the reconciler found BIRD's exports wrong, not the file.
+check "... the drift it repaired was BIRD's exports, not the include on disk" bash -c "grep 'reconcile (timer): drift' '$D/routectld.log' | grep -q 'dns 198.51.100.0/24 to isp: expected withdrawn' && ! grep -q 'reconcile (timer): drift: $D/routectl.conf differs' '$D/routectld.log'"
+check "last_apply is the reconciler's, and it worked" bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | python3 -c \"import json,sys; a=json.load(sys.stdin)['last_apply']; sys.exit(0 if a['trigger']=='reconcile' and a['result']=='ok' else 1)\""
+sleep 2.5
+check "... the drain stays in effect past another configure-timeout (confirmed)" lacks 198.51.100.0/24
+check "web stays withdrawn throughout" lacks 192.0.2.0/24
+check "case 4b took under 30 s" test $((SECONDS - t4b)) -lt 30
+check "dns back for the next cases" rctl undrain ash --service dns --reason "after case 4b" --now
+check "upstream has dns again" wait_for 5 has 198.51.100.0/24
 
 # Case 5: an operator tries something with a timeout of their own; routectld
 # applies and confirms a change in the meantime. BIRD has one undo slot and
