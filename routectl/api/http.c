@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,8 +142,12 @@ static int bind_unix(const char *path, unsigned mode, struct err *e)
 	return fd;
 }
 
+/* The caller from the peer credentials. Only the uid: the user name is
+ * looked up where the actor is needed, off the event loop (a slow name
+ * service must not hold up the console). */
 static void identify(struct MHD_Connection *conn, struct caller *who)
 {
+	memset(who, 0, sizeof *who);
 	snprintf(who->actor, sizeof who->actor, "unknown via console");
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -154,13 +157,9 @@ static void identify(struct MHD_Connection *conn, struct caller *who)
 	socklen_t len = sizeof cred;
 	if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return;
-	struct passwd pw, *res = NULL;
-	char pwbuf[1024];
-	if (getpwuid_r(cred.uid, &pw, pwbuf, sizeof pwbuf, &res) == 0 && res)
-		snprintf(who->actor, sizeof who->actor, "%s (uid %u) via console", pw.pw_name,
-			 (unsigned)cred.uid);
-	else
-		snprintf(who->actor, sizeof who->actor, "uid %u via console", (unsigned)cred.uid);
+	who->has_uid = 1;
+	who->uid = cred.uid;
+	snprintf(who->actor, sizeof who->actor, "uid %u via console", (unsigned)cred.uid);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, int status, char *body)

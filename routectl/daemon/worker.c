@@ -371,6 +371,7 @@ static void run_change(struct worker *w, struct command_job *cj)
 		change_id_new(cj->req.change_id);
 	if (!cj->req.dry_run)
 		publish_in_flight(w, change_kind_name(cj->req.kind), cj->req.change_id);
+	caller_resolve_name(&cj->who);
 	cj->rc = site_change(&w->site, w->bird, &cj->req, &cj->who, &cj->res, &cj->err);
 	if (!cj->req.dry_run)
 		publish_in_flight(w, NULL, NULL);
@@ -391,6 +392,7 @@ static void run_adopt(struct worker *w, struct command_job *cj)
 		change_id_new(cj->adopt.change_id);
 	if (!cj->adopt.dry_run)
 		publish_in_flight(w, "adopt", cj->adopt.change_id);
+	caller_resolve_name(&cj->who);
 	cj->rc = site_adopt(&w->site, w->bird, &cj->adopt, &cj->who, &cj->adopt_res, &cj->err);
 	if (!cj->adopt.dry_run)
 		publish_in_flight(w, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,17 @@
 
 #define STEP_RETRY_MS 5000
 #define RECONCILE_BACKOFF_MAX_S 300
+
+void caller_resolve_name(struct caller *who)
+{
+	if (!who->has_uid)
+		return;
+	struct passwd pw, *res = NULL;
+	char buf[16384];   /* getpwuid_r's ERANGE is far above any real entry */
+	if (getpwuid_r(who->uid, &pw, buf, sizeof buf, &res) == 0 && res)
+		snprintf(who->actor, sizeof who->actor, "%s (uid %u) via console", pw.pw_name,
+			 (unsigned)who->uid);
+}
 
 const char *change_kind_name(enum change_kind k)
 {

@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct bird_conn;
@@ -33,7 +34,19 @@ struct state;
 /* Who asked for a change: identity and transport. */
 struct caller {
 	char actor[128];      /* "alice (uid 1000) via console" */
+	/* A console caller's uid (peer credentials), when known: its user name
+	 * is looked up off the event loop (see caller_resolve_name), as a
+	 * name service can be slow. */
+	int has_uid;
+	uid_t uid;
 };
+
+/* Puts the user name of who->uid into who->actor ("alice (uid 1000) via
+ * console"), if who has a uid and the name service knows it; else leaves
+ * the actor as it is ("uid 1000 via console"). May wait on the name
+ * service (getpwuid_r(3): NSS, possibly LDAP): never call it on an event
+ * loop. */
+void caller_resolve_name(struct caller *who);
 
 struct last_apply {
 	int have;

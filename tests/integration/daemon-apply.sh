@@ -85,6 +85,9 @@ check "dry run leaves the state alone" test "$(svc_state web)" = announce
 
 # Drain web now: the upstream loses it, dns stays.
 check "drain ash --service web --now succeeds" rctl drain ash --service web --reason "integration drain" --now
+actor=$(rctl --json status | jget "[s['actor'] for s in j['services'] if s['name']=='web'][0]")
+check "the change is attributed to the caller by name and uid ($actor)" \
+	test "$actor" = "$(id -un) (uid $(id -u)) via console"
 check "state is withdraw" test "$(svc_state web)" = withdraw
 check "upstream lost web v4" wait_for 10 bash -c "! birdc -s '$D/up.ctl' show route 192.0.2.0/24 protocol site | grep -q 192.0.2.0"
 check "upstream lost web v6" wait_for 10 bash -c "! birdc -s '$D/up.ctl' show route 2001:db8:1::/48 protocol site | grep -q 2001:db8:1::"

@@ -39,7 +39,7 @@ static int no_submit(void *arg, struct command_job *job, struct err *e)
 static json_t *status_of_view(struct command_view *v)
 {
 	struct command_backend b = { v, lend_view, no_submit };
-	struct caller who = { "test" };
+	struct caller who = { .actor = "test" };
 	int status = 0;
 	char *reply = NULL;
 	ck_assert_int_eq(commands_handle(&b, &who, "GET", "/v1/status", NULL, 0, NULL, &status,

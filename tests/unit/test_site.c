@@ -88,7 +88,7 @@ START_TEST(change_without_bird_changes_nothing)
 	uint64_t gen0 = s.state->generation;
 	const char *svc[] = { "web" };
 	struct change_request req = drain_req(svc, 1, 0);
-	struct caller who = { "alice (uid 1000) via console" };
+	struct caller who = { .actor = "alice (uid 1000) via console" };
 	struct change_result res;
 	struct err e;
 	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_CONNECT);
@@ -117,7 +117,7 @@ START_TEST(dry_run_without_bird)
 	const char *svc[] = { "web" };
 	struct change_request req = drain_req(svc, 1, 1);
 	snprintf(req.change_id, sizeof req.change_id, "0123456789abcdef");
-	struct caller who = { "alice" };
+	struct caller who = { .actor = "alice" };
 	struct change_result res;
 	struct err e;
 	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), 0);
@@ -138,7 +138,7 @@ START_TEST(refusals_name_the_problem)
 {
 	struct site s;
 	open_site(&s);
-	struct caller who = { "alice" };
+	struct caller who = { .actor = "alice" };
 	struct change_result res;
 	struct err e;
 	struct change_request req = drain_req(NULL, 0, 0);
@@ -170,7 +170,7 @@ START_TEST(safe_mode_refuses)
 	open_site(&s);
 	ck_assert_msg(strstr(s.safe_mode, "state file does not load") != NULL, "%s", s.safe_mode);
 	ck_assert_ptr_null(s.state);
-	struct caller who = { "alice" };
+	struct caller who = { .actor = "alice" };
 	struct change_result res;
 	struct err e;
 	struct change_request req = drain_req(NULL, 0, 0);
@@ -217,7 +217,7 @@ START_TEST(lost_state_is_safe_mode)
 	struct stat sb;
 	ck_assert_int_eq(lstat(st, &sb), -1);
 
-	struct caller who = { "alice" };
+	struct caller who = { .actor = "alice" };
 	struct change_result res;
 	struct err e;
 	struct change_request req = drain_req(NULL, 0, 0);
@@ -281,7 +281,7 @@ START_TEST(fifo_state_is_unusable)
 	open_site(&s);
 	ck_assert_int_eq(s.safe_kind, SAFE_STATE_UNUSABLE);
 	ck_assert_msg(strstr(s.safe_mode, "FIFO") && strstr(s.safe_mode, st), "%s", s.safe_mode);
-	struct caller who = { "alice" };
+	struct caller who = { .actor = "alice" };
 	struct adopt_request ar = adopt_req(0);
 	struct adopt_result out;
 	struct err e;
@@ -302,7 +302,7 @@ START_TEST(adopt_refused_when_state_loaded)
 {
 	struct site s;
 	open_site(&s);
-	struct caller who = { "alice" };
+	struct caller who = { .actor = "alice" };
 	struct adopt_request ar = adopt_req(1);
 	struct adopt_result out;
 	struct err e;
@@ -396,12 +396,31 @@ START_TEST(generation_continues_from_include)
 }
 END_TEST
 
+/* The transport knows only the uid; the name is looked up off the loop. */
+START_TEST(caller_name_resolved_off_the_loop)
+{
+	struct caller root = { .actor = "uid 0 via console", .has_uid = 1, .uid = 0 };
+	caller_resolve_name(&root);
+	ck_assert_str_eq(root.actor, "root (uid 0) via console");
+	/* No such user: the uid stays the name. */
+	struct caller ghost = { .actor = "uid 3999999999 via console", .has_uid = 1,
+				.uid = 3999999999u };
+	caller_resolve_name(&ghost);
+	ck_assert_str_eq(ghost.actor, "uid 3999999999 via console");
+	/* No uid (not a console caller): the actor is left as given. */
+	struct caller bot = { .actor = "chatops" };
+	caller_resolve_name(&bot);
+	ck_assert_str_eq(bot.actor, "chatops");
+}
+END_TEST
+
 static Suite *site_suite(void)
 {
 	Suite *su = suite_create("site");
 	TCase *tc = tcase_create("controller");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, open_creates_state_and_include);
+	tcase_add_test(tc, caller_name_resolved_off_the_loop);
 	tcase_add_test(tc, change_without_bird_changes_nothing);
 	tcase_add_test(tc, dry_run_without_bird);
 	tcase_add_test(tc, refusals_name_the_problem);
