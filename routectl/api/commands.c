@@ -226,13 +226,18 @@ static int check_reason(const char *reason, struct err *e)
 	return 0;
 }
 
-/* Reads the fields a change takes; names the first field that is wrong. */
-static int parse_change(const char *body, size_t len, enum change_kind kind,
-			struct change_request *req, const char **one_service, json_t **root,
-			struct err *e)
+/* One member a request body may have, and the JSON type it must be. */
+struct body_field {
+	const char *name;
+	json_type type;       /* JSON_TRUE stands for either boolean */
+	const char *must_be;  /* the message's end: "must be a string" */
+};
+
+/* Parses body as a JSON object (duplicate keys refused) whose members are
+ * all among fields, each of its type; names the first one that is not. */
+static int load_body(const char *body, size_t len, const struct body_field *fields,
+		     size_t n_fields, json_t **root, struct err *e)
 {
-	memset(req, 0, sizeof *req);
-	req->kind = kind;
 	json_error_t je;
 	*root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
 	if (!*root)
@@ -243,32 +248,53 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	const char *key;
 	json_t *v;
 	json_object_foreach(*root, key, v) {
-		if (strcmp(key, "site") == 0 || strcmp(key, "reason") == 0 ||
-		    (kind == CHANGE_SET && strcmp(key, "state") == 0) ||
-		    (kind == CHANGE_SET && strcmp(key, "service") == 0)) {
-			if (!json_is_string(v))
-				return err_set(e, ERR_INVALID, "field '%s' must be a string", key);
-		} else if (strcmp(key, "now") == 0 || strcmp(key, "dry_run") == 0) {
-			if (!json_is_boolean(v))
-				return err_set(e, ERR_INVALID, "field '%s' must be true or false", key);
-		} else if (kind == CHANGE_SET && strcmp(key, "prepend") == 0) {
-			if (!json_is_integer(v))
-				return err_set(e, ERR_INVALID, "field 'prepend' must be an integer");
-		} else if (kind != CHANGE_SET && strcmp(key, "services") == 0) {
-			if (!json_is_array(v))
-				return err_set(e, ERR_INVALID,
-					       "field 'services' must be an array of names");
-		} else {
+		const struct body_field *f = NULL;
+		for (size_t i = 0; i < n_fields && !f; i++)
+			if (strcmp(key, fields[i].name) == 0)
+				f = &fields[i];
+		if (!f)
 			return err_set(e, ERR_INVALID, "unknown field '%s'", key);
-		}
+		int ok = f->type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == f->type;
+		if (!ok)
+			return err_set(e, ERR_INVALID, "field '%s' %s", key, f->must_be);
 	}
+	return 0;
+}
+
+#define FIELD_STRING(n) { n, JSON_STRING, "must be a string" }
+#define FIELD_BOOL(n) { n, JSON_TRUE, "must be true or false" }
+
+/* Reads the fields a change takes; names the first field that is wrong. */
+static int parse_change(const char *body, size_t len, enum change_kind kind,
+			struct change_request *req, const char **one_service, json_t **root,
+			struct err *e)
+{
+	memset(req, 0, sizeof *req);
+	req->kind = kind;
+#define CHANGE_FIELDS FIELD_STRING("site"), FIELD_STRING("reason"), FIELD_BOOL("now"), \
+		      FIELD_BOOL("dry_run")
+	static const struct body_field set_fields[] = {
+		CHANGE_FIELDS, FIELD_STRING("service"), FIELD_STRING("state"),
+		{ "prepend", JSON_INTEGER, "must be an integer" },
+	};
+	static const struct body_field site_fields[] = {   /* drain, undrain */
+		CHANGE_FIELDS, { "services", JSON_ARRAY, "must be an array of names" },
+	};
+#undef CHANGE_FIELDS
+	int set = kind == CHANGE_SET;
+	const struct body_field *fields = set ? set_fields : site_fields;
+	size_t n_fields = set ? sizeof set_fields / sizeof set_fields[0]
+			      : sizeof site_fields / sizeof site_fields[0];
+	int rc = load_body(body, len, fields, n_fields, root, e);
+	if (rc < 0)
+		return rc;
 	req->site = json_string_value(json_object_get(*root, "site"));
 	req->reason = json_string_value(json_object_get(*root, "reason"));
 	req->now = json_is_true(json_object_get(*root, "now"));
 	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
 	if (!req->site)
 		return err_set(e, ERR_INVALID, "field 'site' is required");
-	int rc = check_reason(req->reason, e);
+	rc = check_reason(req->reason, e);
 	if (rc < 0)
 		return rc;
 	if (kind == CHANGE_SET) {
@@ -357,37 +383,22 @@ static int parse_adopt(const char *body, size_t len, struct adopt_request *req,
 {
 	memset(req, 0, sizeof *req);
 	*assume = NULL;
-	json_error_t je;
-	*root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
-	if (!*root)
-		return err_set(e, ERR_INVALID, "request body is not JSON: %s (line %d, column %d)",
-			       je.text, je.line, je.column);
-	if (!json_is_object(*root))
-		return err_set(e, ERR_INVALID, "request body must be a JSON object");
-	const char *key;
-	json_t *v;
-	json_object_foreach(*root, key, v) {
-		if (strcmp(key, "site") == 0 || strcmp(key, "reason") == 0) {
-			if (!json_is_string(v))
-				return err_set(e, ERR_INVALID, "field '%s' must be a string", key);
-		} else if (strcmp(key, "force") == 0 || strcmp(key, "dry_run") == 0) {
-			if (!json_is_boolean(v))
-				return err_set(e, ERR_INVALID, "field '%s' must be true or false", key);
-		} else if (strcmp(key, "assume") == 0) {
-			if (!json_is_array(v))
-				return err_set(e, ERR_INVALID, "field 'assume' must be an array of "
-					       "{\"service\", \"state\", \"prepend\"}");
-		} else {
-			return err_set(e, ERR_INVALID, "unknown field '%s'", key);
-		}
-	}
+	static const struct body_field fields[] = {
+		FIELD_STRING("site"), FIELD_STRING("reason"), FIELD_BOOL("force"),
+		FIELD_BOOL("dry_run"),
+		{ "assume", JSON_ARRAY,
+		  "must be an array of {\"service\", \"state\", \"prepend\"}" },
+	};
+	int rc = load_body(body, len, fields, sizeof fields / sizeof fields[0], root, e);
+	if (rc < 0)
+		return rc;
 	req->site = json_string_value(json_object_get(*root, "site"));
 	req->reason = json_string_value(json_object_get(*root, "reason"));
 	req->force = json_is_true(json_object_get(*root, "force"));
 	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
 	if (!req->site)
 		return err_set(e, ERR_INVALID, "field 'site' is required");
-	int rc = check_reason(req->reason, e);
+	rc = check_reason(req->reason, e);
 	if (rc < 0)
 		return rc;
 	json_t *list = json_object_get(*root, "assume");
