@@ -19,8 +19,9 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 
 /* The mkstemp(3) template of fs_write_atomic's temp file for path into out
  * (size bytes): "DIR/.BASE.tmp.PID.RANDOM", RANDOM being the six characters
- * mkstemp(3) fills in. The leading dot keeps it out of every include glob: glob(3), and BIRD's `include "DIR/\*";` which uses it,
- * skip names that start with a dot unless the pattern does, so a leftover
+ * mkstemp(3) fills in. The leading dot keeps it out of every include glob:
+ * glob(3), and BIRD's `include "DIR/\*";` which uses it, skip names that
+ * start with a dot unless the pattern does, so a leftover
  * never gets included next to the real file ("Symbol ... already defined").
  * The PID tells a crashed writer's temp from a live one's. Returns 0 or
  * -ERR_INVALID (path too long, or no file name). */
