@@ -261,6 +261,18 @@ static int load_body(const char *body, size_t len, const struct body_field *fiel
 	return 0;
 }
 
+/* The members every write has: "site" (required) and "reason" (required,
+ * check_reason). The strings point into root. */
+static int read_site_and_reason(json_t *root, const char **site, const char **reason,
+				struct err *e)
+{
+	*site = json_string_value(json_object_get(root, "site"));
+	*reason = json_string_value(json_object_get(root, "reason"));
+	if (!*site)
+		return err_set(e, ERR_INVALID, "field 'site' is required");
+	return check_reason(*reason, e);
+}
+
 #define FIELD_STRING(n) { n, JSON_STRING, "must be a string" }
 #define FIELD_BOOL(n) { n, JSON_TRUE, "must be true or false" }
 
@@ -288,15 +300,11 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	int rc = load_body(body, len, fields, n_fields, root, e);
 	if (rc < 0)
 		return rc;
-	req->site = json_string_value(json_object_get(*root, "site"));
-	req->reason = json_string_value(json_object_get(*root, "reason"));
-	req->now = json_is_true(json_object_get(*root, "now"));
-	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
-	if (!req->site)
-		return err_set(e, ERR_INVALID, "field 'site' is required");
-	rc = check_reason(req->reason, e);
+	rc = read_site_and_reason(*root, &req->site, &req->reason, e);
 	if (rc < 0)
 		return rc;
+	req->now = json_is_true(json_object_get(*root, "now"));
+	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
 	if (kind == CHANGE_SET) {
 		*one_service = json_string_value(json_object_get(*root, "service"));
 		const char *mode = json_string_value(json_object_get(*root, "state"));
@@ -392,15 +400,11 @@ static int parse_adopt(const char *body, size_t len, struct adopt_request *req,
 	int rc = load_body(body, len, fields, sizeof fields / sizeof fields[0], root, e);
 	if (rc < 0)
 		return rc;
-	req->site = json_string_value(json_object_get(*root, "site"));
-	req->reason = json_string_value(json_object_get(*root, "reason"));
-	req->force = json_is_true(json_object_get(*root, "force"));
-	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
-	if (!req->site)
-		return err_set(e, ERR_INVALID, "field 'site' is required");
-	rc = check_reason(req->reason, e);
+	rc = read_site_and_reason(*root, &req->site, &req->reason, e);
 	if (rc < 0)
 		return rc;
+	req->force = json_is_true(json_object_get(*root, "force"));
+	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
 	json_t *list = json_object_get(*root, "assume");
 	size_t n = json_array_size(list);
 	*assume = calloc(n + 1, sizeof **assume);
