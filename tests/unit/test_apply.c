@@ -54,34 +54,6 @@ static char *load(const char *name, size_t *len)
 	return d;
 }
 
-static void srv_write(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, s, n);
-		if (k <= 0)
-			return;
-		s += k;
-		n -= (size_t)k;
-	}
-}
-
-static char *srv_read_line(int fd)
-{
-	char buf[4096];
-	size_t n = 0;
-	for (;;) {
-		char c;
-		if (read(fd, &c, 1) <= 0)
-			return NULL;
-		if (c == '\n')
-			break;
-		if (n + 1 < sizeof buf)
-			buf[n++] = c;
-	}
-	buf[n] = '\0';
-	return strdup(buf);
-}
-
 static void *fake_main(void *arg)
 {
 	struct fake *f = arg;
@@ -91,9 +63,9 @@ static void *fake_main(void *arg)
 		return NULL;
 	}
 	static const char greeting[] = "0001 BIRD 2.0.12 ready.\n";
-	srv_write(fd, greeting, sizeof greeting - 1);
+	tu_write_all(fd, greeting, sizeof greeting - 1);
 	for (size_t i = 0; i < f->n_ex; i++) {
-		char *line = srv_read_line(fd);
+		char *line = tu_read_line(fd);
 		if (!line) {
 			snprintf(f->bad, sizeof f->bad, "EOF before command %zu ('%s')", i,
 				 f->ex[i].cmd);
@@ -106,10 +78,10 @@ static void *fake_main(void *arg)
 		if (f->ex[i].file) {
 			size_t len;
 			char *d = load(f->ex[i].reply, &len);
-			srv_write(fd, d, len);
+			tu_write_all(fd, d, len);
 			free(d);
 		} else {
-			srv_write(fd, f->ex[i].reply, strlen(f->ex[i].reply));
+			tu_write_all(fd, f->ex[i].reply, strlen(f->ex[i].reply));
 		}
 	}
 	char c;

@@ -791,36 +791,6 @@ struct fake {
 	char bad[512];               /* what the server saw that it did not expect */
 };
 
-static void srv_write(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, s, n);
-		if (k <= 0)
-			return;
-		s += k;
-		n -= (size_t)k;
-	}
-}
-
-/* Reads a line; NULL at EOF. */
-static char *srv_read_line(int fd)
-{
-	char buf[8192];
-	size_t n = 0;
-	for (;;) {
-		char c;
-		ssize_t k = read(fd, &c, 1);
-		if (k <= 0)
-			return NULL;
-		if (c == '\n')
-			break;
-		if (n + 1 < sizeof buf)
-			buf[n++] = c;
-	}
-	buf[n] = '\0';
-	return strdup(buf);
-}
-
 static void *fake_main(void *arg)
 {
 	struct fake *f = arg;
@@ -830,9 +800,9 @@ static void *fake_main(void *arg)
 		return NULL;
 	}
 	if (f->greeting)
-		srv_write(fd, f->greeting, strlen(f->greeting));
+		tu_write_all(fd, f->greeting, strlen(f->greeting));
 	for (size_t i = 0; f->greeting && i < f->n_ex; i++) {
-		char *line = srv_read_line(fd);
+		char *line = tu_read_line(fd);
 		if (!line) {
 			snprintf(f->bad, sizeof f->bad, "EOF before command %zu", i);
 			break;
@@ -842,16 +812,16 @@ static void *fake_main(void *arg)
 				 f->ex[i].cmd);
 		free(line);
 		if (i + 1 == f->n_ex && f->partial) {
-			srv_write(fd, f->partial, strlen(f->partial));
+			tu_write_all(fd, f->partial, strlen(f->partial));
 			break;
 		}
 		if (f->ex[i].file) {
 			size_t len;
 			char *d = load(f->ex[i].reply, &len);
-			srv_write(fd, d, len);
+			tu_write_all(fd, d, len);
 			free(d);
 		} else {
-			srv_write(fd, f->ex[i].reply, strlen(f->ex[i].reply));
+			tu_write_all(fd, f->ex[i].reply, strlen(f->ex[i].reply));
 		}
 	}
 	if (f->after == AFTER_WAIT_EOF) {

@@ -58,6 +58,37 @@ static inline int tu_run(const char *cmd)
 
 /* rm -r, best effort; makes each directory writable first so that tests
  * may leave read-only ones behind. */
+/* For fake servers in tests: writes all of s (stops at an error). */
+static inline void tu_write_all(int fd, const char *s, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, s, n);
+		if (k <= 0)
+			return;
+		s += k;
+		n -= (size_t)k;
+	}
+}
+
+/* For fake servers in tests: reads one line, without its newline (a longer
+ * line than 8 KiB is cut); heap, NULL at EOF. */
+static inline char *tu_read_line(int fd)
+{
+	char buf[8192];
+	size_t n = 0;
+	for (;;) {
+		char c;
+		if (read(fd, &c, 1) <= 0)
+			return NULL;
+		if (c == '\n')
+			break;
+		if (n + 1 < sizeof buf)
+			buf[n++] = c;
+	}
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
 static inline void tu_remove_tree(const char *dir)
 {
 	DIR *d = opendir(dir);
