@@ -70,7 +70,6 @@ CONF
 }
 write_config
 
-jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 svc_state() { rctl --json status | jget "[s['state'] for s in j['services'] if s['name']=='$1'][0]"; }
 has() { birdc_q up show route "$1" protocol site | grep -q "${1%%/*}"; }
 lacks() { ! has "$1"; }

@@ -62,7 +62,6 @@ protocol bgp site {
 }
 CONF
 
-jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 svc_state() { rctl --json status | jget "[s['state'] for s in j['services'] if s['name']=='$1'][0]"; }
 established() { birdc_q up show protocols site | grep -q Established; }
 has() { birdc_q up show route "$1" protocol site | grep -q "${1%%/*}"; }

@@ -18,19 +18,11 @@ it_init
 D=$IT_DIR
 SITE_IP=127.0.0.41 UP_IP=127.0.0.42 UP2_IP=127.0.0.43
 
-# The generated include has one sentinel route per family (240.0.0.1/32,
-# 100::1/128) that routectl_export() always rejects. A renderer that does not
-# put them in yet (no RENDER_SENTINEL_V4) gets them from a template here.
+# The base of the templates below: the built-in one, whose include has one
+# sentinel route per family (240.0.0.1/32, 100::1/128) that routectl_export()
+# always rejects.
 BASE_TMPL=$D/base.tmpl TEMPLATE=
-if grep -q RENDER_SENTINEL_V4 "$SRC/routectl/render/render.h"; then
-	cp "$SRC/bird-templates/routectl.conf.tmpl" "$BASE_TMPL"
-else
-	sed -e 's|^\([[:space:]]*\){{static_routes_v4}}|&\n\1route 240.0.0.1/32 blackhole;|' \
-	    -e 's|^\([[:space:]]*\){{static_routes_v6}}|&\n\1route 100::1/128 blackhole;|' \
-	    -e 's|^\([[:space:]]*\){{export_cases}}|\1if net = 240.0.0.1/32 then reject;\n\1if net = 100::1/128 then reject;\n&|' \
-	    "$SRC/bird-templates/routectl.conf.tmpl" >"$BASE_TMPL"
-	TEMPLATE=$BASE_TMPL
-fi
+cp "$SRC/bird-templates/routectl.conf.tmpl" "$BASE_TMPL"
 
 v4_filter='if proto = "routectl_v4" then { routectl_export(); accept; } reject;'
 cat >"$D/site.conf" <<CONF
@@ -130,7 +122,6 @@ reload() {
 	sleep 1.2   # one reconcile, which runs the precheck
 }
 
-jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 svc_state() { rctl --json status | jget "[s['state'] for s in j['services'] if s['name']=='$1'][0]"; }
 peer_field() { rctl --json status | jget "[p['$2'] for p in (j['bird']['peers'] or []) if p['name']=='$1']"; }
 # has ROUTER PROTO PREFIX: the upstream BIRD ROUTER has PREFIX from its protocol PROTO

@@ -24,47 +24,8 @@ it_init
 D=$IT_DIR
 SITE_IP=127.0.36.41 UP_IP=127.0.36.42
 
-cat >"$D/site.conf" <<CONF
-router id $SITE_IP;
-log "$D/site-bird.log" all;
-include "$D/routectl.conf";
-protocol bgp isp {
-	local $SITE_IP port $((PORT + 1)) as 65001;
-	neighbor $UP_IP port $PORT as 65000;
-	multihop;
-	strict bind yes;
-	connect retry time 1;
-	ipv4 { import none; export filter { if proto = "routectl_v4" then { routectl_export(); accept; } reject; }; };
-	ipv6 { import none; export filter { if proto = "routectl_v6" then { routectl_export(); bgp_next_hop = 2001:db8:ffff::41; accept; } reject; }; };
-}
-CONF
-cat >"$D/up.conf" <<CONF
-router id $UP_IP;
-log "$D/up-bird.log" all;
-protocol bgp site {
-	local $UP_IP port $PORT as 65000;
-	neighbor $SITE_IP port $((PORT + 1)) as 65001;
-	multihop;
-	strict bind yes;
-	connect retry time 1;
-	ipv4 { import all; export none; };
-	ipv6 { import all; export none; };
-}
-CONF
-cat >"$D/routectld.json" <<CONF
-{"routectl-config:routectld": {
-  "site": "ash", "local-as": 65001,
-  "bird": {"control-socket": "$D/site.ctl", "include": "$D/routectl.conf",
-           "bgp-protocol": ["isp"], "configure-timeout": 30, "verify-timeout-ms": 3000},
-  "state-dir": "$D/state",
-  "console": {"socket": "$D/routectld.sock"},
-  "reconcile-interval": 1,
-  "service": [
-    {"name": "web", "ipv4-prefix": ["192.0.2.0/24"], "ipv6-prefix": ["2001:db8:1::/48"]},
-    {"name": "dns", "ipv4-prefix": ["198.51.100.0/24"], "ipv6-prefix": ["2001:db8:2::/48"]}]}}
-CONF
+it_site_and_upstream "$SITE_IP" "$UP_IP" "$PORT" "$D/routectl.conf"
 
-jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 status_get() { rctl --json status | jget "$1"; }
 svc_get() { status_get "[s['$2'] for s in j['services'] if s['name']=='$1'][0]"; }
 safe_kind() { status_get "(j['safe_mode'] or {}).get('kind', 'none')"; }
