@@ -23,6 +23,11 @@ static void check_value(void *arg, const struct lysc_node *schema, const char *v
 {
 	(void)arg;
 	int family;
+	if (strcmp(schema->name, "address") == 0 && ly_reason) {
+		snprintf(why, why_size, "'%s' is not an IPv4 or IPv6 address (a name is not "
+			 "resolved: write 127.0.0.1, ::1, 0.0.0.0 or ::)", value);
+		return;
+	}
 	if (strcmp(schema->name, "ipv4-prefix") == 0)
 		family = 4;
 	else if (strcmp(schema->name, "ipv6-prefix") == 0)
@@ -203,6 +208,43 @@ static int fill_service(const struct lyd_node *node, struct conf_service *s, con
 	return 0;
 }
 
+/* console/admin-group and the api container. */
+static int fill_api(const struct lyd_node *root, struct conf *c)
+{
+	if (copy_str(&c->console_admin_group, yangctx_get(root, "console/admin-group")) < 0 ||
+	    copy_str(&c->token_file, yangctx_get(root, "api/token-file")) < 0 ||
+	    copy_str(&c->audit_log, yangctx_get(root, "api/audit-log")) < 0)
+		return -1;
+	if (!c->audit_log && c->state_dir &&
+	    asprintf(&c->audit_log, "%s/audit.log", c->state_dir) < 0) {
+		c->audit_log = NULL;
+		return -1;
+	}
+	c->max_connections = (unsigned)yangctx_get_uint(root, "api/max-connections", 256);
+	c->max_per_address = (unsigned)yangctx_get_uint(root, "api/max-connections-per-address", 32);
+	c->write_rate_per_min = (unsigned)yangctx_get_uint(root, "api/write-rate", 60);
+	c->write_burst = (unsigned)yangctx_get_uint(root, "api/write-burst", 20);
+	struct lyd_node *api = NULL;
+	lyd_find_path(root, "api", 0, &api);
+	size_t n = api ? yangctx_count_children(api, "listen") : 0;
+	c->listen = calloc(n ? n : 1, sizeof *c->listen);
+	if (!c->listen)
+		return -1;
+	for (const struct lyd_node *l = api ? lyd_child(api) : NULL; l; l = l->next) {
+		if (!l->schema || strcmp(l->schema->name, "listen") != 0)
+			continue;
+		struct conf_listen *x = &c->listen[c->n_listen++];
+		x->port = (unsigned)yangctx_get_uint(l, "port", 0);
+		const char *mo = yangctx_get(l, "metrics-only");
+		x->metrics_only = mo && strcmp(mo, "true") == 0;
+		if (copy_str(&x->address, yangctx_get(l, "address")) < 0 ||
+		    copy_str(&x->tls_cert, yangctx_get(l, "tls-certificate")) < 0 ||
+		    copy_str(&x->tls_key, yangctx_get(l, "tls-key")) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int fill_conf(const struct lyd_node *tree, const char *what, void *arg, struct err *e)
 {
 	struct conf *c = arg;
@@ -236,6 +278,8 @@ static int fill_conf(const struct lyd_node *tree, const char *what, void *arg, s
 			       c->bird_timeout_ms, CONF_CONFIRM_MARGIN_MS, min_s, min_s);
 	const char *mode = yangctx_get(root, "console/mode");
 	c->console_mode = mode ? (unsigned)strtoul(mode, NULL, 8) : 0660;
+	if (fill_api(root, c) < 0)
+		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
 
 	struct lyd_node *bird = NULL;
 	lyd_find_path(root, "bird", 0, &bird);
@@ -319,6 +363,15 @@ void conf_free(struct conf *c)
 	free(c->bgp_protocols);
 	free(c->state_dir);
 	free(c->console_socket);
+	free(c->console_admin_group);
+	for (size_t i = 0; i < c->n_listen; i++) {
+		free(c->listen[i].address);
+		free(c->listen[i].tls_cert);
+		free(c->listen[i].tls_key);
+	}
+	free(c->listen);
+	free(c->token_file);
+	free(c->audit_log);
 	free(c->policy_path);
 	for (size_t i = 0; i < c->n_services; i++) {
 		free(c->services[i].name);

@@ -27,6 +27,15 @@ struct conf_service {
 	unsigned initial_prepend;    /* when initial_mode is MODE_PREPEND */
 };
 
+/* An address the API is served on over TCP (api/listen). */
+struct conf_listen {
+	char *address;                /* IPv4 or IPv6 literal */
+	unsigned port;
+	char *tls_cert;               /* NULL: plain HTTP */
+	char *tls_key;                /* set exactly when tls_cert is */
+	int metrics_only;             /* /metrics, /healthz, /readyz only, no token */
+};
+
 struct conf {
 	char *site;
 	uint32_t local_as;
@@ -43,6 +52,16 @@ struct conf {
 	char *state_dir;
 	char *console_socket;
 	unsigned console_mode;        /* file mode of the console socket, default 0660 */
+	char *console_admin_group;    /* NULL: only root and routectld's own uid are admin */
+	/* the API over TCP (api/) */
+	struct conf_listen *listen;
+	size_t n_listen;
+	char *token_file;             /* NULL: TCP requests get 401 */
+	char *audit_log;              /* never NULL: default state_dir/audit.log */
+	unsigned max_connections;     /* per listen address */
+	unsigned max_per_address;     /* per remote address */
+	unsigned write_rate_per_min;  /* per token */
+	unsigned write_burst;
 	unsigned reconcile_interval_s;
 	char *policy_path;            /* NULL: built-in defaults (policies/default.json) */
 	struct conf_service *services; /* sorted by name */

@@ -193,6 +193,45 @@ START_TEST(test_bad_values)
 }
 END_TEST
 
+/* The api container and console/admin-group. */
+START_TEST(test_api)
+{
+	struct conf *c = load_good("api-good.json");
+	ck_assert_str_eq(c->console_admin_group, "netops");
+	ck_assert_uint_eq(c->n_listen, 3);
+	ck_assert_str_eq(c->listen[0].address, "127.0.0.1");
+	ck_assert_uint_eq(c->listen[0].port, 28080);
+	ck_assert_ptr_null(c->listen[0].tls_cert);
+	ck_assert_str_eq(c->listen[1].address, "::1");
+	ck_assert_str_eq(c->listen[1].tls_cert, "/etc/routectl/api.crt");
+	ck_assert_str_eq(c->listen[1].tls_key, "/etc/routectl/api.key");
+	ck_assert_int_eq(c->listen[2].metrics_only, 1);
+	ck_assert_int_eq(c->listen[0].metrics_only, 0);
+	ck_assert_str_eq(c->token_file, "/etc/routectl/tokens");
+	ck_assert_str_eq(c->audit_log, "/tmp/routectl-lab/ash/state/audit.log");
+	ck_assert_uint_eq(c->write_rate_per_min, 30);
+	ck_assert_uint_eq(c->write_burst, 5);
+	ck_assert_uint_eq(c->max_connections, 100);
+	ck_assert_uint_eq(c->max_per_address, 10);
+	conf_free(c);
+
+	c = load_good("good.json");   /* no api container: the defaults */
+	ck_assert_uint_eq(c->n_listen, 0);
+	ck_assert_ptr_null(c->token_file);
+	ck_assert_ptr_null(c->console_admin_group);
+	ck_assert_str_eq(c->audit_log, "/tmp/routectl-lab/ash/state/audit.log");
+	ck_assert_uint_eq(c->write_rate_per_min, 60);
+	ck_assert_uint_eq(c->write_burst, 20);
+	ck_assert_uint_eq(c->max_connections, 256);
+	ck_assert_uint_eq(c->max_per_address, 32);
+	conf_free(c);
+
+	BAD("api-bad.json", ROOT "/api/listen[1]/address: ", "'localhost' is not an IPv4 or IPv6",
+	    ROOT "/api/listen[4]/port: 0: out of range", ROOT "/api/write-rate: 0: out of range");
+	BAD("api-tls-half.json", "tls-certificate needs tls-key");
+}
+END_TEST
+
 START_TEST(test_many_errors)
 {
 	BAD("many-errors.json", ROOT "/site: ", ROOT "/local-as: ", ROOT "/bird/include: ",
@@ -477,6 +516,7 @@ static Suite *conf_suite(void)
 	Suite *s = suite_create("conf");
 	TCase *t = tcase_create("config");
 	tcase_add_test(t, test_good);
+	tcase_add_test(t, test_api);
 	tcase_add_test(t, test_defaults);
 	tcase_add_test(t, test_find_service);
 	tcase_add_test(t, test_bad_prefix);
