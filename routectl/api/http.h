@@ -18,32 +18,96 @@
 
 #include <stddef.h>
 
-struct caller;
 struct err;
 struct http_server;
 struct http_pending;
 
-struct http_request {
-	const char *method;
-	const char *path;
-	const char *body;          /* NUL-terminated, may be NULL */
-	size_t body_len;
-	const struct caller *who;  /* from the peer credentials */
+#include <sys/types.h>
+
+/* A header or query argument of a request. */
+struct http_kv {
+	const char *name;
+	const char *value;
 };
 
-/* Returns 1 when *status (HTTP status) and *reply (heap text, the server
- * frees it) are set, or 0 when the handler keeps `later` and calls
+/* How a listener serves: the console (Unix socket, peer credentials), or
+ * TCP with plain HTTP or TLS. */
+enum http_transport { HTTP_CONSOLE, HTTP_TCP, HTTP_TLS };
+
+/* "console", "http", "https". */
+const char *http_transport_name(enum http_transport t);
+
+struct http_request {
+	const char *method;
+	const char *path;                 /* decoded, without the query string */
+	const struct http_kv *args;       /* query arguments, decoded, in order */
+	size_t n_args;
+	const struct http_kv *headers;    /* request headers as sent, in order */
+	size_t n_headers;
+	const char *body;                 /* NUL-terminated, may be NULL */
+	size_t body_len;
+	/* The client's X-Request-Id when it sent an acceptable one (1..128
+	 * visible ASCII characters), else a fresh random one (32 hex digits).
+	 * Every reply carries it back in X-Request-Id. */
+	const char *request_id;
+	enum http_transport transport;
+	int metrics_only;                 /* the listener serves /metrics, /healthz, /readyz only */
+	/* Who is at the other end: "127.0.0.1:40312", "[::1]:40312", or on the
+	 * console "pid 4242 uid 1000". */
+	const char *remote;
+	/* Console only: the peer's credentials (SO_PEERCRED) and supplementary
+	 * groups (SO_PEERGROUPS); has_cred 0 when they could not be read. */
+	int has_cred;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	const gid_t *groups;
+	size_t n_groups;
+};
+
+/* The value of header name (case-insensitive, RFC 9110), the first one when
+ * sent more than once, or NULL. */
+const char *http_request_header(const struct http_request *rq, const char *name);
+/* The value of query argument name (case-sensitive), or NULL. */
+const char *http_request_arg(const struct http_request *rq, const char *name);
+
+/* An answer. body is heap text that the server frees. */
+struct http_reply {
+	int status;                  /* HTTP status */
+	char *body;
+	const char *content_type;    /* static; NULL: application/json */
+	unsigned retry_after_s;      /* > 0: a Retry-After header (429, 503) */
+};
+
+/* Returns 1 when *out is set, or 0 when the handler keeps `later` and calls
  * http_pending_answer(later, ...) once, from the thread that runs the
  * server. */
 typedef int (*http_handler_fn)(void *arg, const struct http_request *rq,
-			       struct http_pending *later, int *status, char **reply);
+			       struct http_pending *later, struct http_reply *out);
 
-/* Binds path (replacing a stale socket, refusing if another daemon answers
- * there) with the given file mode, and starts serving with handler. */
-struct http_server *http_server_start(const char *path, unsigned mode, http_handler_fn handler,
+/* One listener: the console or a TCP address. */
+struct http_listen {
+	enum http_transport transport;
+	const char *path;            /* console: socket path */
+	unsigned mode;               /* console: file mode of the socket */
+	const char *address;         /* TCP: IPv4 or IPv6 literal */
+	unsigned port;               /* TCP */
+	const char *tls_cert;        /* HTTP_TLS: PEM files */
+	const char *tls_key;
+	int metrics_only;
+	unsigned max_connections;    /* TCP: in all (console: admission's own table) */
+	unsigned max_per_address;    /* TCP: per remote address */
+};
+
+/* Binds the listener (console: replacing a stale socket, refusing if another
+ * daemon answers there; TCP: SO_REUSEADDR, IPV6_V6ONLY for IPv6) and starts
+ * serving with handler. TLS: the certificate and key are read here; an
+ * unreadable or unusable one fails the start with a message naming the
+ * file. */
+struct http_server *http_server_start(const struct http_listen *l, http_handler_fn handler,
 				      void *handler_arg, struct err *e);
-/* Answers a request the handler kept: reply is heap JSON text (taken). */
-void http_pending_answer(struct http_pending *p, int status, char *reply);
+/* Answers a request the handler kept (r->body is taken). */
+void http_pending_answer(struct http_pending *p, struct http_reply *r);
 /* How many kept requests are not answered yet. */
 size_t http_server_pending(const struct http_server *s);
 /* A file descriptor to poll for POLLIN: readable when a connection waits to

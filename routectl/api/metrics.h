@@ -1,0 +1,49 @@
+/* Prometheus metrics of routectld (text exposition format 0.0.4, served at
+ * GET /metrics). Counters of the API live here and are bumped by the
+ * command layer on the thread that serves requests; what BIRD and the
+ * applies did is read from the command view (api/commands.h) when the page
+ * is rendered.
+ *
+ * Names follow Prometheus conventions: prefix routectl_, counters end in
+ * _total, durations are _seconds histograms, labels have bounded values
+ * (route templates such as "/v1/services/{service}", never raw paths).
+ *
+ * Families:
+ *   routectl_build_info{version}                         gauge 1
+ *   routectl_service_state{site,service,state}           gauge 1 for the current state
+ *   routectl_service_prepend{site,service}               gauge, prepend count
+ *   routectl_safe_mode{site}                             gauge 0/1
+ *   routectl_bird_up{site}                               gauge 0/1
+ *   routectl_applies_total{site,result}                  counter (ok, partial, failed)
+ *   routectl_apply_duration_seconds{site}                histogram
+ *   routectl_reconcile_repairs_total{site}               counter
+ *   routectl_http_requests_total{route,method,status}    counter
+ *   routectl_auth_failures_total{reason}                 counter (missing, malformed, invalid, forbidden)
+ *   routectl_rate_limited_total                          counter
+ *   routectl_audit_records_total, routectl_audit_failures_total   counters */
+#ifndef ROUTECTL_METRICS_H
+#define ROUTECTL_METRICS_H
+
+#include <stddef.h>
+
+struct command_view;
+struct audit_stats;
+struct metrics;
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);
+
+/* One request answered: route is the matched route template ("other" when
+ * none matched), method the HTTP method (anything but GET, POST, PUT,
+ * DELETE, HEAD counts as "other"), status the HTTP status. */
+void metrics_http(struct metrics *m, const char *route, const char *method, int status);
+/* reason: "missing", "malformed", "invalid" (401) or "forbidden" (403). */
+void metrics_auth_failure(struct metrics *m, const char *reason);
+void metrics_rate_limited(struct metrics *m);
+
+/* The whole page: heap text, the caller frees it. v and as may be NULL
+ * (then their families are left out). */
+char *metrics_render(const struct metrics *m, const struct command_view *v,
+		     const struct audit_stats *as);
+
+#endif
