@@ -2,13 +2,23 @@
  * view, hands changes to the backend and formats their results. */
 #include "api/commands.h"
 
+#include "api/audit.h"
+#include "api/auth.h"
+#include "api/http.h"
+#include "api/idempotency.h"
+#include "api/metrics.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/timeutil.h"
 #include "store/store.h"
 
 #include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* A reason is one line of text for people: bounded, no control characters. */
 #define REASON_MAX 1024u
@@ -19,6 +29,8 @@ static int status_of(enum err_code code)
 	case ERR_INVALID: return 400;
 	case ERR_NOTFOUND: return 404;
 	case ERR_REFUSED: return 409;
+	case ERR_POLICY: return 422;
+	case ERR_UNAVAILABLE: return 503;
 	case ERR_BIRD:
 	case ERR_VERIFY:
 	case ERR_PROTOCOL: return 502;
@@ -36,11 +48,12 @@ static char *dump(json_t *j)
 	return s ? s : strdup("{}");
 }
 
-static void error_reply(enum err_code code, const char *msg, int *status, char **reply)
+/* {"error": {"code", "message"}}: code is err_code_name(), or the
+ * transport's words for statuses that are not an err_code ("unauthorized",
+ * "forbidden", "rate-limited", ...). */
+static char *error_body(const char *code, const char *msg)
 {
-	*status = status_of(code);
-	*reply = dump(json_pack("{s:{s:s,s:s}}", "error", "code", err_code_name(code),
-				"message", msg));
+	return dump(json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
 static json_t *time_json(time_t t)
@@ -278,8 +291,8 @@ static int read_site_and_reason(json_t *root, const char **site, const char **re
 
 /* Reads the fields a change takes; names the first field that is wrong. */
 static int parse_change(const char *body, size_t len, enum change_kind kind,
-			struct change_request *req, const char **one_service, json_t **root,
-			struct err *e)
+			const char *path_service, struct change_request *req,
+			const char **one_service, json_t **root, struct err *e)
 {
 	memset(req, 0, sizeof *req);
 	req->kind = kind;
@@ -289,24 +302,36 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 		CHANGE_FIELDS, FIELD_STRING("service"), FIELD_STRING("state"),
 		{ "prepend", JSON_INTEGER, "must be an integer" },
 	};
+	static const struct body_field put_fields[] = {    /* PUT /v1/services/{service} */
+		CHANGE_FIELDS, FIELD_STRING("state"),
+		{ "prepend", JSON_INTEGER, "must be an integer" },
+	};
 	static const struct body_field site_fields[] = {   /* drain, undrain */
 		CHANGE_FIELDS, { "services", JSON_ARRAY, "must be an array of names" },
 	};
 #undef CHANGE_FIELDS
 	int set = kind == CHANGE_SET;
-	const struct body_field *fields = set ? set_fields : site_fields;
-	size_t n_fields = set ? sizeof set_fields / sizeof set_fields[0]
-			      : sizeof site_fields / sizeof site_fields[0];
+	const struct body_field *fields = path_service ? put_fields : set ? set_fields : site_fields;
+	size_t n_fields = path_service ? sizeof put_fields / sizeof put_fields[0]
+			  : set	       ? sizeof set_fields / sizeof set_fields[0]
+				       : sizeof site_fields / sizeof site_fields[0];
 	int rc = load_body(body, len, fields, n_fields, root, e);
 	if (rc < 0)
 		return rc;
-	rc = read_site_and_reason(*root, &req->site, &req->reason, e);
+	/* The site of a PUT on a service is this routectld's unless named. */
+	if (path_service && !json_object_get(*root, "site")) {
+		req->reason = json_string_value(json_object_get(*root, "reason"));
+		rc = check_reason(req->reason, e);
+	} else {
+		rc = read_site_and_reason(*root, &req->site, &req->reason, e);
+	}
 	if (rc < 0)
 		return rc;
 	req->now = json_is_true(json_object_get(*root, "now"));
 	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
 	if (kind == CHANGE_SET) {
-		*one_service = json_string_value(json_object_get(*root, "service"));
+		*one_service = path_service ? path_service
+					    : json_string_value(json_object_get(*root, "service"));
 		const char *mode = json_string_value(json_object_get(*root, "state"));
 		if (!*one_service)
 			return err_set(e, ERR_INVALID, "field 'service' is required");
@@ -476,164 +501,891 @@ static json_t *adopt_json(const struct adopt_request *req, const struct adopt_re
 	return o;
 }
 
-static void job_free(struct command_job *job)
+/* ---- the request flow ------------------------------------------------------ */
+
+/* What a route is for. */
+enum route_kind {
+	RK_STATUS, RK_SERVICES, RK_SERVICE, RK_HISTORY, RK_HEALTHZ, RK_READYZ, RK_METRICS,
+	RK_DRAIN, RK_UNDRAIN, RK_SET, RK_PUT_SERVICE, RK_ADOPT,
+};
+
+struct route {
+	const char *method;
+	const char *path;          /* a template: {service} is one path segment */
+	enum route_kind kind;
+	enum role role;            /* ROLE_NONE: open to anyone */
+	int write;
+	int metrics_listener;      /* also served on a metrics-only listener */
+};
+
+static const struct route ROUTES[] = {
+	{ "GET", "/v1/status", RK_STATUS, ROLE_VIEWER, 0, 0 },
+	{ "GET", "/v1/services", RK_SERVICES, ROLE_VIEWER, 0, 0 },
+	{ "GET", "/v1/services/{service}", RK_SERVICE, ROLE_VIEWER, 0, 0 },
+	{ "PUT", "/v1/services/{service}", RK_PUT_SERVICE, ROLE_OPERATOR, 1, 0 },
+	{ "POST", "/v1/drain", RK_DRAIN, ROLE_OPERATOR, 1, 0 },
+	{ "POST", "/v1/undrain", RK_UNDRAIN, ROLE_OPERATOR, 1, 0 },
+	{ "POST", "/v1/set", RK_SET, ROLE_OPERATOR, 1, 0 },
+	{ "POST", "/v1/adopt", RK_ADOPT, ROLE_ADMIN, 1, 0 },
+	{ "GET", "/v1/history", RK_HISTORY, ROLE_VIEWER, 0, 0 },
+	{ "GET", "/healthz", RK_HEALTHZ, ROLE_NONE, 0, 1 },
+	{ "GET", "/readyz", RK_READYZ, ROLE_NONE, 0, 1 },
+	{ "GET", "/metrics", RK_METRICS, ROLE_VIEWER, 0, 1 },
+};
+#define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
+
+const struct command_route *commands_routes(size_t *n)
 {
-	if (job->kind == COMMAND_JOB_CHANGE && job->req.kind != CHANGE_SET)
-		free(job->req.services);
-	free(job->priv_assume);
-	json_decref(job->priv_root);
-	free(job);
+	static struct command_route out[N_ROUTES];
+	for (size_t i = 0; i < N_ROUTES; i++)
+		out[i] = (struct command_route){ ROUTES[i].method, ROUTES[i].path };
+	*n = N_ROUTES;
+	return out;
+}
+
+/* The longest X-Actor kept; a longer one is refused (400). */
+#define ON_BEHALF_MAX 127
+/* Rate-limit buckets kept (one per token that wrote lately). */
+#define BUCKETS_MAX 1024
+#define HISTORY_DEFAULT 20
+#define HISTORY_MAX 1000
+
+struct bucket {
+	char who[TOKEN_NAME_MAX + 1];
+	double tokens;
+	int64_t at_ms;
+};
+
+struct commands {
+	struct commands_deps d;
+	struct bucket buckets[BUCKETS_MAX];
+	size_t n_buckets;
+};
+
+struct commands *commands_new(const struct commands_deps *d)
+{
+	struct commands *c = calloc(1, sizeof *c);
+	if (c)
+		c->d = *d;
+	return c;
+}
+
+void commands_free(struct commands *c)
+{
+	free(c);
+}
+
+void commands_set_rates(struct commands *c, unsigned per_min, unsigned burst)
+{
+	c->d.write_rate_per_min = per_min;
+	c->d.write_burst = burst;
+}
+
+/* Takes one write from the bucket of token `who`: 0, or the seconds until
+ * one is available. Buckets start full (write_burst) and refill at
+ * write_rate_per_min. */
+static unsigned take_write(struct commands *c, const char *who)
+{
+	int64_t now = now_ms();
+	double rate = c->d.write_rate_per_min / 60000.0, burst = c->d.write_burst;
+	struct bucket *b = NULL, *oldest = NULL;
+	for (size_t i = 0; i < c->n_buckets && !b; i++) {
+		if (strcmp(c->buckets[i].who, who) == 0)
+			b = &c->buckets[i];
+		else if (!oldest || c->buckets[i].at_ms < oldest->at_ms)
+			oldest = &c->buckets[i];
+	}
+	if (!b) {
+		b = c->n_buckets < BUCKETS_MAX ? &c->buckets[c->n_buckets++] : oldest;
+		snprintf(b->who, sizeof b->who, "%s", who);
+		b->tokens = burst;
+		b->at_ms = now;
+	}
+	b->tokens += (double)(now - b->at_ms) * rate;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->at_ms = now;
+	if (b->tokens >= 1.0) {
+		b->tokens -= 1.0;
+		return 0;
+	}
+	double wait_s = (1.0 - b->tokens) / (rate * 1000.0);
+	return (unsigned)ceil(wait_s) ? (unsigned)ceil(wait_s) : 1;
+}
+
+/* One request on its way: what its audit records and its answer need,
+ * copied out of the transport's request (which is gone once the handler
+ * returns). */
+struct op {
+	struct commands *c;
+	struct command_reply_to to;
+	const struct route *route;
+	char method[8];
+	char request_id[129];
+	char remote[96];
+	char transport[8];
+	struct principal who;
+	char on_behalf_of[ON_BEHALF_MAX + 1];
+	char idem_key[IDEM_KEY_MAX + 1];
+	char idem_who[TOKEN_NAME_MAX + 16];  /* "token:NAME" or "console:uid N" */
+	uint8_t fp[32];
+	int idem_marked;                     /* idem_begin said IDEM_NEW */
+	char path_service[64];
+	struct command_job *job;
+	json_t *root;                        /* the parsed body; job strings point in */
+	struct adopt_assumption *assume;
+	const char *one_service;
+	int status;                          /* the answer once known */
+	char *body;
+};
+
+static void op_free(struct op *o)
+{
+	if (o->job) {
+		if (o->job->kind == COMMAND_JOB_CHANGE && o->job->req.kind != CHANGE_SET)
+			free(o->job->req.services);
+		change_result_free(&o->job->res);
+		adopt_result_free(&o->job->adopt_res);
+		free(o->job);
+	}
+	free(o->assume);
+	json_decref(o->root);
+	free(o->body);
+	free(o);
+}
+
+static void count(struct commands *c, const struct route *r, const char *method, int status)
+{
+	if (c->d.metrics)
+		metrics_http(c->d.metrics, r ? r->path : "other", method, status);
+}
+
+/* Sends the op's answer through its continuation and frees the op. */
+static void op_send(struct op *o, unsigned retry_after_s)
+{
+	count(o->c, o->route, o->method, o->status);
+	struct http_reply r = { .status = o->status, .body = o->body,
+				.retry_after_s = retry_after_s };
+	o->body = NULL;
+	o->to.send(o->to.ctx, &r);
+	op_free(o);
+}
+
+/* The op's answer as the handler's immediate answer; frees the op. */
+static int op_answer_now(struct op *o, struct http_reply *out, unsigned retry_after_s)
+{
+	count(o->c, o->route, o->method, o->status);
+	*out = (struct http_reply){ .status = o->status, .body = o->body,
+				    .retry_after_s = retry_after_s };
+	o->body = NULL;
+	op_free(o);
+	return 1;
+}
+
+/* Wall clock with milliseconds, RFC 3339 UTC. */
+static json_t *now_json(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char s[40];
+	snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts.tv_nsec / 1000000);
+	return json_string(s);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static const char *action_name(enum route_kind k)
+{
+	switch (k) {
+	case RK_DRAIN: return "drain";
+	case RK_UNDRAIN: return "undrain";
+	case RK_ADOPT: return "adopt";
+	default: return "set";
+	}
+}
+
+/* The services a write names: the request's list, null for "all". */
+static json_t *requested_services(const struct op *o)
+{
+	const struct command_job *j = o->job;
+	if (!j)
+		return o->path_service[0] ? json_pack("[s]", o->path_service) : json_null();
+	json_t *a = json_array();
+	if (j->kind == COMMAND_JOB_ADOPT) {
+		for (size_t i = 0; i < j->adopt.n_assumptions; i++)
+			json_array_append_new(a, json_string(j->adopt.assumptions[i].service));
+		return a;
+	}
+	if (!j->req.services) {
+		json_decref(a);
+		return json_null();
+	}
+	for (size_t i = 0; i < j->req.n_services; i++)
+		if (j->req.services[i])
+			json_array_append_new(a, json_string(j->req.services[i]));
+	return a;
+}
+
+/* One audit record (api/audit.h says the members). */
+static json_t *audit_record(const struct op *o, const char *phase, const char *result,
+			    const struct err *e, json_t *services, json_t *before, json_t *after,
+			    const char *change_id)
+{
+	const struct command_job *j = o->job;
+	const char *site = NULL, *reason = NULL;
+	int dry_run = 0;
+	if (j && j->kind == COMMAND_JOB_ADOPT) {
+		site = j->adopt.site;
+		reason = j->adopt.reason;
+		dry_run = j->adopt.dry_run;
+	} else if (j) {
+		site = j->req.site;
+		reason = j->req.reason;
+		dry_run = j->req.dry_run;
+	}
+	const char *actor = j && j->who.actor[0] ? j->who.actor : o->who.name;
+	json_t *r = json_object();
+	json_object_set_new(r, "time", now_json());
+	json_object_set_new(r, "request_id", json_string(o->request_id));
+	json_object_set_new(r, "actor", json_string(actor[0] ? actor : "unknown"));
+	json_object_set_new(r, "on_behalf_of", str_or_null(o->on_behalf_of));
+	json_object_set_new(r, "role", json_string(role_name(o->who.role)));
+	json_object_set_new(r, "transport", json_string(o->transport));
+	json_object_set_new(r, "remote", json_string(o->remote));
+	json_object_set_new(r, "action", json_string(action_name(o->route->kind)));
+	json_object_set_new(r, "site", str_or_null(site));
+	json_object_set_new(r, "services", services ? services : json_null());
+	json_object_set_new(r, "reason", str_or_null(reason));
+	json_object_set_new(r, "dry_run", json_boolean(dry_run));
+	json_object_set_new(r, "phase", json_string(phase));
+	json_object_set_new(r, "result", json_string(result));
+	json_object_set_new(r, "status", json_integer(o->status));
+	json_object_set_new(r, "error", e ? json_pack("{s:s,s:s}", "code", err_code_name(e->code),
+						     "message", e->msg)
+					  : json_null());
+	json_object_set_new(r, "before", before ? before : json_null());
+	json_object_set_new(r, "after", after ? after : json_null());
+	json_object_set_new(r, "change_id", str_or_null(change_id));
+	json_object_set_new(r, "idempotency_key", str_or_null(o->idem_key));
+	return r;
+}
+
+static void refusal_written(void *ctx, int rc, const struct err *e)
+{
+	struct op *o = ctx;
+	if (rc < 0)
+		log_error("audit: the refusal of request %s (%s by %s) is not in the audit log: %s",
+			  o->request_id, action_name(o->route->kind), o->who.name, e->msg);
+	op_send(o, 0);
+}
+
+/* A write refused before anything changed: audited, then answered. code
+ * and msg make the error document; status the HTTP status. Returns 1 with
+ * *out set (answered now) or 0 (answered once the record is on disk). */
+static int refuse_write(struct op *o, int status, const char *code, const struct err *e,
+			const char *msg, unsigned retry_after_s, struct http_reply *out)
+{
+	if (o->idem_marked) {
+		idem_abort(o->c->d.idem, o->idem_who, o->idem_key);
+		o->idem_marked = 0;
+	}
+	o->status = status;
+	o->body = error_body(code, msg);
+	struct err ae;
+	err_clear(&ae);
+	if (retry_after_s == 0 && o->c->d.audit) {
+		json_t *rec = audit_record(o, "outcome", "refused", e, requested_services(o), NULL,
+					   NULL, NULL);
+		json_object_set_new(json_object_get(rec, "error") != json_null() ? rec : rec,
+				    "error", json_pack("{s:s,s:s}", "code", code, "message", msg));
+		if (audit_submit(o->c->d.audit, rec, NULL, refusal_written, o, &ae) == 0)
+			return 0;
+		log_error("audit: the refusal of request %s is not in the audit log: %s",
+			  o->request_id, ae.msg);
+	} else if (o->c->d.audit) {
+		/* Rate-limited: recorded like the others, but the answer does
+		 * not wait for the disk (a flood must not queue fsyncs). */
+		json_t *rec = audit_record(o, "outcome", "refused", e, requested_services(o), NULL,
+					   NULL, NULL);
+		json_object_set_new(rec, "error",
+				    json_pack("{s:s,s:s}", "code", code, "message", msg));
+		if (audit_submit(o->c->d.audit, rec, NULL, NULL, NULL, &ae) < 0)
+			log_error("audit: the refusal of request %s is not in the audit log: %s",
+				  o->request_id, ae.msg);
+	}
+	return op_answer_now(o, out, retry_after_s);
+}
+
+static int refuse_err(struct op *o, const struct err *e, struct http_reply *out)
+{
+	return refuse_write(o, status_of(e->code), err_code_name(e->code), e, e->msg, 0, out);
+}
+
+/* before/after of a change's items. */
+static void change_states(const struct command_job *j, json_t **services, json_t **before,
+			  json_t **after)
+{
+	*services = json_array();
+	*before = json_object();
+	*after = json_object();
+	if (j->kind == COMMAND_JOB_ADOPT) {
+		const struct adopt_plan *p = &j->adopt_res.plan;
+		for (size_t i = 0; i < p->n; i++) {
+			const struct adopt_item *it = &p->items[i];
+			json_array_append_new(*services, json_string(it->service));
+			json_object_set_new(*before, it->service,
+					    it->bird_clear ? mode_json(it->bird_mode, it->bird_prepend)
+							   : json_null());
+			json_object_set_new(*after, it->service, mode_json(it->mode, it->prepend));
+		}
+		return;
+	}
+	const struct change_result *r = &j->res;
+	for (size_t i = 0; i < r->n_items; i++) {
+		const struct change_item *it = &r->items[i];
+		json_array_append_new(*services, json_string(it->service));
+		json_object_set_new(*before, it->service, mode_json(it->from_mode, it->from_prepend));
+		json_object_set_new(*after, it->service, mode_json(it->to_mode, it->to_prepend));
+	}
+}
+
+static void outcome_written(void *ctx, int rc, const struct err *e)
+{
+	struct op *o = ctx;
+	if (rc < 0)
+		log_error("audit: the outcome of request %s (%s by %s, change %s) is not in the "
+			  "audit log: %s", o->request_id, action_name(o->route->kind),
+			  o->job->who.actor,
+			  o->job->kind == COMMAND_JOB_ADOPT ? o->job->adopt_res.change_id
+							    : o->job->res.change_id,
+			  e->msg);
+	if (o->idem_marked) {
+		/* Kept in memory even when the line did not reach the disk: a
+		 * retry in this run still gets the first answer. */
+		idem_finish(o->c->d.idem, o->idem_who, o->idem_key, o->status, o->body, time(NULL));
+		o->idem_marked = 0;
+	}
+	op_send(o, 0);
 }
 
 void command_job_done(struct command_job *job)
 {
-	int status;
-	char *reply;
+	struct op *o = job->priv;
+	const char *result, *change_id;
 	if (job->rc < 0) {
-		error_reply(job->err.code, job->err.msg, &status, &reply);
+		o->status = status_of(job->err.code);
+		o->body = error_body(err_code_name(job->err.code), job->err.msg);
+		int refused = job->err.code == ERR_INVALID || job->err.code == ERR_NOTFOUND ||
+			      job->err.code == ERR_REFUSED || job->err.code == ERR_POLICY ||
+			      job->err.code == ERR_UNAVAILABLE;
+		result = refused ? "refused" : "failed";
 	} else if (job->kind == COMMAND_JOB_ADOPT) {
-		status = 200;
-		reply = dump(adopt_json(&job->adopt, &job->adopt_res));
+		o->status = 200;
+		o->body = dump(adopt_json(&job->adopt, &job->adopt_res));
+		result = job->adopt_res.applied && job->adopt_res.partial ? "partial" : "ok";
 	} else {
-		status = 200;
-		reply = dump(change_json(&job->req, &job->res));
+		o->status = 200;
+		o->body = dump(change_json(&job->req, &job->res));
+		result = job->res.applied && job->res.partial ? "partial" : "ok";
 	}
-	change_result_free(&job->res);
-	adopt_result_free(&job->adopt_res);
-	job->priv_to.send(job->priv_to.ctx, status, reply);
-	job_free(job);
+	change_id = job->kind == COMMAND_JOB_ADOPT ? job->adopt_res.change_id : job->res.change_id;
+	json_t *services, *before, *after;
+	change_states(job, &services, &before, &after);
+	if (json_array_size(services) == 0) {
+		json_decref(services);
+		services = requested_services(o);
+	}
+	if (job->rc < 0) {
+		json_decref(before);
+		json_decref(after);
+		before = after = NULL;
+	}
+	json_t *rec = audit_record(o, "outcome", result, job->rc < 0 ? &job->err : NULL,
+				   services, before, after, change_id);
+	json_t *idem_rec = o->idem_marked ? idem_line(o->idem_who, o->idem_key, o->fp, o->status,
+						      o->body, time(NULL))
+					  : NULL;
+	struct err ae;
+	if (audit_submit(o->c->d.audit, rec, idem_rec, outcome_written, o, &ae) < 0) {
+		struct err we;
+		err_set(&we, ERR_IO, "%s", ae.msg);
+		outcome_written(o, -1, &we);
+	}
 }
 
-/* Parses a change and hands it to the backend. Returns 1 with the reply
- * set when it could not be handed over, else 0. */
-static int handle_change(const struct command_backend *b, const struct caller *who,
-			 enum change_kind kind, const char *body, size_t len,
-			 const struct command_reply_to *to, int *status, char **reply)
+static void intent_written(void *ctx, int rc, const struct err *e)
+{
+	struct op *o = ctx;
+	struct err se;
+	err_clear(&se);
+	if (rc < 0) {
+		log_error("audit: cannot write the audit log (%s); refusing request %s (%s by %s)",
+			  e->msg, o->request_id, action_name(o->route->kind), o->who.name);
+		if (o->idem_marked)
+			idem_abort(o->c->d.idem, o->idem_who, o->idem_key);
+		o->idem_marked = 0;
+		char msg[ERR_MSG_MAX + 128];
+		snprintf(msg, sizeof msg,
+			 "the change was not made: its audit record cannot be written (%s)", e->msg);
+		o->status = 503;
+		o->body = error_body(err_code_name(ERR_UNAVAILABLE), msg);
+		op_send(o, 0);
+		return;
+	}
+	if (o->c->d.backend.submit(o->c->d.backend.arg, o->job, &se) == 0)
+		return;   /* back in command_job_done */
+	struct http_reply out;
+	if (refuse_err(o, &se, &out))
+		o->to.send(o->to.ctx, &out);
+}
+
+/* X-Actor: the human a bot acts for, one line of visible text. */
+static int read_on_behalf(const struct http_request *rq, char *out, size_t size, struct err *e)
+{
+	const char *v = http_request_header(rq, "X-Actor");
+	out[0] = '\0';
+	if (!v)
+		return 0;
+	size_t n = strlen(v);
+	if (n == 0 || n >= size)
+		return err_set(e, ERR_INVALID, "header X-Actor must be 1..%zu bytes (it is %zu)",
+			       size - 1, n);
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return err_set(e, ERR_INVALID,
+				       "header X-Actor has a control character (0x%02x)", *p);
+	if (!json_stringn(v, n)) {
+		return err_set(e, ERR_INVALID, "header X-Actor is not valid UTF-8");
+	}
+	memcpy(out, v, n + 1);
+	return 0;
+}
+
+/* A JSON body is what the API takes: a Content-Type other than
+ * application/json (parameters allowed) is refused with 415; none is taken
+ * as JSON. */
+static int json_content_type(const struct http_request *rq)
+{
+	const char *ct = http_request_header(rq, "Content-Type");
+	if (!ct)
+		return 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	size_t n = strlen("application/json");
+	return strncasecmp(ct, "application/json", n) == 0 &&
+	       (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+struct site_ctx {
+	char site[64];
+};
+
+static void copy_site(const struct command_view *v, void *arg)
+{
+	struct site_ctx *s = arg;
+	snprintf(s->site, sizeof s->site, "%s", v->site);
+}
+
+/* Reads the body of a write into o->job. */
+static int parse_write(struct op *o, const struct http_request *rq, struct err *e)
 {
 	struct command_job *job = calloc(1, sizeof *job);
-	if (!job) {
-		error_reply(ERR_NOMEM, "out of memory", status, reply);
-		return 1;
+	if (!job)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	o->job = job;
+	job->priv = o;
+	if (o->route->kind == RK_ADOPT) {
+		job->kind = COMMAND_JOB_ADOPT;
+		return parse_adopt(rq->body, rq->body_len, &job->adopt, &o->assume, &o->root, e);
 	}
-	json_t *root = NULL;
-	struct err e;
-	err_clear(&e);
-	job->who = *who;
-	job->priv_to = *to;
-	int rc = parse_change(body, len, kind, &job->req, &job->priv_one_service, &root, &e);
-	/* req.services of a set points at priv_one_service, inside the job. */
+	enum change_kind kind = o->route->kind == RK_DRAIN     ? CHANGE_DRAIN
+				: o->route->kind == RK_UNDRAIN ? CHANGE_UNDRAIN
+							       : CHANGE_SET;
+	int rc = parse_change(rq->body, rq->body_len, kind,
+			      o->route->kind == RK_PUT_SERVICE ? o->path_service : NULL,
+			      &job->req, &o->one_service, &o->root, e);
+	/* req.services of a set points at one_service, inside the op. */
 	if (kind == CHANGE_SET && job->req.services)
-		job->req.services = &job->priv_one_service;
-	job->priv_root = root;
-	if (rc == 0)
-		rc = b->submit(b->arg, job, &e);
-	if (rc < 0) {
-		error_reply(e.code, e.msg, status, reply);
-		job_free(job);
-		return 1;
+		job->req.services = &o->one_service;
+	if (rc == 0 && !job->req.site) {
+		struct site_ctx sc = { "" };
+		o->c->d.backend.with_view(o->c->d.backend.arg, copy_site, &sc);
+		json_object_set_new(o->root, "site", json_string(sc.site));
+		job->req.site = json_string_value(json_object_get(o->root, "site"));
 	}
-	return 0;
+	return rc;
 }
 
-/* Parses an adopt request and hands it to the backend, like a change: it
- * reads BIRD, so it runs where BIRD is. Returns 1 with the reply set when it
- * could not be handed over, else 0. */
-static int handle_adopt(const struct command_backend *b, const struct caller *who,
-			const char *body, size_t len, const struct command_reply_to *to,
-			int *status, char **reply)
+/* The caller of a change as the site controller records it. */
+static void make_caller(const struct op *o, const struct http_request *rq, struct caller *who)
 {
-	struct command_job *job = calloc(1, sizeof *job);
-	if (!job) {
-		error_reply(ERR_NOMEM, "out of memory", status, reply);
-		return 1;
+	memset(who, 0, sizeof *who);
+	snprintf(who->on_behalf_of, sizeof who->on_behalf_of, "%s", o->on_behalf_of);
+	const char *for_ = o->on_behalf_of[0] ? " for " : "";
+	if (rq->transport == HTTP_CONSOLE) {
+		who->has_uid = rq->has_cred;
+		who->uid = rq->uid;
+		snprintf(who->actor, sizeof who->actor, "%s via console%s%s", o->who.name, for_,
+			 o->on_behalf_of);
+		return;
 	}
-	json_t *root = NULL;
+	/* The remote address without its port: "127.0.0.1", "::1". */
+	char host[96];
+	snprintf(host, sizeof host, "%s", o->remote);
+	char *colon = strrchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	const char *h = host;
+	if (h[0] == '[') {
+		h++;
+		char *close = strchr(host, ']');
+		if (close)
+			*close = '\0';
+	}
+	snprintf(who->actor, sizeof who->actor, "%s via %s from %s%s%s", o->who.name,
+		 o->transport, h, for_, o->on_behalf_of);
+}
+
+static int handle_write(struct op *o, const struct http_request *rq, struct http_reply *out)
+{
+	struct commands *c = o->c;
 	struct err e;
 	err_clear(&e);
-	job->kind = COMMAND_JOB_ADOPT;
-	job->who = *who;
-	job->priv_to = *to;
-	int rc = parse_adopt(body, len, &job->adopt, &job->priv_assume, &root, &e);
-	job->priv_root = root;
-	if (rc == 0)
-		rc = b->submit(b->arg, job, &e);
-	if (rc < 0) {
-		error_reply(e.code, e.msg, status, reply);
-		job_free(job);
-		return 1;
+	if (o->who.role == ROLE_NONE) {
+		if (c->d.metrics)
+			metrics_auth_failure(c->d.metrics, auth_fail_name(o->who.fail));
+		err_set(&e, ERR_REFUSED, "%s", "");
+		return refuse_write(o, 401, "unauthorized", NULL,
+				    o->who.fail == AUTH_MISSING
+					    ? "a bearer token is required (Authorization: Bearer ...)"
+				    : o->who.fail == AUTH_MALFORMED
+					    ? "the Authorization header is not 'Bearer <token>'"
+					    : "the bearer token is not valid",
+				    0, out);
 	}
-	return 0;
+	if (o->who.role < o->route->role) {
+		if (c->d.metrics)
+			metrics_auth_failure(c->d.metrics, "forbidden");
+		char msg[300];
+		snprintf(msg, sizeof msg, "%s %s needs the %s role; %s has %s", o->method,
+			 o->route->path, role_name(o->route->role), o->who.name,
+			 role_name(o->who.role));
+		return refuse_write(o, 403, "forbidden", NULL, msg, 0, out);
+	}
+	if (read_on_behalf(rq, o->on_behalf_of, sizeof o->on_behalf_of, &e) < 0)
+		return refuse_err(o, &e, out);
+	if (!json_content_type(rq)) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "Content-Type %.200s is not taken; send application/json",
+			 http_request_header(rq, "Content-Type"));
+		return refuse_write(o, 415, "unsupported-media-type", NULL, msg, 0, out);
+	}
+	const char *key = http_request_header(rq, "Idempotency-Key");
+	if (key && !idem_key_valid(key)) {
+		err_set(&e, ERR_INVALID, "header Idempotency-Key must be 1..%d visible ASCII "
+			"characters", IDEM_KEY_MAX);
+		return refuse_err(o, &e, out);
+	}
+	if (rq->transport != HTTP_CONSOLE) {
+		unsigned wait_s = take_write(c, o->who.name);
+		if (wait_s) {
+			if (c->d.metrics)
+				metrics_rate_limited(c->d.metrics);
+			char msg[300];
+			snprintf(msg, sizeof msg,
+				 "token %s made more than %u writes at once or %u a minute; try "
+				 "again in %u s", o->who.name, c->d.write_burst,
+				 c->d.write_rate_per_min, wait_s);
+			return refuse_write(o, 429, "rate-limited", NULL, msg, wait_s, out);
+		}
+	}
+	if (parse_write(o, rq, &e) < 0)
+		return refuse_err(o, &e, out);
+	make_caller(o, rq, &o->job->who);
+	if (key && c->d.idem) {
+		snprintf(o->idem_key, sizeof o->idem_key, "%s", key);
+		snprintf(o->idem_who, sizeof o->idem_who, "%s:%s",
+			 rq->transport == HTTP_CONSOLE ? "console" : "token", o->who.name);
+		idem_fingerprint(o->method, rq->path, rq->body, rq->body_len, o->fp);
+		int status = 0;
+		const char *body = NULL;
+		switch (idem_begin(c->d.idem, o->idem_who, o->idem_key, o->fp, time(NULL), &status,
+				   &body)) {
+		case IDEM_REPLAY:
+			/* The first answer again; nothing is done or recorded twice. */
+			o->status = status;
+			o->body = strdup(body ? body : "{}");
+			return op_answer_now(o, out, 0);
+		case IDEM_MISMATCH:
+			return refuse_write(o, 422, "idempotency-key-reused", NULL,
+					    "this Idempotency-Key was used with another request "
+					    "(method, path or body); use a new key", 0, out);
+		case IDEM_IN_FLIGHT:
+			return refuse_write(o, 409, "idempotency-key-in-flight", NULL,
+					    "the first request with this Idempotency-Key is still "
+					    "being carried out; ask again when it is done", 0, out);
+		case IDEM_NEW:
+			o->idem_marked = 1;
+			break;
+		}
+	}
+	/* The intent is on disk before anything changes. */
+	o->status = 0;
+	json_t *rec = audit_record(o, "intent", "accepted", NULL, requested_services(o), NULL, NULL,
+				   NULL);
+	if (audit_submit(c->d.audit, rec, NULL, intent_written, o, &e) == 0)
+		return 0;
+	struct err we;
+	err_set(&we, ERR_IO, "%s", e.msg);
+	log_error("audit: %s; refusing request %s", e.msg, o->request_id);
+	if (o->idem_marked)
+		idem_abort(c->d.idem, o->idem_who, o->idem_key);
+	o->idem_marked = 0;
+	char msg[ERR_MSG_MAX + 128];
+	snprintf(msg, sizeof msg, "the change was not made: its audit record cannot be written (%s)",
+		 e.msg);
+	o->status = 503;
+	o->body = error_body(err_code_name(ERR_UNAVAILABLE), msg);
+	return op_answer_now(o, out, 1);
 }
 
-struct status_ctx {
-	const char *path;
+/* ---- reads ---- */
+
+struct read_ctx {
+	const struct op *o;
+	struct commands *c;
+	const char *service;
 	int status;
 	char *reply;
+	const char *content_type;
 };
 
 static void answer_read(const struct command_view *v, void *arg)
 {
-	struct status_ctx *c = arg;
-	if (strcmp(c->path, "/v1/status") == 0) {
-		c->status = 200;
-		c->reply = dump(status_json(v));
-	} else {
+	struct read_ctx *r = arg;
+	switch (r->o->route->kind) {
+	case RK_STATUS:
+		r->status = 200;
+		r->reply = dump(status_json(v));
+		return;
+	case RK_SERVICES: {
+		json_t *a = json_array();
+		for (size_t i = 0; i < v->n_services; i++)
+			json_array_append_new(a, service_json(v, &v->services[i]));
+		r->status = 200;
+		r->reply = dump(json_pack("{s:s,s:o,s:o}", "site", v->site, "safe_mode",
+					  v->safe_mode[0] ? json_string(v->safe_mode) : json_null(),
+					  "services", a));
+		return;
+	}
+	case RK_SERVICE:
+		for (size_t i = 0; i < v->n_services; i++) {
+			if (strcmp(v->services[i].name, r->service) != 0)
+				continue;
+			json_t *o = service_json(v, &v->services[i]);
+			json_object_set_new(o, "site", json_string(v->site));
+			r->status = 200;
+			r->reply = dump(o);
+			return;
+		}
+		{
+			char msg[200];
+			snprintf(msg, sizeof msg, "site %s has no service '%.64s'", v->site,
+				 r->service);
+			r->status = 404;
+			r->reply = error_body(err_code_name(ERR_NOTFOUND), msg);
+		}
+		return;
+	case RK_METRICS: {
+		struct audit_stats as;
+		if (r->c->d.audit)
+			audit_stats(r->c->d.audit, &as);
+		r->status = 200;
+		r->reply = metrics_render(r->c->d.metrics, v, r->c->d.audit ? &as : NULL);
+		r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+		return;
+	}
+	default: {
 		const char *why = v->safe_mode[0] ? v->safe_mode
 				  : !v->bird_connected ? "BIRD is not connected"
 						       : NULL;
-		c->status = why ? 503 : 200;
-		c->reply = dump(why ? json_pack("{s:b,s:s}", "ready", 0, "reason", why)
+		r->status = why ? 503 : 200;
+		r->reply = dump(why ? json_pack("{s:b,s:s}", "ready", 0, "reason", why)
 				    : json_pack("{s:b}", "ready", 1));
+	}
 	}
 }
 
-int commands_handle(const struct command_backend *b, const struct caller *who,
-		    const char *method, const char *path, const char *body, size_t body_len,
-		    const struct command_reply_to *to, int *status, char **reply)
+static void history_read(void *ctx, int rc, json_t *history, const struct err *e)
 {
-	int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-	static const struct {
-		const char *path;
-		int post;
-	} routes[] = {
-		{ "/v1/status", 0 }, { "/healthz", 0 }, { "/readyz", 0 },
-		{ "/v1/drain", 1 },  { "/v1/undrain", 1 }, { "/v1/set", 1 },
-		{ "/v1/adopt", 1 },
-	};
-	size_t r;
-	for (r = 0; r < sizeof routes / sizeof routes[0]; r++)
-		if (strcmp(path, routes[r].path) == 0)
-			break;
-	if (r == sizeof routes / sizeof routes[0]) {
-		char msg[300];
-		snprintf(msg, sizeof msg, "no such endpoint: %.200s", path);
-		error_reply(ERR_NOTFOUND, msg, status, reply);
-		return 1;
+	struct op *o = ctx;
+	if (rc < 0) {
+		o->status = status_of(e->code);
+		o->body = error_body(err_code_name(e->code), e->msg);
+	} else {
+		o->status = 200;
+		o->body = dump(json_pack("{s:o}", "history", history));
 	}
-	if ((routes[r].post && !post) || (!routes[r].post && !get)) {
-		char msg[300];
-		snprintf(msg, sizeof msg, "%s takes %s, not %.20s", path,
-			 routes[r].post ? "POST" : "GET", method);
-		error_reply(ERR_INVALID, msg, status, reply);
-		*status = 405;
-		return 1;
+	op_send(o, 0);
+}
+
+static int handle_history(struct op *o, const struct http_request *rq, struct http_reply *out)
+{
+	const char *ls = http_request_arg(rq, "limit"), *svc = http_request_arg(rq, "service");
+	long limit = HISTORY_DEFAULT;
+	struct err e;
+	err_clear(&e);
+	if (ls) {
+		char *end;
+		limit = strtol(ls, &end, 10);
+		if (!*ls || *end || limit < 1 || limit > HISTORY_MAX) {
+			char msg[200];
+			snprintf(msg, sizeof msg, "query argument limit must be 1..%d, not '%.32s'",
+				 HISTORY_MAX, ls);
+			o->status = 400;
+			o->body = error_body(err_code_name(ERR_INVALID), msg);
+			return op_answer_now(o, out, 0);
+		}
 	}
-	if (strcmp(path, "/healthz") == 0) {
-		*status = 200;
-		*reply = dump(json_pack("{s:b}", "ok", 1));
-		return 1;
+	if (!o->c->d.audit || audit_query(o->c->d.audit, (size_t)limit, svc, history_read, o,
+					  &e) < 0) {
+		o->status = 503;
+		o->body = error_body(err_code_name(ERR_UNAVAILABLE),
+				     o->c->d.audit ? e.msg : "no audit log");
+		return op_answer_now(o, out, 1);
 	}
-	if (strcmp(path, "/v1/status") == 0 || strcmp(path, "/readyz") == 0) {
-		struct status_ctx c = { path, 500, NULL };
-		b->with_view(b->arg, answer_read, &c);
-		*status = c.status;
-		*reply = c.reply ? c.reply : strdup("{}");
-		return 1;
+	return 0;
+}
+
+/* ---- routing ---- */
+
+/* Does path match the template? {service} takes one non-empty segment
+ * (copied into seg). */
+static int path_matches(const char *tmpl, const char *path, char *seg, size_t seg_size)
+{
+	const char *brace = strchr(tmpl, '{');
+	if (!brace)
+		return strcmp(tmpl, path) == 0;
+	size_t pre = (size_t)(brace - tmpl);
+	if (strncmp(tmpl, path, pre) != 0)
+		return 0;
+	const char *rest = path + pre;
+	size_t n = strcspn(rest, "/");
+	if (n == 0 || rest[n] != '\0' || n >= seg_size)
+		return n >= seg_size && rest[n] == '\0' && n > 0 ? -1 : 0;
+	memcpy(seg, rest, n);
+	seg[n] = '\0';
+	return 1;
+}
+
+static int answer_plain(struct commands *c, const struct route *r, const char *method,
+			int status, const char *code, const char *msg, struct http_reply *out)
+{
+	count(c, r, method, status);
+	*out = (struct http_reply){ .status = status, .body = error_body(code, msg) };
+	return 1;
+}
+
+int commands_handle(struct commands *c, const struct http_request *rq,
+		    const struct command_reply_to *to, struct http_reply *out)
+{
+	const struct route *r = NULL;
+	char seg[64] = "";
+	int path_known = 0, too_long = 0;
+	for (size_t i = 0; i < N_ROUTES && !r; i++) {
+		int m = path_matches(ROUTES[i].path, rq->path, seg, sizeof seg);
+		if (m < 0)
+			too_long = 1;
+		if (m <= 0)
+			continue;
+		if (rq->metrics_only && !ROUTES[i].metrics_listener)
+			continue;
+		path_known = 1;
+		if (strcmp(ROUTES[i].method, rq->method) == 0 ||
+		    (strcmp(rq->method, "HEAD") == 0 && strcmp(ROUTES[i].method, "GET") == 0))
+			r = &ROUTES[i];
 	}
-	if (strcmp(path, "/v1/adopt") == 0)
-		return handle_adopt(b, who, body, body_len, to, status, reply);
-	enum change_kind kind = strcmp(path, "/v1/drain") == 0     ? CHANGE_DRAIN
-				: strcmp(path, "/v1/undrain") == 0 ? CHANGE_UNDRAIN
-								   : CHANGE_SET;
-	return handle_change(b, who, kind, body, body_len, to, status, reply);
+	char msg[400];
+	if (!r && !path_known) {
+		snprintf(msg, sizeof msg, too_long ? "no such service: the name is too long"
+				     : rq->metrics_only
+					     ? "no such endpoint on this address (it serves /metrics, "
+					       "/healthz and /readyz only): %.200s"
+					     : "no such endpoint: %.200s",
+			 rq->path);
+		return answer_plain(c, NULL, rq->method, 404, err_code_name(ERR_NOTFOUND), msg, out);
+	}
+	if (!r) {
+		size_t used = 0;
+		for (size_t i = 0; i < N_ROUTES; i++)
+			if (path_matches(ROUTES[i].path, rq->path, seg, sizeof seg) > 0)
+				used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s",
+							 used ? ", " : "", ROUTES[i].method);
+		char m2[600];
+		snprintf(m2, sizeof m2, "%.200s takes %s, not %.20s", rq->path, msg, rq->method);
+		return answer_plain(c, NULL, rq->method, 405, "method-not-allowed", m2, out);
+	}
+	struct op *o = calloc(1, sizeof *o);
+	if (!o)
+		return answer_plain(c, r, rq->method, 500, err_code_name(ERR_NOMEM), "out of memory",
+				    out);
+	o->c = c;
+	o->to = *to;
+	o->route = r;
+	snprintf(o->method, sizeof o->method, "%s", r->method);
+	snprintf(o->request_id, sizeof o->request_id, "%s", rq->request_id ? rq->request_id : "");
+	snprintf(o->remote, sizeof o->remote, "%s", rq->remote ? rq->remote : "");
+	snprintf(o->transport, sizeof o->transport, "%s", http_transport_name(rq->transport));
+	snprintf(o->path_service, sizeof o->path_service, "%s", seg);
+	if (c->d.auth)
+		auth_identify(c->d.auth, rq, &o->who);
+	else
+		o->who.fail = AUTH_MISSING;
+	if (r->write)
+		return handle_write(o, rq, out);
+
+	/* Reads: open routes, then the role. */
+	int open = r->role == ROLE_NONE || (rq->metrics_only && r->metrics_listener);
+	if (!open && o->who.role == ROLE_NONE) {
+		if (c->d.metrics)
+			metrics_auth_failure(c->d.metrics, auth_fail_name(o->who.fail));
+		o->status = 401;
+		o->body = error_body("unauthorized", o->who.fail == AUTH_MISSING
+							     ? "a bearer token is required "
+							       "(Authorization: Bearer ...)"
+							     : "the bearer token is not valid");
+		return op_answer_now(o, out, 0);
+	}
+	if (!open && o->who.role < r->role) {
+		if (c->d.metrics)
+			metrics_auth_failure(c->d.metrics, "forbidden");
+		o->status = 403;
+		snprintf(msg, sizeof msg, "%s needs the %s role", r->path, role_name(r->role));
+		o->body = error_body("forbidden", msg);
+		return op_answer_now(o, out, 0);
+	}
+	if (r->kind == RK_HEALTHZ) {
+		o->status = 200;
+		o->body = dump(json_pack("{s:b}", "ok", 1));
+		return op_answer_now(o, out, 0);
+	}
+	if (r->kind == RK_HISTORY)
+		return handle_history(o, rq, out);
+	struct read_ctx rc = { o, c, seg, 500, NULL, NULL };
+	c->d.backend.with_view(c->d.backend.arg, answer_read, &rc);
+	o->status = rc.status;
+	o->body = rc.reply ? rc.reply : strdup("{}");
+	count(c, r, o->method, o->status);
+	*out = (struct http_reply){ .status = o->status, .body = o->body,
+				    .content_type = rc.content_type };
+	o->body = NULL;
+	op_free(o);
+	return 1;
 }

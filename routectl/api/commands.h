@@ -63,9 +63,16 @@ struct command_view {
 	time_t in_flight_since;
 };
 
-/* Where a deferred reply goes: send(ctx, HTTP status, heap JSON text). */
+struct http_request;
+struct http_reply;
+struct auth;
+struct audit;
+struct idem;
+struct metrics;
+
+/* Where a deferred reply goes: send(ctx, reply) with r->body taken. */
 struct command_reply_to {
-	void (*send)(void *ctx, int status, char *body);
+	void (*send)(void *ctx, struct http_reply *r);
 	void *ctx;
 };
 
@@ -88,11 +95,7 @@ struct command_job {
 	struct err err;
 	struct change_result res;
 	struct adopt_result adopt_res;
-	/* the command layer's own */
-	void *priv_root;                  /* the parsed body the strings point into */
-	const char *priv_one_service;
-	struct adopt_assumption *priv_assume;
-	struct command_reply_to priv_to;
+	void *priv;           /* the command layer's own */
 };
 
 struct command_backend {
@@ -106,16 +109,53 @@ struct command_backend {
 	int (*submit)(void *arg, struct command_job *job, struct err *e);
 };
 
-/* Handles METHOD PATH with an optional body. Returns 1 when the answer is
- * ready (*status: HTTP status, *reply: heap JSON text, always set), or 0
- * when a change was handed to the backend: the reply goes to to->send once
- * the backend returns the job. */
-int commands_handle(const struct command_backend *b, const struct caller *who,
-		    const char *method, const char *path, const char *body, size_t body_len,
-		    const struct command_reply_to *to, int *status, char **reply);
+/* What the command layer works with; it owns none of it. */
+struct commands_deps {
+	struct command_backend backend;
+	struct auth *auth;            /* who is calling (api/auth.h) */
+	struct audit *audit;          /* the audit log (api/audit.h) */
+	struct idem *idem;            /* Idempotency-Key answers (api/idempotency.h) */
+	struct metrics *metrics;      /* counters for /metrics (api/metrics.h) */
+	unsigned write_rate_per_min;  /* per token: writes refill at this rate */
+	unsigned write_burst;         /* per token: writes at once */
+};
 
-/* The backend is done with job: builds the reply, sends it through the
- * continuation given to commands_handle, frees the job. */
+struct commands;
+
+struct commands *commands_new(const struct commands_deps *d);
+void commands_free(struct commands *c);
+/* New rate limits (SIGHUP); the buckets keep their fill. */
+void commands_set_rates(struct commands *c, unsigned per_min, unsigned burst);
+
+/* Handles one request of the API (api/openapi.yaml):
+ *  - routes: a path not served is 404, a method not served on it 405;
+ *  - who: auth_identify (console: peer credentials; TCP: bearer token),
+ *    401 without a valid identity, 403 when the role is too low; /healthz
+ *    and /readyz are open, and on a metrics-only listener so is /metrics
+ *    (every other route is 404 there);
+ *  - writes (drain, undrain, set, adopt) also: X-Actor (on whose behalf),
+ *    Idempotency-Key (a retry returns the first answer), Content-Type
+ *    (application/json when given, else 415), a per-token rate limit (429
+ *    with Retry-After), the body (400 naming the field), then an audit record
+ *    ("intent") on disk before the change goes to the backend (503 when it
+ *    cannot be written: nothing is changed), and one ("outcome") on disk
+ *    before the answer. A refused write is audited too.
+ * Returns 1 when *out is the answer now, or 0 when the answer goes to
+ * to->send later, from the thread that calls commands_handle,
+ * command_job_done and audit_collect. */
+int commands_handle(struct commands *c, const struct http_request *rq,
+		    const struct command_reply_to *to, struct http_reply *out);
+
+/* The backend is done with job: the outcome is audited, then the answer
+ * goes out through the continuation, and the job is freed. */
 void command_job_done(struct command_job *job);
+
+/* One route of the API, for the test that compares the routes served with
+ * the OpenAPI document. path is a template: "/v1/services/{service}". */
+struct command_route {
+	const char *method;
+	const char *path;
+};
+const struct command_route *commands_routes(size_t *n);
 
 #endif

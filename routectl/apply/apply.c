@@ -930,11 +930,11 @@ int apply_state(struct bird_conn *b, const struct conf *c, const struct state *s
 		goto out;
 	}
 	if (o->takes_away && o->refuse_unlisted && (r->peers.problems & PEER_UNLISTED)) {
-		rc = err_set(e, ERR_REFUSED, "refused before touching BIRD (policy "
+		rc = err_set(e, ERR_POLICY, "refused before touching BIRD (policy "
 			     "unlisted-exporter refuse-drain; nothing was changed):");
 		for (size_t i = 0; i < r->peers.n; i++)
 			if (r->peers.v[i].problems & PEER_UNLISTED)
-				err_append(e, ERR_REFUSED, "%s: %s", r->peers.v[i].name,
+				err_append(e, ERR_POLICY, "%s: %s", r->peers.v[i].name,
 					   r->peers.v[i].text);
 		goto out;
 	}

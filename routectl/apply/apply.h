@@ -172,8 +172,9 @@ struct apply_opts {
 };
 
 /* The whole sequence. Returns 0 when applied (r->partial tells whether only
- * in part), -ERR_REFUSED when the precheck found a blocking problem (nothing
- * touched), or the failure with what happened and where in e. When BIRD
+ * in part), -ERR_REFUSED when the precheck found a blocking problem, -ERR_POLICY
+ * when the policy refuses it (unlisted-exporter refuse-drain; nothing
+ * touched either), or the failure with what happened and where in e. When BIRD
  * undid the change before the confirm (0019) and applying it again fails
  * too, or when `configure confirm` itself fails (no answer), the error says
  * so; if the commit had saved the state by then, r->committed is set: the

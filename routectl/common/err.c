@@ -17,6 +17,8 @@ static const char *const names[ERR__COUNT] = {
 	[ERR_NOMEM] = "nomem",
 	[ERR_VERIFY] = "verify",
 	[ERR_BUSY] = "busy",
+	[ERR_UNAVAILABLE] = "unavailable",
+	[ERR_POLICY] = "policy",
 };
 
 const char *err_code_name(enum err_code code)

@@ -22,6 +22,8 @@ enum err_code {
 	ERR_NOMEM,
 	ERR_VERIFY,    /* BIRD took the config but does not export what was asked */
 	ERR_BUSY,      /* BIRD is busy reconfiguring (8004): ask again, it is not a refusal */
+	ERR_UNAVAILABLE, /* cannot take changes now: safe mode, stopping, queue full, audit log */
+	ERR_POLICY,    /* refused by a policy or guard (unlisted-exporter refuse-drain, ...) */
 	ERR__COUNT
 };
 

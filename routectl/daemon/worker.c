@@ -530,7 +530,7 @@ static void *worker_main(void *arg)
 		struct wjob *j = rest;
 		rest = rest->next;
 		if (j->kind == WJOB_CHANGE) {
-			j->cj->rc = err_set(&j->cj->err, ERR_REFUSED,
+			j->cj->rc = err_set(&j->cj->err, ERR_UNAVAILABLE,
 					    "routectld is stopping; the change was not made");
 			finish(w, j);
 		} else {
@@ -555,9 +555,9 @@ static int enqueue(struct worker *w, enum wjob_kind kind, struct command_job *cj
 		int stopping = w->stop;
 		pthread_mutex_unlock(&w->mu);
 		free(j);
-		return stopping ? err_set(e, ERR_REFUSED, "routectld is stopping; the change "
-						      "was not made")
-				: err_set(e, ERR_REFUSED,
+		return stopping ? err_set(e, ERR_UNAVAILABLE, "routectld is stopping; the change "
+							  "was not made")
+				: err_set(e, ERR_UNAVAILABLE,
 					  "%d changes are already waiting for BIRD; the change "
 					  "was not made, try again when they are done",
 					  QUEUE_MAX);

@@ -31,8 +31,9 @@ void caller_resolve_name(struct caller *who)
 	struct passwd pw, *res = NULL;
 	char buf[16384];   /* getpwuid_r's ERANGE is far above any real entry */
 	if (getpwuid_r(who->uid, &pw, buf, sizeof buf, &res) == 0 && res)
-		snprintf(who->actor, sizeof who->actor, "%s (uid %u) via console", pw.pw_name,
-			 (unsigned)who->uid);
+		snprintf(who->actor, sizeof who->actor, "%s (uid %u) via console%s%s", pw.pw_name,
+			 (unsigned)who->uid, who->on_behalf_of[0] ? " for " : "",
+			 who->on_behalf_of);
 }
 
 const char *change_kind_name(enum change_kind k)
@@ -573,7 +574,7 @@ static int commit_state(struct site *s, struct bird_conn *b, struct state *new,
 		if (fc < 0)
 			return fc;
 		if (fc > 0)
-			return err_set(e, ERR_REFUSED, "routectld is in safe mode: %s",
+			return err_set(e, ERR_UNAVAILABLE, "routectld is in safe mode: %s",
 				       s->safe_mode);
 	}
 	struct apply_opts o = {
@@ -760,7 +761,7 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
 {
 	memset(res, 0, sizeof *res);
 	if (s->safe_mode[0])
-		return err_set(e, ERR_REFUSED, "routectld is in safe mode: %s", s->safe_mode);
+		return err_set(e, ERR_UNAVAILABLE, "routectld is in safe mode: %s", s->safe_mode);
 	if (!req->site || strcmp(req->site, s->conf->site) != 0)
 		return err_set(e, ERR_REFUSED,
 			       "this routectld serves site '%s', not '%s': talk to the "

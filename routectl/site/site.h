@@ -33,7 +33,10 @@ struct state;
 
 /* Who asked for a change: identity and transport. */
 struct caller {
-	char actor[128];      /* "alice (uid 1000) via console" */
+	char actor[256];      /* "alice (uid 1000) via console", "bot via https from ::1" */
+	/* The human a bot acts for (the API's X-Actor header), "" when none:
+	 * part of actor (" for alice"), and kept apart in the audit log. */
+	char on_behalf_of[128];
 	/* A console caller's uid (peer credentials), when known: its user name
 	 * is looked up off the event loop (see caller_resolve_name), as a
 	 * name service can be slow. */
@@ -42,8 +45,9 @@ struct caller {
 };
 
 /* Puts the user name of who->uid into who->actor ("alice (uid 1000) via
- * console"), if who has a uid and the name service knows it; else leaves
- * the actor as it is ("uid 1000 via console"). May wait on the name
+ * console", then " for BOB" when on_behalf_of is set), if who has a uid
+ * and the name service knows it; else leaves the actor as it is ("uid 1000
+ * via console"). May wait on the name
  * service (getpwuid_r(3): NSS, possibly LDAP): never call it on an event
  * loop. */
 void caller_resolve_name(struct caller *who);
@@ -235,8 +239,9 @@ int site_reload(struct site *s, int *bird_socket_changed, struct err *e);
  * success res->partial tells whether the change took effect only in part
  * (misconfigured or unlisted peers named in res->partial_msg; apply.h says
  * the rule). On failure nothing changed (desired state and include as
- * before) and e says why: -ERR_REFUSED (safe mode, wrong site, a blocking
- * precheck finding), -ERR_INVALID (no reason, bad prepend), -ERR_NOTFOUND
+ * before) and e says why: -ERR_UNAVAILABLE (safe mode), -ERR_REFUSED (wrong
+ * site, a blocking precheck finding), -ERR_POLICY (refused by the policy),
+ * -ERR_INVALID (no reason, bad prepend), -ERR_NOTFOUND
  * (unknown service), -ERR_CONNECT (b is NULL or dead), or apply's errors
  * with BIRD's words; except when BIRD undid the change before the confirm
  * after the state file had it: then the new state is the desired state

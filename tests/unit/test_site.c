@@ -174,7 +174,7 @@ START_TEST(safe_mode_refuses)
 	struct change_result res;
 	struct err e;
 	struct change_request req = drain_req(NULL, 0, 0);
-	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_REFUSED);
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_UNAVAILABLE);
 	ck_assert_msg(strstr(e.msg, "safe mode") != NULL, "%s", e.msg);
 	ck_assert_int_eq(site_reconcile(&s, NULL, "test", 1), 0);
 	ck_assert(!s.last.have);
