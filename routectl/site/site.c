@@ -1172,8 +1172,7 @@ int site_reconcile(struct site *s, struct bird_conn *b, const char *why, int for
 		   force ? "applied" : "repaired", (long long)r.ms_total,
 		   r.partial ? "; in part: " : "", r.partial ? r.partial_text : "");
 	apply_report_free(&r);
-	set_last_apply(s, "reconcile", r.partial ? APPLY_RESULT_PARTIAL : APPLY_RESULT_OK,
-		       change_id,
+	set_last_apply(s, "reconcile", r.partial ? APPLY_RESULT_PARTIAL : APPLY_RESULT_OK, change_id,
 		       force ? "applied the desired state" : "repaired drift", r.ms_total);
 	s->bird_changed = 1;
 	return 1;
