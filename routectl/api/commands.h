@@ -51,6 +51,7 @@ struct command_view {
 	const char *bird_version;    /* when connected */
 	const char *bird_error;      /* "" or why BIRD is not connected */
 	const struct last_apply *last;
+	const struct apply_stats *apply_stats;   /* every apply so far, for /metrics */
 	unsigned long repairs;
 	/* What the last check of BIRD's BGP protocols found (apply_precheck);
 	 * NULL until the first one. */

@@ -20,7 +20,12 @@
  *   routectl_http_requests_total{route,method,status}    counter
  *   routectl_auth_failures_total{reason}                 counter (missing, malformed, invalid, forbidden)
  *   routectl_rate_limited_total                          counter
- *   routectl_audit_records_total, routectl_audit_failures_total   counters */
+ *   routectl_audit_records_total, routectl_audit_failures_total   counters
+ *   routectl_audit_last_sync_seconds                     gauge, last write + fdatasync
+ *
+ * Everything about BIRD and the applies is of this site, so those families
+ * carry a site label: a Prometheus that scrapes every routectld of the
+ * fleet can sum and compare them. */
 #ifndef ROUTECTL_METRICS_H
 #define ROUTECTL_METRICS_H
 
@@ -34,15 +39,24 @@ struct metrics *metrics_new(void);
 void metrics_free(struct metrics *m);
 
 /* One request answered: route is the matched route template ("other" when
- * none matched), method the HTTP method (anything but GET, POST, PUT,
- * DELETE, HEAD counts as "other"), status the HTTP status. */
+ * none matched; NULL or "" count as "other"), method the HTTP method
+ * (anything but GET, POST, PUT, DELETE, HEAD counts as "other"), status the
+ * HTTP status. The table of (route, method, status) is bounded (256
+ * entries): once it is nearly full, new combinations count under route
+ * "other", and when even that finds no room, under route, method and status
+ * "other". m may be NULL (nothing counted). */
 void metrics_http(struct metrics *m, const char *route, const char *method, int status);
-/* reason: "missing", "malformed", "invalid" (401) or "forbidden" (403). */
+/* reason: "missing", "malformed", "invalid" (401) or "forbidden" (403);
+ * anything else counts as "other". */
 void metrics_auth_failure(struct metrics *m, const char *reason);
 void metrics_rate_limited(struct metrics *m);
 
-/* The whole page: heap text, the caller frees it. v and as may be NULL
- * (then their families are left out). */
+/* The whole page: heap text, the caller frees it; NULL when out of memory.
+ * m, v and as may be NULL (then their families are left out; so is the
+ * apply histogram when v->apply_stats is NULL). In safe mode (v->state
+ * NULL) the service families have no series: the last known state is not
+ * the desired state. Label values are escaped (backslash, double quote,
+ * line feed) and made valid UTF-8. */
 char *metrics_render(const struct metrics *m, const struct command_view *v,
 		     const struct audit_stats *as);
 

@@ -49,6 +49,7 @@ struct view {
 	char bird_version[32];
 	char bird_error[ERR_MSG_MAX];
 	struct last_apply last;
+	struct apply_stats apply_stats;
 	unsigned long repairs;
 	struct apply_peers peers;     /* a copy of the site's last precheck findings */
 	int have_peers;
@@ -86,6 +87,7 @@ struct worker {
 	char published_last_id[17];
 	int64_t published_last_ms;
 	unsigned long published_repairs;
+	unsigned long long published_applies;
 	unsigned long published_peers_seq;
 };
 
@@ -156,8 +158,8 @@ static void publish_conf(struct worker *w)
 	free(old_sock);
 }
 
-/* Copies the desired state, last apply and BIRD's state into the view when
- * they changed. */
+/* Copies the desired state, last apply, apply statistics and BIRD's state
+ * into the view when they changed. */
 static void publish_state(struct worker *w, int force)
 {
 	struct site *s = &w->site;
@@ -167,6 +169,7 @@ static void publish_state(struct worker *w, int force)
 		      strcmp(s->safe_mode, w->published_safe_mode) != 0 ||
 		      strcmp(s->last.change_id, w->published_last_id) != 0 ||
 		      last_ms != w->published_last_ms || s->repairs != w->published_repairs ||
+		      s->apply_stats.count != w->published_applies ||
 		      s->peers_seq != w->published_peers_seq;
 	if (!changed)
 		return;
@@ -193,6 +196,7 @@ static void publish_state(struct worker *w, int force)
 	w->view.safe_kind = s->safe_kind;
 	w->view.safe_since = s->safe_since;
 	w->view.last = s->last;
+	w->view.apply_stats = s->apply_stats;
 	w->view.repairs = s->repairs;
 	pthread_mutex_unlock(&w->mu);
 	state_free(old);
@@ -205,6 +209,7 @@ static void publish_state(struct worker *w, int force)
 	snprintf(w->published_last_id, sizeof w->published_last_id, "%s", s->last.change_id);
 	w->published_last_ms = last_ms;
 	w->published_repairs = s->repairs;
+	w->published_applies = s->apply_stats.count;
 }
 
 static void publish_bird(struct worker *w)
@@ -249,6 +254,7 @@ static void with_view(void *arg, void (*fn)(const struct command_view *v, void *
 		.bird_version = pv->bird_version,
 		.bird_error = pv->bird_error,
 		.last = &pv->last,
+		.apply_stats = &pv->apply_stats,
 		.repairs = pv->repairs,
 		.peers = pv->have_peers ? &pv->peers : NULL,
 		.peers_at = pv->peers_at,

@@ -42,11 +42,36 @@ const char *change_kind_name(enum change_kind k)
 	return (unsigned)k < 3 ? names[k] : "change";
 }
 
-static void set_last_apply(struct site *s, const char *trigger, int ok, const char *change_id,
-			   const char *message, int64_t ms)
+const int64_t apply_duration_bounds_ms[APPLY_DURATION_BUCKETS] = {
+	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+};
+
+void apply_stats_record(struct apply_stats *st, enum apply_result r, int64_t ms)
 {
+	if (ms < 0)
+		ms = 0;
+	if (r == APPLY_RESULT_OK)
+		st->ok++;
+	else if (r == APPLY_RESULT_PARTIAL)
+		st->partial++;
+	else
+		st->failed++;
+	size_t i = 0;
+	while (i < APPLY_DURATION_BUCKETS && ms > apply_duration_bounds_ms[i])
+		i++;
+	st->bucket[i]++;
+	st->count++;
+	st->sum_ms += ms;
+}
+
+/* Every finished apply comes through here, so the statistics count exactly
+ * what status shows as the last apply. */
+static void set_last_apply(struct site *s, const char *trigger, enum apply_result result,
+			   const char *change_id, const char *message, int64_t ms)
+{
+	apply_stats_record(&s->apply_stats, result, ms);
 	s->last.have = 1;
-	s->last.ok = ok;
+	s->last.ok = result != APPLY_RESULT_FAILED;
 	s->last.at = time(NULL);
 	s->last.ms = ms;
 	snprintf(s->last.trigger, sizeof s->last.trigger, "%s", trigger);
@@ -591,7 +616,7 @@ static int commit_state(struct site *s, struct bird_conn *b, struct state *new,
 	if (ms)
 		*ms = r.ms_total;
 	if (rc < 0) {
-		set_last_apply(s, trigger, 0, change_id, e->msg, r.ms_total);
+		set_last_apply(s, trigger, APPLY_RESULT_FAILED, change_id, e->msg, r.ms_total);
 		char line[ERR_MSG_MAX];
 		apply_one_line(e->msg, line, sizeof line);
 		log_record(LOG_LVL_ERROR, &lf, "%s %s failed: %s", trigger, change_id, line);
@@ -625,7 +650,8 @@ static int commit_state(struct site *s, struct bird_conn *b, struct state *new,
 					  "the confirm; applied again)");
 	else
 		snprintf(msg, sizeof msg, "applied");
-	set_last_apply(s, trigger, 1, change_id, msg, r.ms_total);
+	set_last_apply(s, trigger, r.partial ? APPLY_RESULT_PARTIAL : APPLY_RESULT_OK, change_id,
+		       msg, r.ms_total);
 	if (po && po->partial)
 		*po->partial = r.partial;
 	if (po && po->msg)
@@ -1139,7 +1165,7 @@ int site_reconcile(struct site *s, struct bird_conn *b, const char *why, int for
 		char line[ERR_MSG_MAX];
 		apply_one_line(e.msg, line, sizeof line);
 		log_record(LOG_LVL_ERROR, &lf, "reconcile (%s): repair failed: %s", why, line);
-		set_last_apply(s, "reconcile", 0, change_id, e.msg, r.ms_total);
+		set_last_apply(s, "reconcile", APPLY_RESULT_FAILED, change_id, e.msg, r.ms_total);
 		apply_report_free(&r);
 		return rc;
 	}
@@ -1147,7 +1173,7 @@ int site_reconcile(struct site *s, struct bird_conn *b, const char *why, int for
 		   force ? "applied" : "repaired", (long long)r.ms_total,
 		   r.partial ? "; in part: " : "", r.partial ? r.partial_text : "");
 	apply_report_free(&r);
-	set_last_apply(s, "reconcile", 1, change_id,
+	set_last_apply(s, "reconcile", r.partial ? APPLY_RESULT_PARTIAL : APPLY_RESULT_OK, change_id,
 		       force ? "applied the desired state" : "repaired drift", r.ms_total);
 	s->bird_changed = 1;
 	return 1;

@@ -62,6 +62,33 @@ struct last_apply {
 	char trigger[32];     /* "drain", "reconcile", "staged", ... */
 };
 
+/* How an apply ended: in effect everywhere, in effect but not at every peer
+ * (struct change_result, partial), or not in effect. */
+enum apply_result { APPLY_RESULT_OK, APPLY_RESULT_PARTIAL, APPLY_RESULT_FAILED };
+
+/* Upper bounds (ms) of the finite buckets of the apply duration histogram:
+ * 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 s. Fixed, so
+ * that series of different daemons and versions can be summed. */
+#define APPLY_DURATION_BUCKETS 12
+extern const int64_t apply_duration_bounds_ms[APPLY_DURATION_BUCKETS];
+
+/* Every apply that was tried, for /metrics: operator changes, adopt,
+ * staged steps and the reconciler's repairs; not dry runs. Only counts:
+ * copied as a whole to readers. */
+struct apply_stats {
+	unsigned long long ok, partial, failed;   /* by result */
+	/* bucket[i]: applies that took more than bound i-1 and at most bound
+	 * i (apply_duration_bounds_ms); bucket[APPLY_DURATION_BUCKETS]: longer
+	 * than the last bound. Not cumulative (the renderer sums them). */
+	unsigned long long bucket[APPLY_DURATION_BUCKETS + 1];
+	unsigned long long count;  /* ok + partial + failed */
+	int64_t sum_ms;            /* total duration */
+};
+
+/* Counts one apply with its result and duration in ms (apply_report's
+ * ms_total; a negative one counts as 0). */
+void apply_stats_record(struct apply_stats *st, enum apply_result r, int64_t ms);
+
 enum change_kind { CHANGE_DRAIN, CHANGE_UNDRAIN, CHANGE_SET };
 
 /* "drain", "undrain", "set". */
@@ -192,6 +219,7 @@ struct site {
 	unsigned long peers_seq;      /* counts the findings kept, for publishers */
 
 	struct last_apply last;
+	struct apply_stats apply_stats;  /* every apply recorded in last, counted */
 	unsigned long repairs;        /* drift repaired by the reconciler */
 	int64_t next_reconcile_ms;    /* monotonic */
 	unsigned reconcile_failures;  /* failed repairs in a row, for the backoff */

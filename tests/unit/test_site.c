@@ -1,15 +1,21 @@
 /* Unit tests of routectl/site: the site controller driven without a daemon,
- * an event loop or BIRD (the BIRD connection it is handed is NULL). */
+ * an event loop or BIRD (the BIRD connection it is handed is NULL), except
+ * for the apply statistics, which a scripted fake BIRD drives. */
+#include "bird/bird.h"
 #include "common/err.h"
 #include "site/site.h"
 #include "store/store.h"
 #include "testutil.h"
 
 #include <check.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -414,6 +420,207 @@ START_TEST(caller_name_resolved_off_the_loop)
 }
 END_TEST
 
+/*
+ * A fake BIRD for the apply statistics: answers a fixed list of commands in
+ * order, with replies recorded from BIRD 2.0.12 (tests/data/bird/).
+ */
+
+struct exch {
+	const char *cmd;     /* expected command line */
+	const char *reply;   /* bytes to send, or a file of tests/data/bird/ if file */
+	int file;
+};
+
+struct fake {
+	char path[128];
+	int lfd;
+	pthread_t th;
+	const struct exch *ex;
+	size_t n_ex;
+	size_t done;         /* commands answered */
+	char bad[512];
+};
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+	int fd = accept(f->lfd, NULL, NULL);
+	if (fd < 0) {
+		snprintf(f->bad, sizeof f->bad, "accept: %s", strerror(errno));
+		return NULL;
+	}
+	static const char greeting[] = "0001 BIRD 2.0.12 ready.\n";
+	tu_write_all(fd, greeting, sizeof greeting - 1);
+	for (size_t i = 0; i < f->n_ex; i++) {
+		char *line = tu_read_line(fd);
+		if (!line) {
+			if (!f->bad[0])
+				snprintf(f->bad, sizeof f->bad, "EOF before command %zu ('%s')", i,
+					 f->ex[i].cmd);
+			break;
+		}
+		if (strcmp(line, f->ex[i].cmd) != 0 && !f->bad[0])
+			snprintf(f->bad, sizeof f->bad, "command %zu: got '%s', want '%s'", i, line,
+				 f->ex[i].cmd);
+		free(line);
+		if (f->ex[i].file) {
+			char p[4096], *d = NULL;
+			tu_data_path(p, sizeof p, "bird", f->ex[i].reply);
+			struct err e;
+			if (fs_read_file(p, 1 << 20, &d, NULL, &e) == 0)
+				tu_write_all(fd, d, strlen(d));
+			else if (!f->bad[0])
+				snprintf(f->bad, sizeof f->bad, "%s", e.msg);
+			free(d);
+		} else {
+			tu_write_all(fd, f->ex[i].reply, strlen(f->ex[i].reply));
+		}
+		f->done = i + 1;
+	}
+	char c;
+	while (read(fd, &c, 1) > 0)
+		;
+	close(fd);
+	return NULL;
+}
+
+/* Listens where the site's config says BIRD is, and connects to it. */
+static struct bird_conn *fake_start(struct fake *f, const struct exch *ex, size_t n)
+{
+	memset(f, 0, sizeof *f);
+	f->ex = ex;
+	f->n_ex = n;
+	snprintf(f->path, sizeof f->path, "%s/bird.ctl", tmpdir);
+	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(f->lfd, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
+	ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(f->lfd, 4), 0);
+	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
+	struct bird_conn *c = NULL;
+	struct err e;
+	ck_assert_msg(bird_open(f->path, 2000, &c, &e) == 0, "%s", e.msg);
+	return c;
+}
+
+static void fake_stop(struct fake *f, struct bird_conn *c)
+{
+	bird_close(c);
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+	unlink(f->path);
+	ck_assert_msg(f->bad[0] == '\0', "fake BIRD: %s", f->bad);
+	ck_assert_msg(f->done == f->n_ex, "fake BIRD: %zu of %zu commands asked", f->done,
+		      f->n_ex);
+}
+
+/* BIRD has protocol isp (both families) and no sentinel routes. */
+#define PRECHECK_ISP                                                                       \
+	{ "show protocols all", "show_protocols_all_isp.txt", 1 },                          \
+	{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_prefix_not_found.txt", \
+	  1 },                                                                             \
+	{ "show route 100::1/128 protocol routectl_v6", "show_route_prefix_not_found.txt", 1 }
+
+/* Every apply is counted with its result and duration: a drain that BIRD
+ * takes is ok, an undrain that BIRD refuses is failed, a dry run is not
+ * counted; the histogram's count and sum follow. */
+START_TEST(apply_stats_count_applies)
+{
+	static const struct exch ex[] = {
+		/* drain web --now: BIRD exports dns only (no service has IPv6
+		 * prefixes: verify asks about IPv4 only) */
+		PRECHECK_ISP,
+		{ "configure timeout 30", "configure_timeout.txt", 1 },
+		{ "show route export isp protocol routectl_v4 all",
+		  "1007-Table master4:\n"
+		  " 198.51.100.0/24      blackhole [routectl_v4 10:36:01.554] * (200)\n"
+		  "1008-\tType: static univ\n0000 \n", 0 },
+		{ "configure confirm", "configure_confirm.txt", 1 },
+		/* undrain web --now: BIRD rejects the config */
+		PRECHECK_ISP,
+		{ "configure timeout 30", "configure_check_syntax_error.txt", 1 },
+	};
+	struct site s;
+	open_site(&s);
+	site_close(&s);
+	char marker[256];
+	snprintf(marker, sizeof marker, "%s/state/" FIRST_START_MARKER, tmpdir);
+	ck_assert_int_eq(unlink(marker), 0);   /* as after the first comparison with BIRD */
+	open_site(&s);
+	ck_assert_uint_eq(s.apply_stats.count, 0);
+
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	const char *svc[] = { "web" };
+	struct caller who = { .actor = "alice" };
+	struct change_result res;
+	struct err e;
+
+	struct change_request req = drain_req(svc, 1, 1);
+	ck_assert_int_eq(site_change(&s, b, &req, &who, &res, &e), 0);
+	change_result_free(&res);
+	ck_assert_uint_eq(s.apply_stats.count, 0);   /* a dry run applies nothing */
+
+	req = drain_req(svc, 1, 0);
+	ck_assert_msg(site_change(&s, b, &req, &who, &res, &e) == 0, "%s", e.msg);
+	ck_assert(res.applied && !res.partial);
+	change_result_free(&res);
+	ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_WITHDRAW);
+	ck_assert_uint_eq(s.apply_stats.ok, 1);
+	ck_assert_uint_eq(s.apply_stats.partial, 0);
+	ck_assert_uint_eq(s.apply_stats.failed, 0);
+	ck_assert_uint_eq(s.apply_stats.count, 1);
+	ck_assert_int_eq(s.apply_stats.sum_ms, s.last.ms);
+	int64_t first_ms = s.last.ms;
+
+	req = drain_req(svc, 1, 0);
+	req.kind = CHANGE_UNDRAIN;
+	ck_assert_int_eq(site_change(&s, b, &req, &who, &res, &e), -ERR_BIRD);
+	ck_assert(!s.last.ok);
+	ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_WITHDRAW);
+	ck_assert_uint_eq(s.apply_stats.ok, 1);
+	ck_assert_uint_eq(s.apply_stats.failed, 1);
+	ck_assert_uint_eq(s.apply_stats.count, 2);
+	ck_assert_int_eq(s.apply_stats.sum_ms, first_ms + s.last.ms);
+	unsigned long long in_buckets = 0;
+	for (size_t i = 0; i <= APPLY_DURATION_BUCKETS; i++)
+		in_buckets += s.apply_stats.bucket[i];
+	ck_assert_uint_eq(in_buckets, 2);
+	fake_stop(&f, b);
+
+	/* Without BIRD a change fails too, and counts as failed. */
+	req = drain_req(svc, 1, 0);
+	req.kind = CHANGE_UNDRAIN;
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_CONNECT);
+	ck_assert_uint_eq(s.apply_stats.failed, 2);
+	ck_assert_uint_eq(s.apply_stats.count, 3);
+	site_close(&s);
+}
+END_TEST
+
+/* Each duration lands in the one bucket whose bound is the first at or
+ * above it; the sum and the count follow. */
+START_TEST(apply_stats_buckets)
+{
+	struct apply_stats st = { 0 };
+	apply_stats_record(&st, APPLY_RESULT_OK, 5);        /* on the first bound */
+	apply_stats_record(&st, APPLY_RESULT_PARTIAL, 6);   /* just above it */
+	apply_stats_record(&st, APPLY_RESULT_FAILED, 30001); /* above the last */
+	apply_stats_record(&st, APPLY_RESULT_OK, -1);       /* a clock step: 0 */
+	ck_assert_uint_eq(st.bucket[0], 2);
+	ck_assert_uint_eq(st.bucket[1], 1);
+	ck_assert_uint_eq(st.bucket[APPLY_DURATION_BUCKETS], 1);
+	ck_assert_uint_eq(st.ok, 2);
+	ck_assert_uint_eq(st.partial, 1);
+	ck_assert_uint_eq(st.failed, 1);
+	ck_assert_uint_eq(st.count, 4);
+	ck_assert_int_eq(st.sum_ms, 5 + 6 + 30001);
+	ck_assert_int_eq(apply_duration_bounds_ms[0], 5);
+	ck_assert_int_eq(apply_duration_bounds_ms[APPLY_DURATION_BUCKETS - 1], 30000);
+}
+END_TEST
+
 static Suite *site_suite(void)
 {
 	Suite *su = suite_create("site");
@@ -432,6 +639,8 @@ static Suite *site_suite(void)
 	tcase_add_test(tc, reload_after_delete_is_safe_mode);
 	tcase_add_test(tc, first_start_unchecked_survives_restart);
 	tcase_add_test(tc, generation_continues_from_include);
+	tcase_add_test(tc, apply_stats_count_applies);
+	tcase_add_test(tc, apply_stats_buckets);
 	suite_add_tcase(su, tc);
 	return su;
 }
