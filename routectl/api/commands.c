@@ -558,6 +558,8 @@ struct bucket {
 
 struct commands {
 	struct commands_deps d;
+	char audit_error[512];     /* why there is no audit log (d.audit NULL) */
+	char idem_error[512];      /* why there is no idempotency store */
 	struct bucket buckets[BUCKETS_MAX];
 	size_t n_buckets;
 };
@@ -565,14 +567,27 @@ struct commands {
 struct commands *commands_new(const struct commands_deps *d)
 {
 	struct commands *c = calloc(1, sizeof *c);
-	if (c)
+	if (c) {
 		c->d = *d;
+		commands_set_audit(c, d->audit, d->idem, NULL, NULL);
+	}
 	return c;
 }
 
 void commands_free(struct commands *c)
 {
 	free(c);
+}
+
+void commands_set_audit(struct commands *c, struct audit *a, struct idem *idem,
+			const char *audit_error, const char *idem_error)
+{
+	c->d.audit = a;
+	c->d.idem = idem;
+	snprintf(c->audit_error, sizeof c->audit_error, "%s",
+		 a ? "" : audit_error && *audit_error ? audit_error : "no audit log");
+	snprintf(c->idem_error, sizeof c->idem_error, "%s",
+		 idem ? "" : idem_error && *idem_error ? idem_error : "no idempotency store");
 }
 
 void commands_set_rates(struct commands *c, unsigned per_min, unsigned burst)
@@ -754,7 +769,13 @@ static json_t *audit_record(const struct op *o, const char *phase, const char *r
 	json_t *r = json_object();
 	json_object_set_new(r, "time", now_json());
 	json_object_set_new(r, "request_id", json_string(o->request_id));
-	json_object_set_new(r, "actor", json_string(actor[0] ? actor : "unknown"));
+	char anon[64];
+	if (!actor[0]) {
+		snprintf(anon, sizeof anon, "unauthenticated (%s token)",
+			 o->who.fail == AUTH_MISSING ? "no" : auth_fail_name(o->who.fail));
+		actor = anon;
+	}
+	json_object_set_new(r, "actor", json_string(actor));
 	json_object_set_new(r, "on_behalf_of", str_or_null(o->on_behalf_of));
 	json_object_set_new(r, "role", json_string(role_name(o->who.role)));
 	json_object_set_new(r, "transport", json_string(o->transport));
@@ -800,16 +821,20 @@ static int refuse_write(struct op *o, int status, const char *code, const struct
 	o->body = error_body(code, msg);
 	struct err ae;
 	err_clear(&ae);
-	if (retry_after_s == 0 && o->c->d.audit) {
+	if (!o->c->d.audit) {
+		log_error("audit: the refusal of request %s (%s by %s, %d) is not in the audit log: "
+			  "%s", o->request_id, action_name(o->route->kind), o->who.name, status,
+			  o->c->audit_error);
+	} else if (retry_after_s == 0) {
 		json_t *rec = audit_record(o, "outcome", "refused", e, requested_services(o), NULL,
 					   NULL, NULL);
-		json_object_set_new(json_object_get(rec, "error") != json_null() ? rec : rec,
-				    "error", json_pack("{s:s,s:s}", "code", code, "message", msg));
+		json_object_set_new(rec, "error",
+				    json_pack("{s:s,s:s}", "code", code, "message", msg));
 		if (audit_submit(o->c->d.audit, rec, NULL, refusal_written, o, &ae) == 0)
 			return 0;
 		log_error("audit: the refusal of request %s is not in the audit log: %s",
 			  o->request_id, ae.msg);
-	} else if (o->c->d.audit) {
+	} else {
 		/* Rate-limited: recorded like the others, but the answer does
 		 * not wait for the disk (a flood must not queue fsyncs). */
 		json_t *rec = audit_record(o, "outcome", "refused", e, requested_services(o), NULL,
@@ -1093,6 +1118,13 @@ static int handle_write(struct op *o, const struct http_request *rq, struct http
 			"characters", IDEM_KEY_MAX);
 		return refuse_err(o, &e, out);
 	}
+	/* Without its log a change is never made; without the store a key
+	 * could not keep a retry from applying twice. */
+	if (!c->d.audit || (key && !c->d.idem)) {
+		err_set(&e, ERR_UNAVAILABLE, "the change was not made: %s",
+			!c->d.audit ? c->audit_error : c->idem_error);
+		return refuse_err(o, &e, out);
+	}
 	if (rq->transport != HTTP_CONSOLE) {
 		unsigned wait_s = take_write(c, o->who.name);
 		if (wait_s) {
@@ -1109,7 +1141,7 @@ static int handle_write(struct op *o, const struct http_request *rq, struct http
 	if (parse_write(o, rq, &e) < 0)
 		return refuse_err(o, &e, out);
 	make_caller(o, rq, &o->job->who);
-	if (key && c->d.idem) {
+	if (key) {
 		snprintf(o->idem_key, sizeof o->idem_key, "%s", key);
 		snprintf(o->idem_who, sizeof o->idem_who, "%s:%s",
 			 rq->transport == HTTP_CONSOLE ? "console" : "token", o->who.name);
@@ -1258,7 +1290,7 @@ static int handle_history(struct op *o, const struct http_request *rq, struct ht
 					  &e) < 0) {
 		o->status = 503;
 		o->body = error_body(err_code_name(ERR_UNAVAILABLE),
-				     o->c->d.audit ? e.msg : "no audit log");
+				     o->c->d.audit ? e.msg : o->c->audit_error);
 		return op_answer_now(o, out, 1);
 	}
 	return 0;

@@ -125,6 +125,10 @@ struct commands;
 
 struct commands *commands_new(const struct commands_deps *d);
 void commands_free(struct commands *c);
+/* The audit log and idempotency store in use (may be NULL, with why: then
+ * every write is refused with 503 and the reason, and history says it). */
+void commands_set_audit(struct commands *c, struct audit *a, struct idem *idem,
+			const char *audit_error, const char *idem_error);
 /* New rate limits (SIGHUP); the buckets keep their fill. */
 void commands_set_rates(struct commands *c, unsigned per_min, unsigned burst);
 
