@@ -224,6 +224,18 @@ class BotTest(unittest.TestCase):
         self.assertEqual(r["body"], {"state": "prepend", "prepend": 3, "reason": "shift load"})
         self.assertIn("X-Actor", r["headers"])
 
+    def test_set_answered_with_the_service(self):
+        self.ash.replies[("PUT", "/v1/services/web")] = (200, STATUS["services"][1])
+        rc, out = self.bot("set", "ash", "web", "prepend", "3", "x")
+        self.assertEqual(rc, 0)
+        self.assertIn("ash: set web to prepend 3 for alice: now prepend 3, then withdraw at "
+                      "2026-11-30T09:06:00Z", out)
+        self.ash.replies[("PUT", "/v1/services/web")] = (200, {})
+        rc, out = self.bot("set", "ash", "web", "withdraw", "x")
+        self.assertEqual(rc, 0)
+        self.assertIn("done (routectld sent no details)", out)
+        self.assertNotIn("nothing to change", out)
+
     def test_set_withdraw_has_no_prepend(self):
         self.bot("set", "chi", "dns", "withdraw", "--", "moving")
         r = self.only(self.chi)
