@@ -46,6 +46,11 @@ struct token_set {
 	size_t n;
 };
 
+/* Checks a token name against [A-Za-z0-9][A-Za-z0-9_.@-]{0,63}; returns 0,
+ * or -ERR_INVALID with a message that quotes the name and says what is
+ * wrong with it. */
+int tokens_check_name(const char *name, struct err *e);
+
 /* Loads path into *out (replacing nothing: the caller swaps). A missing file
  * is an error (-ERR_NOTFOUND); so are a duplicate name, a duplicate hash, a
  * bad line, more than TOKENS_MAX tokens, and a file writable by group or
