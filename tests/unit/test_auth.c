@@ -736,6 +736,7 @@ START_TEST(bearer_tokens)
 	expect_fail(AUTHZ(a, SECRET_ADMIN), AUTH_MALFORMED, "secret without scheme");
 	expect_fail(AUTHZ(a, "Bearer" SECRET_ADMIN), AUTH_MALFORMED, "no space");
 	expect_fail(AUTHZ(a, "Bearer\t" SECRET_ADMIN), AUTH_MALFORMED, "tab is not SP");
+	expect_fail(AUTHZ(a, "Bearer \t" SECRET_ADMIN), AUTH_MALFORMED, "tab after the space");
 	expect_fail(AUTHZ(a, "Bearer " SECRET_ADMIN " x"), AUTH_MALFORMED, "two words");
 	expect_fail(AUTHZ(a, "Bearer rct_a,b"), AUTH_MALFORMED, "not token68");
 	expect_fail(AUTHZ(a, "Bearer ==="), AUTH_MALFORMED, "padding only");
