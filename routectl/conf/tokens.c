@@ -342,6 +342,10 @@ static int check_mode(const char *path, const struct stat *st, struct err *e)
 {
 	if (!S_ISREG(st->st_mode))
 		return err_set(e, ERR_INVALID, "token file %s: not a regular file", path);
+	if (st->st_size > (off_t)TOKENS_FILE_MAX)
+		return err_set(e, ERR_INVALID,
+			       "token file %s: %lld bytes, more than %u (not a token file?)", path,
+			       (long long)st->st_size, TOKENS_FILE_MAX);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return err_set(e, ERR_INVALID,
 			       "token file %s: writable by %s (mode %04o), and it decides who is "
@@ -361,10 +365,12 @@ static int read_all(const char *path, int fd, char **data, size_t *len, struct e
 		return err_set(e, ERR_NOMEM, "token file %s: out of memory", path);
 	for (;;) {
 		if (n + 1 == cap) {
+			/* checked with fstat before; this is for a file that
+			 * grows while it is read */
 			if (cap > TOKENS_FILE_MAX) {
 				free(buf);
 				return err_set(e, ERR_INVALID,
-					       "token file %s: larger than %u bytes (not a token file?)",
+					       "token file %s: more than %u bytes (not a token file?)",
 					       path, TOKENS_FILE_MAX);
 			}
 			char *b = realloc(buf, 2 * cap);
@@ -469,16 +475,21 @@ int tokens_load(const char *path, struct token_set *out, struct err *e)
 	close(fd);
 	if (rc < 0)
 		return rc;
+	rc = tokens_parse(text, len, path, out, e);
+	free(text);
+	return rc;
+}
 
-	struct parse p = { .path = path, .e = e };
-	rc = parse_text(&p, text, len);
+int tokens_parse(const char *text, size_t len, const char *name, struct token_set *out,
+		 struct err *e)
+{
+	out->v = NULL;
+	out->n = 0;
+	err_clear(e);
+	struct parse p = { .path = name, .e = e };
+	int rc = parse_text(&p, text, len);
 	if (rc == 0)
 		rc = take_tokens(&p, out, e);
-	/* Hashes are not secrets, but there is no reason to leave them around. */
-	sodium_memzero(text, len);
-	free(text);
-	if (p.v)
-		sodium_memzero(p.v, p.cap * sizeof *p.v);
 	free(p.v);
 	return rc;
 }

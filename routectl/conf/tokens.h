@@ -56,6 +56,12 @@ int tokens_check_name(const char *name, struct err *e);
  * bad line, more than TOKENS_MAX tokens, and a file writable by group or
  * others (-ERR_INVALID), each named with file and line. */
 int tokens_load(const char *path, struct token_set *out, struct err *e);
+/* The parsing part of tokens_load, on text in memory (len bytes, NUL bytes
+ * included: they are bad lines); name stands for the file in messages
+ * ("token file NAME: line 3: ..."). Same errors but those of the file
+ * itself (missing, mode). */
+int tokens_parse(const char *text, size_t len, const char *name, struct token_set *out,
+		 struct err *e);
 void tokens_free(struct token_set *s);
 
 /* The token whose hash is SHA-256(secret), or NULL. Compares the hash with

@@ -311,6 +311,35 @@ START_TEST(missing_and_not_regular)
 		       (const char *const[]){ "no such file", NULL });
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	REFUSED("directory", "not a regular file");
+	ck_assert_int_eq(rmdir(path), 0);
+
+	/* a large file is not read at all (sparse: no disk used) */
+	write_tokens("");
+	FILE *f = fopen(path, "r+");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(ftruncate(fileno(f), (off_t)17 << 20), 0);
+	fclose(f);
+	REFUSED("large", "17825792 bytes, more than 16777216");
+}
+END_TEST
+
+START_TEST(parse_in_memory)
+{
+	char text[512] = "";
+	add_line(text, sizeof text, "alice", "admin", "secret-alice");
+	size_t len = strlen(text);
+	struct token_set s;
+	struct err e;
+	ck_assert_msg(tokens_parse(text, len, "mem", &s, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(s.n, 1);
+	ck_assert_ptr_eq(match(&s, "secret-alice"), &s.v[0]);
+	tokens_free(&s);
+
+	/* len counts, not the NUL: what follows one is a bad line */
+	memcpy(text + len, "\0x", 3);
+	ck_assert_int_eq(tokens_parse(text, len + 3, "mem", &s, &e), -ERR_INVALID);
+	ck_assert_ptr_null(s.v);
+	ck_assert_str_eq(e.msg, "token file mem: line 2: contains the control character 0x00");
 }
 END_TEST
 
@@ -876,6 +905,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(t, duplicates_refused);
 	tcase_add_test(t, writable_by_others_refused);
 	tcase_add_test(t, missing_and_not_regular);
+	tcase_add_test(t, parse_in_memory);
 	tcase_add_test(t, too_many_tokens);
 	tcase_add_test(t, new_then_load);
 	tcase_add_test(t, secret_length_limit);
