@@ -152,6 +152,7 @@ struct parse {
 	const char *path;
 	struct err *e;
 	unsigned n_errors;
+	int too_many;       /* "more than TOKENS_MAX" said once */
 	struct entry *v;
 	size_t n, cap;
 };
@@ -251,7 +252,9 @@ static int parse_line(struct parse *p, unsigned line, const char *s, size_t len)
 	}
 
 	if (p->n == TOKENS_MAX) {
-		bad_line(p, line, "more than %d tokens", TOKENS_MAX);
+		if (!p->too_many)
+			bad_line(p, line, "more than %d tokens", TOKENS_MAX);
+		p->too_many = 1;
 		return 0;
 	}
 	if (p->n == p->cap) {
@@ -287,7 +290,7 @@ static int by_line(const void *a, const void *b)
 }
 
 /* Two tokens of one name would make the audit trail ambiguous; two of one
- * hash would give one secret two identities (the first would win). Sorted
+ * hash would give one secret two identities and roles. Sorted
  * rather than compared pairwise: a file may have TOKENS_MAX lines. */
 static void find_duplicates(struct parse *p)
 {
