@@ -27,7 +27,9 @@ struct auth *auth_new(const char *token_file, const char *admin_group, struct er
 void auth_free(struct auth *a);
 
 /* Re-reads the token file and the group (SIGHUP). On failure the old tokens
- * stay in force and e says why. */
+ * (and the old group) stay in force and e says why. Not concurrent with
+ * auth_identify: call it from the thread that serves requests (the event
+ * loop, which reads signals through a signalfd). */
 int auth_reload(struct auth *a, const char *token_file, const char *admin_group,
 		struct err *e);
 
@@ -45,13 +47,18 @@ const char *auth_fail_name(enum auth_fail f);
 /* The identity of a request. */
 struct principal {
 	enum role role;
-	char name[TOKEN_NAME_MAX + 1];   /* token name or local user ("uid 1000") */
+	char name[TOKEN_NAME_MAX + 1];   /* token name or local user ("uid 1000"); "" when
+					    role is ROLE_NONE */
 	enum auth_fail fail;             /* when role is ROLE_NONE */
 };
 
-/* Authenticates rq: on the console from its peer credentials, on TCP from
- * "Authorization: Bearer SECRET" against the token file. Never blocks (no
- * name service). */
+/* Authenticates rq: on the console from its peer credentials (none read:
+ * AUTH_MISSING), on TCP (HTTP_TCP, HTTP_TLS) from "Authorization: Bearer
+ * SECRET" against the token file: the scheme in any case and one or more
+ * spaces (RFC 9110, section 11.4), the secret a token68 (RFC 6750, section
+ * 2.1). No header is AUTH_MISSING; another scheme, no secret, or the header
+ * sent twice AUTH_MALFORMED; a secret of no token AUTH_INVALID. Never
+ * blocks (no name service, no file). */
 void auth_identify(const struct auth *a, const struct http_request *rq, struct principal *p);
 
 #endif

@@ -36,6 +36,7 @@ enum opt_id {
 	OPT_DRY_RUN,
 	OPT_STATE,
 	OPT_FORCE,
+	OPT_TOKEN_FILE,
 	OPT__COUNT
 };
 
@@ -63,6 +64,7 @@ static const struct cli_option options[] = {
 	{ "dry-run", 0,   false, OPT_DRY_RUN },
 	{ "state",   0,   true,  OPT_STATE },
 	{ "force",   0,   false, OPT_FORCE },
+	{ "token-file", 0, true, OPT_TOKEN_FILE },
 };
 
 /* ---- the command table ---- */
@@ -84,6 +86,7 @@ static int parse_drain(struct cli_request *req, char **pos, size_t n, struct err
 static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_token(struct cli_request *req, char **pos, size_t n, struct err *e);
 
 static const struct cli_command commands[] = {
 	{ "status", CMD_STATUS, "GET", "/v1/status", 0, parse_status,
@@ -118,6 +121,11 @@ static const struct cli_command commands[] = {
 	  "    In safe mode after the state file was lost: take what BIRD exports now\n"
 	  "    as the desired state. --state says what a service BIRD cannot tell\n"
 	  "    should be; --force also adopts over a state file that does not load.\n" },
+	{ "token", CMD_TOKEN_NEW, NULL, NULL, OPTF(OPT_TOKEN_FILE), parse_token,
+	  "routectl token new NAME viewer|operator|admin [--token-file PATH]\n"
+	  "    Make a bearer token for the API over TCP, here, without routectld:\n"
+	  "    print its secret once (the only line on stdout) and append its hash\n"
+	  "    to the token file, which routectld reads at start and on SIGHUP.\n" },
 	{ "help", CMD_HELP, NULL, NULL, 0, parse_help,
 	  "routectl help [COMMAND] | --help | --version\n" },
 };
@@ -137,6 +145,8 @@ static const char usage_tail[] =
 	"  --dry-run             show what would change and the BIRD diff; change nothing\n"
 	"  --state SERVICE=STATE adopt: the state of a service BIRD cannot tell (repeatable)\n"
 	"  --force               adopt: also over a state file that does not load\n"
+	"  --token-file PATH     token new: the token file (default: $ROUTECTL_TOKEN_FILE,\n"
+	"                        else /etc/routectl/tokens)\n"
 	"\n"
 	"Exit status: 0 done, 1 refused or failed (or routectld unreachable),\n"
 	"2 wrong command line (nothing was sent), 3 outcome unknown: a change was\n"
@@ -363,6 +373,32 @@ static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err
 	return check_reason(req, e);
 }
 
+static int parse_token(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	static const char shape[] = "routectl token new NAME viewer|operator|admin";
+
+	if (n == 0)
+		return err_set(e, ERR_INVALID, "missing what to do: new (%s)", shape);
+	if (strcmp(pos[0], "new") != 0)
+		return err_set(e, ERR_INVALID, "unknown token command \"%s\": new (%s)", pos[0],
+			       shape);
+	if (n < 2)
+		return err_set(e, ERR_INVALID, "missing NAME (%s)", shape);
+	if (n < 3)
+		return err_set(e, ERR_INVALID, "missing the role: viewer, operator or admin (%s)",
+			       shape);
+	if (n > 3)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\" after the role",
+			       pos[3]);
+	if (tokens_check_name(pos[1], e) < 0)
+		return -ERR_INVALID;
+	if (role_parse(pos[2], &req->token_role) < 0)
+		return err_set(e, ERR_INVALID,
+			       "unknown role \"%s\": use viewer, operator or admin", pos[2]);
+	req->token_name = pos[1];
+	return 0;
+}
+
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e)
 {
 	if (n > 1)
@@ -370,7 +406,7 @@ static int parse_help(struct cli_request *req, char **pos, size_t n, struct err 
 	if (n == 1) {
 		if (!find_command(pos[0]))
 			return err_set(e, ERR_INVALID,
-				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt)",
+				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt, token)",
 				       pos[0]);
 		req->help_topic = pos[0];
 	}
@@ -447,6 +483,11 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 		break;
 	case OPT_FORCE:
 		req->force = true;
+		break;
+	case OPT_TOKEN_FILE:
+		if (val[0] == '\0')
+			return err_set(e, ERR_INVALID, "%s needs a file path, not \"\"", spelled);
+		req->token_file = val;
 		break;
 	case OPT__COUNT:
 		break;
@@ -577,12 +618,12 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	}
 	if (npos == 0) {
 		rc = err_set(e, ERR_INVALID,
-			     "missing command: one of status, drain, undrain, set, adopt (routectl help)");
+			     "missing command: one of status, drain, undrain, set, adopt, token (routectl help)");
 		goto fail;
 	}
 	if (!c) {
 		rc = err_set(e, ERR_INVALID,
-			     "unknown command \"%s\": one of status, drain, undrain, set, adopt (routectl help)",
+			     "unknown command \"%s\": one of status, drain, undrain, set, adopt, token (routectl help)",
 			     pos[0]);
 		goto fail;
 	}

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "common/model.h"
+#include "conf/tokens.h"
 
 struct err;
 
@@ -49,6 +50,7 @@ enum cli_cmd {
 	CMD_UNDRAIN,
 	CMD_SET,
 	CMD_ADOPT,
+	CMD_TOKEN_NEW,     /* local: no daemon (cli/token.h) */
 };
 
 struct cli_request {
@@ -75,6 +77,10 @@ struct cli_request {
 	const char **states;       /* --state SERVICE=STATE, in order given */
 	size_t n_states;
 	bool force;
+	/* token new */
+	const char *token_name;
+	enum role token_role;
+	const char *token_file;    /* --token-file; NULL: cli/token.h's default */
 };
 
 /* Parses argv (argv[0] is the program) into req. env_socket is the value of

@@ -5,6 +5,7 @@
  * was sent and no answer tells whether it was applied. */
 #include "cli/client.h"
 #include "cli/output.h"
+#include "cli/token.h"
 
 #include "common/err.h"
 
@@ -37,6 +38,12 @@ int main(int argc, char **argv)
 		output_version(stdout, ROUTECTL_VERSION);
 		cli_request_free(&req);
 		return CLI_EXIT_OK;
+	case CMD_TOKEN_NEW: {
+		/* Local: works with no routectld at all. */
+		enum cli_exit code = cli_token_new(&req, getenv(CLI_TOKEN_FILE_ENV), stdout, stderr);
+		cli_request_free(&req);
+		return code;
+	}
 	default:
 		break;
 	}

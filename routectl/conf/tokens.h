@@ -46,11 +46,23 @@ struct token_set {
 	size_t n;
 };
 
+/* Checks a token name against [A-Za-z0-9][A-Za-z0-9_.@-]{0,63}; returns 0,
+ * or -ERR_INVALID with a message that quotes the name and says what is
+ * wrong with it. */
+int tokens_check_name(const char *name, struct err *e);
+
 /* Loads path into *out (replacing nothing: the caller swaps). A missing file
  * is an error (-ERR_NOTFOUND); so are a duplicate name, a duplicate hash, a
- * bad line, more than TOKENS_MAX tokens, and a file writable by group or
- * others (-ERR_INVALID), each named with file and line. */
+ * bad line, more than TOKENS_MAX tokens, a file larger than 16 MiB, and a
+ * file writable by group or others (-ERR_INVALID), each named with file and
+ * line (up to 20 bad lines in one message, the rest counted). */
 int tokens_load(const char *path, struct token_set *out, struct err *e);
+/* The parsing part of tokens_load, on text in memory (len bytes, NUL bytes
+ * included: they are bad lines); name stands for the file in messages
+ * ("token file NAME: line 3: ..."). Same errors but those of the file
+ * itself (missing, mode). */
+int tokens_parse(const char *text, size_t len, const char *name, struct token_set *out,
+		 struct err *e);
 void tokens_free(struct token_set *s);
 
 /* The token whose hash is SHA-256(secret), or NULL. Compares the hash with
@@ -60,8 +72,13 @@ const struct token *tokens_match(const struct token_set *s, const char *secret, 
 
 /* Makes a fresh secret (NUL-terminated, "rct_..." ) into secret (at least
  * TOKEN_SECRET_MAX bytes) and appends "NAME ROLE sha256:HEX" to path
- * (created with mode 0600 when missing; fsynced). Refuses a bad name or a
- * name already in the file. */
+ * (created with mode 0600 when missing; fsynced, and its directory too when
+ * created). The file is locked (flock) from reading to appending, so two at
+ * once cannot both take a name. Refuses (-ERR_INVALID, nothing written) a
+ * bad name, ROLE_NONE, a name already in the file, and a file that does not
+ * load as it is (bad line, writable by group or others); -ERR_NOTFOUND when
+ * the directory does not exist, -ERR_IO when a write fails (the file is cut
+ * back to what it was). On failure secret is "". */
 int tokens_new(const char *path, const char *name, enum role role, char *secret,
 	       size_t secret_size, struct err *e);
 
