@@ -1,14 +1,26 @@
 /* Unit tests of routectl/api/commands: status answered from a view lent by
- * a backend, without a daemon. */
+ * a backend, and the request flow of writes (roles, audit records on disk
+ * before the change and before the answer, Idempotency-Key, rate limits,
+ * refusals), with the real auth, audit and idempotency modules and a fake
+ * backend, without a daemon. */
+#include "api/audit.h"
+#include "api/auth.h"
 #include "api/commands.h"
+#include "api/http.h"
+#include "api/idempotency.h"
+#include "api/metrics.h"
 #include "common/err.h"
+#include "conf/tokens.h"
 #include "store/store.h"
 #include "testutil.h"
 
 #include <check.h>
 #include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STATE_GEN7                                                                     \
 	"{\"routectl-state:state\": {\"site\": \"ash\", \"generation\": \"7\", "         \
@@ -38,17 +50,27 @@ static int no_submit(void *arg, struct command_job *job, struct err *e)
 /* GET /v1/status against v, parsed. */
 static json_t *status_of_view(struct command_view *v)
 {
-	struct command_backend b = { v, lend_view, no_submit };
-	struct caller who = { .actor = "test" };
-	int status = 0;
-	char *reply = NULL;
-	ck_assert_int_eq(commands_handle(&b, &who, "GET", "/v1/status", NULL, 0, NULL, &status,
-					 &reply), 1);
-	ck_assert_int_eq(status, 200);
+	struct commands_deps d = { .backend = { v, lend_view, no_submit } };
+	struct commands *c = commands_new(&d);
+	ck_assert_ptr_nonnull(c);
+	struct auth *a = auth_new(NULL, NULL, NULL);
+	ck_assert_ptr_nonnull(a);
+	d.auth = a;
+	commands_free(c);
+	c = commands_new(&d);
+	/* root on the console: admin */
+	struct http_request rq = { .method = "GET", .path = "/v1/status", .request_id = "r1",
+				   .transport = HTTP_CONSOLE, .remote = "pid 1 uid 0",
+				   .has_cred = 1, .uid = 0, .gid = 0, .pid = 1 };
+	struct http_reply out = { 0 };
+	ck_assert_int_eq(commands_handle(c, &rq, NULL, &out), 1);
+	ck_assert_int_eq(out.status, 200);
 	json_error_t je;
-	json_t *j = json_loads(reply, 0, &je);
-	ck_assert_msg(j != NULL, "not JSON: %s", reply);
-	free(reply);
+	json_t *j = json_loads(out.body, 0, &je);
+	ck_assert_msg(j != NULL, "not JSON: %s", out.body);
+	free(out.body);
+	commands_free(c);
+	auth_free(a);
 	return j;
 }
 
@@ -125,6 +147,372 @@ START_TEST(status_safe_mode_last_known)
 }
 END_TEST
 
+
+/* ---- the write flow ---- */
+
+struct fx {
+	char dir[256];
+	char audit_path[300], idem_path[300];
+	struct auth *auth;
+	struct audit *audit;
+	struct idem *idem;
+	struct metrics *metrics;
+	struct commands *c;
+	struct command_view view;
+	struct state *state;
+	char secret_viewer[TOKEN_SECRET_MAX], secret_operator[TOKEN_SECRET_MAX];
+	/* the fake backend */
+	int submitted;
+	int intent_on_disk_at_submit;
+	struct command_job *job;
+	char who_actor[256], who_obo[128];
+	/* the answer */
+	int answered;
+	int status;
+	char *body;
+	unsigned retry_after;
+};
+
+static struct fx F;
+
+static int fake_submit(void *arg, struct command_job *job, struct err *e)
+{
+	(void)arg;
+	(void)e;
+	F.submitted++;
+	F.job = job;
+	snprintf(F.who_actor, sizeof F.who_actor, "%s", job->who.actor);
+	snprintf(F.who_obo, sizeof F.who_obo, "%s", job->who.on_behalf_of);
+	/* The intent must be on disk before the change is handed over. */
+	char *log = tu_read_file(F.dir, "audit.log");
+	F.intent_on_disk_at_submit = log && strstr(log, "\"phase\":\"intent\"") != NULL;
+	free(log);
+	return 0;
+}
+
+static void send_answer(void *ctx, struct http_reply *r)
+{
+	(void)ctx;
+	F.answered = 1;
+	F.status = r->status;
+	free(F.body);
+	F.body = r->body;
+	F.retry_after = r->retry_after_s;
+}
+
+static void fx_setup(const char *audit_path, unsigned burst)
+{
+	memset(&F, 0, sizeof F);
+	tu_make_tmpdir(F.dir, sizeof F.dir, "commands");
+	char tokens[300];
+	snprintf(tokens, sizeof tokens, "%s/tokens", F.dir);
+	struct err e;
+	ck_assert_msg(tokens_new(tokens, "viewer", ROLE_VIEWER, F.secret_viewer,
+				 sizeof F.secret_viewer, &e) == 0, "%s", e.msg);
+	ck_assert_msg(tokens_new(tokens, "bot", ROLE_OPERATOR, F.secret_operator,
+				 sizeof F.secret_operator, &e) == 0, "%s", e.msg);
+	F.auth = auth_new(tokens, NULL, &e);
+	ck_assert_msg(F.auth != NULL, "%s", e.msg);
+	snprintf(F.audit_path, sizeof F.audit_path, "%s",
+		 audit_path ? audit_path : "");
+	if (!audit_path)
+		snprintf(F.audit_path, sizeof F.audit_path, "%s/audit.log", F.dir);
+	snprintf(F.idem_path, sizeof F.idem_path, "%s/idempotency.jsonl", F.dir);
+	F.audit = audit_open(F.audit_path, F.idem_path, &e);
+	ck_assert_msg(F.audit != NULL, "%s", e.msg);
+	F.idem = idem_open(F.idem_path, time(NULL), &e);
+	ck_assert_msg(F.idem != NULL, "%s", e.msg);
+	F.metrics = metrics_new();
+	ck_assert_msg(state_parse(STATE_GEN7, "t", &F.state, &e) == 0, "%s", e.msg);
+	F.view = base_view();
+	F.view.state = F.state;
+	F.view.bird_connected = 1;
+	struct commands_deps d = {
+		.backend = { &F.view, lend_view, fake_submit },
+		.auth = F.auth, .audit = F.audit, .idem = F.idem, .metrics = F.metrics,
+		.write_rate_per_min = 1, .write_burst = burst,
+	};
+	F.c = commands_new(&d);
+	ck_assert_ptr_nonnull(F.c);
+}
+
+static void fx_teardown(void)
+{
+	commands_free(F.c);
+	audit_close(F.audit);
+	idem_free(F.idem);
+	metrics_free(F.metrics);
+	auth_free(F.auth);
+	state_free(F.state);
+	free(F.body);
+	tu_remove_tree(F.dir);
+}
+
+/* Runs the audit writer's callbacks until the answer is there (at most 5 s). */
+static void pump(void)
+{
+	for (int i = 0; i < 500 && !F.answered; i++) {
+		struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
+		poll(&p, 1, 10);
+		audit_collect(F.audit);
+	}
+	ck_assert_msg(F.answered, "no answer");
+}
+
+/* A request over TCP with token (NULL: none) and extra headers. Returns the
+ * handler's result; the answer is in F once pumped. */
+static int tcp(const char *method, const char *path, const char *token, const char *body,
+	       const struct http_kv *extra, size_t n_extra, const char *request_id)
+{
+	struct http_kv h[8];
+	size_t n = 0;
+	char auth[TOKEN_SECRET_MAX + 16];
+	if (token) {
+		snprintf(auth, sizeof auth, "Bearer %s", token);
+		h[n++] = (struct http_kv){ "Authorization", auth };
+	}
+	for (size_t i = 0; i < n_extra && n < 8; i++)
+		h[n++] = extra[i];
+	struct http_request rq = {
+		.method = method, .path = path, .headers = h, .n_headers = n,
+		.body = body, .body_len = body ? strlen(body) : 0,
+		.request_id = request_id, .transport = HTTP_TCP, .remote = "127.0.0.1:40000",
+	};
+	F.answered = 0;
+	struct http_reply out = { 0 };
+	struct command_reply_to to = { send_answer, NULL };
+	int now = commands_handle(F.c, &rq, &to, &out);
+	if (now) {
+		F.answered = 1;
+		F.status = out.status;
+		free(F.body);
+		F.body = out.body;
+		F.retry_after = out.retry_after_s;
+	}
+	return now;
+}
+
+/* The backend finishes the job it holds: a drain of web that applied. */
+static void finish_job(void)
+{
+	ck_assert_ptr_nonnull(F.job);
+	struct command_job *j = F.job;
+	F.job = NULL;
+	j->rc = 0;
+	snprintf(j->res.change_id, sizeof j->res.change_id, "00000000000000aa");
+	j->res.items = calloc(1, sizeof *j->res.items);
+	j->res.n_items = 1;
+	snprintf(j->res.items[0].service, sizeof j->res.items[0].service, "web");
+	j->res.items[0].from_mode = MODE_ANNOUNCE;
+	j->res.items[0].to_mode = MODE_WITHDRAW;
+	j->res.applied = 1;
+	command_job_done(j);
+}
+
+static int count_in_file(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[65536];
+	int n = 0;
+	while (fgets(line, sizeof line, f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+#define DRAIN_WEB "{\"site\":\"ash\",\"services\":[\"web\"],\"reason\":\"fiber cut\",\"now\":true}"
+
+/* An operator's drain: the intent is on disk before the backend gets it,
+ * the outcome before the answer, with who, for whom, why, before, after. */
+START_TEST(write_audited_before_change_and_answer)
+{
+	fx_setup(NULL, 5);
+	struct http_kv obo = { "X-Actor", "alice" };
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, &obo, 1, "rq-1"), 0);
+	for (int i = 0; i < 500 && !F.submitted; i++) {
+		struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
+		poll(&p, 1, 10);
+		audit_collect(F.audit);
+	}
+	ck_assert_int_eq(F.submitted, 1);
+	ck_assert_int_eq(F.intent_on_disk_at_submit, 1);
+	ck_assert_str_eq(F.who_actor, "bot via http from 127.0.0.1 for alice");
+	ck_assert_str_eq(F.who_obo, "alice");
+	ck_assert_int_eq(F.answered, 0);
+	finish_job();
+	pump();
+	ck_assert_int_eq(F.status, 200);
+	ck_assert_int_eq(count_in_file(F.audit_path, "\"phase\":\"outcome\""), 1);
+	char *log = tu_read_file(F.dir, "audit.log");
+	const char *out = strstr(log, "\"phase\":\"outcome\"");
+	ck_assert_ptr_nonnull(out);
+	const char *line = out;
+	while (line > log && line[-1] != '\n')
+		line--;
+	json_t *r = json_loadb(line, (size_t)(strchr(line, '\n') - line), 0, NULL);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "request_id")), "rq-1");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "on_behalf_of")), "alice");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "role")), "operator");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transport")), "http");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "remote")), "127.0.0.1:40000");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "action")), "drain");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "reason")), "fiber cut");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "result")), "ok");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "change_id")), "00000000000000aa");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+				 json_object_get(r, "before"), "web"), "state")), "announce");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+				 json_object_get(r, "after"), "web"), "state")), "withdraw");
+	json_decref(r);
+	free(log);
+	fx_teardown();
+}
+END_TEST
+
+/* Refusals: no token, a bad token, a viewer; each audited, none handed over. */
+START_TEST(refusals_audited_never_submitted)
+{
+	fx_setup(NULL, 5);
+	struct { const char *token; int status; } cases[] = {
+		{ NULL, 401 }, { "rct_nope", 401 }, { F.secret_viewer, 403 },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		char rid[16];
+		snprintf(rid, sizeof rid, "ref-%zu", i);
+		if (tcp("POST", "/v1/drain", cases[i].token, DRAIN_WEB, NULL, 0, rid) == 0)
+			pump();
+		ck_assert_int_eq(F.status, cases[i].status);
+		char needle[64];
+		snprintf(needle, sizeof needle, "\"request_id\":\"%s\"", rid);
+		ck_assert_int_eq(count_in_file(F.audit_path, needle), 1);
+	}
+	ck_assert_int_eq(count_in_file(F.audit_path, "\"result\":\"refused\""), 3);
+	ck_assert_int_eq(F.submitted, 0);
+	/* Bad input: named, audited, not handed over. */
+	struct http_kv ct = { "Content-Type", "text/plain" };
+	if (tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, &ct, 1, "ct") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 415);
+	if (tcp("POST", "/v1/drain", F.secret_operator, "{\"site\":\"ash\"}", NULL, 0, "nr") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 400);
+	ck_assert_ptr_nonnull(strstr(F.body, "reason"));
+	struct http_kv bad_obo = { "X-Actor", "al\x01ice" };
+	if (tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, &bad_obo, 1, "obo") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 400);
+	ck_assert_ptr_nonnull(strstr(F.body, "X-Actor"));
+	ck_assert_int_eq(count_in_file(F.audit_path, "\"result\":\"refused\""), 6);
+	ck_assert_int_eq(F.submitted, 0);
+	/* Reads need a token too; the wrong method and path are named. */
+	ck_assert_int_eq(tcp("GET", "/v1/status", NULL, NULL, NULL, 0, "s"), 1);
+	ck_assert_int_eq(F.status, 401);
+	ck_assert_int_eq(tcp("GET", "/v1/status", F.secret_viewer, NULL, NULL, 0, "s"), 1);
+	ck_assert_int_eq(F.status, 200);
+	ck_assert_int_eq(tcp("DELETE", "/v1/services/web", F.secret_viewer, NULL, NULL, 0, "d"), 1);
+	ck_assert_int_eq(F.status, 405);
+	ck_assert_int_eq(tcp("GET", "/v1/services/nosuch", F.secret_viewer, NULL, NULL, 0, "n"), 1);
+	ck_assert_int_eq(F.status, 404);
+	ck_assert_int_eq(tcp("GET", "/healthz", NULL, NULL, NULL, 0, "h"), 1);
+	ck_assert_int_eq(F.status, 200);
+	fx_teardown();
+}
+END_TEST
+
+/* An audit log that cannot be written: 503, and nothing is handed over. */
+START_TEST(audit_full_refuses_change)
+{
+	fx_setup("/dev/full", 5);
+	if (tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, NULL, 0, "full") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 503);
+	ck_assert_msg(strstr(F.body, "audit record cannot be written") != NULL, "%s", F.body);
+	ck_assert_int_eq(F.submitted, 0);
+	fx_teardown();
+}
+END_TEST
+
+/* A retry with the same Idempotency-Key gets the first answer and is not
+ * handed over again; the same key with another body is 422. */
+START_TEST(idempotency_replay)
+{
+	fx_setup(NULL, 5);
+	struct http_kv key = { "Idempotency-Key", "k-1" };
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, &key, 1, "i1"), 0);
+	for (int i = 0; i < 500 && !F.submitted; i++) {
+		struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
+		poll(&p, 1, 10);
+		audit_collect(F.audit);
+	}
+	/* While the first is in flight: 409. */
+	struct command_job *held = F.job;
+	F.job = NULL;
+	if (tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, &key, 1, "i1b") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 409);
+	F.job = held;
+	F.answered = 0;
+	finish_job();
+	pump();
+	ck_assert_int_eq(F.status, 200);
+	char *first = strdup(F.body);
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, &key, 1, "i2"), 1);
+	ck_assert_int_eq(F.status, 200);
+	ck_assert_str_eq(F.body, first);
+	ck_assert_int_eq(F.submitted, 1);
+	if (tcp("POST", "/v1/drain", F.secret_operator,
+		"{\"site\":\"ash\",\"services\":[\"dns\"],\"reason\":\"x\"}", &key, 1, "i3") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 422);
+	ck_assert_int_eq(F.submitted, 1);
+	/* The answer is in the store's file, for after a restart. */
+	ck_assert_int_eq(count_in_file(F.idem_path, "k-1"), 1);
+	struct err e;
+	struct idem *again = idem_open(F.idem_path, time(NULL), &e);
+	ck_assert_ptr_nonnull(again);
+	uint8_t fp[32];
+	idem_fingerprint("POST", "/v1/drain", DRAIN_WEB, strlen(DRAIN_WEB), fp);
+	int status = 0;
+	const char *body = NULL;
+	ck_assert_int_eq(idem_begin(again, "token:bot", "k-1", fp, time(NULL), &status, &body),
+			 IDEM_REPLAY);
+	ck_assert_str_eq(body, first);
+	idem_free(again);
+	free(first);
+	fx_teardown();
+}
+END_TEST
+
+/* A token's writes beyond its burst: 429 with Retry-After; reads are not
+ * limited. */
+START_TEST(rate_limit)
+{
+	fx_setup(NULL, 2);
+	const char *dry = "{\"site\":\"ash\",\"reason\":\"x\",\"dry_run\":true}";
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, dry, NULL, 0, "r"), 0);
+		for (int k = 0; k < 500 && F.submitted == i; k++) {
+			struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
+			poll(&p, 1, 10);
+			audit_collect(F.audit);
+		}
+		finish_job();
+		pump();
+		ck_assert_int_eq(F.status, 200);
+	}
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, dry, NULL, 0, "r3"), 1);
+	ck_assert_int_eq(F.status, 429);
+	ck_assert_uint_ge(F.retry_after, 1);
+	ck_assert_int_eq(F.submitted, 2);
+	ck_assert_int_eq(tcp("GET", "/v1/status", F.secret_operator, NULL, NULL, 0, "g"), 1);
+	ck_assert_int_eq(F.status, 200);
+	fx_teardown();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("commands");
@@ -132,6 +520,14 @@ int main(void)
 	tcase_add_test(tc, status_desired_state);
 	tcase_add_test(tc, status_safe_mode_last_known);
 	suite_add_tcase(s, tc);
+	TCase *tw = tcase_create("writes");
+	tcase_set_timeout(tw, 30);
+	tcase_add_test(tw, write_audited_before_change_and_answer);
+	tcase_add_test(tw, refusals_audited_never_submitted);
+	tcase_add_test(tw, audit_full_refuses_change);
+	tcase_add_test(tw, idempotency_replay);
+	tcase_add_test(tw, rate_limit);
+	suite_add_tcase(s, tw);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
