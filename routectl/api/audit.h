@@ -23,10 +23,27 @@
 #define ROUTECTL_AUDIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct err;
 struct audit;
+
+/* Who asked for a write, as the API layer knows it; any member may be NULL
+ * (null in the record). */
+struct audit_who {
+	const char *request_id, *actor, *on_behalf_of, *role, *transport, *remote;
+	const char *idempotency_key;
+};
+
+/* A new record with every member above: time from epoch_ms (milliseconds
+ * since 1970, UTC), who, action, site, services (taken; NULL is an empty
+ * array), reason, dry_run, phase; result, status, error, before, after and
+ * change_id null until the caller sets them (json_object_set_new). NULL
+ * when out of memory or a string is not UTF-8 (jansson refuses it). */
+json_t *audit_record_new(long long epoch_ms, const struct audit_who *who, const char *action,
+			 const char *site, json_t *services, const char *reason, bool dry_run,
+			 const char *phase);
 
 /* Opens (creating) path and starts the writer thread. idem_path (may be
  * NULL) is a second file the thread appends to with the same guarantee:
@@ -52,10 +69,13 @@ int audit_submit(struct audit *a, json_t *record, json_t *idem, audit_done_fn do
 		 struct err *e);
 
 /* Runs audit_history() on the writer thread (so that the event loop never
- * reads the file): done(ctx, rc, history, e) from audit_collect(), with
- * history (a JSON array, the callee's to decref) when rc is 0. Same
- * limits and errors as audit_submit. service may be NULL; it is copied. */
-typedef void (*audit_history_fn)(void *ctx, int rc, json_t *history, const struct err *e);
+ * reads the file): done(ctx, rc, history, skipped, e) from audit_collect(),
+ * with history (a JSON array, the callee's to decref) and skipped (lines
+ * that were not JSON objects, for the reply's "skipped") when rc is 0. Same
+ * limits and errors as audit_submit, and -ERR_INVALID for a limit outside
+ * 1..1000. service may be NULL; it is copied. */
+typedef void (*audit_history_fn)(void *ctx, int rc, json_t *history, size_t skipped,
+				 const struct err *e);
 int audit_query(struct audit *a, size_t limit, const char *service, audit_history_fn done,
 		void *ctx, struct err *e);
 

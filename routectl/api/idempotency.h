@@ -27,7 +27,11 @@ struct idem;
 
 /* Loads path (a missing file is an empty store; a line that does not parse
  * is skipped and logged with its line number), drops expired entries and
- * rewrites the file. */
+ * rewrites the file (only when it dropped or skipped a line). Call it before
+ * audit_open() opens the same file for appending: the rewrite replaces the
+ * file by rename(2). Returns NULL with e set: -ERR_IO naming the file when
+ * it cannot be read or rewritten, -ERR_NOMEM. When IDEM_MAX_ENTRIES are
+ * kept, the oldest answered entry is forgotten for each new one. */
 struct idem *idem_open(const char *path, time_t now, struct err *e);
 void idem_free(struct idem *s);
 
