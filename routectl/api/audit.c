@@ -250,8 +250,10 @@ static void write_records(struct audit *a, struct item *batch)
 	pthread_mutex_lock(&a->mu);
 	a->stats.records += ok;
 	a->stats.failures += failed;
-	if (n > 0)
+	if (n > 0) {
+		a->stats.batches++;
 		a->stats.last_sync_seconds = took;
+	}
 	pthread_mutex_unlock(&a->mu);
 }
 

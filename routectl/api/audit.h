@@ -87,6 +87,7 @@ void audit_collect(struct audit *a);
 struct audit_stats {
 	unsigned long long records;    /* written */
 	unsigned long long failures;   /* records that could not be written */
+	unsigned long long batches;    /* write + fdatasync rounds (group commits) */
 	double last_sync_seconds;      /* duration of the last write + fdatasync */
 };
 void audit_stats(const struct audit *a, struct audit_stats *out);
