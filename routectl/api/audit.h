@@ -61,9 +61,13 @@ typedef void (*audit_done_fn)(void *ctx, int rc, const struct err *e);
 /* Queues record (taken; one JSON object, written compact with sorted keys
  * and a newline) and idem (taken, may be NULL: a line for the idempotency
  * file). done(ctx, rc, e) runs from audit_collect() once both lines are on
- * disk, or with rc < 0 when either failed. Returns 0, or <0 when the queue
- * is full (AUDIT_QUEUE_MAX records: the disk does not keep up) or the
- * module is stopping; then done is not called and nothing is written. */
+ * disk, or with rc < 0 when either failed (-ERR_IO, e names the file and
+ * errno's text; the idempotency line is written only once the audit line
+ * is on disk). Returns 0, or <0 when the queue is full (-ERR_BUSY:
+ * AUDIT_QUEUE_MAX records, the disk does not keep up), the module is
+ * stopping (-ERR_REFUSED), or record is not an object or idem comes
+ * without an idempotency file (-ERR_INVALID); then done is not called,
+ * nothing is written, and record and idem are released. */
 #define AUDIT_QUEUE_MAX 4096
 int audit_submit(struct audit *a, json_t *record, json_t *idem, audit_done_fn done, void *ctx,
 		 struct err *e);
@@ -98,8 +102,12 @@ void audit_stats(const struct audit *a, struct audit_stats *out);
  * out; one without is shown with result "unknown" (routectld stopped
  * while applying). Reads from the end of the file in blocks, so a large log
  * costs only what is shown; stops after AUDIT_SCAN_MAX bytes. A line that
- * is not a JSON object is skipped and counted in *skipped (may be NULL).
- * *out is a JSON array. Blocking file I/O: not for the event loop. */
+ * is not a JSON object is skipped and counted in *skipped (may be NULL);
+ * so is a line longer than 1 MiB, which no record is; an empty line is
+ * not counted. A missing file is an empty history. *out is a JSON array.
+ * Returns 0, or -ERR_INVALID (limit outside 1..1000, or path is not a
+ * regular file), -ERR_IO naming the file, -ERR_NOMEM; *out is NULL then.
+ * Blocking file I/O: not for the event loop. */
 #define AUDIT_SCAN_MAX (64u << 20)
 int audit_history(const char *path, size_t limit, const char *service, json_t **out,
 		  size_t *skipped, struct err *e);

@@ -294,10 +294,10 @@ json_t *idem_line(const char *principal, const char *key, const uint8_t fp[32], 
 			 (json_int_t)now);
 }
 
-/* One line of the file into an answered entry; -1 with why when it is not
- * what idem_line() writes. */
+/* One line of the file into an answered entry; -1 with why (size bytes)
+ * when it is not what idem_line() writes. */
 static int parse_line(struct idem *s, const char *line, size_t len, time_t now, bool *dropped,
-		      const char **why)
+		      char *why, size_t size)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -308,18 +308,21 @@ static int parse_line(struct idem *s, const char *line, size_t len, time_t now, 
 
 	*dropped = false;
 	if (!o) {
-		*why = "not JSON";
+		snprintf(why, size, "not JSON (column %d: %s)", jerr.column, jerr.text);
 		return -1;
 	}
 	if (json_unpack(o, "{s:s, s:s, s:s, s:I, s:s, s:I}", "principal", &principal, "key", &key,
 			"fingerprint", &hex, "status", &status, "body", &body, "at", &at) < 0) {
-		*why = "not an object with principal, key, fingerprint, status, body and at";
+		snprintf(why, size, "not an object with principal, key, fingerprint, status, body and at");
 	} else if (!idem_key_valid(key)) {
-		*why = "key is not 1..255 visible ASCII characters";
+		snprintf(why, size, "key is not 1..255 visible ASCII characters");
 	} else if (unhex(hex, fp) < 0) {
-		*why = "fingerprint is not 64 lowercase hex digits";
+		snprintf(why, size, "fingerprint is not 64 lowercase hex digits");
 	} else if (status < 100 || status > 599) {
-		*why = "status is not an HTTP status";
+		snprintf(why, size, "status is not an HTTP status");
+	} else if (at < 0 || at > (json_int_t)now + IDEM_TTL_S) {
+		/* far ahead of the clock it would never expire */
+		snprintf(why, size, "at %lld is not a time up to a day from now", (long long)at);
 	} else if (now - (time_t)at >= IDEM_TTL_S) {
 		*dropped = true;   /* expired: not an error */
 		rc = 0;
@@ -334,7 +337,7 @@ static int parse_line(struct idem *s, const char *line, size_t len, time_t now, 
 		if (!copy) {
 			if (x)
 				remove_entry(s, x);
-			*why = "out of memory";
+			snprintf(why, size, "out of memory");
 		} else {
 			memcpy(x->fp, fp, 32);
 			x->status = (int)status;
@@ -366,7 +369,7 @@ static int load(struct idem *s, const char *path, time_t now, bool *changed, str
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		lineno++;
 		bool dropped = false;
-		const char *why = NULL;
+		char why[200] = "";
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
 		else
@@ -376,10 +379,10 @@ static int load(struct idem *s, const char *path, time_t now, bool *changed, str
 			continue;
 		}
 		if ((size_t)n > IDEM_LINE_MAX)
-			why = "line too long";
+			snprintf(why, sizeof why, "longer than %u bytes", IDEM_LINE_MAX);
 		else
-			parse_line(s, line, (size_t)n, now, &dropped, &why);
-		if (why) {
+			parse_line(s, line, (size_t)n, now, &dropped, why, sizeof why);
+		if (why[0]) {
 			log_warn("idempotency file %s: line %zu skipped: %s", path, lineno, why);
 			*changed = true;
 		}
