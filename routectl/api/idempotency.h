@@ -49,7 +49,12 @@ enum idem_look {
 	IDEM_IN_FLIGHT,  /* the first request with this key is not answered yet (409) */
 };
 
-/* Looks (principal, key) up at now. */
+/* Looks (principal, key) up at now. An answer older than IDEM_TTL_S
+ * counts as not seen. A key in flight asked with another fingerprint is
+ * IDEM_MISMATCH (the body differs, whatever became of the first). With
+ * IDEM_REPLAY, *body stays valid until the store is next changed (begin,
+ * abort, finish, free). Out of memory, a new key is IDEM_NEW but not kept:
+ * the request goes on unguarded rather than being refused. */
 enum idem_look idem_begin(struct idem *s, const char *principal, const char *key,
 			  const uint8_t fp[32], time_t now, int *status, const char **body);
 /* The request marked in flight by idem_begin ended without an answer to
