@@ -563,6 +563,32 @@ START_TEST(history_large_log_reads_only_the_tail)
 }
 END_TEST
 
+/* The scan stops AUDIT_SCAN_MAX bytes from the end: a record before a
+ * 100 MB hole is not reached. */
+START_TEST(history_stops_after_scan_max)
+{
+	const char a[] = "{\"phase\":\"outcome\",\"services\":[\"web\"],\"n\":1}\n";
+	const char b[] = "\n{\"phase\":\"outcome\",\"services\":[\"web\"],\"n\":2}\n";
+	FILE *f = fopen(log_path, "w");
+	fputs(a, f);
+	fflush(f);
+	ck_assert_int_eq(ftruncate(fileno(f), (off_t)strlen(a) + (100 << 20)), 0);
+	fseek(f, 0, SEEK_END);
+	fputs(b, f);
+	fclose(f);
+
+	struct err e;
+	json_t *h;
+	size_t skipped;
+	ck_assert_int_eq(audit_history(log_path, 10, NULL, &h, &skipped, &e), 0);
+	char ns[64];
+	ns_of(h, ns, sizeof ns);
+	ck_assert_str_eq(ns, "2");
+	ck_assert_uint_eq(skipped, 0);   /* the start of the hole's "line" was never reached */
+	json_decref(h);
+}
+END_TEST
+
 struct query_seen {
 	int calls, rc;
 	json_t *history;
@@ -675,6 +701,7 @@ int main(void)
 	tcase_add_test(t, history_missing_file_is_empty);
 	tcase_add_test(t, history_across_blocks_and_overlong_line);
 	tcase_add_test(t, history_large_log_reads_only_the_tail);
+	tcase_add_test(t, history_stops_after_scan_max);
 	suite_add_tcase(s, t);
 	return tu_run_suite(s);
 }
