@@ -20,6 +20,11 @@
 
 static char dir[64];
 
+static void remove_dir(void)
+{
+	rmdir(dir);
+}
+
 static char *slurp(const char *path)
 {
 	char *text = NULL;
@@ -35,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(dir, sizeof dir, "/tmp/routectl-fuzz-idem.XXXXXX");
 		if (!mkdtemp(dir))
 			abort();
+		atexit(remove_dir);
 	}
 	char path[128];
 	snprintf(path, sizeof path, "%s/idempotency.jsonl", dir);
