@@ -23,10 +23,27 @@
 #define ROUTECTL_AUDIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct err;
 struct audit;
+
+/* Who asked for a write, as the API layer knows it; any member may be NULL
+ * (null in the record). */
+struct audit_who {
+	const char *request_id, *actor, *on_behalf_of, *role, *transport, *remote;
+	const char *idempotency_key;
+};
+
+/* A new record with every member above: time from epoch_ms (milliseconds
+ * since 1970, UTC), who, action, site, services (taken; NULL is an empty
+ * array), reason, dry_run, phase; result, status, error, before, after and
+ * change_id null until the caller sets them (json_object_set_new). NULL
+ * when out of memory or a string is not UTF-8 (jansson refuses it). */
+json_t *audit_record_new(long long epoch_ms, const struct audit_who *who, const char *action,
+			 const char *site, json_t *services, const char *reason, bool dry_run,
+			 const char *phase);
 
 /* Opens (creating) path and starts the writer thread. idem_path (may be
  * NULL) is a second file the thread appends to with the same guarantee:
@@ -44,18 +61,25 @@ typedef void (*audit_done_fn)(void *ctx, int rc, const struct err *e);
 /* Queues record (taken; one JSON object, written compact with sorted keys
  * and a newline) and idem (taken, may be NULL: a line for the idempotency
  * file). done(ctx, rc, e) runs from audit_collect() once both lines are on
- * disk, or with rc < 0 when either failed. Returns 0, or <0 when the queue
- * is full (AUDIT_QUEUE_MAX records: the disk does not keep up) or the
- * module is stopping; then done is not called and nothing is written. */
+ * disk, or with rc < 0 when either failed (-ERR_IO, e names the file and
+ * errno's text; the idempotency line is written only once the audit line
+ * is on disk). Returns 0, or <0 when the queue is full (-ERR_BUSY:
+ * AUDIT_QUEUE_MAX records, the disk does not keep up), the module is
+ * stopping (-ERR_REFUSED), or record is not an object or idem comes
+ * without an idempotency file (-ERR_INVALID); then done is not called,
+ * nothing is written, and record and idem are released. */
 #define AUDIT_QUEUE_MAX 4096
 int audit_submit(struct audit *a, json_t *record, json_t *idem, audit_done_fn done, void *ctx,
 		 struct err *e);
 
 /* Runs audit_history() on the writer thread (so that the event loop never
- * reads the file): done(ctx, rc, history, e) from audit_collect(), with
- * history (a JSON array, the callee's to decref) when rc is 0. Same
- * limits and errors as audit_submit. service may be NULL; it is copied. */
-typedef void (*audit_history_fn)(void *ctx, int rc, json_t *history, const struct err *e);
+ * reads the file): done(ctx, rc, history, skipped, e) from audit_collect(),
+ * with history (a JSON array, the callee's to decref) and skipped (lines
+ * that were not JSON objects, for the reply's "skipped") when rc is 0. Same
+ * limits and errors as audit_submit, and -ERR_INVALID for a limit outside
+ * 1..1000. service may be NULL; it is copied. */
+typedef void (*audit_history_fn)(void *ctx, int rc, json_t *history, size_t skipped,
+				 const struct err *e);
 int audit_query(struct audit *a, size_t limit, const char *service, audit_history_fn done,
 		void *ctx, struct err *e);
 
@@ -67,6 +91,7 @@ void audit_collect(struct audit *a);
 struct audit_stats {
 	unsigned long long records;    /* written */
 	unsigned long long failures;   /* records that could not be written */
+	unsigned long long batches;    /* write + fdatasync rounds (group commits) */
 	double last_sync_seconds;      /* duration of the last write + fdatasync */
 };
 void audit_stats(const struct audit *a, struct audit_stats *out);
@@ -77,8 +102,12 @@ void audit_stats(const struct audit *a, struct audit_stats *out);
  * out; one without is shown with result "unknown" (routectld stopped
  * while applying). Reads from the end of the file in blocks, so a large log
  * costs only what is shown; stops after AUDIT_SCAN_MAX bytes. A line that
- * is not a JSON object is skipped and counted in *skipped (may be NULL).
- * *out is a JSON array. Blocking file I/O: not for the event loop. */
+ * is not a JSON object is skipped and counted in *skipped (may be NULL);
+ * so is a line longer than 1 MiB, which no record is; an empty line is
+ * not counted. A missing file is an empty history. *out is a JSON array.
+ * Returns 0, or -ERR_INVALID (limit outside 1..1000, or path is not a
+ * regular file), -ERR_IO naming the file, -ERR_NOMEM; *out is NULL then.
+ * Blocking file I/O: not for the event loop. */
 #define AUDIT_SCAN_MAX (64u << 20)
 int audit_history(const char *path, size_t limit, const char *service, json_t **out,
 		  size_t *skipped, struct err *e);

@@ -697,25 +697,6 @@ static int op_answer_now(struct op *o, struct http_reply *out, unsigned retry_af
 	return 1;
 }
 
-/* Wall clock with milliseconds, RFC 3339 UTC. */
-static json_t *now_json(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char s[40];
-	snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 ts.tv_nsec / 1000000);
-	return json_string(s);
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
-}
-
 static const char *action_name(enum route_kind k)
 {
 	switch (k) {
@@ -766,35 +747,43 @@ static json_t *audit_record(const struct op *o, const char *phase, const char *r
 		dry_run = j->req.dry_run;
 	}
 	const char *actor = j && j->who.actor[0] ? j->who.actor : o->who.name;
-	json_t *r = json_object();
-	json_object_set_new(r, "time", now_json());
-	json_object_set_new(r, "request_id", json_string(o->request_id));
 	char anon[64];
 	if (!actor[0]) {
 		snprintf(anon, sizeof anon, "unauthenticated (%s token)",
 			 o->who.fail == AUTH_MISSING ? "no" : auth_fail_name(o->who.fail));
 		actor = anon;
 	}
-	json_object_set_new(r, "actor", json_string(actor));
-	json_object_set_new(r, "on_behalf_of", str_or_null(o->on_behalf_of));
-	json_object_set_new(r, "role", json_string(role_name(o->who.role)));
-	json_object_set_new(r, "transport", json_string(o->transport));
-	json_object_set_new(r, "remote", json_string(o->remote));
-	json_object_set_new(r, "action", json_string(action_name(o->route->kind)));
-	json_object_set_new(r, "site", str_or_null(site));
-	json_object_set_new(r, "services", services ? services : json_null());
-	json_object_set_new(r, "reason", str_or_null(reason));
-	json_object_set_new(r, "dry_run", json_boolean(dry_run));
-	json_object_set_new(r, "phase", json_string(phase));
+	struct audit_who w = {
+		.request_id = o->request_id, .actor = actor,
+		.on_behalf_of = o->on_behalf_of[0] ? o->on_behalf_of : NULL,
+		.role = role_name(o->who.role), .transport = o->transport, .remote = o->remote,
+		.idempotency_key = o->idem_key[0] ? o->idem_key : NULL,
+	};
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	json_t *r = audit_record_new((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &w,
+				     action_name(o->route->kind), site,
+				     json_is_array(services) ? services : NULL, reason, dry_run,
+				     phase);
+	if (!json_is_array(services))
+		json_decref(services);
+	if (!r) {
+		json_decref(before);
+		json_decref(after);
+		return NULL;
+	}
 	json_object_set_new(r, "result", json_string(result));
 	json_object_set_new(r, "status", json_integer(o->status));
-	json_object_set_new(r, "error", e ? json_pack("{s:s,s:s}", "code", err_code_name(e->code),
-						     "message", e->msg)
-					  : json_null());
-	json_object_set_new(r, "before", before ? before : json_null());
-	json_object_set_new(r, "after", after ? after : json_null());
-	json_object_set_new(r, "change_id", str_or_null(change_id));
-	json_object_set_new(r, "idempotency_key", str_or_null(o->idem_key));
+	if (e)
+		json_object_set_new(r, "error", json_pack("{s:s,s:s}", "code",
+							  err_code_name(e->code), "message",
+							  e->msg));
+	if (before)
+		json_object_set_new(r, "before", before);
+	if (after)
+		json_object_set_new(r, "after", after);
+	if (change_id && *change_id)
+		json_object_set_new(r, "change_id", json_string(change_id));
 	return r;
 }
 
@@ -1255,7 +1244,8 @@ static void answer_read(const struct command_view *v, void *arg)
 	}
 }
 
-static void history_read(void *ctx, int rc, json_t *history, const struct err *e)
+static void history_read(void *ctx, int rc, json_t *history, size_t skipped,
+			 const struct err *e)
 {
 	struct op *o = ctx;
 	if (rc < 0) {
@@ -1263,7 +1253,8 @@ static void history_read(void *ctx, int rc, json_t *history, const struct err *e
 		o->body = error_body(err_code_name(e->code), e->msg);
 	} else {
 		o->status = 200;
-		o->body = dump(json_pack("{s:o}", "history", history));
+		o->body = dump(json_pack("{s:o,s:I}", "history", history, "skipped",
+					 (json_int_t)skipped));
 	}
 	op_send(o, 0);
 }

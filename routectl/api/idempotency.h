@@ -27,7 +27,11 @@ struct idem;
 
 /* Loads path (a missing file is an empty store; a line that does not parse
  * is skipped and logged with its line number), drops expired entries and
- * rewrites the file. */
+ * rewrites the file (only when it dropped or skipped a line). Call it before
+ * audit_open() opens the same file for appending: the rewrite replaces the
+ * file by rename(2). Returns NULL with e set: -ERR_IO naming the file when
+ * it cannot be read or rewritten, -ERR_NOMEM. When IDEM_MAX_ENTRIES are
+ * kept, the oldest answered entry is forgotten for each new one. */
 struct idem *idem_open(const char *path, time_t now, struct err *e);
 void idem_free(struct idem *s);
 
@@ -45,7 +49,12 @@ enum idem_look {
 	IDEM_IN_FLIGHT,  /* the first request with this key is not answered yet (409) */
 };
 
-/* Looks (principal, key) up at now. */
+/* Looks (principal, key) up at now. An answer older than IDEM_TTL_S
+ * counts as not seen. A key in flight asked with another fingerprint is
+ * IDEM_MISMATCH (the body differs, whatever became of the first). With
+ * IDEM_REPLAY, *body stays valid until the store is next changed (begin,
+ * abort, finish, free). Out of memory, a new key is IDEM_NEW but not kept:
+ * the request goes on unguarded rather than being refused. */
 enum idem_look idem_begin(struct idem *s, const char *principal, const char *key,
 			  const uint8_t fp[32], time_t now, int *status, const char **body);
 /* The request marked in flight by idem_begin ended without an answer to

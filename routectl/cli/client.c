@@ -37,6 +37,7 @@ enum opt_id {
 	OPT_STATE,
 	OPT_FORCE,
 	OPT_TOKEN_FILE,
+	OPT_LIMIT,
 	OPT__COUNT
 };
 
@@ -65,6 +66,7 @@ static const struct cli_option options[] = {
 	{ "state",   0,   true,  OPT_STATE },
 	{ "force",   0,   false, OPT_FORCE },
 	{ "token-file", 0, true, OPT_TOKEN_FILE },
+	{ "limit",   'n', true,  OPT_LIMIT },
 };
 
 /* ---- the command table ---- */
@@ -87,6 +89,7 @@ static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_token(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_history(struct cli_request *req, char **pos, size_t n, struct err *e);
 
 static const struct cli_command commands[] = {
 	{ "status", CMD_STATUS, "GET", "/v1/status", 0, parse_status,
@@ -126,6 +129,11 @@ static const struct cli_command commands[] = {
 	  "    Make a bearer token for the API over TCP, here, without routectld:\n"
 	  "    print its secret once (the only line on stdout) and append its hash\n"
 	  "    to the token file, which routectld reads at start and on SIGHUP.\n" },
+	{ "history", CMD_HISTORY, "GET", "/v1/history", OPTF(OPT_SERVICE) | OPTF(OPT_LIMIT),
+	  parse_history,
+	  "routectl [-s SOCKET] [--json] history [--service NAME] [-n N]\n"
+	  "    Show the audit trail of the site's changes, newest first: who, on whose\n"
+	  "    behalf, what, the result and the reason (the last N, default 20).\n" },
 	{ "help", CMD_HELP, NULL, NULL, 0, parse_help,
 	  "routectl help [COMMAND] | --help | --version\n" },
 };
@@ -139,7 +147,9 @@ static const char usage_tail[] =
 	"                        else " CLI_DEFAULT_SOCKET ")\n"
 	"  --json                print the daemon's JSON answer\n"
 	"  --timeout SECONDS     give up waiting for the daemon after this long (default 60)\n"
-	"  --service NAME        drain/undrain only this service (repeatable)\n"
+	"  --service NAME        drain/undrain only this service (repeatable);\n"
+	"                        history: only the records of this service\n"
+	"  -n, --limit N         history: how many records, 1..1000 (default 20)\n"
 	"  --reason TEXT         why: required on every change, kept in the audit trail\n"
 	"  --now                 skip the stages and go to the final state at once\n"
 	"  --dry-run             show what would change and the BIRD diff; change nothing\n"
@@ -203,6 +213,43 @@ const char *cli_path(enum cli_cmd cmd)
 {
 	const struct cli_command *c = command_of(cmd);
 	return c ? c->path : NULL;
+}
+
+/* RFC 3986: unreserved characters pass, every other byte is %XX. */
+static int put_query_value(struct buf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		int rc = isalnum(*p) || strchr("-._~", *p) ? buf_append(b, p, 1) :
+							   buf_printf(b, "%%%02X", *p);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int cli_request_target(const struct cli_request *req, char *out, size_t size)
+{
+	const char *path = cli_path(req->cmd);
+	struct buf b = { 0 };
+	int rc;
+
+	if (!path)
+		return -ERR_INVALID;
+	rc = buf_puts(&b, path);
+	if (rc == 0 && req->cmd == CMD_HISTORY) {
+		rc = buf_printf(&b, "?limit=%ld", req->limit ? req->limit : CLI_HISTORY_DEFAULT);
+		if (rc == 0 && req->n_services > 0) {
+			rc = buf_puts(&b, "&service=");
+			if (rc == 0)
+				rc = put_query_value(&b, req->services[0]);
+		}
+	}
+	if (rc == 0 && b.len >= size)
+		rc = -ERR_INVALID;
+	if (rc == 0)
+		memcpy(out, b.p, b.len + 1);
+	buf_free(&b);
+	return rc < 0 ? -ERR_INVALID : 0;
 }
 
 /* ---- parsing the command line ---- */
@@ -399,6 +446,21 @@ static int parse_token(struct cli_request *req, char **pos, size_t n, struct err
 	return 0;
 }
 
+static int parse_history(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	if (n > 0)
+		return err_set(e, ERR_INVALID,
+			       "unexpected argument \"%s\" (name a service with --service)", pos[0]);
+	if (req->n_services > 1)
+		return err_set(e, ERR_INVALID, "--service is given more than once: history shows "
+			       "one service or all");
+	if (req->n_services == 1 && check_name("--service", req->services[0], e) < 0)
+		return -ERR_INVALID;
+	if (req->limit == 0)
+		req->limit = CLI_HISTORY_DEFAULT;
+	return 0;
+}
+
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e)
 {
 	if (n > 1)
@@ -406,7 +468,7 @@ static int parse_help(struct cli_request *req, char **pos, size_t n, struct err 
 	if (n == 1) {
 		if (!find_command(pos[0]))
 			return err_set(e, ERR_INVALID,
-				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt, token)",
+				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt, token, history)",
 				       pos[0]);
 		req->help_topic = pos[0];
 	}
@@ -489,6 +551,17 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 			return err_set(e, ERR_INVALID, "%s needs a file path, not \"\"", spelled);
 		req->token_file = val;
 		break;
+	case OPT_LIMIT: {
+		char *end;
+		errno = 0;
+		long v = strtol(val, &end, 10);
+		if (errno || end == val || *end != '\0' || v < 1 || v > CLI_HISTORY_MAX)
+			return err_set(e, ERR_INVALID,
+				       "%s needs a number of records from 1 to %d, not \"%s\"",
+				       spelled, CLI_HISTORY_MAX, val);
+		req->limit = v;
+		break;
+	}
 	case OPT__COUNT:
 		break;
 	}
@@ -619,6 +692,7 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	if (npos == 0) {
 		rc = err_set(e, ERR_INVALID,
 			     "missing command: one of status, drain, undrain, set, adopt, token (routectl help)");
+			     "missing command: one of status, drain, undrain, set, adopt, history (routectl help)");
 		goto fail;
 	}
 	if (!c) {
@@ -1017,6 +1091,78 @@ static void view_change_free(struct view_change *v)
 	memset(v, 0, sizeof *v);
 }
 
+static void view_history_free(struct view_history *v)
+{
+	for (size_t i = 0; i < v->n_records; i++)
+		free(v->records[i].services);
+	free(v->records);
+	memset(v, 0, sizeof *v);
+}
+
+/* history[i]: an audit record; the members the text shows are checked,
+ * the others are the daemon's business (--json shows them). */
+static int parse_audit_record(json_t *o, const char *path, struct view_audit_record *r,
+			      struct err *e)
+{
+	json_t *svcs, *x;
+	size_t k;
+	if (!json_is_object(o))
+		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s", path,
+			       json_type_name(o));
+	if (get_str(o, path, "time", true, &r->time, e) < 0 ||
+	    get_str(o, path, "action", true, &r->action, e) < 0 ||
+	    get_str(o, path, "result", true, &r->result, e) < 0 ||
+	    get_str(o, path, "actor", false, &r->actor, e) < 0 ||
+	    get_str(o, path, "on_behalf_of", false, &r->on_behalf_of, e) < 0 ||
+	    get_str(o, path, "site", false, &r->site, e) < 0 ||
+	    get_str(o, path, "change_id", false, &r->change_id, e) < 0 ||
+	    get_str(o, path, "reason", false, &r->reason, e) < 0 ||
+	    get_bool(o, path, "dry_run", false, &r->dry_run, e) < 0 ||
+	    get_arr(o, path, "services", false, &svcs, e) < 0)
+		return -ERR_PROTOCOL;
+	r->services = calloc(json_array_size(svcs) + 1, sizeof *r->services);
+	if (!r->services)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	json_array_foreach(svcs, k, x) {
+		if (!json_is_string(x))
+			return err_set(e, ERR_PROTOCOL, "%s.services[%zu] should be a string, not %s",
+				       path, k, json_type_name(x));
+		r->services[r->n_services++] = json_string_value(x);
+	}
+	return 0;
+}
+
+int cli_parse_history(json_t *body, struct view_history *v, struct err *e)
+{
+	json_t *recs, *rec;
+	size_t i;
+
+	memset(v, 0, sizeof *v);
+	if (!json_is_object(body))
+		return err_set(e, ERR_PROTOCOL, "the history should be an object, not %s",
+			       json_type_name(body));
+	if (get_arr(body, "", "history", true, &recs, e) < 0 ||
+	    get_int(body, "", "skipped", false, 0, LLONG_MAX, &v->skipped, e) < 0)
+		goto fail;
+	v->records = calloc(json_array_size(recs) + 1, sizeof *v->records);
+	if (!v->records) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	json_array_foreach(recs, i, rec) {
+		char p[64];
+		snprintf(p, sizeof p, "history[%zu]", i);
+		/* counted first so that a failure frees what it allocated */
+		v->n_records++;
+		if (parse_audit_record(rec, p, &v->records[i], e) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	view_history_free(v);
+	return -(int)(e ? e->code : ERR_PROTOCOL);
+}
+
 /* bird.peers[i]: {"name", "listed", "up", "families": ["ipv4"...],
  * "problems": ["..."], "message"}. */
 static int parse_peer(json_t *o, const char *path, struct view_peer *p, struct err *e)
@@ -1323,6 +1469,9 @@ void cli_result_from_response(const struct cli_request *req, long http_status,
 		if (req->cmd == CMD_STATUS) {
 			res->kind = RESULT_STATUS;
 			rc = cli_parse_status(res->body, &res->status, &e);
+		} else if (req->cmd == CMD_HISTORY) {
+			res->kind = RESULT_HISTORY;
+			rc = cli_parse_history(res->body, &res->history, &e);
 		} else {
 			res->kind = RESULT_CHANGE;
 			rc = cli_parse_change(res->body, &res->change, &e);
@@ -1364,6 +1513,7 @@ void cli_result_free(struct cli_result *res)
 {
 	view_status_free(&res->status);
 	view_change_free(&res->change);
+	view_history_free(&res->history);
 	json_decref(res->body);
 	res->body = NULL;
 }
@@ -1374,6 +1524,7 @@ enum cli_exit cli_result_exit(const struct cli_result *res)
 		return CLI_EXIT_UNKNOWN;
 	switch (res->kind) {
 	case RESULT_STATUS:
+	case RESULT_HISTORY:
 		return CLI_EXIT_OK;
 	case RESULT_CHANGE:
 		if (res->change.has_apply && strcmp(res->change.apply_result, "ok") != 0)
@@ -1535,13 +1686,18 @@ void cli_execute(const struct cli_request *req, struct cli_result *res)
 	const char *path = cli_path(req->cmd);
 	struct receiver r = { .max = CLI_MAX_RESPONSE };
 	struct curl_slist *headers = NULL;
-	char url[256];
+	char url[1100], target[1024];
 	char *body = NULL;
 	CURL *c = NULL;
 
 	result_init(req, res);
 	if (!method || !path) {
 		local_error(res, "invalid", "%s does not talk to routectld", req->cmd_name);
+		return;
+	}
+	if (cli_request_target(req, target, sizeof target) < 0) {
+		local_error(res, "invalid", "the request of %s is too long (a --service name "
+			    "that long is no service)", req->cmd_name);
 		return;
 	}
 	json_t *jbody = cli_request_body(req);
@@ -1566,7 +1722,7 @@ void cli_execute(const struct cli_request *req, struct cli_result *res)
 		local_error(res, "nomem", "cannot set up libcurl");
 		goto out;
 	}
-	snprintf(url, sizeof url, "http://localhost%s", path);
+	snprintf(url, sizeof url, "http://localhost%s", target);
 	headers = curl_slist_append(headers, "Accept: application/json");
 	if (body)
 		headers = curl_slist_append(headers, "Content-Type: application/json");

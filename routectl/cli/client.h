@@ -51,6 +51,7 @@ enum cli_cmd {
 	CMD_SET,
 	CMD_ADOPT,
 	CMD_TOKEN_NEW,     /* local: no daemon (cli/token.h) */
+	CMD_HISTORY,
 };
 
 struct cli_request {
@@ -81,7 +82,13 @@ struct cli_request {
 	const char *token_name;
 	enum role token_role;
 	const char *token_file;    /* --token-file; NULL: cli/token.h's default */
+	/* history: -n (1..CLI_HISTORY_MAX, default CLI_HISTORY_DEFAULT); its
+	 * --service is services[0] */
+	long limit;
 };
+
+#define CLI_HISTORY_DEFAULT 20
+#define CLI_HISTORY_MAX 1000
 
 /* Parses argv (argv[0] is the program) into req. env_socket is the value of
  * ROUTECTL_SOCKET (NULL or "" when unset). Global options may come before or
@@ -99,6 +106,12 @@ const char *cli_usage(const char *cmd_name);
 /* HTTP method and path of a command that talks to the daemon. */
 const char *cli_method(enum cli_cmd cmd);
 const char *cli_path(enum cli_cmd cmd);
+
+/* The request target of a command (path and query, e.g.
+ * "/v1/history?limit=20&service=web", the service percent-encoded) into out
+ * (size bytes). Returns 0, or -ERR_INVALID when it does not fit or the
+ * command does not talk to the daemon. */
+int cli_request_target(const struct cli_request *req, char *out, size_t size);
 
 /* The JSON body of a write command, or NULL for a GET (and on ENOMEM). */
 json_t *cli_request_body(const struct cli_request *req);
@@ -196,10 +209,27 @@ struct view_change {
 	double apply_ms;
 };
 
+/* One audit record of history's answer (api/audit.h lists the members). */
+struct view_audit_record {
+	const char *time, *action, *result;           /* always there */
+	const char *actor, *on_behalf_of, *site;      /* may be NULL */
+	const char *change_id, *reason;               /* may be NULL */
+	const char **services;
+	size_t n_services;
+	bool dry_run;
+};
+
+struct view_history {
+	struct view_audit_record *records;   /* newest first */
+	size_t n_records;
+	long long skipped;    /* lines of the log that could not be read */
+};
+
 enum result_kind {
 	RESULT_NONE = 0,
 	RESULT_STATUS,      /* 2xx to status */
 	RESULT_CHANGE,      /* 2xx to drain/undrain/set */
+	RESULT_HISTORY,     /* 2xx to history */
 	RESULT_API_ERROR,   /* the daemon answered with an error document */
 	RESULT_LOCAL_ERROR, /* no usable answer: unreachable, timeout, bad body */
 };
@@ -213,6 +243,7 @@ struct cli_result {
 	json_t *body;              /* the daemon's JSON, owned; NULL without one */
 	struct view_status status;
 	struct view_change change;
+	struct view_history history;
 	/* RESULT_API_ERROR: code and message from the daemon (point into body);
 	 * RESULT_LOCAL_ERROR: local_code/local_msg. */
 	const char *error_code;
@@ -249,6 +280,8 @@ void cli_result_from_response(const struct cli_request *req, long http_status,
  * naming the field (e.g. "services[1].state: unknown state \"x\""). */
 int cli_parse_status(json_t *body, struct view_status *v, struct err *e);
 int cli_parse_change(json_t *body, struct view_change *v, struct err *e);
+/* {"history": [record, ...], "skipped": N}: e.g. "history[2].time is missing". */
+int cli_parse_history(json_t *body, struct view_history *v, struct err *e);
 
 void cli_result_free(struct cli_result *res);
 

@@ -431,6 +431,57 @@ int output_change_text(struct buf *out, const struct view_change *v)
 	return rc ? -ERR_NOMEM : 0;
 }
 
+/* ---- history ---- */
+
+int output_history_text(struct buf *out, const struct view_history *v)
+{
+	static const char *const head[] = {
+		"TIME", "ACTOR", "ACTION", "SITE", "SERVICES", "RESULT", "CHANGE", "REASON"
+	};
+	struct table t;
+	struct buf actor = { 0 }, action = { 0 }, services = { 0 };
+	int rc = 0;
+
+	if (v->n_records == 0) {
+		rc = buf_puts(out, "no audit records\n");
+	} else if (table_init(&t, 8, v->n_records + 1) < 0) {
+		return -ERR_NOMEM;
+	} else {
+		rc = table_add(&t, head);
+		for (size_t i = 0; i < v->n_records && rc == 0; i++) {
+			const struct view_audit_record *r = &v->records[i];
+			buf_reset(&actor);
+			buf_reset(&action);
+			buf_reset(&services);
+			/* a bot acting for a person shows both */
+			rc |= buf_puts(&actor, r->actor ? r->actor : "-");
+			if (r->on_behalf_of)
+				rc |= buf_printf(&actor, " for %s", r->on_behalf_of);
+			rc |= buf_printf(&action, "%s%s", r->action, r->dry_run ? " (dry run)" : "");
+			for (size_t k = 0; k < r->n_services; k++)
+				rc |= buf_printf(&services, "%s%s", k ? "," : "", r->services[k]);
+			if (rc == 0) {
+				const char *row[] = {
+					r->time, actor.p, action.p, r->site, services.p, r->result,
+					r->change_id, r->reason
+				};
+				rc = table_add(&t, row);
+			}
+		}
+		if (rc == 0)
+			rc = table_render(&t, out);
+		table_free(&t);
+	}
+	if (rc == 0 && v->skipped > 0)
+		rc = buf_printf(out, "(%lld line%s of the audit log could not be read and %s left "
+				"out)\n", v->skipped, v->skipped == 1 ? "" : "s",
+				v->skipped == 1 ? "is" : "are");
+	buf_free(&actor);
+	buf_free(&action);
+	buf_free(&services);
+	return rc ? -ERR_NOMEM : 0;
+}
+
 /* ---- errors ---- */
 
 /* Continuation lines of a multi-line message are indented under the first. */
@@ -532,6 +583,8 @@ int output_result(FILE *out, FILE *errout, const struct cli_result *res,
 		rc = output_status_text(&o, &res->status);
 	} else if (res->kind == RESULT_CHANGE) {
 		rc = output_change_text(&o, &res->change);
+	} else if (res->kind == RESULT_HISTORY) {
+		rc = output_history_text(&o, &res->history);
 	}
 	if (rc < 0) {
 		fputs("routectl: out of memory rendering the answer\n", errout);

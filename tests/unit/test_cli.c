@@ -329,6 +329,14 @@ static const struct usage_case {
 	{ { "set", "ash", "web", "withdraw" }, "set: --reason is required: say why the state changes" },
 	{ { "set", "ash", "web", "withdraw", "--reason", "\n" }, "set: --reason is blank" },
 	{ { "help", "frob" }, "help: unknown command \"frob\"" },
+	{ { "history", "-n", "0" }, "history: -n needs a number of records from 1 to 1000, not \"0\"" },
+	{ { "history", "--limit", "1001" }, "history: --limit needs a number of records from 1 to 1000" },
+	{ { "history", "-n", "5x" }, "not \"5x\"" },
+	{ { "history", "-n" }, "history: -n needs a value" },
+	{ { "history", "web" }, "history: unexpected argument \"web\"" },
+	{ { "history", "--service", "a", "--service", "b" }, "history: --service is given more than once" },
+	{ { "history", "--reason", "x" }, "history: --reason does not apply to history" },
+	{ { "status", "-n", "5" }, "status: -n does not apply to status" },
 };
 
 START_TEST(parse_usage_errors)
@@ -347,6 +355,46 @@ START_TEST(parse_usage_errors)
 	ck_assert_msg(rc == -ERR_INVALID, "case %d: rc %d, want -ERR_INVALID", _i, rc);
 	ck_assert_msg(strstr(e.msg, c->msg) != NULL,
 		      "case %d: message \"%s\" lacks \"%s\"", _i, e.msg, c->msg);
+}
+END_TEST
+
+START_TEST(parse_history)
+{
+	struct cli_request req;
+	struct err e;
+	char target[256];
+
+	char *a[] = { "routectl", "history", NULL };
+	ck_assert_int_eq(parse(a, ARGC(a), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_HISTORY);
+	ck_assert_int_eq(req.limit, 20);
+	ck_assert_str_eq(cli_method(req.cmd), "GET");
+	ck_assert_ptr_null(cli_request_body(&req));
+	ck_assert_int_eq(cli_request_target(&req, target, sizeof target), 0);
+	ck_assert_str_eq(target, "/v1/history?limit=20");
+	cli_request_free(&req);
+
+	char *b[] = { "routectl", "--json", "history", "-n", "5", "--service", "web", NULL };
+	ck_assert_int_eq(parse(b, ARGC(b), &req, &e), 0);
+	ck_assert(req.json);
+	ck_assert_int_eq(req.limit, 5);
+	ck_assert_int_eq(cli_request_target(&req, target, sizeof target), 0);
+	ck_assert_str_eq(target, "/v1/history?limit=5&service=web");
+	cli_request_free(&req);
+
+	/* the service is percent-encoded: '&' cannot start another argument */
+	char *c[] = { "routectl", "history", "--limit=1000", "--service=w\xc3\xa9" "b&x=1", NULL };
+	ck_assert_int_eq(parse(c, ARGC(c), &req, &e), 0);
+	ck_assert_int_eq(cli_request_target(&req, target, sizeof target), 0);
+	ck_assert_str_eq(target, "/v1/history?limit=1000&service=w%C3%A9b%26x%3D1");
+	ck_assert_int_eq(cli_request_target(&req, target, 20), -ERR_INVALID);
+	cli_request_free(&req);
+
+	char *d[] = { "routectl", "history", "-n1", NULL };
+	ck_assert_int_eq(parse(d, ARGC(d), &req, &e), 0);
+	ck_assert_int_eq(req.limit, 1);
+	cli_request_free(&req);
+	ck_assert_ptr_nonnull(strstr(cli_usage("history"), "history [--service NAME] [-n N]"));
 }
 END_TEST
 
@@ -709,6 +757,92 @@ static char *error_text(const struct cli_result *res)
 	return buf_steal(&b);
 }
 
+static const char sample_history[] =
+	"{\"history\":["
+	"{\"time\":\"2026-11-30T07:02:00.120Z\",\"actor\":\"chatbot\",\"on_behalf_of\":\"alice\","
+	"\"action\":\"drain\",\"site\":\"ash\",\"services\":[\"web\",\"dns\"],\"result\":\"ok\","
+	"\"change_id\":\"c-7\",\"reason\":\"fiber cut\\nsee ticket\",\"phase\":\"outcome\","
+	"\"dry_run\":false,\"status\":200},"
+	"{\"time\":\"2026-11-30T07:01:00.000Z\",\"actor\":\"bob\",\"on_behalf_of\":null,"
+	"\"action\":\"set\",\"site\":\"ash\",\"services\":[\"web\"],\"result\":\"unknown\","
+	"\"change_id\":null,\"reason\":\"drill\",\"phase\":\"intent\"},"
+	"{\"time\":\"2026-11-30T07:00:00.000Z\",\"actor\":\"carol\",\"action\":\"undrain\","
+	"\"site\":\"ash\",\"services\":[],\"result\":\"refused\",\"dry_run\":true,"
+	"\"reason\":\"try\"}"
+	"],\"skipped\":2}";
+
+static const char golden_history[] =
+	"TIME                      ACTOR              ACTION             SITE  SERVICES  RESULT   CHANGE  REASON\n"
+	"2026-11-30T07:02:00.120Z  chatbot for alice  drain              ash   web,dns   ok       c-7     fiber cut?see ticket\n"
+	"2026-11-30T07:01:00.000Z  bob                set                ash   web       unknown  -       drill\n"
+	"2026-11-30T07:00:00.000Z  carol              undrain (dry run)  ash   -         refused  -       try\n"
+	"(2 lines of the audit log could not be read and are left out)\n";
+
+START_TEST(history_text_golden)
+{
+	struct cli_request req = request_for(CMD_HISTORY, "history");
+	struct cli_result res;
+	cli_result_from_response(&req, 200, sample_history, strlen(sample_history), &res);
+	ck_assert_msg(res.kind == RESULT_HISTORY, "kind %d: %s", res.kind, res.local_msg);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_OK);
+	ck_assert_uint_eq(res.history.n_records, 3);
+	ck_assert_int_eq(res.history.skipped, 2);
+	struct buf b = { 0 };
+	ck_assert_int_eq(output_history_text(&b, &res.history), 0);
+	ck_assert_str_eq(b.p, golden_history);
+	buf_free(&b);
+	/* --json prints the daemon's answer */
+	ck_assert_int_eq(output_json_text(&b, &res), 0);
+	json_t *doc = json_loads(b.p, 0, NULL);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "history")), 3);
+	json_decref(doc);
+	buf_free(&b);
+	cli_result_free(&res);
+
+	const char empty[] = "{\"history\":[],\"skipped\":0}";
+	cli_result_from_response(&req, 200, empty, strlen(empty), &res);
+	ck_assert_int_eq(res.kind, RESULT_HISTORY);
+	ck_assert_int_eq(output_history_text(&b, &res.history), 0);
+	ck_assert_str_eq(b.p, "no audit records\n");
+	buf_free(&b);
+	cli_result_free(&res);
+}
+END_TEST
+
+static const struct {
+	const char *body, *msg;
+} bad_history[] = {
+	{ "[]", "the history should be an object, not an array" },
+	{ "{}", "history is missing" },
+	{ "{\"history\":{}}", "history should be an array, not an object" },
+	{ "{\"history\":[],\"skipped\":-1}", "skipped is -1, outside 0.." },
+	{ "{\"history\":[7]}", "history[0] should be an object, not an integer" },
+	{ "{\"history\":[{\"action\":\"drain\",\"result\":\"ok\"}]}", "history[0].time is missing" },
+	{ "{\"history\":[{\"time\":\"t\",\"action\":\"drain\",\"result\":\"ok\"},"
+	  "{\"time\":\"t\",\"action\":\"drain\",\"result\":1}]}",
+	  "history[1].result should be a string, not an integer" },
+	{ "{\"history\":[{\"time\":\"t\",\"action\":\"drain\",\"result\":\"ok\","
+	  "\"services\":[\"web\",null]}]}", "history[0].services[1] should be a string, not null" },
+	{ "{\"history\":[{\"time\":\"t\",\"action\":\"drain\",\"result\":\"ok\","
+	  "\"dry_run\":\"no\"}]}", "history[0].dry_run should be true or false, not a string" },
+};
+
+START_TEST(history_bad_bodies)
+{
+	struct cli_request req = request_for(CMD_HISTORY, "history");
+	struct cli_result res;
+	cli_result_from_response(&req, 200, bad_history[_i].body, strlen(bad_history[_i].body),
+				 &res);
+	ck_assert_msg(res.kind == RESULT_LOCAL_ERROR, "case %d: kind %d", _i, res.kind);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);   /* a read: never "unknown" */
+	ck_assert_str_eq(res.local_code, "protocol");
+	ck_assert_msg(strstr(res.local_msg, bad_history[_i].msg) != NULL,
+		      "case %d: message \"%s\" lacks \"%s\"", _i, res.local_msg, bad_history[_i].msg);
+	cli_result_free(&res);
+}
+END_TEST
+
 START_TEST(error_document_message)
 {
 	struct cli_result res;
@@ -1028,6 +1162,34 @@ START_TEST(client_status_roundtrip)
 	ck_assert_ptr_nonnull(seen);
 	ck_assert_msg(strncmp(seen, "GET /v1/status HTTP/1.1\r\n", 25) == 0, "request: %s", seen);
 	ck_assert_ptr_nonnull(strcasestr(seen, "\r\nAccept: application/json\r\n"));
+	free(seen);
+	free(resp);
+	cli_result_free(&res);
+}
+END_TEST
+
+START_TEST(client_history_roundtrip)
+{
+	struct fake f;
+	char *resp = http_response(200, "OK", sample_history);
+	fake_start(&f, FAKE_ANSWER, resp);
+
+	struct cli_request req = request_for(CMD_HISTORY, "history");
+	const char *svc[] = { "web" };
+	req.socket_path = f.sock;
+	req.limit = 3;
+	req.services = svc;
+	req.n_services = 1;
+	struct cli_result res;
+	cli_execute(&req, &res);
+	char *seen = fake_finish(&f);
+
+	ck_assert_msg(res.kind == RESULT_HISTORY, "kind %d: %s", res.kind, res.local_msg);
+	ck_assert_uint_eq(res.history.n_records, 3);
+	ck_assert_str_eq(res.history.records[0].on_behalf_of, "alice");
+	ck_assert_ptr_nonnull(seen);
+	ck_assert_msg(strncmp(seen, "GET /v1/history?limit=3&service=web HTTP/1.1\r\n", 46) == 0,
+		      "request: %s", seen);
 	free(seen);
 	free(resp);
 	cli_result_free(&res);
@@ -1529,6 +1691,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, parse_set_states);
 	tcase_add_test(t, parse_adopt);
 	tcase_add_test(t, parse_help_and_version);
+	tcase_add_test(t, parse_history);
 	tcase_add_loop_test(t, parse_usage_errors, 0,
 			    (int)(sizeof usage_cases / sizeof usage_cases[0]));
 	suite_add_tcase(s, t);
@@ -1544,11 +1707,15 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, error_document_message);
 	tcase_add_loop_test(t, bad_bodies, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
 	tcase_add_test(t, accepted_change_unreadable_answer);
+	tcase_add_test(t, history_text_golden);
+	tcase_add_loop_test(t, history_bad_bodies, 0,
+			    (int)(sizeof bad_history / sizeof bad_history[0]));
 	suite_add_tcase(s, t);
 
 	t = tcase_create("client");
 	tcase_set_timeout(t, 30);
 	tcase_add_test(t, client_status_roundtrip);
+	tcase_add_test(t, client_history_roundtrip);
 	tcase_add_test(t, client_drain_roundtrip_and_refusal);
 	tcase_add_test(t, client_unreachable);
 	tcase_add_test(t, client_unreachable_change_not_applied);
