@@ -1360,7 +1360,8 @@ int commands_handle(struct commands *c, const struct http_request *rq,
 		return answer_plain(c, r, rq->method, 500, err_code_name(ERR_NOMEM), "out of memory",
 				    out);
 	o->c = c;
-	o->to = *to;
+	if (to)
+		o->to = *to;
 	o->route = r;
 	snprintf(o->method, sizeof o->method, "%s", r->method);
 	snprintf(o->request_id, sizeof o->request_id, "%s", rq->request_id ? rq->request_id : "");

@@ -691,13 +691,14 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	}
 	if (npos == 0) {
 		rc = err_set(e, ERR_INVALID,
-			     "missing command: one of status, drain, undrain, set, adopt, token (routectl help)");
-			     "missing command: one of status, drain, undrain, set, adopt, history (routectl help)");
+			     "missing command: one of status, drain, undrain, set, adopt, history, token "
+			     "(routectl help)");
 		goto fail;
 	}
 	if (!c) {
 		rc = err_set(e, ERR_INVALID,
-			     "unknown command \"%s\": one of status, drain, undrain, set, adopt, token (routectl help)",
+			     "unknown command \"%s\": one of status, drain, undrain, set, adopt, history, "
+			     "token (routectl help)",
 			     pos[0]);
 		goto fail;
 	}

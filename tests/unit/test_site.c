@@ -227,7 +227,7 @@ START_TEST(lost_state_is_safe_mode)
 	struct change_result res;
 	struct err e;
 	struct change_request req = drain_req(NULL, 0, 0);
-	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_REFUSED);
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_UNAVAILABLE);
 	ck_assert_int_eq(site_reconcile(&s, NULL, "test", 1), 0);
 
 	struct adopt_request ar = adopt_req(0);
