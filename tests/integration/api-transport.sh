@@ -91,7 +91,7 @@ check "one log line per listener" bash -c "
 	grep -q 'api: listening on \[::1\]:$HTTP_PORT (http)' '$D/routectld.log' &&
 	grep -q 'api: listening on 127.0.0.1:$TLS_PORT (https)' '$D/routectld.log'"
 
-V4=http://127.0.0.1:$HTTP_PORT V6=http://[::1]:$HTTP_PORT TLS=https://127.0.0.1:$TLS_PORT
+V4="http://127.0.0.1:$HTTP_PORT" V6="http://[::1]:$HTTP_PORT" TLS="https://127.0.0.1:$TLS_PORT"
 CURL=(curl -sS --max-time 10 --cacert "$D/tls/cert.pem")
 
 # req NAME URL [CURL-ARGS...]: status in $D/NAME.status, headers in
