@@ -98,7 +98,6 @@ static unsigned nofile_for_servers;
 
 /* One connection that libmicrohttpd holds (its socket context). */
 struct conn {
-	struct http_server *s;
 	struct MHD_Connection *mhd;
 	int fd;
 	char remote[64];             /* "192.0.2.1:40312", "[::1]:40312", "pid 1 uid 0" */
@@ -678,6 +677,7 @@ static void describe_peer(struct http_server *s, struct conn *c)
 	if (s->transport != HTTP_CONSOLE) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
+		memset(&ss, 0, sizeof ss);
 		char host[INET6_ADDRSTRLEN] = "?";
 		unsigned port = 0;
 		if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
@@ -707,7 +707,7 @@ static void describe_peer(struct http_server *s, struct conn *c)
 		 (unsigned)c->cred.uid);
 	socklen_t glen = GROUPS_FIRST * sizeof(gid_t);
 	for (int attempt = 0; attempt < 2; attempt++) {
-		gid_t *g = malloc(glen ? glen : sizeof(gid_t));
+		gid_t *g = malloc(glen);
 		if (!g)
 			return;
 		socklen_t got = glen;
@@ -716,9 +716,10 @@ static void describe_peer(struct http_server *s, struct conn *c)
 			c->n_groups = got / sizeof(gid_t);
 			return;
 		}
+		int saved = errno;
 		free(g);
 		/* ERANGE: got is the size needed; else (an older kernel) none */
-		if (errno != ERANGE || got <= glen)
+		if (saved != ERANGE || got <= glen)
 			return;
 		glen = got;
 	}
@@ -735,7 +736,6 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 		*socket_context = c;
 		if (!c)
 			return;
-		c->s = s;
 		c->mhd = mc;
 		c->fd = conn_fd(mc);
 		describe_peer(s, c);
@@ -981,7 +981,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	int64_t now = now_ms();
 	if (now - s->mhd_log_since_ms >= ADMISSION_CONSOLE_LIMITS.log_ms) {
 		if (s->mhd_log_dropped)
-			log_warn("http %s: %u more messages of the HTTP server in the last %lld s "
+			log_warn("http: %s: %u more messages of the HTTP server in the last %lld s "
 				 "not logged", s->name, s->mhd_log_dropped,
 				 (long long)((now - s->mhd_log_since_ms) / 1000));
 		s->mhd_log_since_ms = now;
@@ -993,7 +993,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 		return;
 	}
 	s->mhd_log_lines++;
-	log_warn("http %s: %s", s->name, msg);
+	log_warn("http: %s: %s", s->name, msg);
 }
 
 /* ---- start and stop ---- */
