@@ -2,8 +2,11 @@
 
 #include "common/err.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* The console's limits, and why.
  *
@@ -34,11 +37,13 @@ const struct admission_limits ADMISSION_CONSOLE_LIMITS = {
 	.log_ms = 10000,
 };
 
-/* Distinct peer uids whose events are kept for the next report. */
+/* Distinct peers (uids or addresses) whose events are kept for the next
+ * report. */
 #define REPORT_UIDS 32
 
 struct admission {
 	struct admission_limits lim;
+	bool by_address;      /* an address table (TCP), else a console table */
 	struct admission_conn *conns;
 	size_t n, cap;
 	struct admission_report reports[REPORT_UIDS];
@@ -57,6 +62,7 @@ const char *admission_why_text(enum admission_why why)
 	case ADM_IDLE_TIMEOUT: return "closed: idle too long";
 	case ADM_REFUSED: return "refused: every connection of the peer is being served";
 	case ADM_NO_DESCRIPTORS: return "evicted: out of file descriptors";
+	case ADM_OVER_ADDRESS: return "evicted: over the per-address limit";
 	case ADM__WHY_COUNT: break;
 	}
 	return "?";
@@ -64,14 +70,53 @@ const char *admission_why_text(enum admission_why why)
 
 struct admission *admission_new(const struct admission_limits *lim)
 {
-	if (!lim || !lim->total || !lim->per_uid || !lim->per_pid || lim->header_ms < 1 ||
-	    lim->idle_ms < 1 || lim->log_ms < 1)
+	if (!lim || !lim->total || lim->header_ms < 1 || lim->idle_ms < 1 || lim->log_ms < 1)
+		return NULL;
+	bool console = lim->per_uid && lim->per_pid && !lim->per_address;
+	bool by_address = lim->per_address && !lim->per_uid && !lim->per_pid;
+	if (!console && !by_address)
 		return NULL;
 	struct admission *a = calloc(1, sizeof *a);
 	if (!a)
 		return NULL;
 	a->lim = *lim;
+	a->by_address = by_address;
 	return a;
+}
+
+void admission_addr_format(const struct admission_addr *addr, char *out, size_t size)
+{
+	char text[INET6_ADDRSTRLEN];
+	if (!addr || (addr->family != AF_INET && addr->family != AF_INET6) ||
+	    !inet_ntop(addr->family, addr->bytes, text, sizeof text))
+		snprintf(text, sizeof text, "?");
+	snprintf(out, size, "%s", text);
+}
+
+static bool addr_eq(const struct admission_addr *x, const struct admission_addr *y)
+{
+	size_t n = x->family == AF_INET ? 4 : 16;
+	return x->family == y->family && memcmp(x->bytes, y->bytes, n) == 0;
+}
+
+/* Who a connection belongs to for the per-peer rule of its table, the
+ * choice of the largest peer and the reports: its uid on the console, its
+ * remote address on TCP. */
+struct peer {
+	uid_t uid;
+	pid_t pid;
+	struct admission_addr addr;
+};
+
+static struct peer peer_of(const struct admission_conn *c)
+{
+	return (struct peer){ c->uid, c->pid, c->addr };
+}
+
+static bool same_owner(const struct admission *a, const struct admission_conn *c,
+		       const struct peer *p)
+{
+	return a->by_address ? addr_eq(&c->addr, &p->addr) : c->uid == p->uid;
 }
 
 void admission_free(struct admission *a)
@@ -129,33 +174,54 @@ unsigned admission_count_pid(const struct admission *a, pid_t pid)
 	return n;
 }
 
-static void note(struct admission *a, uid_t uid, pid_t pid, enum admission_why why)
+unsigned admission_count_address(const struct admission *a, const struct admission_addr *addr)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < a->n; i++)
+		n += counts(&a->conns[i]) && addr_eq(&a->conns[i].addr, addr);
+	return n;
+}
+
+static unsigned count_owner(const struct admission *a, const struct peer *p)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < a->n; i++)
+		n += counts(&a->conns[i]) && same_owner(a, &a->conns[i], p);
+	return n;
+}
+
+static void note(struct admission *a, const struct peer *p, enum admission_why why)
 {
 	struct admission_report *r = NULL;
-	for (size_t i = 0; i < a->n_reports; i++)
-		if (a->reports[i].uid == uid)
-			r = &a->reports[i];
+	for (size_t i = 0; i < a->n_reports; i++) {
+		struct admission_report *x = &a->reports[i];
+		if (a->by_address ? addr_eq(&x->addr, &p->addr) : x->uid == p->uid)
+			r = x;
+	}
 	if (!r && a->n_reports < REPORT_UIDS) {
 		r = &a->reports[a->n_reports++];
 		memset(r, 0, sizeof *r);
-		r->uid = uid;
+		r->uid = p->uid;
+		r->addr = p->addr;
 	}
 	if (!r) {
-		/* More uids than slots: the last slot sums the rest. */
+		/* More peers than slots: the last slot sums the rest. */
 		r = &a->reports[REPORT_UIDS - 1];
 		r->uid = (uid_t)-1;
+		memset(&r->addr, 0, sizeof r->addr);
 	}
-	r->last_pid = pid;
+	r->last_pid = p->pid;
 	r->count[why]++;
 }
 
-enum victim_scope { SCOPE_PID, SCOPE_UID, SCOPE_ANY };
+/* SCOPE_OWNER: the peer's uid (console) or address (TCP). */
+enum victim_scope { SCOPE_PID, SCOPE_OWNER, SCOPE_ANY };
 
 /* The oldest waiting (not served, not closing) connection in scope. For
- * SCOPE_ANY, the oldest waiting one of the uid that holds the most
- * connections; a uid whose connections are all being served is passed over. */
+ * SCOPE_ANY, the oldest waiting one of the uid (address) that holds the most
+ * connections; one whose connections are all being served is passed over. */
 static struct admission_conn *pick_victim(struct admission *a, enum victim_scope scope,
-					  uid_t uid, pid_t pid)
+					  const struct peer *p)
 {
 	struct admission_conn *best = NULL;
 	unsigned best_uid_count = 0;
@@ -163,9 +229,11 @@ static struct admission_conn *pick_victim(struct admission *a, enum victim_scope
 		struct admission_conn *c = &a->conns[i];
 		if (c->closing || c->serving)
 			continue;
-		if ((scope == SCOPE_PID && c->pid != pid) || (scope == SCOPE_UID && c->uid != uid))
+		if ((scope == SCOPE_PID && c->pid != p->pid) ||
+		    (scope == SCOPE_OWNER && !same_owner(a, c, p)))
 			continue;
-		unsigned uc = scope == SCOPE_ANY ? admission_count_uid(a, c->uid) : 0;
+		struct peer owner = peer_of(c);
+		unsigned uc = scope == SCOPE_ANY ? count_owner(a, &owner) : 0;
 		if (!best || uc > best_uid_count ||
 		    (uc == best_uid_count && c->phase_ms < best->phase_ms)) {
 			best = c;
@@ -175,8 +243,9 @@ static struct admission_conn *pick_victim(struct admission *a, enum victim_scope
 	return best;
 }
 
-int admission_admit(struct admission *a, int fd, uid_t uid, pid_t pid, int64_t now_ms,
-		    int *evict, enum admission_why *why, struct err *e)
+/* The rules of admission.h, for a console or an address table. */
+static int admit(struct admission *a, int fd, const struct peer *p, int64_t now_ms,
+		 int *evict, enum admission_why *why, struct err *e)
 {
 	*evict = -1;
 	*why = ADM__WHY_COUNT;
@@ -189,56 +258,98 @@ int admission_admit(struct admission *a, int fd, uid_t uid, pid_t pid, int64_t n
 
 	struct admission_conn *victim = NULL;
 	enum admission_why reason = ADM__WHY_COUNT;
+	enum victim_scope scope = SCOPE_ANY;
 	const char *limit_name = NULL;
 	unsigned limit = 0;
-	if (admission_count_pid(a, pid) >= a->lim.per_pid) {
+	if (!a->by_address && admission_count_pid(a, p->pid) >= a->lim.per_pid) {
 		reason = ADM_OVER_PID;
 		limit_name = "per-process";
 		limit = a->lim.per_pid;
-		victim = pick_victim(a, SCOPE_PID, uid, pid);
-	} else if (admission_count_uid(a, uid) >= a->lim.per_uid) {
+		scope = SCOPE_PID;
+	} else if (!a->by_address && count_owner(a, p) >= a->lim.per_uid) {
 		reason = ADM_OVER_UID;
 		limit_name = "per-uid";
 		limit = a->lim.per_uid;
-		victim = pick_victim(a, SCOPE_UID, uid, pid);
+		scope = SCOPE_OWNER;
+	} else if (a->by_address && count_owner(a, p) >= a->lim.per_address) {
+		reason = ADM_OVER_ADDRESS;
+		limit_name = "per-address";
+		limit = a->lim.per_address;
+		scope = SCOPE_OWNER;
 	} else if (admission_count(a) >= a->lim.total) {
 		reason = ADM_TABLE_FULL;
 		limit_name = "total";
 		limit = a->lim.total;
-		victim = pick_victim(a, SCOPE_ANY, uid, pid);
 	}
+	if (limit_name)
+		victim = pick_victim(a, scope, p);
 	if (limit_name && !victim) {
-		note(a, uid, pid, ADM_REFUSED);
+		note(a, p, ADM_REFUSED);
+		if (a->by_address) {
+			char text[INET6_ADDRSTRLEN];
+			admission_addr_format(&p->addr, text, sizeof text);
+			return err_set(e, ERR_REFUSED,
+				       "connection from %s refused: the %s limit of %u open "
+				       "connections is reached and every one of them is being served",
+				       text, limit_name, limit);
+		}
 		return err_set(e, ERR_REFUSED,
 			       "console connection of uid %u pid %ld refused: the %s limit of %u "
 			       "open connections is reached and every one of them is being served",
-			       (unsigned)uid, (long)pid, limit_name, limit);
+			       (unsigned)p->uid, (long)p->pid, limit_name, limit);
 	}
 
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
-		struct admission_conn *p = realloc(a->conns, cap * sizeof *p);
-		if (!p)
-			return err_set(e, ERR_NOMEM, "out of memory admitting a console connection");
-		a->conns = p;
+		struct admission_conn *grown = realloc(a->conns, cap * sizeof *grown);
+		if (!grown)
+			return err_set(e, ERR_NOMEM, "out of memory admitting a connection");
+		a->conns = grown;
 		a->cap = cap;
 		/* the victim pointed into the old array */
 		if (victim)
-			victim = pick_victim(a, reason == ADM_OVER_PID ? SCOPE_PID
-					     : reason == ADM_OVER_UID ? SCOPE_UID : SCOPE_ANY,
-					     uid, pid);
+			victim = pick_victim(a, scope, p);
 	}
 	if (victim) {
 		victim->closing = true;
-		note(a, victim->uid, victim->pid, reason);
+		struct peer vp = peer_of(victim);
+		note(a, &vp, reason);
 		*evict = victim->fd;
 		*why = reason;
 	}
 	a->conns[a->n++] = (struct admission_conn){
-		.fd = fd, .uid = uid, .pid = pid,
+		.fd = fd, .uid = p->uid, .pid = p->pid, .addr = p->addr,
 		.accepted_ms = now_ms, .phase_ms = now_ms, .last_activity_ms = now_ms,
 	};
 	return 0;
+}
+
+int admission_admit(struct admission *a, int fd, uid_t uid, pid_t pid, int64_t now_ms,
+		    int *evict, enum admission_why *why, struct err *e)
+{
+	*evict = -1;
+	*why = ADM__WHY_COUNT;
+	if (a->by_address)
+		return err_set(e, ERR_INVALID, "a connection of uid %u given to an address table",
+			       (unsigned)uid);
+	struct peer p = { .uid = uid, .pid = pid };
+	return admit(a, fd, &p, now_ms, evict, why, e);
+}
+
+int admission_admit_address(struct admission *a, int fd, const struct admission_addr *addr,
+			    int64_t now_ms, int *evict, enum admission_why *why, struct err *e)
+{
+	*evict = -1;
+	*why = ADM__WHY_COUNT;
+	if (!a->by_address)
+		return err_set(e, ERR_INVALID, "a TCP connection given to a console table");
+	if (addr->family != AF_INET && addr->family != AF_INET6)
+		return err_set(e, ERR_INVALID, "a connection of address family %d: not IPv4 or IPv6",
+			       addr->family);
+	struct peer p = { .addr = *addr };
+	if (p.addr.family == AF_INET)
+		memset(p.addr.bytes + 4, 0, sizeof p.addr.bytes - 4);
+	return admit(a, fd, &p, now_ms, evict, why, e);
 }
 
 void admission_headers_done(struct admission *a, int fd, int64_t now_ms)
@@ -311,7 +422,8 @@ size_t admission_expire(struct admission *a, int64_t now_ms, int *fds,
 		if (now_ms < deadline_of(a, c, &why))
 			continue;
 		c->closing = true;
-		note(a, c->uid, c->pid, why);
+		struct peer p = peer_of(c);
+		note(a, &p, why);
 		fds[n] = c->fd;
 		if (whys)
 			whys[n] = why;
@@ -324,11 +436,13 @@ size_t admission_shed(struct admission *a, int *fds, size_t max)
 {
 	size_t n = 0;
 	while (n < max) {
-		struct admission_conn *c = pick_victim(a, SCOPE_ANY, 0, 0);
+		struct peer none = { 0 };
+		struct admission_conn *c = pick_victim(a, SCOPE_ANY, &none);
 		if (!c)
 			break;
 		c->closing = true;
-		note(a, c->uid, c->pid, ADM_NO_DESCRIPTORS);
+		struct peer p = peer_of(c);
+		note(a, &p, ADM_NO_DESCRIPTORS);
 		fds[n++] = c->fd;
 	}
 	return n;
@@ -365,6 +479,7 @@ size_t admission_take_report(struct admission *a, int64_t now_ms,
 		/* fold the rest into the last one */
 		struct admission_report *last = &out[max - 1];
 		last->uid = (uid_t)-1;
+		memset(&last->addr, 0, sizeof last->addr);
 		last->last_pid = a->reports[i].last_pid;
 		for (int w = 0; w < ADM__WHY_COUNT; w++)
 			last->count[w] += a->reports[i].count[w];

@@ -1,7 +1,8 @@
-/* The HTTP transport (libmicrohttpd) of the console: JSON over HTTP on a
- * Unix socket, driven by the caller's event loop (no threads of its own).
- * The caller of each request is identified by the socket's peer
- * credentials (SO_PEERCRED).
+/* The HTTP transport (libmicrohttpd): JSON over HTTP on the console (a Unix
+ * socket, whose callers are identified by their peer credentials,
+ * SO_PEERCRED) and on TCP addresses, plain or TLS (GnuTLS through
+ * libmicrohttpd), driven by the caller's event loop (no threads of its
+ * own).
  *
  * It knows nothing of who handles a request: it takes a handler. A handler
  * answers at once, or keeps the request for later; the connection is then
@@ -10,9 +11,17 @@
  * comes (http_pending_answer).
  *
  * Connections are accepted here, not by libmicrohttpd, and weighed by
- * api/admission.h (limits per peer uid and process, header and idle
- * deadlines), so that no client can lock operators out of the console. A
- * kept (suspended) request counts as being served: never evicted. */
+ * api/admission.h (console: limits per peer uid and process; TCP: per
+ * remote address; both: in all, header and idle deadlines), one table per
+ * listener, so that no client can lock operators out. A kept (suspended)
+ * request counts as being served: never evicted.
+ *
+ * Limits: a body over 64 KiB is refused with 413, a request line and
+ * headers over 16 KiB with 431 (RFC 6585), both as JSON errors; replies,
+ * the transport's own refusals (413, 431, 503) included, carry X-Request-Id.
+ * Not so libmicrohttpd's own answers to requests it cannot parse (400, and
+ * on the console 431 for a head past its 64 KiB of memory), nor a TLS
+ * connection refused at accept, which is closed before its handshake. */
 #ifndef ROUTECTL_HTTP_H
 #define ROUTECTL_HTTP_H
 

@@ -1,6 +1,7 @@
 /* routectld: the process of one site. Start-up, signals (signalfd), and one
- * event loop where the console's HTTP listener, the BIRD worker's eventfd
- * and the timers (systemd watchdog) register.
+ * event loop where the HTTP listeners (the console, and one per api/listen
+ * address of the config), the BIRD worker's eventfd and the timers (systemd
+ * watchdog) register.
  *
  * The loop never waits on BIRD or on a client: reads (status, healthz,
  * readyz) are answered from the worker's published view, also while a
@@ -18,15 +19,16 @@ struct http_server;
 
 struct daemon {
 	struct worker *worker;
-	struct http_server *http;
+	struct http_server **http;    /* [0] the console, then api/listen in config order */
+	size_t n_http;
 	char *site;
 	char *console_socket;
 	int signal_fd;
 	int stop;
 };
 
-/* Loads config, policy, template and state (site_open), binds the console,
- * starts the BIRD worker. Errors that make starting pointless (bad config,
+/* Loads config, policy, template and state (site_open), binds the console
+ * and the api/listen addresses, starts the BIRD worker. Errors that make starting pointless (bad config,
  * cannot bind) are returned; a state file that does not load is not an
  * error: the daemon starts in safe mode. */
 int daemon_init(struct daemon *d, const char *conf_path, struct err *e);

@@ -1,10 +1,12 @@
-/* Unit tests of the console's admission rules (routectl/api/admission.c):
- * caps per process, per uid and in all; who is evicted; deadlines that stop
- * slowloris and idle connections; connections being served are never
- * touched; one log report per uid per interval. */
+/* Unit tests of the admission rules (routectl/api/admission.c): on the
+ * console, caps per process, per uid and in all; on TCP, caps per remote
+ * address and in all; who is evicted; deadlines that stop slowloris and idle
+ * connections; connections being served are never touched; one log report
+ * per uid (address) per interval. */
 #include "api/admission.h"
 #include "common/err.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -327,6 +329,193 @@ START_TEST(shed_when_out_of_descriptors)
 }
 END_TEST
 
+
+/* ---- address tables (TCP listeners) ---- */
+
+static const struct admission_limits small_tcp = {
+	.total = 8, .per_address = 3, .header_ms = 5000, .idle_ms = 10000, .log_ms = 10000,
+};
+
+static struct admission_addr addr_of(const char *text)
+{
+	struct admission_addr a = { 0 };
+	a.family = strchr(text, ':') ? AF_INET6 : AF_INET;
+	ck_assert_int_eq(inet_pton(a.family, text, a.bytes), 1);
+	return a;
+}
+
+static int admit_addr_quiet(struct admission *a, const char *text, int64_t now)
+{
+	int fd = next_fd++, ev;
+	enum admission_why why;
+	struct err e;
+	struct admission_addr ad = addr_of(text);
+	ck_assert_int_eq(admission_admit_address(a, fd, &ad, now, &ev, &why, &e), 0);
+	ck_assert_int_eq(ev, -1);
+	return fd;
+}
+
+static int admit_addr_evicting(struct admission *a, const char *text, int64_t now,
+			       enum admission_why want, int *newfd)
+{
+	int fd = next_fd++, ev;
+	enum admission_why why;
+	struct err e;
+	struct admission_addr ad = addr_of(text);
+	ck_assert_int_eq(admission_admit_address(a, fd, &ad, now, &ev, &why, &e), 0);
+	ck_assert_int_ne(ev, -1);
+	ck_assert_int_eq(why, want);
+	if (newfd)
+		*newfd = fd;
+	return ev;
+}
+
+START_TEST(table_kinds_do_not_mix)
+{
+	struct admission_limits both = small_tcp;
+	both.per_uid = 4;
+	both.per_pid = 3;
+	ck_assert_ptr_null(admission_new(&both));
+	struct admission_limits none = small_tcp;
+	none.per_address = 0;
+	ck_assert_ptr_null(admission_new(&none));
+
+	struct admission *tcp = admission_new(&small_tcp);
+	struct admission *con = admission_new(&small);
+	ck_assert_ptr_nonnull(tcp);
+	ck_assert_ptr_nonnull(con);
+	int ev;
+	enum admission_why why;
+	struct err e;
+	struct admission_addr ad = addr_of("127.0.0.1");
+	ck_assert_int_eq(admission_admit(tcp, 5, 1000, 50, 0, &ev, &why, &e), -ERR_INVALID);
+	ck_assert_int_eq(admission_admit_address(con, 5, &ad, 0, &ev, &why, &e), -ERR_INVALID);
+	struct admission_addr unix_family = { .family = AF_UNIX };
+	ck_assert_int_eq(admission_admit_address(tcp, 5, &unix_family, 0, &ev, &why, &e),
+			 -ERR_INVALID);
+	ck_assert_uint_eq(admission_count(tcp), 0);
+	ck_assert_uint_eq(admission_count(con), 0);
+	admission_free(tcp);
+	admission_free(con);
+}
+END_TEST
+
+START_TEST(address_flood_evicts_its_own_oldest)
+{
+	struct admission *a = admission_new(&small_tcp);
+	int other = admit_addr_quiet(a, "::1", 0);          /* older than the whole flood */
+	int first = admit_addr_quiet(a, "127.0.0.1", 1);
+	int second = admit_addr_quiet(a, "127.0.0.1", 2);
+	admit_addr_quiet(a, "127.0.0.1", 3);
+	struct admission_addr lo = addr_of("127.0.0.1"), lo6 = addr_of("::1");
+	ck_assert_uint_eq(admission_count_address(a, &lo), 3);
+	ck_assert_uint_eq(admission_count_address(a, &lo6), 1);
+	/* the fourth from 127.0.0.1 pushes out that address's oldest */
+	int newfd;
+	ck_assert_int_eq(admit_addr_evicting(a, "127.0.0.1", 4, ADM_OVER_ADDRESS, &newfd),
+			 first);
+	ck_assert(admission_find(a, first)->closing);
+	ck_assert(!admission_find(a, other)->closing);
+	ck_assert_uint_eq(admission_count_address(a, &lo), 3);
+	/* the next one, the then oldest: one being served is passed over */
+	admission_serving(a, second, 5);
+	int third = next_fd - 2;
+	ck_assert_int_eq(admit_addr_evicting(a, "127.0.0.1", 6, ADM_OVER_ADDRESS, NULL), third);
+	/* another address on the same host part is its own peer */
+	admit_addr_quiet(a, "127.0.0.2", 7);
+	ck_assert_uint_eq(admission_count(a), 5);
+	ck_assert_int_eq(admission_find(a, newfd)->addr.family, AF_INET);
+	admission_free(a);
+}
+END_TEST
+
+START_TEST(full_address_table_evicts_from_the_largest_address)
+{
+	struct admission *a = admission_new(&small_tcp);
+	int old1 = admit_addr_quiet(a, "192.0.2.1", 0);
+	admit_addr_quiet(a, "192.0.2.1", 1);
+	int old2 = admit_addr_quiet(a, "2001:db8::2", 2);
+	admit_addr_quiet(a, "2001:db8::2", 3);
+	admit_addr_quiet(a, "2001:db8::2", 4);
+	admit_addr_quiet(a, "192.0.2.3", 5);
+	admit_addr_quiet(a, "192.0.2.3", 6);
+	admit_addr_quiet(a, "192.0.2.4", 7);
+	ck_assert_uint_eq(admission_count(a), 8);
+	/* a newcomer from an address with no connection gets in, at the cost
+	 * of the oldest connection of the address holding the most */
+	int newfd;
+	ck_assert_int_eq(admit_addr_evicting(a, "198.51.100.9", 8, ADM_TABLE_FULL, &newfd),
+			 old2);
+	ck_assert(!admission_find(a, old1)->closing);
+	ck_assert_ptr_nonnull(admission_find(a, newfd));
+	ck_assert_uint_eq(admission_count(a), 8);
+	admission_free(a);
+}
+END_TEST
+
+START_TEST(address_refused_when_all_its_connections_are_served)
+{
+	struct admission *a = admission_new(&small_tcp);
+	for (int i = 0; i < 3; i++)
+		admission_serving(a, admit_addr_quiet(a, "2001:db8::7", i), i);
+	int ev;
+	enum admission_why why;
+	struct err e;
+	struct admission_addr ad = addr_of("2001:db8::7");
+	ck_assert_int_eq(admission_admit_address(a, 99, &ad, 10, &ev, &why, &e), -ERR_REFUSED);
+	ck_assert_int_eq(ev, -1);
+	ck_assert_msg(strstr(e.msg, "2001:db8::7") && strstr(e.msg, "per-address limit of 3"),
+		      "%s", e.msg);
+	ck_assert_ptr_null(admission_find(a, 99));
+	/* other addresses still get in */
+	admit_addr_quiet(a, "2001:db8::8", 11);
+	admission_free(a);
+}
+END_TEST
+
+START_TEST(address_deadlines_and_reports)
+{
+	struct admission *a = admission_new(&small_tcp);
+	int slow = admit_addr_quiet(a, "10.0.0.1", 0);
+	for (int i = 0; i < 3; i++)
+		admit_addr_quiet(a, "10.0.0.2", 1 + i);
+	admit_addr_evicting(a, "10.0.0.2", 4, ADM_OVER_ADDRESS, NULL);
+	admit_addr_evicting(a, "10.0.0.2", 5, ADM_OVER_ADDRESS, NULL);
+	/* the slowloris of 10.0.0.1 is closed at the header deadline */
+	int fds[8];
+	enum admission_why whys[8];
+	size_t n = admission_expire(a, 5000, fds, whys, 8);
+	ck_assert_uint_ge(n, 1);
+	ck_assert_int_eq(fds[0], slow);
+	ck_assert_int_eq(whys[0], ADM_HEADER_TIMEOUT);
+	/* one report per address */
+	struct admission_report r[4];
+	ck_assert_uint_eq(admission_take_report(a, 5000, r, 4), 2);
+	char t0[INET6_ADDRSTRLEN], t1[INET6_ADDRSTRLEN];
+	admission_addr_format(&r[0].addr, t0, sizeof t0);
+	admission_addr_format(&r[1].addr, t1, sizeof t1);
+	const struct admission_report *r1 = strcmp(t0, "10.0.0.1") == 0 ? &r[0] : &r[1];
+	const struct admission_report *r2 = r1 == &r[0] ? &r[1] : &r[0];
+	ck_assert_str_eq(r1 == &r[0] ? t0 : t1, "10.0.0.1");
+	ck_assert_str_eq(r2 == &r[0] ? t0 : t1, "10.0.0.2");
+	ck_assert_uint_eq(r1->count[ADM_HEADER_TIMEOUT], 1);
+	ck_assert_uint_eq(r2->count[ADM_OVER_ADDRESS], 2);
+	admission_free(a);
+}
+END_TEST
+
+START_TEST(address_format)
+{
+	char t[INET6_ADDRSTRLEN];
+	struct admission_addr v6 = addr_of("2001:db8::1");
+	admission_addr_format(&v6, t, sizeof t);
+	ck_assert_str_eq(t, "2001:db8::1");
+	struct admission_addr none = { 0 };
+	admission_addr_format(&none, t, sizeof t);
+	ck_assert_str_eq(t, "?");
+}
+END_TEST
+
 static Suite *admission_suite(void)
 {
 	Suite *s = suite_create("admission");
@@ -347,6 +536,15 @@ static Suite *admission_suite(void)
 	tcase_add_test(t, report_folds_uids_beyond_max);
 	tcase_add_test(t, shed_when_out_of_descriptors);
 	suite_add_tcase(s, t);
+	TCase *tcp = tcase_create("address");
+	tcase_add_checked_fixture(tcp, setup, NULL);
+	tcase_add_test(tcp, table_kinds_do_not_mix);
+	tcase_add_test(tcp, address_flood_evicts_its_own_oldest);
+	tcase_add_test(tcp, full_address_table_evicts_from_the_largest_address);
+	tcase_add_test(tcp, address_refused_when_all_its_connections_are_served);
+	tcase_add_test(tcp, address_deadlines_and_reports);
+	tcase_add_test(tcp, address_format);
+	suite_add_tcase(s, tcp);
 	return s;
 }
 
