@@ -648,6 +648,7 @@ struct op {
 	char path_service[64];
 	struct command_job *job;
 	json_t *root;                        /* the parsed body; job strings point in */
+	json_t *claimed;                     /* a refused body as sent, for its record */
 	struct adopt_assumption *assume;
 	const char *one_service;
 	int status;                          /* the answer once known */
@@ -665,6 +666,7 @@ static void op_free(struct op *o)
 	}
 	free(o->assume);
 	json_decref(o->root);
+	json_decref(o->claimed);
 	free(o->body);
 	free(o);
 }
@@ -707,12 +709,30 @@ static const char *action_name(enum route_kind k)
 	}
 }
 
+/* What a refused body asked for, as far as it can be read: its "services"
+ * (the names that are strings) or "service", else the path's service. */
+static json_t *claimed_services(const struct op *o)
+{
+	json_t *a = json_array();
+	json_t *list = json_object_get(o->claimed, "services"), *v;
+	size_t i;
+	json_array_foreach(list, i, v)
+		if (json_is_string(v))
+			json_array_append(a, v);
+	json_t *one = json_object_get(o->claimed, "service");
+	if (json_is_string(one))
+		json_array_append(a, one);
+	if (o->path_service[0])
+		json_array_append_new(a, json_string(o->path_service));
+	return a;
+}
+
 /* The services a write names: the request's list, null for "all". */
 static json_t *requested_services(const struct op *o)
 {
 	const struct command_job *j = o->job;
-	if (!j)
-		return o->path_service[0] ? json_pack("[s]", o->path_service) : json_null();
+	if (!j || (o->claimed && !o->root))
+		return claimed_services(o);
 	json_t *a = json_array();
 	if (j->kind == COMMAND_JOB_ADOPT) {
 		for (size_t i = 0; i < j->adopt.n_assumptions; i++)
@@ -745,6 +765,12 @@ static json_t *audit_record(const struct op *o, const char *phase, const char *r
 		site = j->req.site;
 		reason = j->req.reason;
 		dry_run = j->req.dry_run;
+	}
+	if (!site && !reason && o->claimed) {
+		/* refused before the body was read: what it says, unchecked */
+		site = json_string_value(json_object_get(o->claimed, "site"));
+		reason = json_string_value(json_object_get(o->claimed, "reason"));
+		dry_run = json_is_true(json_object_get(o->claimed, "dry_run"));
 	}
 	const char *actor = j && j->who.actor[0] ? j->who.actor : o->who.name;
 	char anon[64];
@@ -975,9 +1001,10 @@ static int read_on_behalf(const struct http_request *rq, char *out, size_t size,
 		if (*p < 0x20 || *p == 0x7f)
 			return err_set(e, ERR_INVALID,
 				       "header X-Actor has a control character (0x%02x)", *p);
-	if (!json_stringn(v, n)) {
+	json_t *probe = json_stringn(v, n);
+	if (!probe)
 		return err_set(e, ERR_INVALID, "header X-Actor is not valid UTF-8");
-	}
+	json_decref(probe);
 	memcpy(out, v, n + 1);
 	return 0;
 }
@@ -1067,22 +1094,29 @@ static void make_caller(const struct op *o, const struct http_request *rq, struc
 		 o->transport, h, for_, o->on_behalf_of);
 }
 
+/* The message of a 401. */
+static const char *unauthorized_text(enum auth_fail f)
+{
+	return f == AUTH_MISSING     ? "a bearer token is required (Authorization: Bearer ...)"
+	       : f == AUTH_MALFORMED ? "the Authorization header is not 'Bearer <token>'"
+				     : "the bearer token is not valid";
+}
+
 static int handle_write(struct op *o, const struct http_request *rq, struct http_reply *out)
 {
 	struct commands *c = o->c;
-	struct err e;
+	struct err e, obo_err;
 	err_clear(&e);
+	/* Read first, so that a refusal below records whom it claimed to be
+	 * for and what it asked. */
+	int obo_rc = read_on_behalf(rq, o->on_behalf_of, sizeof o->on_behalf_of, &obo_err);
+	if (rq->body && rq->body_len)
+		o->claimed = json_loadb(rq->body, rq->body_len, 0, NULL);
 	if (o->who.role == ROLE_NONE) {
 		if (c->d.metrics)
 			metrics_auth_failure(c->d.metrics, auth_fail_name(o->who.fail));
-		err_set(&e, ERR_REFUSED, "%s", "");
-		return refuse_write(o, 401, "unauthorized", NULL,
-				    o->who.fail == AUTH_MISSING
-					    ? "a bearer token is required (Authorization: Bearer ...)"
-				    : o->who.fail == AUTH_MALFORMED
-					    ? "the Authorization header is not 'Bearer <token>'"
-					    : "the bearer token is not valid",
-				    0, out);
+		return refuse_write(o, 401, "unauthorized", NULL, unauthorized_text(o->who.fail), 0,
+				    out);
 	}
 	if (o->who.role < o->route->role) {
 		if (c->d.metrics)
@@ -1093,8 +1127,8 @@ static int handle_write(struct op *o, const struct http_request *rq, struct http
 			 role_name(o->who.role));
 		return refuse_write(o, 403, "forbidden", NULL, msg, 0, out);
 	}
-	if (read_on_behalf(rq, o->on_behalf_of, sizeof o->on_behalf_of, &e) < 0)
-		return refuse_err(o, &e, out);
+	if (obo_rc < 0)
+		return refuse_err(o, &obo_err, out);
 	if (!json_content_type(rq)) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "Content-Type %.200s is not taken; send application/json",
@@ -1381,10 +1415,7 @@ int commands_handle(struct commands *c, const struct http_request *rq,
 		if (c->d.metrics)
 			metrics_auth_failure(c->d.metrics, auth_fail_name(o->who.fail));
 		o->status = 401;
-		o->body = error_body("unauthorized", o->who.fail == AUTH_MISSING
-							     ? "a bearer token is required "
-							       "(Authorization: Bearer ...)"
-							     : "the bearer token is not valid");
+		o->body = error_body("unauthorized", unauthorized_text(o->who.fail));
 		return op_answer_now(o, out, 0);
 	}
 	if (!open && o->who.role < r->role) {

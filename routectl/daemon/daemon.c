@@ -1,8 +1,12 @@
 /* routectld: start-up, signals and the event loop. */
 #include "daemon/daemon.h"
 
+#include "api/audit.h"
+#include "api/auth.h"
 #include "api/commands.h"
 #include "api/http.h"
+#include "api/idempotency.h"
+#include "api/metrics.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "conf/conf.h"
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef HAVE_LIBSYSTEMD
@@ -29,76 +34,69 @@
 #define STOP_FLUSH_MS 1000
 
 /* The command layer's continuation: the answer of a kept request. */
-static void send_later(void *ctx, int status, char *body)
+static void send_later(void *ctx, struct http_reply *r)
 {
-	struct http_reply r = { .status = status, .body = body };
-	http_pending_answer(ctx, &r);
+	http_pending_answer(ctx, r);
 }
 
-/* The caller as the command layer knows it: on the console its uid (the
- * user name is looked up off the event loop, see caller_resolve_name). */
-static void caller_of(const struct http_request *rq, struct caller *who)
-{
-	memset(who, 0, sizeof *who);
-	if (rq->transport == HTTP_CONSOLE && rq->has_cred) {
-		who->has_uid = 1;
-		who->uid = rq->uid;
-		snprintf(who->actor, sizeof who->actor, "uid %u via console", (unsigned)rq->uid);
-	} else {
-		snprintf(who->actor, sizeof who->actor, "%s via %s", rq->remote,
-			 http_transport_name(rq->transport));
-	}
-}
-
-/* Over TCP no request carries a checked identity (bearer tokens are not
- * read yet), so only the unauthenticated probes are served there:
- * /healthz and /readyz. Everything else is refused, as the config's
- * api/token-file says of a daemon without tokens. */
-static int tcp_refusal(const struct http_request *rq, struct http_reply *out)
-{
-	if (strcmp(rq->method, "GET") == 0 &&
-	    (strcmp(rq->path, "/healthz") == 0 || strcmp(rq->path, "/readyz") == 0))
-		return 0;
-	char msg[400];
-	json_t *j;
-	if (rq->metrics_only) {
-		snprintf(msg, sizeof msg, "%.200s: this address serves /metrics, /healthz and "
-			 "/readyz only", rq->path);
-		out->status = 404;
-		j = json_pack("{s:{s:s,s:s}}", "error", "code", "notfound", "message", msg);
-	} else {
-		snprintf(msg, sizeof msg, "%.200s over %s needs a bearer token, and this routectld "
-			 "checks none: use the console", rq->path,
-			 http_transport_name(rq->transport));
-		out->status = 401;
-		j = json_pack("{s:{s:s,s:s}}", "error", "code", "unauthorized", "message", msg);
-	}
-	out->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	return 1;
-}
-
-/* The HTTP transport's handler: the command layer over the worker. */
+/* The HTTP transport's handler: the command layer. */
 static int on_request(void *arg, const struct http_request *rq, struct http_pending *later,
 		      struct http_reply *out)
 {
 	struct daemon *d = arg;
-	if (rq->transport != HTTP_CONSOLE && tcp_refusal(rq, out))
-		return 1;
-	struct caller who;
-	caller_of(rq, &who);
-	struct command_backend b;
-	worker_backend(d->worker, &b);
 	struct command_reply_to to = { send_later, later };
-	int status = 500;
-	char *body = NULL;
-	int done = commands_handle(&b, &who, rq->method, rq->path, rq->body, rq->body_len, &to,
-				   &status, &body);
-	if (done) {
-		out->status = status;
-		out->body = body;
+	return commands_handle(d->commands, rq, &to, out);
+}
+
+/* The API's parts besides the transport: tokens, the audit log and the
+ * idempotency store, metrics, and the command layer over the worker. A
+ * token file or group that does not load, or an audit log that does not
+ * open, does not stop routectld (the console and reads keep working, so
+ * that operators can see and fix it): TCP requests are then refused with
+ * 401, and writes with 503 and the reason. */
+static int start_api(struct daemon *d, const struct conf *c, struct err *e)
+{
+	struct err ae;
+	d->token_file = c->token_file ? strdup(c->token_file) : NULL;
+	d->admin_group = c->console_admin_group ? strdup(c->console_admin_group) : NULL;
+	d->auth = auth_new(c->token_file, c->console_admin_group, &ae);
+	if (!d->auth) {
+		log_error("api: %s; over TCP every request is refused (401) until it loads "
+			  "(kill -HUP routectld)", ae.msg);
+		d->auth = auth_new(NULL, c->console_admin_group, &ae);
+		if (!d->auth)
+			d->auth = auth_new(NULL, NULL, &ae);
+		if (!d->auth)
+			return err_set(e, ae.code, "%s", ae.msg);
 	}
-	return done;
+	d->metrics = metrics_new();
+	if (!d->metrics)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	char idem_path[4096], audit_err[ERR_MSG_MAX] = "", idem_err[ERR_MSG_MAX] = "";
+	snprintf(idem_path, sizeof idem_path, "%s/idempotency.jsonl", c->state_dir);
+	/* The store is read (and compacted by rename) before the audit writer
+	 * opens the same file for appending. */
+	d->idem = idem_open(idem_path, time(NULL), &ae);
+	if (!d->idem) {
+		snprintf(idem_err, sizeof idem_err, "the idempotency store cannot be opened: %s",
+			 ae.msg);
+		log_error("api: %s; writes with an Idempotency-Key are refused (503)", idem_err);
+	}
+	d->audit = audit_open(c->audit_log, d->idem ? idem_path : NULL, &ae);
+	if (!d->audit) {
+		snprintf(audit_err, sizeof audit_err, "the audit log cannot be opened: %s", ae.msg);
+		log_error("api: %s; every write is refused (503) until it opens", audit_err);
+	}
+	struct commands_deps deps = {
+		.auth = d->auth, .audit = d->audit, .idem = d->idem, .metrics = d->metrics,
+		.write_rate_per_min = c->write_rate_per_min, .write_burst = c->write_burst,
+	};
+	worker_backend(d->worker, &deps.backend);
+	d->commands = commands_new(&deps);
+	if (!d->commands)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	commands_set_audit(d->commands, d->audit, d->idem, audit_err, idem_err);
+	return 0;
 }
 
 /* Starts the console, then one server per api/listen entry; logs one line
@@ -171,17 +169,43 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 		return err_set(e, ERR_IO, "signalfd: %s", strerror(errno));
 	}
 
-	rc = start_listeners(d, s.conf, e);
+	/* The listeners are bound before the worker starts (a second
+	 * routectld on the same console stops here, before touching BIRD);
+	 * they serve nothing until the loop runs, by when the command layer
+	 * is in place. */
+	struct conf *conf = s.conf;
+	rc = start_listeners(d, conf, e);
 	if (rc < 0) {
 		site_close(&s);
 		return rc;
 	}
+	/* start_api needs the worker (the backend) and the config, which
+	 * worker_start takes over: keep what start_api reads first. */
+	struct conf api_conf = {
+		.token_file = conf->token_file, .console_admin_group = conf->console_admin_group,
+		.state_dir = conf->state_dir, .audit_log = conf->audit_log,
+		.write_rate_per_min = conf->write_rate_per_min, .write_burst = conf->write_burst,
+	};
+	char *keep[4] = {
+		conf->token_file ? strdup(conf->token_file) : NULL,
+		conf->console_admin_group ? strdup(conf->console_admin_group) : NULL,
+		strdup(conf->state_dir), strdup(conf->audit_log),
+	};
+	api_conf.token_file = keep[0];
+	api_conf.console_admin_group = keep[1];
+	api_conf.state_dir = keep[2];
+	api_conf.audit_log = keep[3];
 	d->worker = worker_start(&s, e);
 	if (!d->worker) {
 		site_close(&s);
+		for (int i = 0; i < 4; i++)
+			free(keep[i]);
 		return -(int)e->code;
 	}
-	return 0;
+	rc = keep[2] && keep[3] ? start_api(d, &api_conf, e) : err_set(e, ERR_NOMEM, "out of memory");
+	for (int i = 0; i < 4; i++)
+		free(keep[i]);
+	return rc;
 }
 
 void daemon_free(struct daemon *d)
@@ -195,6 +219,8 @@ void daemon_free(struct daemon *d)
 	int64_t until = now_ms() + STOP_FLUSH_MS;
 	while (now_ms() < until) {
 		size_t pending = 0;
+		if (d->audit)
+			audit_collect(d->audit);
 		for (size_t i = 0; i < d->n_http; i++) {
 			http_server_run(d->http[i]);
 			pending += http_server_pending(d->http[i]);
@@ -203,17 +229,40 @@ void daemon_free(struct daemon *d)
 			break;
 		poll(NULL, 0, 5);
 	}
+	/* The audit writer's last callbacks answer kept requests: before the
+	 * listeners go. */
+	if (d->audit)
+		audit_close(d->audit);
+	d->audit = NULL;
 	for (size_t i = 0; i < d->n_http; i++) {
 		http_server_run(d->http[i]);
 		http_server_stop(d->http[i]);
 	}
 	free(d->http);
 	worker_free(d->worker);
+	commands_free(d->commands);
+	idem_free(d->idem);
+	metrics_free(d->metrics);
+	auth_free(d->auth);
+	free(d->token_file);
+	free(d->admin_group);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	free(d->site);
 	free(d->console_socket);
 	memset(d, 0, sizeof *d);
+}
+
+/* SIGHUP: the token file and the group are read again (the old ones stay
+ * in force when they do not load), and the audit log is opened again by
+ * name (logrotate moved it). The paths are those routectld started with. */
+static void reload_api(struct daemon *d)
+{
+	struct err e;
+	if (auth_reload(d->auth, d->token_file, d->admin_group, &e) < 0)
+		log_error("api: %s; the tokens loaded before stay in force", e.msg);
+	if (d->audit && audit_reopen(d->audit, &e) < 0)
+		log_error("api: %s; the audit log stays where it was", e.msg);
 }
 
 static void handle_signals(struct daemon *d)
@@ -223,6 +272,7 @@ static void handle_signals(struct daemon *d)
 		if (si.ssi_signo == SIGHUP) {
 			log_info("SIGHUP: reloading");
 			worker_reload(d->worker);
+			reload_api(d);
 		} else {
 			log_info("signal %u: stopping", si.ssi_signo);
 			d->stop = 1;
@@ -239,8 +289,10 @@ int daemon_run(struct daemon *d)
 	int64_t next_watchdog_ms = 0;
 #endif
 	log_info("routectld for site %s: console %s", d->site, d->console_socket);
-	/* the signalfd, the worker's eventfd, then one per listener */
-	struct pollfd *pfd = calloc(2 + d->n_http, sizeof *pfd);
+	/* the signalfd, the worker's eventfd, the audit writer's, then one per
+	 * listener */
+	enum { FIXED = 3 };
+	struct pollfd *pfd = calloc(FIXED + d->n_http, sizeof *pfd);
 	if (!pfd) {
 		log_error("out of memory");
 		return 1;
@@ -260,16 +312,18 @@ int daemon_run(struct daemon *d)
 #endif
 		pfd[0] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = worker_done_fd(d->worker), .events = POLLIN };
+		pfd[2] = (struct pollfd){ .fd = d->audit ? audit_done_fd(d->audit) : -1,
+					  .events = POLLIN };
 		for (size_t i = 0; i < d->n_http; i++) {
 			int http_ms = http_server_timeout_ms(d->http[i]);
 			if (http_ms >= 0 && http_ms < timeout)
 				timeout = http_ms;
-			pfd[2 + i] = (struct pollfd){ .fd = http_server_fd(d->http[i]),
-						      .events = POLLIN };
+			pfd[FIXED + i] = (struct pollfd){ .fd = http_server_fd(d->http[i]),
+							  .events = POLLIN };
 		}
 		if (timeout < 0)
 			timeout = 0;
-		int n = poll(pfd, 2 + d->n_http, (int)timeout);
+		int n = poll(pfd, FIXED + d->n_http, (int)timeout);
 		if (n < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			free(pfd);
@@ -278,7 +332,9 @@ int daemon_run(struct daemon *d)
 		if (n > 0 && pfd[0].revents)
 			handle_signals(d);
 		if (n > 0 && pfd[1].revents)
-			worker_collect(d->worker);   /* resumes the kept requests */
+			worker_collect(d->worker);   /* back from BIRD: audits the outcomes */
+		if (n > 0 && pfd[2].revents)
+			audit_collect(d->audit);     /* on disk: hands over or answers */
 		/* Every server runs each time: its timeouts are due, or its
 		 * kept requests may have been answered just now. */
 		for (size_t i = 0; i < d->n_http; i++)

@@ -16,9 +16,21 @@
 
 struct worker;
 struct http_server;
+struct auth;
+struct audit;
+struct idem;
+struct metrics;
+struct commands;
 
 struct daemon {
 	struct worker *worker;
+	struct commands *commands;    /* the API's command layer (api/commands.h) */
+	struct auth *auth;
+	struct audit *audit;          /* NULL when the audit log did not open */
+	struct idem *idem;            /* NULL when the idempotency store did not open */
+	struct metrics *metrics;
+	char *token_file;             /* as started: re-read on SIGHUP */
+	char *admin_group;
 	struct http_server **http;    /* [0] the console, then api/listen in config order */
 	size_t n_http;
 	char *site;
