@@ -13,7 +13,6 @@
 #include "store/store.h"
 
 #include <jansson.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -624,8 +623,9 @@ static unsigned take_write(struct commands *c, const char *who)
 		b->tokens -= 1.0;
 		return 0;
 	}
-	double wait_s = (1.0 - b->tokens) / (rate * 1000.0);
-	return (unsigned)ceil(wait_s) ? (unsigned)ceil(wait_s) : 1;
+	/* whole seconds, rounded up: Retry-After counts seconds */
+	int64_t wait_ms = (int64_t)((1.0 - b->tokens) / rate) + 1;
+	return (unsigned)((wait_ms + 999) / 1000);
 }
 
 /* One request on its way: what its audit records and its answer need,
@@ -653,6 +653,7 @@ struct op {
 	const char *one_service;
 	int status;                          /* the answer once known */
 	char *body;
+	const char *www_authenticate;        /* a 401's challenge */
 };
 
 static void op_free(struct op *o)
@@ -682,7 +683,8 @@ static void op_send(struct op *o, unsigned retry_after_s)
 {
 	count(o->c, o->route, o->method, o->status);
 	struct http_reply r = { .status = o->status, .body = o->body,
-				.retry_after_s = retry_after_s };
+				.retry_after_s = retry_after_s,
+				.www_authenticate = o->www_authenticate };
 	o->body = NULL;
 	o->to.send(o->to.ctx, &r);
 	op_free(o);
@@ -693,7 +695,8 @@ static int op_answer_now(struct op *o, struct http_reply *out, unsigned retry_af
 {
 	count(o->c, o->route, o->method, o->status);
 	*out = (struct http_reply){ .status = o->status, .body = o->body,
-				    .retry_after_s = retry_after_s };
+				    .retry_after_s = retry_after_s,
+				    .www_authenticate = o->www_authenticate };
 	o->body = NULL;
 	op_free(o);
 	return 1;
@@ -1094,6 +1097,13 @@ static void make_caller(const struct op *o, const struct http_request *rq, struc
 		 o->transport, h, for_, o->on_behalf_of);
 }
 
+/* The challenge of a 401 (RFC 6750, section 3). */
+static const char *bearer_challenge(enum auth_fail f)
+{
+	return f == AUTH_MISSING ? "Bearer realm=\"routectld\""
+				 : "Bearer realm=\"routectld\", error=\"invalid_token\"";
+}
+
 /* The message of a 401. */
 static const char *unauthorized_text(enum auth_fail f)
 {
@@ -1115,6 +1125,7 @@ static int handle_write(struct op *o, const struct http_request *rq, struct http
 	if (o->who.role == ROLE_NONE) {
 		if (c->d.metrics)
 			metrics_auth_failure(c->d.metrics, auth_fail_name(o->who.fail));
+		o->www_authenticate = bearer_challenge(o->who.fail);
 		return refuse_write(o, 401, "unauthorized", NULL, unauthorized_text(o->who.fail), 0,
 				    out);
 	}
@@ -1416,6 +1427,7 @@ int commands_handle(struct commands *c, const struct http_request *rq,
 			metrics_auth_failure(c->d.metrics, auth_fail_name(o->who.fail));
 		o->status = 401;
 		o->body = error_body("unauthorized", unauthorized_text(o->who.fail));
+		o->www_authenticate = bearer_challenge(o->who.fail);
 		return op_answer_now(o, out, 0);
 	}
 	if (!open && o->who.role < r->role) {

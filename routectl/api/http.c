@@ -353,6 +353,9 @@ static enum MHD_Result queue_reply(struct MHD_Connection *conn, const char *requ
 				r->content_type ? r->content_type : "application/json");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Request-Id", request_id);
+	if (r->www_authenticate)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					r->www_authenticate);
 	if (r->retry_after_s > 0) {
 		char v[16];
 		snprintf(v, sizeof v, "%u", r->retry_after_s);
@@ -831,7 +834,7 @@ static enum MHD_Result begin_request(struct MHD_Connection *conn, void **con_cls
 		char msg[160];
 		snprintf(msg, sizeof msg, "request line and headers larger than %u bytes",
 			 HEAD_MAX);
-		struct http_reply r = { 431, error_body("invalid", msg), NULL, 0 };
+		struct http_reply r = { .status = 431, .body = error_body("invalid", msg) };
 		rq->handed = 1;
 		return queue_reply(conn, rq->id, &r);
 	}
@@ -874,7 +877,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (rq->too_large) {
 		char msg[160];
 		snprintf(msg, sizeof msg, "request body larger than %u bytes", BODY_MAX);
-		struct http_reply r = { 413, error_body("invalid", msg), NULL, 0 };
+		struct http_reply r = { .status = 413, .body = error_body("invalid", msg) };
 		return queue_reply(conn, rq->id, &r);
 	}
 	if (MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, rq) < 0 ||
@@ -907,7 +910,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!later)
 		return MHD_NO;
 	*later = (struct http_pending){ s, conn, rq };
-	struct http_reply out = { 500, NULL, NULL, 0 };
+	struct http_reply out = { .status = 500 };
 	if (s->handler(s->handler_arg, &hr, later, &out)) {
 		free(later);
 		return queue_reply(conn, rq->id, &out);

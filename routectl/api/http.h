@@ -86,6 +86,9 @@ struct http_reply {
 	char *body;
 	const char *content_type;    /* static; NULL: application/json */
 	unsigned retry_after_s;      /* > 0: a Retry-After header (429, 503) */
+	/* A WWW-Authenticate header (RFC 6750's challenge of a 401), static
+	 * text such as "Bearer realm=\"routectld\"", or NULL. */
+	const char *www_authenticate;
 };
 
 /* Returns 1 when *out is set, or 0 when the handler keeps `later` and calls

@@ -147,6 +147,10 @@ else
 	nobody_cases=0
 fi
 check "auth matrix: $n cases, no unexpected accept or refusal" test "$unexpected" = 0
+out=$(call "$API" GET /v1/status)
+check "401 carries the Bearer challenge (RFC 6750)" bash -c "grep -q '\"www-authenticate\": \"Bearer realm' <<<'$out'"
+out=$(call "$API" POST /v1/drain --token rct_bad --body '{}')
+check "a bad token's 401 says invalid_token" grep -q 'invalid_token' <<<"$out"
 check "the matrix ran over IPv6 too" bash -c "python3 '$HERE/http_call.py' '$API6' GET /v1/status --token '$VIEWER' | grep -q '\"status\": 200'"
 
 # Every refused write is in the audit log, with its request id and status.

@@ -402,7 +402,7 @@ START_TEST(kept_request_is_answered_later)
 	for (int i = 0; i < 20; i++)
 		http_server_run(s);
 	ck_assert(!c.done);
-	struct http_reply r = { 202, strdup("{\"later\":true}"), NULL, 0 };
+	struct http_reply r = { .status = 202, .body = strdup("{\"later\":true}") };
 	http_pending_answer(w.kept, &r);
 	ck_assert_ptr_null(r.body);
 	ck_assert_uint_eq(http_server_pending(s), 0);
