@@ -619,17 +619,30 @@ static uint64_t tcp_bytes_received(int fd)
 	return ti.tcpi_bytes_received;
 }
 
+/* Does the data waiting in the kernel for fd show the end of a head (an
+ * empty line) within its first HEAD_MAX bytes? A request whose head is
+ * small but whose body came in the same burst has received more than
+ * HEAD_MAX bytes too, and must not be taken for a large head. */
+static bool head_end_waiting(int fd)
+{
+	static char peek[HEAD_MAX + 4];
+	ssize_t n = recv(fd, peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
+	return n > 0 && memmem(peek, (size_t)n, "\r\n\r\n", 4) != NULL;
+}
+
 /* A head too large for libmicrohttpd's memory would get its own 431 (an
- * HTML page, no X-Request-Id), so TCP connections still reading a head are
- * watched here, before libmicrohttpd runs: one that has received more than
- * HEAD_MAX since its request began gets the JSON 431 now and is closed.
+ * HTML page, no X-Request-Id), so plain TCP connections still reading a
+ * head are watched here, before libmicrohttpd runs: one that has received
+ * more than HEAD_MAX since its request began, and whose waiting data shows
+ * no end of the head, gets the JSON 431 now and is closed. Over TLS the
+ * waiting data is encrypted and cannot show where a head ends: a head over
+ * libmicrohttpd's memory gets its 431 there.
  * libmicrohttpd reads at most half of its memory in its first read and then
  * grows its buffer by an eighth of what is left per run, so this check,
- * made before every run, always comes first. (With TLS the count includes
- * the handshake and the records' overhead: a few hundred bytes.) */
+ * made before every run, always comes first. */
 static void check_heads(struct http_server *s)
 {
-	if (s->transport == HTTP_CONSOLE)
+	if (s->transport != HTTP_TCP)
 		return;
 	for (struct conn *c = s->conns; c; c = c->next) {
 		if (c->head_refused)
@@ -638,36 +651,21 @@ static void check_heads(struct http_server *s)
 		if (!ac || ac->closing || ac->serving || ac->headers_done)
 			continue;
 		uint64_t got = tcp_bytes_received(c->fd);
-		if (got <= c->head_base || got - c->head_base <= HEAD_MAX)
+		if (got <= c->head_base || got - c->head_base <= HEAD_MAX || head_end_waiting(c->fd))
 			continue;
 		char msg[1200], text[160];
 		snprintf(text, sizeof text,
 			 "request line and headers larger than %u bytes", HEAD_MAX);
 		int n = raw_answer(msg, sizeof msg, 431, "Request Header Fields Too Large",
 				   "invalid", text);
-		if (n > 0 && s->transport == HTTP_TCP) {
+		if (n > 0)
 			(void)!send(c->fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-		} else if (n > 0) {
-			/* The client sends its request right after its Finished,
-			 * which libmicrohttpd may not have read yet: GnuTLS
-			 * refuses to send before the handshake is done, and the
-			 * answer waits for it (the header deadline still bounds
-			 * the wait). */
-			const union MHD_ConnectionInfo *ci =
-				MHD_get_connection_info(c->mhd, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-			gnutls_session_t ts = ci ? ci->tls_session : NULL;
-			ssize_t g = ts ? gnutls_record_send(ts, msg, (size_t)n) : 0;
-			if (g == GNUTLS_E_UNAVAILABLE_DURING_HANDSHAKE || g == GNUTLS_E_AGAIN ||
-			    g == GNUTLS_E_INTERRUPTED)
-				continue;
-		}
 		c->head_refused = true;
 		/* Read away what is there so that the close is not a reset that
 		 * overtakes the answer; what keeps coming is the client's. */
 		char sink[4096];
-		if (s->transport == HTTP_TCP)
-			for (int i = 0; i < 64 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
-				;
+		for (int i = 0; i < 64 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+			;
 		shutdown(c->fd, SHUT_WR);
 		close_owned(c->fd);
 	}
