@@ -204,8 +204,22 @@ out=$(call "$API" POST /v1/undrain --token "$OPERATOR" --header "X-Actor: alice"
 check "operator token undrains web (200)" test "$(field "j['status']" <<<"$out")" = 200
 check "the upstream has web again" wait_for 10 up_has 192.0.2.0/24
 
+# ---- the chat-ops bot, against this routectld ----
+BOT=$HERE/../../deploy/chatops/routectl-bot
+export ROUTECTL_API_ASH=$API
+rc=0; reply=$(ROUTECTL_TOKEN=$OPERATOR "$BOT" --user carol --message-id m-1 drain ash --now dns -- bot drill) || rc=$?
+check "bot (operator token) drains dns from a chat message (exit 0)" test "$rc" = 0
+check "the upstream lost dns" wait_for 10 bash -c "$(declare -f birdc_q up_has); IT_DIR=$D; ! up_has 198.51.100.0/24"
+check "the audit log says the bot did it for carol" grep -q '"actor":"bot via http from 127.0.0.1 for carol".*"phase":"outcome".*"reason":"bot drill"' "$AUDIT"
+rc=0; reply=$(ROUTECTL_TOKEN=$VIEWER "$BOT" --user mallory undrain ash --now dns -- not allowed) || rc=$?
+check "bot with a viewer token cannot undrain (exit 1, the API's words)" bash -c "test $rc = 1 && grep -q 'operator role' <<<'$reply'"
+check "dns still withdrawn" bash -c "$(declare -f birdc_q up_has); IT_DIR=$D; ! up_has 198.51.100.0/24"
+rc=0; ROUTECTL_TOKEN=$OPERATOR "$BOT" --user carol --message-id m-2 undrain ash --now dns -- bot drill over >/dev/null || rc=$?
+check "bot undrains dns (exit 0)" test "$rc" = 0
+check "the upstream has dns again" wait_for 10 up_has 198.51.100.0/24
+
 # ---- routectl history ----
-hist=$("$ROUTECTL" -s "$D/routectld.sock" history -n 5)
+hist=$("$ROUTECTL" -s "$D/routectld.sock" history -n 10)
 check "routectl history shows the undrain first, then the drain" python3 -c "
 import sys; t = sys.argv[1]; u = t.find('fiber fixed'); d = t.find('fiber cut')
 sys.exit(0 if 0 <= u < d else 1)" "$hist"
