@@ -316,6 +316,25 @@ check "429 carries Retry-After (${retry:-none} s)" test -n "${retry:-}"
 out=$(call "$API" POST /v1/drain --token "$OPERATOR" --body '{"site":"ash","services":["web"],"reason":"other token","dry_run":true}')
 check "another token is not limited by it" test "$(field "j['status']" <<<"$out")" = 200
 
+# ---- SIGHUP: a new token is taken, the audit log reopened (logrotate) ----
+"$ROUTECTL" token new late viewer --token-file "$D/tokens" >"$D/secret-late" 2>/dev/null
+LATE=$(cat "$D/secret-late")
+out=$(call "$API" GET /v1/status --token "$LATE")
+check "a token added after start is not known yet (401)" test "$(field "j['status']" <<<"$out")" = 401
+mv "$AUDIT" "$AUDIT.1"
+kill -HUP "$DAEMON_PID"
+check "after SIGHUP the new token works" wait_for 5 bash -c "python3 '$HERE/http_call.py' '$API' GET /v1/status --token '$LATE' | grep -q '\"status\": 200'"
+call "$API" POST /v1/drain --token "$OPERATOR" --header "X-Request-Id: after-rotate" \
+	--body '{"site":"ash","services":["web"],"reason":"rotated","dry_run":true}' >/dev/null
+check "after SIGHUP the audit log is written at its path again" grep -q '"request_id":"after-rotate"' "$AUDIT"
+check "... and the rotated file got nothing new" bash -c "! grep -q after-rotate '$AUDIT.1'"
+echo "garbage line" >>"$D/tokens"
+kill -HUP "$DAEMON_PID"
+sleep 0.5
+check "a token file that does not load on SIGHUP keeps the old tokens" bash -c "python3 '$HERE/http_call.py' '$API' GET /v1/status --token '$LATE' | grep -q '\"status\": 200'"
+check "... and says why in the log" wait_for 5 grep -q "tokens.*line" "$D/routectld.log"
+sed -i '$d' "$D/tokens"
+
 # ---- /metrics ----
 call "$API" GET /v1/status --token "rct_not-a-token-at-all-bbbbbbbbbbbbbbbbbbbbbbbbb" >/dev/null
 call "$API" GET /metrics --token "$VIEWER" >"$D/metrics.json"
