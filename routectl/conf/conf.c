@@ -258,7 +258,8 @@ static int fill_conf(const struct lyd_node *tree, const char *what, void *arg, s
 	    copy_str(&c->template_path, yangctx_get(root, "bird/template")) < 0 ||
 	    copy_str(&c->state_dir, yangctx_get(root, "state-dir")) < 0 ||
 	    copy_str(&c->console_socket, yangctx_get(root, "console/socket")) < 0 ||
-	    copy_str(&c->policy_path, yangctx_get(root, "policy-file")) < 0)
+	    copy_str(&c->policy_path, yangctx_get(root, "policy-file")) < 0 ||
+	    copy_str(&c->fleet_path, yangctx_get(root, "fleet-file")) < 0)
 		return err_append(e, ERR_NOMEM, "%s: out of memory", what);
 	c->local_as = (uint32_t)yangctx_get_uint(root, "local-as", 0);
 	c->configure_timeout_s = (unsigned)yangctx_get_uint(root, "bird/configure-timeout", 30);
@@ -373,6 +374,7 @@ void conf_free(struct conf *c)
 	free(c->token_file);
 	free(c->audit_log);
 	free(c->policy_path);
+	free(c->fleet_path);
 	for (size_t i = 0; i < c->n_services; i++) {
 		free(c->services[i].name);
 		free(c->services[i].prefixes);

@@ -64,6 +64,7 @@ struct conf {
 	unsigned write_burst;
 	unsigned reconcile_interval_s;
 	char *policy_path;            /* NULL: built-in defaults (policies/default.json) */
+	char *fleet_path;             /* the fleet document (routectl-fleet), or NULL */
 	struct conf_service *services; /* sorted by name */
 	size_t n_services;
 };
@@ -97,6 +98,13 @@ struct policy {
 	int refuse_drain_unlisted;   /* unlisted-exporter refuse-drain: refuse a change
 					that takes announcements away while an unlisted
 					BGP protocol exports routectl's routes */
+	/* guards across sites (api/routectl-policy.yang, guards) */
+	int guard_last_site;         /* refuse leaving a service announced nowhere */
+	unsigned max_drained_sites;  /* sites with a service withdrawn at once */
+	unsigned ask_timeout_ms;     /* waiting for another site's view */
+	/* flap budget: at most flap_changes per (site, service) per flap_window_s */
+	unsigned flap_changes;
+	unsigned flap_window_s;
 };
 
 /* path NULL: the built-in default policy. */

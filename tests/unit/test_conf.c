@@ -423,12 +423,37 @@ START_TEST(test_policy)
 }
 END_TEST
 
+/* The shipped policies: production defaults and the lab's short stages. */
+START_TEST(test_policy_shipped)
+{
+	char path[512];
+	struct policy p;
+	struct err e = { 0 };
+	ck_assert_msg(policy_load(NULL, &p, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(p.guard_last_site, 1);
+	ck_assert_uint_eq(p.max_drained_sites, 1);
+	ck_assert_uint_eq(p.flap_changes, 6);
+	ck_assert_uint_eq(p.flap_window_s, 3600);
+	ck_assert_uint_eq(p.drain_wait_s, 60);
+	snprintf(path, sizeof path, "%s/policies/lab.json", tu_source_root());
+	ck_assert_msg(policy_load(path, &p, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(p.max_drained_sites, 2);
+	ck_assert_uint_eq(p.drain_wait_s, 5);
+	ck_assert_uint_eq(p.ask_timeout_ms, 1000);
+	ck_assert_msg(policy_parse("{\"routectl-policy:policy\": {\"guards\": "
+				   "{\"max-drained-sites\": 0}}}", "t", &p, &e) == -ERR_INVALID,
+		      "accepted 0");
+	ck_assert_msg(strstr(e.msg, "guards/max-drained-sites: 0: out of range 1..1000"), "%s",
+		      e.msg);
+}
+END_TEST
+
 START_TEST(test_policy_bad)
 {
 	char path[512], head[600];
 	tu_data_path(path, sizeof path, "conf", "policy-bad.json");
 	snprintf(head, sizeof head, "policy %s: ", path);
-	struct policy p = { 1, 2, 3, 4, 1 }, before = p;
+	struct policy p = { 1, 2, 3, 4, 1, 0, 5, 6, 7, 8 }, before = p;
 	struct err e = { 0 };
 	ck_assert_int_eq(policy_load(path, &p, &e), -ERR_INVALID);
 	ck_assert_mem_eq(&p, &before, sizeof p);
@@ -517,6 +542,7 @@ static Suite *conf_suite(void)
 	TCase *t = tcase_create("config");
 	tcase_add_test(t, test_good);
 	tcase_add_test(t, test_api);
+	tcase_add_test(t, test_policy_shipped);
 	tcase_add_test(t, test_defaults);
 	tcase_add_test(t, test_find_service);
 	tcase_add_test(t, test_bad_prefix);
