@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The lab drill as a test: three real BIRDs and two routectlds on loopback
-# (deploy/lab), a staged drain and undrain of ash, checked from the upstream,
-# and no BGP session reset. Fails when the drill fails.
+# The lab drill as a test: the three-site lab on loopback (deploy/lab: an
+# upstream BIRD, and per site a BIRD and a routectld), a staged drain and
+# undrain of ash checked from the upstream, the guards across sites (chi may
+# be drained too, the last announcing site sea is refused and the upstream
+# keeps its routes), and no BGP session reset. Fails when the drill fails.
 #
 # usage: lab-drill.sh ROUTECTLD ROUTECTL PORT_BASE   (env ROUTECTL_SOURCE_ROOT)
 set -euo pipefail
