@@ -26,6 +26,19 @@ static const char *json_type_name(const json_t *v)
 	return "something else";
 }
 
+/* What a value letter of an unpack format asks for, in the words of the
+ * messages. */
+static const char *wanted_name(char c)
+{
+	switch (c) {
+	case 's': return "a string";
+	case 'I': return "an integer";
+	case 'b': return "true or false";
+	case 'F': return "a number";
+	default: return "something else";
+	}
+}
+
 /* "path.key", or "key" at the top. */
 static void join_path(char *out, size_t size, const char *path, const char *key)
 {
@@ -35,182 +48,198 @@ static void join_path(char *out, size_t size, const char *path, const char *key)
 		snprintf(out, size, "%s", key);
 }
 
-/* Looks up key; absent and null are the same (NULL), which is an error only
- * when the field is required. */
-static int field(json_t *o, const char *path, const char *key, bool required,
-		 json_t **out, struct err *e)
+/* The key of the n-th member (from 0) of a flat unpack format, taken from
+ * its arguments: each value's output is skipped with its own type. */
+static const char *nth_key(const char *fmt, size_t n, va_list ap)
+{
+	bool want_key = true;
+	for (const char *f = fmt; *f; f++) {
+		if (strchr("{}:?, ", *f))
+			continue;
+		if (want_key) {
+			const char *key = va_arg(ap, const char *);
+			if (n-- == 0)
+				return key;
+		} else {
+			switch (*f) {
+			case 's': (void)va_arg(ap, const char **); break;
+			case 'I': (void)va_arg(ap, json_int_t *); break;
+			case 'b': (void)va_arg(ap, int *); break;
+			case 'F': (void)va_arg(ap, double *); break;
+			case 'o': (void)va_arg(ap, json_t **); break;
+			default: return NULL;
+			}
+		}
+		want_key = !want_key;
+	}
+	return NULL;
+}
+
+/* Members of the object o, found at path ("" at the top), through jansson's
+ * json_unpack_ex. fmt is a flat object format: each member "s:" (required)
+ * or "s?" (optional) and one value letter: s (a string, const char **), I
+ * (an integer, json_int_t *), b (true or false, int *), F (a number,
+ * double *) or o (anything, json_t **). A member that is null counts as
+ * absent, as the daemon writes null for "none": an optional one leaves its
+ * output as it was. flags: 0, or JSON_STRICT where the shape is closed by
+ * nature (every member must be in fmt). Returns 0, or -ERR_PROTOCOL with a
+ * message that names the field: "bird.connected is missing", "site should
+ * be a string, not an integer", "bird.sentinels has unexpected members:
+ * ipv5" (-ERR_NOMEM: out of memory). */
+static int unpack(json_t *o, const char *path, size_t flags, struct err *e, const char *fmt, ...)
+{
+	json_error_t jerr;
+	const char *k;
+	json_t *v;
+	va_list ap;
+	char p[256];
+	int rc;
+
+	if (!json_is_object(o))
+		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
+			       path[0] ? path : "the answer", json_type_name(o));
+	json_t *present = json_object();
+	if (!present)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	json_object_foreach(o, k, v) {
+		/* shares the values: what the outputs point to lives in o */
+		if (!json_is_null(v) && json_object_set(present, k, v) < 0) {
+			json_decref(present);
+			return err_set(e, ERR_NOMEM, "out of memory");
+		}
+	}
+	va_start(ap, fmt);
+	rc = json_vunpack_ex(present, &jerr, flags, fmt, ap);
+	va_end(ap);
+	if (rc == 0) {
+		json_decref(present);
+		return 0;
+	}
+
+	/* jansson names a missing key and the keys left over, and for a wrong
+	 * type points at the value's letter in fmt: the members before it are
+	 * the separators before it, less its own. */
+	const char *listed = strstr(jerr.text, ": ");
+	listed = listed ? listed + 2 : "";
+	enum json_error_code code = json_error_code(&jerr);
+	size_t at = jerr.position > 0 ? (size_t)jerr.position - 1 : 0;
+	json_t *wrong = NULL;
+	const char *key = NULL;
+	if (code == json_error_wrong_type && at < strlen(fmt)) {
+		size_t seps = 0;
+		for (size_t i = 0; i < at; i++)
+			seps += fmt[i] == ':' || fmt[i] == '?';
+		if (seps > 0) {
+			va_start(ap, fmt);
+			key = nth_key(fmt, seps - 1, ap);
+			va_end(ap);
+		}
+		wrong = key ? json_object_get(present, key) : NULL;
+	}
+	if (code == json_error_item_not_found) {
+		join_path(p, sizeof p, path, listed);
+		rc = err_set(e, ERR_PROTOCOL, "%s is missing", p);
+	} else if (code == json_error_end_of_input_expected) {
+		rc = err_set(e, ERR_PROTOCOL, "%s has unexpected members: %s",
+			     path[0] ? path : "the answer", listed);
+	} else if (wrong) {
+		join_path(p, sizeof p, path, key);
+		rc = err_set(e, ERR_PROTOCOL, "%s should be %s, not %s", p, wanted_name(fmt[at]),
+			     json_type_name(wrong));
+	} else {
+		/* jansson's own words, with the path */
+		rc = err_set(e, code == json_error_out_of_memory ? ERR_NOMEM : ERR_PROTOCOL,
+			     "%s: %s", path[0] ? path : "the answer", jerr.text);
+	}
+	json_decref(present);
+	return rc;
+}
+
+/* An optional member that is there and not null. */
+static bool given(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
-	if (!v || json_is_null(v)) {
-		*out = NULL;
-		if (required) {
-			char p[256];
-			join_path(p, sizeof p, path, key);
-			return err_set(e, ERR_PROTOCOL, "%s is missing", p);
-		}
-		return 0;
-	}
-	*out = v;
-	return 0;
+	return v && !json_is_null(v);
 }
 
-static int wrong_type(const char *path, const char *key, const char *want,
-		      json_t *v, struct err *e)
+/* A member that unpack gave as anything ("o") and must be an object or an
+ * array (NULL: absent, fine). */
+static int want_type(json_t *v, const char *path, const char *key, json_type type,
+		     struct err *e)
 {
+	if (!v || json_typeof(v) == type)
+		return 0;
 	char p[256];
 	join_path(p, sizeof p, path, key);
-	return err_set(e, ERR_PROTOCOL, "%s should be %s, not %s", p, want, json_type_name(v));
+	return err_set(e, ERR_PROTOCOL, "%s should be %s, not %s", p,
+		       type == JSON_OBJECT ? "an object" : "an array", json_type_name(v));
 }
 
-static int get_str(json_t *o, const char *path, const char *key, bool required,
-		   const char **out, struct err *e)
+static int want_range(const char *path, const char *key, json_int_t n, json_int_t min,
+		      json_int_t max, struct err *e)
 {
-	json_t *v;
-	*out = NULL;
-	if (field(o, path, key, required, &v, e) < 0)
-		return -ERR_PROTOCOL;
-	if (!v)
+	if (n >= min && n <= max)
 		return 0;
-	if (!json_is_string(v))
-		return wrong_type(path, key, "a string", v, e);
-	*out = json_string_value(v);
-	return 0;
+	char p[256];
+	join_path(p, sizeof p, path, key);
+	return err_set(e, ERR_PROTOCOL, "%s is %lld, outside %lld..%lld", p, (long long)n,
+		       (long long)min, (long long)max);
 }
 
-static int get_bool(json_t *o, const char *path, const char *key, bool required,
-		    bool *out, struct err *e)
-{
-	json_t *v;
-	*out = false;
-	if (field(o, path, key, required, &v, e) < 0)
-		return -ERR_PROTOCOL;
-	if (!v)
-		return 0;
-	if (!json_is_boolean(v))
-		return wrong_type(path, key, "true or false", v, e);
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int get_int(json_t *o, const char *path, const char *key, bool required,
-		   long long min, long long max, long long *out, struct err *e)
-{
-	json_t *v;
-	*out = 0;
-	if (field(o, path, key, required, &v, e) < 0)
-		return -ERR_PROTOCOL;
-	if (!v)
-		return 0;
-	if (!json_is_integer(v))
-		return wrong_type(path, key, "an integer", v, e);
-	long long n = json_integer_value(v);
-	if (n < min || n > max) {
-		char p[256];
-		join_path(p, sizeof p, path, key);
-		return err_set(e, ERR_PROTOCOL, "%s is %lld, outside %lld..%lld", p, n, min, max);
-	}
-	*out = n;
-	return 0;
-}
-
-static int get_num(json_t *o, const char *path, const char *key, bool *has,
-		   double *out, struct err *e)
-{
-	json_t *v;
-	*has = false;
-	*out = 0;
-	if (field(o, path, key, false, &v, e) < 0)
-		return -ERR_PROTOCOL;
-	if (!v)
-		return 0;
-	if (!json_is_number(v))
-		return wrong_type(path, key, "a number", v, e);
-	*out = json_number_value(v);
-	*has = true;
-	return 0;
-}
-
-/* An object member that may be null; a present one must be an object. */
-static int get_obj(json_t *o, const char *path, const char *key, bool required,
-		   json_t **out, struct err *e)
-{
-	if (field(o, path, key, required, out, e) < 0)
-		return -ERR_PROTOCOL;
-	if (*out && !json_is_object(*out))
-		return wrong_type(path, key, "an object", *out, e);
-	return 0;
-}
-
-static int get_arr(json_t *o, const char *path, const char *key, bool required,
-		   json_t **out, struct err *e)
-{
-	if (field(o, path, key, required, out, e) < 0)
-		return -ERR_PROTOCOL;
-	if (*out && !json_is_array(*out))
-		return wrong_type(path, key, "an array", *out, e);
-	return 0;
-}
-
-/* {"state": "prepend", "prepend": 3}: prepend is 1..10 with state prepend. */
-static int get_state(json_t *o, const char *path, enum svc_mode *mode,
-		     unsigned *prepend, struct err *e)
+/* {"state": "prepend", "prepend": 3, ...}: prepend is 1..10 with state
+ * prepend (o may have other members: a service has its state in it). */
+static int unpack_state(json_t *o, const char *path, enum svc_mode *mode, unsigned *prepend,
+			struct err *e)
 {
 	const char *s;
-	long long n;
-	if (get_str(o, path, "state", true, &s, e) < 0)
+	json_int_t n = 0;
+	char p[256];
+
+	if (unpack(o, path, 0, e, "{s:s, s?I}", "state", &s, "prepend", &n) < 0)
 		return -ERR_PROTOCOL;
 	if (svc_mode_parse(s, mode) < 0) {
-		char p[256];
 		join_path(p, sizeof p, path, "state");
 		return err_set(e, ERR_PROTOCOL, "%s: unknown state \"%s\"", p, s);
 	}
-	if (get_int(o, path, "prepend", false, 0, PREPEND_MAX, &n, e) < 0)
+	if (want_range(path, "prepend", n, 0, PREPEND_MAX, e) < 0)
 		return -ERR_PROTOCOL;
 	if (*mode == MODE_PREPEND && n < PREPEND_MIN) {
-		char p[256];
 		join_path(p, sizeof p, path, "prepend");
 		return err_set(e, ERR_PROTOCOL, "%s is %lld, but state prepend needs %d..%d",
-			       p, n, PREPEND_MIN, PREPEND_MAX);
+			       p, (long long)n, PREPEND_MIN, PREPEND_MAX);
 	}
 	*prepend = *mode == MODE_PREPEND ? (unsigned)n : 0;
 	return 0;
 }
 
-static int get_step(json_t *o, const char *path, bool *has, struct view_step *step,
-		    struct err *e)
+/* "next": {"state", "prepend", "at"}, or null when no stage is pending. */
+static int unpack_step(json_t *next, const char *path, bool *has, struct view_step *step,
+		       struct err *e)
 {
-	json_t *n;
 	char p[256];
 	*has = false;
-	if (get_obj(o, path, "next", false, &n, e) < 0)
-		return -ERR_PROTOCOL;
-	if (!n)
+	if (!next)
 		return 0;
 	join_path(p, sizeof p, path, "next");
-	if (get_state(n, p, &step->mode, &step->prepend, e) < 0 ||
-	    get_str(n, p, "at", true, &step->at, e) < 0)
+	if (want_type(next, path, "next", JSON_OBJECT, e) < 0 ||
+	    unpack_state(next, p, &step->mode, &step->prepend, e) < 0 ||
+	    unpack(next, p, 0, e, "{s:s}", "at", &step->at) < 0)
 		return -ERR_PROTOCOL;
 	*has = true;
 	return 0;
 }
 
-static int add_prefixes(json_t *svc, const char *path, const char *key,
-			struct view_service *s, struct err *e)
+/* An array of strings: each one into out[*n] (out has room for all). */
+static int string_items(json_t *arr, const char *path, const char *key, const char **out,
+			size_t *n, struct err *e)
 {
-	json_t *arr, *v;
+	json_t *v;
 	size_t i;
-	if (get_arr(svc, path, key, false, &arr, e) < 0)
-		return -ERR_PROTOCOL;
-	if (!arr)
-		return 0;
 	json_array_foreach(arr, i, v) {
-		if (!json_is_string(v)) {
-			char p[256];
-			snprintf(p, sizeof p, "%s.%s[%zu]", path, key, i);
-			return err_set(e, ERR_PROTOCOL, "%s should be a string, not %s",
-				       p, json_type_name(v));
-		}
-		s->prefixes[s->n_listed++] = json_string_value(v);
+		if (!json_is_string(v))
+			return err_set(e, ERR_PROTOCOL, "%s%s%s[%zu] should be a string, not %s",
+				       path, path[0] ? "." : "", key, i, json_type_name(v));
+		out[(*n)++] = json_string_value(v);
 	}
 	return 0;
 }
@@ -218,63 +247,60 @@ static int add_prefixes(json_t *svc, const char *path, const char *key,
 static int parse_service(json_t *svc, const char *path, struct view_service *s,
 			 struct err *e)
 {
-	json_t *v4, *v6, *count;
+	json_t *v4 = NULL, *v6 = NULL, *count = NULL, *next = NULL, *lk = NULL;
 	const char *state;
 	if (!json_is_object(svc))
 		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
 			       path, json_type_name(svc));
-	if (get_str(svc, path, "name", true, &s->name, e) < 0 ||
-	    get_arr(svc, path, "ipv4", false, &v4, e) < 0 ||
-	    get_arr(svc, path, "ipv6", false, &v6, e) < 0 ||
-	    get_obj(svc, path, "prefix_count", false, &count, e) < 0)
+	if (unpack(svc, path, 0, e, "{s:s, s?o, s?o, s?o, s:s, s?s, s?s, s?s, s?s, s?o, s?o}",
+		   "name", &s->name, "ipv4", &v4, "ipv6", &v6, "prefix_count", &count,
+		   "state", &state, "since", &s->since, "actor", &s->actor,
+		   "reason", &s->reason, "change_id", &s->change_id, "next", &next,
+		   "last_known", &lk) < 0 ||
+	    want_type(v4, path, "ipv4", JSON_ARRAY, e) < 0 ||
+	    want_type(v6, path, "ipv6", JSON_ARRAY, e) < 0 ||
+	    want_type(count, path, "prefix_count", JSON_OBJECT, e) < 0 ||
+	    want_type(lk, path, "last_known", JSON_OBJECT, e) < 0)
 		return -ERR_PROTOCOL;
-	size_t n = (v4 ? json_array_size(v4) : 0) + (v6 ? json_array_size(v6) : 0);
+	size_t n = json_array_size(v4) + json_array_size(v6);
 	s->prefixes = calloc(n + 1, sizeof *s->prefixes);
 	if (!s->prefixes)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	if (add_prefixes(svc, path, "ipv4", s, e) < 0 ||
-	    add_prefixes(svc, path, "ipv6", s, e) < 0 ||
-	    get_str(svc, path, "state", true, &state, e) < 0)
+	if (string_items(v4, path, "ipv4", s->prefixes, &s->n_listed, e) < 0 ||
+	    string_items(v6, path, "ipv6", s->prefixes, &s->n_listed, e) < 0)
 		return -ERR_PROTOCOL;
 	/* A large service comes with its counts only ("prefix_count"); a
 	 * listed one may have them too, and they must agree. */
 	s->n_prefixes = s->n_listed;
 	if (count) {
 		char p[256];
-		long long n4, n6;
+		json_int_t n4, n6;
 		join_path(p, sizeof p, path, "prefix_count");
-		if (get_int(count, p, "ipv4", true, 0, 100000000, &n4, e) < 0 ||
-		    get_int(count, p, "ipv6", true, 0, 100000000, &n6, e) < 0)
+		if (unpack(count, p, JSON_STRICT, e, "{s:I, s:I}", "ipv4", &n4, "ipv6", &n6) < 0 ||
+		    want_range(p, "ipv4", n4, 0, 100000000, e) < 0 ||
+		    want_range(p, "ipv6", n6, 0, 100000000, e) < 0)
 			return -ERR_PROTOCOL;
 		if ((v4 || v6) && (size_t)(n4 + n6) != s->n_listed)
 			return err_set(e, ERR_PROTOCOL,
-				       "%s says %lld prefixes, but %zu are listed", p, n4 + n6,
-				       s->n_listed);
+				       "%s says %lld prefixes, but %zu are listed", p,
+				       (long long)(n4 + n6), s->n_listed);
 		s->n_prefixes = (size_t)(n4 + n6);
 	}
 	/* A service the daemon has no state for (safe mode: the state file did
 	 * not load) is "unknown"; status must still show it. */
 	s->known = strcmp(state, "unknown") != 0;
-	if ((s->known && get_state(svc, path, &s->mode, &s->prepend, e) < 0) ||
-	    get_str(svc, path, "since", false, &s->since, e) < 0 ||
-	    get_str(svc, path, "actor", false, &s->actor, e) < 0 ||
-	    get_str(svc, path, "reason", false, &s->reason, e) < 0 ||
-	    get_str(svc, path, "change_id", false, &s->change_id, e) < 0 ||
-	    get_step(svc, path, &s->has_next, &s->next, e) < 0)
+	if ((s->known && unpack_state(svc, path, &s->mode, &s->prepend, e) < 0) ||
+	    unpack_step(next, path, &s->has_next, &s->next, e) < 0)
 		return -ERR_PROTOCOL;
 	/* Safe mode after a loss: the state held before it, shown as such. */
-	json_t *lk;
-	if (get_obj(svc, path, "last_known", false, &lk, e) < 0)
-		return -ERR_PROTOCOL;
 	if (lk && !s->known) {
 		char p[256];
 		join_path(p, sizeof p, path, "last_known");
 		s->last_known = true;
-		if (get_state(lk, p, &s->mode, &s->prepend, e) < 0 ||
-		    get_str(lk, p, "since", false, &s->since, e) < 0 ||
-		    get_str(lk, p, "actor", false, &s->actor, e) < 0 ||
-		    get_str(lk, p, "reason", false, &s->reason, e) < 0 ||
-		    get_str(lk, p, "change_id", false, &s->change_id, e) < 0)
+		if (unpack_state(lk, p, &s->mode, &s->prepend, e) < 0 ||
+		    unpack(lk, p, 0, e, "{s?s, s?s, s?s, s?s}", "since", &s->since,
+			   "actor", &s->actor, "reason", &s->reason,
+			   "change_id", &s->change_id) < 0)
 			return -ERR_PROTOCOL;
 	}
 	return 0;
@@ -308,46 +334,40 @@ static void view_history_free(struct view_history *v)
 static int parse_audit_record(json_t *o, const char *path, struct view_audit_record *r,
 			      struct err *e)
 {
-	json_t *svcs, *x;
-	size_t k;
+	json_t *svcs = NULL;
+	int dry_run = 0;
 	if (!json_is_object(o))
 		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s", path,
 			       json_type_name(o));
-	if (get_str(o, path, "time", true, &r->time, e) < 0 ||
-	    get_str(o, path, "action", true, &r->action, e) < 0 ||
-	    get_str(o, path, "result", true, &r->result, e) < 0 ||
-	    get_str(o, path, "actor", false, &r->actor, e) < 0 ||
-	    get_str(o, path, "on_behalf_of", false, &r->on_behalf_of, e) < 0 ||
-	    get_str(o, path, "site", false, &r->site, e) < 0 ||
-	    get_str(o, path, "change_id", false, &r->change_id, e) < 0 ||
-	    get_str(o, path, "reason", false, &r->reason, e) < 0 ||
-	    get_bool(o, path, "dry_run", false, &r->dry_run, e) < 0 ||
-	    get_arr(o, path, "services", false, &svcs, e) < 0)
+	if (unpack(o, path, 0, e, "{s:s, s:s, s:s, s?s, s?s, s?s, s?s, s?s, s?b, s?o}",
+		   "time", &r->time, "action", &r->action, "result", &r->result,
+		   "actor", &r->actor, "on_behalf_of", &r->on_behalf_of, "site", &r->site,
+		   "change_id", &r->change_id, "reason", &r->reason, "dry_run", &dry_run,
+		   "services", &svcs) < 0 ||
+	    want_type(svcs, path, "services", JSON_ARRAY, e) < 0)
 		return -ERR_PROTOCOL;
+	r->dry_run = dry_run;
 	r->services = calloc(json_array_size(svcs) + 1, sizeof *r->services);
 	if (!r->services)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	json_array_foreach(svcs, k, x) {
-		if (!json_is_string(x))
-			return err_set(e, ERR_PROTOCOL, "%s.services[%zu] should be a string, not %s",
-				       path, k, json_type_name(x));
-		r->services[r->n_services++] = json_string_value(x);
-	}
-	return 0;
+	return string_items(svcs, path, "services", r->services, &r->n_services, e);
 }
 
 int cli_parse_history(json_t *body, struct view_history *v, struct err *e)
 {
 	json_t *recs, *rec;
+	json_int_t skipped = 0;
 	size_t i;
 
 	memset(v, 0, sizeof *v);
 	if (!json_is_object(body))
 		return err_set(e, ERR_PROTOCOL, "the history should be an object, not %s",
 			       json_type_name(body));
-	if (get_arr(body, "", "history", true, &recs, e) < 0 ||
-	    get_int(body, "", "skipped", false, 0, LLONG_MAX, &v->skipped, e) < 0)
+	if (unpack(body, "", 0, e, "{s:o, s?I}", "history", &recs, "skipped", &skipped) < 0 ||
+	    want_type(recs, "", "history", JSON_ARRAY, e) < 0 ||
+	    want_range("", "skipped", skipped, 0, LLONG_MAX, e) < 0)
 		goto fail;
+	v->skipped = skipped;
 	v->records = calloc(json_array_size(recs) + 1, sizeof *v->records);
 	if (!v->records) {
 		err_set(e, ERR_NOMEM, "out of memory");
@@ -371,18 +391,20 @@ fail:
  * "problems": ["..."], "message"}. */
 static int parse_peer(json_t *o, const char *path, struct view_peer *p, struct err *e)
 {
-	json_t *fams, *probs, *x;
+	json_t *fams = NULL, *probs = NULL, *x;
+	int listed = 0, up = 0;
 	size_t k;
 	if (!json_is_object(o))
 		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s", path,
 			       json_type_name(o));
-	if (get_str(o, path, "name", true, &p->name, e) < 0 ||
-	    get_bool(o, path, "listed", false, &p->listed, e) < 0 ||
-	    get_bool(o, path, "up", false, &p->up, e) < 0 ||
-	    get_arr(o, path, "families", false, &fams, e) < 0 ||
-	    get_arr(o, path, "problems", false, &probs, e) < 0 ||
-	    get_str(o, path, "message", false, &p->message, e) < 0)
+	if (unpack(o, path, 0, e, "{s:s, s?b, s?b, s?o, s?o, s?s}", "name", &p->name,
+		   "listed", &listed, "up", &up, "families", &fams, "problems", &probs,
+		   "message", &p->message) < 0 ||
+	    want_type(fams, path, "families", JSON_ARRAY, e) < 0 ||
+	    want_type(probs, path, "problems", JSON_ARRAY, e) < 0)
 		return -ERR_PROTOCOL;
+	p->listed = listed;
+	p->up = up;
 	json_array_foreach(fams, k, x) {
 		const char *f = json_string_value(x);
 		if (!f)
@@ -410,13 +432,12 @@ static int parse_peer(json_t *o, const char *path, struct view_peer *p, struct e
 }
 
 /* bird.peers, bird.peers_checked_at, bird.sentinels (all may be null). */
-static int parse_peers(json_t *bird, struct view_status *v, struct err *e)
+static int parse_peers(json_t *peers, json_t *sent, struct view_status *v, struct err *e)
 {
-	json_t *peers, *sent, *p;
+	json_t *p;
 	size_t i;
-	if (get_arr(bird, "bird", "peers", false, &peers, e) < 0 ||
-	    get_str(bird, "bird", "peers_checked_at", false, &v->peers_checked_at, e) < 0 ||
-	    get_obj(bird, "bird", "sentinels", false, &sent, e) < 0)
+	if (want_type(peers, "bird", "peers", JSON_ARRAY, e) < 0 ||
+	    want_type(sent, "bird", "sentinels", JSON_OBJECT, e) < 0)
 		return -ERR_PROTOCOL;
 	if (!peers)
 		return 0;
@@ -432,75 +453,84 @@ static int parse_peers(json_t *bird, struct view_status *v, struct err *e)
 		v->n_peers++;
 	}
 	if (sent) {
-		bool v4 = true, v6 = true;
-		if (get_bool(sent, "bird.sentinels", "ipv4", false, &v4, e) < 0 ||
-		    get_bool(sent, "bird.sentinels", "ipv6", false, &v6, e) < 0)
-			return -ERR_PROTOCOL;
 		/* absent: nothing known to be missing */
-		v->no_sentinel_v4 = json_object_get(sent, "ipv4") && !v4;
-		v->no_sentinel_v6 = json_object_get(sent, "ipv6") && !v6;
+		int v4 = 1, v6 = 1;
+		if (unpack(sent, "bird.sentinels", JSON_STRICT, e, "{s?b, s?b}", "ipv4", &v4,
+			   "ipv6", &v6) < 0)
+			return -ERR_PROTOCOL;
+		v->no_sentinel_v4 = !v4;
+		v->no_sentinel_v6 = !v6;
 	}
 	return 0;
 }
 
 int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 {
-	json_t *safe, *bird, *last, *svcs, *svc, *flight;
-	long long gen;
+	json_t *safe = NULL, *bird, *last = NULL, *svcs, *svc, *flight = NULL;
+	json_t *peers = NULL, *sent = NULL;
+	json_int_t gen, repairs = 0;
+	int connected;
 	size_t i;
 
 	memset(v, 0, sizeof *v);
 	if (!json_is_object(body))
 		return err_set(e, ERR_PROTOCOL, "the status should be an object, not %s",
 			       json_type_name(body));
-	if (get_str(body, "", "site", true, &v->site, e) < 0 ||
-	    get_int(body, "", "generation", true, 0, LLONG_MAX, &gen, e) < 0 ||
-	    get_obj(body, "", "safe_mode", false, &safe, e) < 0 ||
-	    get_obj(body, "", "bird", true, &bird, e) < 0 ||
-	    get_obj(body, "", "last_apply", false, &last, e) < 0 ||
-	    get_obj(body, "", "in_flight", false, &flight, e) < 0 ||
-	    get_arr(body, "", "services", true, &svcs, e) < 0)
+	if (unpack(body, "", 0, e, "{s:s, s:I}", "site", &v->site, "generation", &gen) < 0 ||
+	    want_range("", "generation", gen, 0, LLONG_MAX, e) < 0 ||
+	    unpack(body, "", 0, e, "{s?o, s:o, s?o, s?o, s:o, s?I}", "safe_mode", &safe,
+		   "bird", &bird, "last_apply", &last, "in_flight", &flight, "services", &svcs,
+		   "repairs", &repairs) < 0 ||
+	    want_type(safe, "", "safe_mode", JSON_OBJECT, e) < 0 ||
+	    want_type(bird, "", "bird", JSON_OBJECT, e) < 0 ||
+	    want_type(last, "", "last_apply", JSON_OBJECT, e) < 0 ||
+	    want_type(flight, "", "in_flight", JSON_OBJECT, e) < 0 ||
+	    want_type(svcs, "", "services", JSON_ARRAY, e) < 0)
 		goto fail;
 	v->generation = gen;
 	if (flight) {
 		v->has_in_flight = true;
-		if (get_str(flight, "in_flight", "kind", true, &v->in_flight_kind, e) < 0 ||
-		    get_str(flight, "in_flight", "change_id", false, &v->in_flight_change_id, e) < 0 ||
-		    get_str(flight, "in_flight", "since", false, &v->in_flight_since, e) < 0)
+		if (unpack(flight, "in_flight", 0, e, "{s:s, s?s, s?s}", "kind", &v->in_flight_kind,
+			   "change_id", &v->in_flight_change_id, "since", &v->in_flight_since) < 0)
 			goto fail;
 	}
-	if (get_int(body, "", "repairs", false, 0, LLONG_MAX, &v->repairs, e) < 0)
+	/* an older routectld does not count repairs */
+	if (want_range("", "repairs", repairs, 0, LLONG_MAX, e) < 0)
 		goto fail;
+	v->repairs = repairs;
 	v->has_repairs = json_object_get(body, "repairs") != NULL;
 	if (safe) {
-		json_t *lk;
-		if (get_str(safe, "safe_mode", "reason", true, &v->safe_mode_reason, e) < 0 ||
-		    get_obj(safe, "safe_mode", "last_known", false, &lk, e) < 0)
+		json_t *lk = NULL;
+		if (unpack(safe, "safe_mode", 0, e, "{s:s, s?o}", "reason", &v->safe_mode_reason,
+			   "last_known", &lk) < 0 ||
+		    want_type(lk, "safe_mode", "last_known", JSON_OBJECT, e) < 0)
 			goto fail;
 		if (lk) {
+			json_int_t lkgen;
 			v->has_last_known = true;
-			if (get_int(lk, "safe_mode.last_known", "generation", true, 0, LLONG_MAX,
-				    &v->last_known_generation, e) < 0 ||
-			    get_str(lk, "safe_mode.last_known", "until", false,
-				    &v->last_known_until, e) < 0)
+			if (unpack(lk, "safe_mode.last_known", JSON_STRICT, e, "{s:I, s?s}",
+				   "generation", &lkgen, "until", &v->last_known_until) < 0 ||
+			    want_range("safe_mode.last_known", "generation", lkgen, 0, LLONG_MAX,
+				       e) < 0)
 				goto fail;
+			v->last_known_generation = lkgen;
 		}
 	}
-	if (get_bool(bird, "bird", "connected", true, &v->bird_connected, e) < 0 ||
-	    get_str(bird, "bird", "socket", false, &v->bird_socket, e) < 0 ||
-	    get_str(bird, "bird", "version", false, &v->bird_version, e) < 0 ||
-	    get_str(bird, "bird", "error", false, &v->bird_error, e) < 0 ||
-	    parse_peers(bird, v, e) < 0)
+	if (unpack(bird, "bird", 0, e, "{s:b, s?s, s?s, s?s, s?o, s?s, s?o}",
+		   "connected", &connected, "socket", &v->bird_socket, "version", &v->bird_version,
+		   "error", &v->bird_error, "peers", &peers,
+		   "peers_checked_at", &v->peers_checked_at, "sentinels", &sent) < 0 ||
+	    parse_peers(peers, sent, v, e) < 0)
 		goto fail;
+	v->bird_connected = connected;
 	if (last) {
 		v->has_last_apply = true;
-		if (get_str(last, "last_apply", "result", true, &v->last_result, e) < 0 ||
-		    get_str(last, "last_apply", "at", false, &v->last_at, e) < 0 ||
-		    get_str(last, "last_apply", "change_id", false, &v->last_change_id, e) < 0 ||
-		    get_str(last, "last_apply", "message", false, &v->last_message, e) < 0 ||
-		    get_str(last, "last_apply", "trigger", false, &v->last_trigger, e) < 0 ||
-		    get_num(last, "last_apply", "ms", &v->has_last_ms, &v->last_ms, e) < 0)
+		if (unpack(last, "last_apply", 0, e, "{s:s, s?s, s?s, s?s, s?s, s?F}",
+			   "result", &v->last_result, "at", &v->last_at,
+			   "change_id", &v->last_change_id, "message", &v->last_message,
+			   "trigger", &v->last_trigger, "ms", &v->last_ms) < 0)
 			goto fail;
+		v->has_last_ms = given(last, "ms");
 	}
 	v->services = calloc(json_array_size(svcs) + 1, sizeof *v->services);
 	if (!v->services) {
@@ -523,26 +553,27 @@ fail:
 
 int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 {
-	json_t *items, *it, *apply;
+	json_t *items, *it, *apply = NULL;
+	int dry_run = 0;
 	size_t i;
 
 	memset(v, 0, sizeof *v);
 	if (!json_is_object(body))
 		return err_set(e, ERR_PROTOCOL, "the answer should be an object, not %s",
 			       json_type_name(body));
-	if (get_str(body, "", "site", true, &v->site, e) < 0 ||
-	    get_bool(body, "", "dry_run", false, &v->dry_run, e) < 0 ||
-	    get_str(body, "", "change_id", false, &v->change_id, e) < 0 ||
-	    get_arr(body, "", "changes", true, &items, e) < 0 ||
-	    get_str(body, "", "diff", false, &v->diff, e) < 0 ||
-	    get_obj(body, "", "apply", false, &apply, e) < 0)
+	if (unpack(body, "", 0, e, "{s:s, s?b, s?s, s:o, s?s, s?o}", "site", &v->site,
+		   "dry_run", &dry_run, "change_id", &v->change_id, "changes", &items,
+		   "diff", &v->diff, "apply", &apply) < 0 ||
+	    want_type(items, "", "changes", JSON_ARRAY, e) < 0 ||
+	    want_type(apply, "", "apply", JSON_OBJECT, e) < 0)
 		goto fail;
+	v->dry_run = dry_run;
 	if (apply) {
 		v->has_apply = true;
-		if (get_str(apply, "apply", "result", true, &v->apply_result, e) < 0 ||
-		    get_str(apply, "apply", "message", false, &v->apply_message, e) < 0 ||
-		    get_num(apply, "apply", "ms", &v->has_apply_ms, &v->apply_ms, e) < 0)
+		if (unpack(apply, "apply", 0, e, "{s:s, s?s, s?F}", "result", &v->apply_result,
+			   "message", &v->apply_message, "ms", &v->apply_ms) < 0)
 			goto fail;
+		v->has_apply_ms = given(apply, "ms");
 	}
 	v->items = calloc(json_array_size(items) + 1, sizeof *v->items);
 	if (!v->items) {
@@ -552,7 +583,7 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 	json_array_foreach(items, i, it) {
 		struct view_change_item *c = &v->items[i];
 		char p[64], pf[80], pt[80];
-		json_t *from = NULL, *to = NULL;
+		json_t *from = NULL, *to = NULL, *next = NULL;
 		snprintf(p, sizeof p, "changes[%zu]", i);
 		if (!json_is_object(it)) {
 			err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
@@ -562,15 +593,16 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 		snprintf(pf, sizeof pf, "%s.from", p);
 		snprintf(pt, sizeof pt, "%s.to", p);
 		/* adopt says "from": null for a service BIRD exports in no
-		 * single state. */
+		 * single state; absent, it is missing. */
 		c->from_unknown = json_is_null(json_object_get(it, "from"));
-		if (get_str(it, p, "service", true, &c->service, e) < 0 ||
-		    (!c->from_unknown && get_obj(it, p, "from", true, &from, e) < 0) ||
-		    get_obj(it, p, "to", true, &to, e) < 0 ||
+		if (unpack(it, p, 0, e, c->from_unknown ? "{s:s, s?o, s:o, s?o}" : "{s:s, s:o, s:o, s?o}",
+			   "service", &c->service, "from", &from, "to", &to, "next", &next) < 0 ||
+		    want_type(from, p, "from", JSON_OBJECT, e) < 0 ||
+		    want_type(to, p, "to", JSON_OBJECT, e) < 0 ||
 		    (!c->from_unknown &&
-		     get_state(from, pf, &c->from_mode, &c->from_prepend, e) < 0) ||
-		    get_state(to, pt, &c->to_mode, &c->to_prepend, e) < 0 ||
-		    get_step(it, p, &c->has_next, &c->next, e) < 0)
+		     unpack_state(from, pf, &c->from_mode, &c->from_prepend, e) < 0) ||
+		    unpack_state(to, pt, &c->to_mode, &c->to_prepend, e) < 0 ||
+		    unpack_step(next, p, &c->has_next, &c->next, e) < 0)
 			goto fail;
 		v->n_items++;
 	}
@@ -683,12 +715,12 @@ void cli_result_from_response(const struct cli_request *req, long http_status,
 		return;
 	}
 
-	json_t *err_obj;
+	json_t *err_obj = NULL;
 	const char *code = NULL, *msg = NULL;
 	if (!json_is_object(res->body) ||
-	    get_obj(res->body, "", "error", true, &err_obj, &e) < 0 ||
-	    get_str(err_obj, "error", "code", false, &code, &e) < 0 ||
-	    get_str(err_obj, "error", "message", true, &msg, &e) < 0) {
+	    unpack(res->body, "", 0, &e, "{s:o}", "error", &err_obj) < 0 ||
+	    want_type(err_obj, "", "error", JSON_OBJECT, &e) < 0 ||
+	    unpack(err_obj, "error", 0, &e, "{s?s, s:s}", "code", &code, "message", &msg) < 0) {
 		cli_result_local_error(res, "protocol",
 			    "routectld answered HTTP %ld without a usable error document: %s",
 			    http_status, json_is_object(res->body) ? e.msg : "the body is not an object");

@@ -941,6 +941,23 @@ static const struct bad_case {
 	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
 	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\",\"next\":{\"state\":\"withdraw\"}}]}",
 	  "services[0].next.at is missing" },
+	/* null is absent; the closed shapes (two address families) refuse a
+	 * member they do not know */
+	{ CMD_STATUS, 200, "{\"site\":null}", "site is missing" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\","
+	  "\"prefix_count\":{\"ipv4\":1,\"ipv6\":0,\"ipv5\":2}}]}",
+	  "services[0].prefix_count has unexpected members: ipv5" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\","
+	  "\"prefix_count\":{\"ipv4\":1,\"ipv6\":\"0\"}}]}",
+	  "services[0].prefix_count.ipv6 should be an integer, not a string" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true,"
+	  "\"peers\":[],\"sentinels\":{\"ipv4\":true,\"ipv6\":\"no\"}},\"services\":[]}",
+	  "bird.sentinels.ipv6 should be true or false, not a string" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"in_flight\":{\"kind\":\"drain\",\"change_id\":7},\"services\":[]}",
+	  "in_flight.change_id should be a string, not an integer" },
 	{ CMD_DRAIN, 200, "{\"site\":\"a\"}", "changes is missing" },
 	{ CMD_DRAIN, 200, "{\"site\":\"a\",\"changes\":[{\"service\":\"w\",\"from\":{\"state\":\"announce\"}}]}",
 	  "changes[0].to is missing" },
