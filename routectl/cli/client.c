@@ -1,13 +1,18 @@
 #include "cli/client.h"
 
 #include "cli/transport.h"
-#include "common/err.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 void cli_execute(const struct cli_request *req, struct cli_result *res)
+{
+	struct transport_endpoint ep = { .socket_path = req->socket_path };
+	cli_execute_on(req, &ep, res);
+}
+
+void cli_execute_on(const struct cli_request *req, const struct transport_endpoint *ep,
+		    struct cli_result *res)
 {
 	const char *method = cli_method(req->cmd);
 	char target[1024];
@@ -27,8 +32,8 @@ void cli_execute(const struct cli_request *req, struct cli_result *res)
 	json_t *jbody = cli_request_body(req);
 	if (strcmp(method, "POST") == 0) {
 		if (!jbody) {
-			cli_result_local_error(res, "invalid", "cannot build the request body for %s",
-					       req->cmd_name);
+			cli_result_local_error(res, "invalid",
+					       "cannot build the request body for %s", req->cmd_name);
 			return;
 		}
 		body = json_dumps(jbody, JSON_COMPACT);
@@ -41,9 +46,8 @@ void cli_execute(const struct cli_request *req, struct cli_result *res)
 		json_decref(jbody);
 	}
 
-	struct transport_endpoint ep = { .socket_path = req->socket_path };
 	struct transport_reply reply;
-	transport_call(&ep, method, target, body, req->timeout_s, &reply);
+	transport_call(ep, method, target, body, req->timeout_s, &reply);
 	free(body);
 
 	switch (reply.outcome) {
@@ -54,8 +58,9 @@ void cli_execute(const struct cli_request *req, struct cli_result *res)
 	case TRANSPORT_NOT_SENT:
 		/* Nothing was sent: for a change, that is certain. */
 		if (cli_request_is_change(req))
-			cli_result_local_error(res, reply.code, "%s; the %s was not applied (nothing "
-					       "was sent)", reply.message, req->cmd_name);
+			cli_result_local_error(res, reply.code,
+					       "%s; the %s was not applied (nothing was sent)",
+					       reply.message, req->cmd_name);
 		else
 			cli_result_local_error(res, reply.code, "%s", reply.message);
 		break;

@@ -1,12 +1,13 @@
 /* The routectl CLI's side of the API, one command end to end: the request
  * parsed from the command line (cli/args.h) goes to routectld over its
- * console socket (cli/transport.h), and the answer comes back checked as a
- * result that output.c renders (cli/decode.h). */
+ * console socket or its API over TCP (cli/transport.h), and the answer
+ * comes back checked as a result that output.c renders (cli/decode.h). */
 #ifndef ROUTECTL_CLI_CLIENT_H
 #define ROUTECTL_CLI_CLIENT_H
 
 #include "cli/args.h"
 #include "cli/decode.h"
+#include "cli/transport.h"
 
 /* Sends the request to routectld and fills res (which the caller frees with
  * cli_result_free). There is always something to render: the daemon's answer
@@ -22,5 +23,12 @@
  * if the answer carried one, and how to find out (routectl status), and
  * res->outcome_unknown is set. Needs curl_global_init. */
 void cli_execute(const struct cli_request *req, struct cli_result *res);
+
+/* The same, to the routectld at ep (its console socket, or its API over TCP
+ * with a token) instead of req->socket_path. Messages name ep's socket or
+ * URL; only the outcome-unknown hint ("run `routectl -s SOCKET status`")
+ * still names req->socket_path. */
+void cli_execute_on(const struct cli_request *req, const struct transport_endpoint *ep,
+		    struct cli_result *res);
 
 #endif

@@ -175,7 +175,7 @@ static int call_failed(const struct transport_endpoint *ep, const char *where, l
 	}
 }
 
-static bool has_control(const char *s)
+static bool has_space_or_control(const char *s)
 {
 	for (; *s; s++)
 		if (iscntrl((unsigned char)*s) || *s == ' ')
@@ -199,7 +199,7 @@ static int make_url(const struct transport_endpoint *ep, const char *target, str
 	size_t len = strlen(b);
 	while (len > skip && b[len - 1] == '/')
 		len--;
-	if (skip == 0 || len == skip || has_control(b) || memchr(b + skip, '/', len - skip) ||
+	if (skip == 0 || len == skip || has_space_or_control(b) || memchr(b + skip, '/', len - skip) ||
 	    strchr(b, '?') || strchr(b, '#'))
 		return fail(reply, TRANSPORT_LOCAL, ERR_INVALID, "invalid",
 			    "routectld's API URL \"%.200s\" is not http://HOST:PORT or "
@@ -225,7 +225,7 @@ int transport_call(const struct transport_endpoint *ep, const char *method,
 		return fail(reply, TRANSPORT_LOCAL, ERR_INVALID, "invalid",
 			    "name either a console socket or an API URL of routectld");
 	const char *where = ep->socket_path ? ep->socket_path : ep->base_url;
-	if (ep->token && (ep->token[0] == '\0' || has_control(ep->token)))
+	if (ep->token && (ep->token[0] == '\0' || has_space_or_control(ep->token)))
 		return fail(reply, TRANSPORT_LOCAL, ERR_INVALID, "invalid",
 			    "the token for routectld at %s is empty or contains white space or "
 			    "a control character", where);

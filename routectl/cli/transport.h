@@ -43,8 +43,8 @@ struct transport_reply {
 	enum transport_outcome outcome;
 	long http_status;          /* TRANSPORT_ANSWERED */
 	struct buf body;           /* TRANSPORT_ANSWERED; NUL-terminated when not empty */
-	/* Not answered: a short code ("connect", "timeout", "protocol",
-	 * "nomem", "invalid") and one line that names the endpoint and says
+	/* Not answered: a short code, a static string ("connect", "timeout",
+	 * "protocol", "nomem", "invalid"), and one line that names the endpoint and says
 	 * what happened, e.g. "cannot connect to routectld at /run/x.sock: No
 	 * such file or directory (no socket there: ...)". */
 	const char *code;

@@ -1816,6 +1816,47 @@ START_TEST(transport_tcp_exit_rules)
 }
 END_TEST
 
+/* A whole command over TCP: the answer decoded, the exit rules kept. */
+START_TEST(execute_on_tcp)
+{
+	struct fake f;
+	int port;
+	char url[64], want[160];
+	char *resp = http_response(200, "OK", sample_status);
+	fake_start_tcp(&f, FAKE_ANSWER, resp, &port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	struct transport_endpoint ep = { .base_url = url, .token = "s3cret-token" };
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	struct cli_result res;
+	cli_execute_on(&req, &ep, &res);
+	free(fake_finish(&f));
+	ck_assert_msg(res.kind == RESULT_STATUS, "kind %d: %s", res.kind, res.local_msg);
+	ck_assert_str_eq(res.status.site, "ash");
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_OK);
+	cli_result_free(&res);
+	free(resp);
+
+	/* refused: the drain was certainly not applied */
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	req = request_for(CMD_DRAIN, "drain");
+	req.site = "ash";
+	req.reason = "drill";
+	cli_execute_on(&req, &ep, &res);
+	close(s);
+	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	snprintf(want, sizeof want, "cannot connect to routectld at %s: Connection refused (is "
+		 "routectld running?); the drain was not applied (nothing was sent)", url);
+	ck_assert_str_eq(res.local_msg, want);
+	cli_result_free(&res);
+}
+END_TEST
+
 /* Endpoints that cannot be used are refused before anything is sent, and
  * the token never shows in a message. */
 static const struct bad_endpoint {
@@ -1901,6 +1942,7 @@ static Suite *cli_suite(void)
 	tcase_set_timeout(t, 30);
 	tcase_add_test(t, transport_tcp_with_token);
 	tcase_add_test(t, transport_tcp_exit_rules);
+	tcase_add_test(t, execute_on_tcp);
 	tcase_add_loop_test(t, transport_bad_endpoints, 0,
 			    (int)(sizeof bad_endpoints / sizeof bad_endpoints[0]));
 	suite_add_tcase(s, t);
