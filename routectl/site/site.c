@@ -774,6 +774,114 @@ static int include_diff(struct site *site, const struct state *new, char **out, 
 	return rc;
 }
 
+/* Judges every guard for the items of res (guards.h) into res->guards:
+ * each service's move to where the change ends (its staged steps
+ * included), the flap budget from the state's recent changes, and the
+ * guards across sites from the fleet view when the change takes
+ * announcements away. Returns 0, or -ERR_POLICY (e: every refusal). */
+static int judge_guards(struct site *s, const struct change_request *req,
+			struct change_result *res, time_t now, struct err *e)
+{
+	struct guard_report *r = &res->guards;
+	memset(r, 0, sizeof *r);
+	if (res->n_items == 0) {
+		guards_skip_all(r, "nothing changes");
+		return 0;
+	}
+	struct guard_move *moves = calloc(res->n_items, sizeof *moves);
+	time_t **recent = calloc(res->n_items, sizeof *recent);
+	int rc = moves && recent ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+	int takes = 0;
+	for (size_t i = 0; rc == 0 && i < res->n_items; i++) {
+		const struct change_item *it = &res->items[i];
+		struct guard_move *m = &moves[i];
+		m->service = it->service;
+		m->from_mode = it->from_mode;
+		m->from_prepend = it->from_prepend;
+		m->to_mode = it->has_next ? it->next_mode : it->to_mode;
+		m->to_prepend = it->has_next ? it->next_prepend : it->to_prepend;
+		/* a staged step on the way may take away more than the end */
+		takes = takes ||
+			guard_takes_away(m->from_mode, m->from_prepend, m->to_mode, m->to_prepend) ||
+			guard_takes_away(it->from_mode, it->from_prepend, it->to_mode,
+					 it->to_prepend);
+		const struct svc_state *cur = state_find(s->state, it->service);
+		if (!cur || cur->n_recent == 0)
+			continue;
+		recent[i] = malloc(cur->n_recent * sizeof **recent);
+		if (!recent[i]) {
+			rc = err_set(e, ERR_NOMEM, "out of memory");
+			break;
+		}
+		for (size_t k = 0; k < cur->n_recent; k++)
+			recent[i][k] = cur->recent[k].at;
+		m->recent = recent[i];
+		m->n_recent = cur->n_recent;
+	}
+	int stand_alone = takes && !s->fleet_view && s->policy.stand_alone;
+	if (rc == 0 && stand_alone) {
+		guards_skip_all(r, "no fleet document, and the policy lets this routectld "
+				   "stand alone (guards/without-fleet)");
+	} else if (rc == 0) {
+		/* Without a change that takes announcements away the other
+		 * sites are not asked: guards_judge_fleet skips those guards. */
+		struct guard_view view = { 0 };
+		struct err ve;
+		err_clear(&ve);
+		int have_view = !takes;
+		if (takes && !s->fleet_view)
+			snprintf(ve.msg, sizeof ve.msg,
+				 "no fleet document is configured (config fleet-file), so "
+				 "routectld cannot ask the other sites");
+		else if (takes)
+			have_view = s->fleet_view(s->fleet_arg, s->conf->site,
+						  s->policy.ask_timeout_ms, &view, &ve) == 0;
+		guards_judge_fleet(&s->policy, s->conf->site, moves, res->n_items,
+				   have_view ? &view : NULL, ve.msg, req->force, r);
+		guard_view_free(&view);
+	}
+	if (rc == 0) {
+		guards_judge_flap(&s->policy, s->conf->site, moves, res->n_items, now, req->force,
+				  r);
+		rc = guards_refused(r, e);
+	}
+	for (size_t i = 0; recent && i < res->n_items; i++)
+		free(recent[i]);
+	free(recent);
+	free(moves);
+	return rc;
+}
+
+/* Counts the change against the flap budget of every service it changes. */
+static int note_recent(struct site *s, struct state *new, const struct change_result *res,
+		       time_t now, struct err *e)
+{
+	for (size_t i = 0; i < res->n_items; i++) {
+		struct svc_state *ns = state_find(new, res->items[i].service);
+		if (ns && svc_recent_add(ns, res->change_id, now,
+					 now - (time_t)s->policy.flap_window_s,
+					 s->policy.flap_changes) < 0)
+			return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* One log line for a change that passed guards only by force. */
+static void log_override(const struct site *s, const struct change_request *req,
+			 const struct caller *who, const struct change_result *res)
+{
+	char what[2048] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < GUARD_COUNT && used < sizeof what; i++)
+		if (res->guards.g[i].verdict == GUARD_OVERRIDDEN)
+			used += (size_t)snprintf(what + used, sizeof what - used, "%s%s (%s)",
+						 used ? "; " : "", guard_name((enum guard_id)i),
+						 res->guards.g[i].message);
+	struct log_fields lf = { LOG_MSGID_CHANGE, res->change_id, s->conf->site, NULL };
+	log_record(LOG_LVL_WARN, &lf, "%s %s by %s overrides guards by force: %s; reason: %s",
+		   change_kind_name(req->kind), res->change_id, who->actor, what, req->reason);
+}
+
 static int blank(const char *str)
 {
 	for (; str && *str; str++)
@@ -839,12 +947,31 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
 		ns->next_at = it.next_at;
 	}
 	new->generation = s->state->generation + 1;
+	rc = judge_guards(s, req, res, now, e);
+	if (rc < 0 && !req->dry_run) {
+		/* Refused by a guard: the verdicts stay for the answer. */
+		struct log_fields lf = { LOG_MSGID_CHANGE, res->change_id, s->conf->site, NULL };
+		char line[ERR_MSG_MAX];
+		apply_one_line(e->msg, line, sizeof line);
+		log_record(LOG_LVL_INFO, &lf, "%s by %s refused: %s", change_kind_name(req->kind),
+			   who->actor, line);
+		struct guard_report kept = res->guards;
+		state_free(new);
+		change_result_free(res);
+		res->guards = kept;
+		return rc;
+	}
 	if (req->dry_run) {
+		err_clear(e);
 		rc = include_diff(s, new, &res->diff, e);
 		state_free(new);
 	} else if (res->n_items == 0) {
 		state_free(new);
+	} else if ((rc = note_recent(s, new, res, now, e)) < 0) {
+		state_free(new);
 	} else {
+		if (guards_overridden(&res->guards))
+			log_override(s, req, who, res);
 		struct partial_out po = { &res->partial, res->partial_msg,
 					  sizeof res->partial_msg };
 		rc = commit_state(s, b, new, change_kind_name(req->kind), res->change_id,

@@ -21,6 +21,7 @@
 #include "common/model.h"
 #include "conf/conf.h"
 #include "site/adopt.h"
+#include "site/guards.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -105,6 +106,9 @@ struct change_request {
 	const char *reason;
 	int now;                  /* skip the stages */
 	int dry_run;
+	int force;                /* pass the guards (site/guards.h); the result says
+				     which it overrode. Whether the caller may is
+				     the caller's to check (the API: admin only). */
 	char change_id[17];       /* "" : site_change makes a fresh one */
 };
 
@@ -133,6 +137,10 @@ struct change_result {
 	struct apply_peers peers;
 	int have_peers;
 	int64_t apply_ms;
+	/* Every guard's verdict (guards.judged 0 when the change was refused
+	 * before they were judged: bad request, safe mode). Kept when the
+	 * guards refuse the change, so that the refusal can show them. */
+	struct guard_report guards;
 };
 
 void change_result_free(struct change_result *r);
@@ -229,6 +237,15 @@ struct site {
 	 * next wakes (shared BIRD facts, "Propagation speed"), so the caller
 	 * keeps sending it cheap commands for a while, then clears this. */
 	int bird_changed;
+
+	/* The view of the other sites for the guards across sites (guards.h):
+	 * set by the owner (routectld: from the fleet document); NULL when
+	 * there is no fleet, and then a change that takes announcements away
+	 * is refused unless forced. Called from site_change only, and only
+	 * for a change that takes announcements away (its staged steps
+	 * included). */
+	guard_view_fn fleet_view;
+	void *fleet_arg;
 };
 
 /* Loads config (conf_load), policy and template: the three things a site
@@ -268,13 +285,19 @@ int site_reload(struct site *s, int *bird_socket_changed, struct err *e);
  * (misconfigured or unlisted peers named in res->partial_msg; apply.h says
  * the rule). On failure nothing changed (desired state and include as
  * before) and e says why: -ERR_UNAVAILABLE (safe mode), -ERR_REFUSED (wrong
- * site, a blocking precheck finding), -ERR_POLICY (refused by the policy),
+ * site, a blocking precheck finding), -ERR_POLICY (refused by the policy or
+ * a guard: last-site, max-drained-sites, unreachable, flap-budget, see
+ * guards.h; req->force passes the guards and res->guards says which were
+ * overridden),
  * -ERR_INVALID (no reason, bad prepend), -ERR_NOTFOUND
  * (unknown service), -ERR_CONNECT (b is NULL or dead), or apply's errors
  * with BIRD's words; except when BIRD undid the change before the confirm
  * after the state file had it: then the new state is the desired state
  * (the reconciler applies it again) and e says so. The precheck's findings
- * are kept in s->peers. A dry run only fills res->diff. */
+ * are kept in s->peers. A dry run fills res->diff and res->guards (every
+ * verdict, refused ones included) and succeeds. An applied change counts
+ * against the flap budget of each service it changes (kept in the state
+ * file); staged steps do not. */
 int site_change(struct site *s, struct bird_conn *b, const struct change_request *req,
 		const struct caller *who, struct change_result *res, struct err *e);
 

@@ -132,6 +132,15 @@ static int cmp_svc(const void *a, const void *b)
 	return strcmp(((const struct svc_state *)a)->name, ((const struct svc_state *)b)->name);
 }
 
+/* Oldest first; the change id orders changes made in the same second. */
+static int cmp_recent(const void *a, const void *b)
+{
+	const struct recent_change *x = a, *y = b;
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return strcmp(x->change_id, y->change_id);
+}
+
 static int dup_str(char **dst, const char *src)
 {
 	*dst = strdup(src ? src : "");
@@ -144,6 +153,7 @@ static void svc_state_clear(struct svc_state *s)
 	free(s->actor);
 	free(s->reason);
 	free(s->change_id);
+	free(s->recent);
 	memset(s, 0, sizeof *s);
 }
 
@@ -180,6 +190,24 @@ static int fill_svc(const struct lyd_node *node, struct svc_state *s, const char
 	if (read_mode(node, &s->mode, &s->prepend, "since", &s->since) < 0)
 		return err_set(e, ERR_INVALID, "%s: " STATE_ROOT "/service[name='%s']: bad mode, prepend or since",
 			       what, s->name);
+	size_t n_recent = yangctx_count_children(node, "recent-change");
+	if (n_recent) {
+		s->recent = calloc(n_recent, sizeof *s->recent);
+		if (!s->recent)
+			return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	}
+	for (const struct lyd_node *c = lyd_child(node); c; c = c->next) {
+		if (!c->schema || strcmp(c->schema->name, "recent-change") != 0)
+			continue;
+		struct recent_change *rc = &s->recent[s->n_recent++];
+		const char *at = yangctx_get(c, "at");
+		snprintf(rc->change_id, sizeof rc->change_id, "%s", yangctx_get(c, "change-id"));
+		if (!at || time_parse_utc(at, &rc->at) < 0)
+			return err_set(e, ERR_INVALID,
+				       "%s: " STATE_ROOT "/service[name='%s']/recent-change: bad at",
+				       what, s->name);
+	}
+	qsort(s->recent, s->n_recent, sizeof *s->recent, cmp_recent);
 	struct lyd_node *next = NULL;
 	if (lyd_find_path(node, "next", 0, &next) == LY_SUCCESS && next) {
 		s->has_next = 1;
@@ -269,23 +297,30 @@ static void put(struct json_out *o, json_t *obj, const char *key, json_t *v)
 	}
 }
 
+/* Not time_format_utc: strftime's %Y does not pad years before 1000 to the
+ * four digits that yang:date-and-time requires, and a file that says year
+ * 391 must round-trip like any other. */
+static int time_text(time_t t, char *out, size_t size)
+{
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		return -1;
+	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return 0;
+}
+
 static void mode_object(struct json_out *o, json_t *obj, enum svc_mode mode, unsigned prepend,
 			const char *time_key, time_t t)
 {
 	put(o, obj, "mode", json_string(svc_mode_name(mode)));
 	if (mode == MODE_PREPEND)
 		put(o, obj, "prepend", json_integer(prepend));
-	/* Not time_format_utc: strftime's %Y does not pad years before 1000
-	 * to the four digits that yang:date-and-time requires, and a file
-	 * that says year 391 must round-trip like any other. */
 	char when[64];
-	struct tm tm;
-	if (!gmtime_r(&t, &tm)) {
+	if (time_text(t, when, sizeof when) < 0) {
 		put(o, obj, time_key, NULL);
 		return;
 	}
-	snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	put(o, obj, time_key, json_string(when));
 }
 
@@ -336,6 +371,22 @@ int state_to_json(const struct state *st, char **out, struct err *e)
 			if (next)
 				mode_object(&o, next, s->next_mode, s->next_prepend, "at", s->next_at);
 			put(&o, svc, "next", next);
+		}
+		if (s->n_recent) {
+			json_t *recent = json_array();
+			for (size_t k = 0; recent && k < s->n_recent; k++) {
+				json_t *rc = json_object();
+				char when[64];
+				if (!rc || time_text(s->recent[k].at, when, sizeof when) < 0 ||
+				    json_array_append_new(recent, rc) < 0) {
+					json_decref(rc);
+					put(&o, svc, "recent-change", NULL);
+					break;
+				}
+				put(&o, rc, "at", json_string(when));
+				put(&o, rc, "change-id", json_string(s->recent[k].change_id));
+			}
+			put(&o, svc, "recent-change", recent);
 		}
 		if (o.failed) {
 			json_decref(svc);
@@ -498,7 +549,18 @@ struct state *state_dup(const struct state *st)
 		struct svc_state *t = &d->svcs[i];
 		*t = *s;
 		t->name = t->actor = t->reason = t->change_id = NULL;
+		t->recent = NULL;
+		t->n_recent = 0;
 		d->n++;
+		if (s->n_recent) {
+			t->recent = malloc(s->n_recent * sizeof *t->recent);
+			if (!t->recent) {
+				state_free(d);
+				return NULL;
+			}
+			memcpy(t->recent, s->recent, s->n_recent * sizeof *t->recent);
+			t->n_recent = s->n_recent;
+		}
 		if (dup_str(&t->name, s->name) < 0 || dup_str(&t->actor, s->actor) < 0 ||
 		    dup_str(&t->reason, s->reason) < 0 || dup_str(&t->change_id, s->change_id) < 0) {
 			state_free(d);
@@ -561,6 +623,32 @@ int svc_state_set(struct svc_state *s, enum svc_mode mode, unsigned prepend,
 	s->next_mode = MODE_ANNOUNCE;
 	s->next_prepend = 0;
 	s->next_at = 0;
+	return 0;
+}
+
+int svc_recent_add(struct svc_state *s, const char *change_id, time_t at, time_t newer_than,
+		   size_t keep)
+{
+	if (keep > STATE_RECENT_MAX)
+		keep = STATE_RECENT_MAX;
+	struct recent_change *r = malloc((s->n_recent + 1) * sizeof *r);
+	if (!r)
+		return -ERR_NOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_recent; i++)
+		if (s->recent[i].at > newer_than && strcmp(s->recent[i].change_id, change_id) != 0)
+			r[n++] = s->recent[i];
+	r[n].at = at;
+	snprintf(r[n].change_id, sizeof r[n].change_id, "%s", change_id);
+	n++;
+	qsort(r, n, sizeof *r, cmp_recent);
+	if (n > keep) {
+		memmove(r, r + (n - keep), keep * sizeof *r);
+		n = keep;
+	}
+	free(s->recent);
+	s->recent = r;
+	s->n_recent = n;
 	return 0;
 }
 

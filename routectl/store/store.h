@@ -20,6 +20,12 @@ struct conf;
  * not allow (control characters other than tab, newline and carriage
  * return; U+FFFE, U+FFFF), an actor longer than 512 characters, a reason
  * longer than 4096, a change id outside [0-9A-Za-z][0-9A-Za-z._:-]{0,63}. */
+/* A change an operator made to a service (for the flap budget). */
+struct recent_change {
+	time_t at;
+	char change_id[65];
+};
+
 struct svc_state {
 	char *name;
 	enum svc_mode mode;
@@ -33,7 +39,15 @@ struct svc_state {
 	enum svc_mode next_mode;
 	unsigned next_prepend;
 	time_t next_at;
+	/* The changes operators made to it lately, oldest first (not staged
+	 * steps): at most STATE_RECENT_MAX; svc_state_set keeps them. */
+	struct recent_change *recent;
+	size_t n_recent;
 };
+
+/* The most recent changes a state file keeps per service (the largest flap
+ * budget a policy may set). */
+#define STATE_RECENT_MAX 1000
 
 struct state {
 	char *site;
@@ -70,6 +84,12 @@ struct svc_state *state_find(struct state *st, const char *name);
 /* Sets one service's mode with its provenance; clears any next step. */
 int svc_state_set(struct svc_state *s, enum svc_mode mode, unsigned prepend,
 		  const char *actor, const char *reason, const char *change_id, time_t now);
+
+/* Adds the change (id, at) to s's recent changes, keeping those later
+ * than newer_than and of them at most keep (the most recent; keep is
+ * capped at STATE_RECENT_MAX). Returns 0 or -ERR_NOMEM (s unchanged). */
+int svc_recent_add(struct svc_state *s, const char *change_id, time_t at, time_t newer_than,
+		   size_t keep);
 
 /* A fresh change id: 16 lowercase hex digits from getrandom(). */
 void change_id_new(char out[17]);
