@@ -296,7 +296,7 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	memset(req, 0, sizeof *req);
 	req->kind = kind;
 #define CHANGE_FIELDS FIELD_STRING("site"), FIELD_STRING("reason"), FIELD_BOOL("now"), \
-		      FIELD_BOOL("dry_run")
+		      FIELD_BOOL("dry_run"), FIELD_BOOL("force")
 	static const struct body_field set_fields[] = {
 		CHANGE_FIELDS, FIELD_STRING("service"), FIELD_STRING("state"),
 		{ "prepend", JSON_INTEGER, "must be an integer" },
@@ -328,6 +328,7 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 		return rc;
 	req->now = json_is_true(json_object_get(*root, "now"));
 	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
+	req->force = json_is_true(json_object_get(*root, "force"));
 	if (kind == CHANGE_SET) {
 		*one_service = path_service ? path_service
 					    : json_string_value(json_object_get(*root, "service"));
@@ -370,6 +371,33 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	return 0;
 }
 
+/* Every guard's verdict: [{"name", "verdict", "message"}] (site/guards.h). */
+static json_t *guards_json(const struct guard_report *r)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; r->judged && i < GUARD_COUNT; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "name",
+						   guard_name((enum guard_id)i), "verdict",
+						   guard_verdict_name(r->g[i].verdict), "message",
+						   r->g[i].message));
+	return a;
+}
+
+/* The guards a forced change overrode, [{"guard", "message"}], or null
+ * when none (for the audit record's "override"). */
+static json_t *override_json(const struct guard_report *r)
+{
+	if (!guards_overridden(r))
+		return json_null();
+	json_t *a = json_array();
+	for (size_t i = 0; i < GUARD_COUNT; i++)
+		if (r->g[i].verdict == GUARD_OVERRIDDEN)
+			json_array_append_new(a, json_pack("{s:s,s:s}", "guard",
+							   guard_name((enum guard_id)i),
+							   "message", r->g[i].message));
+	return a;
+}
+
 static json_t *change_json(const struct change_request *req, const struct change_result *res)
 {
 	json_t *items = json_array();
@@ -386,8 +414,10 @@ static json_t *change_json(const struct change_request *req, const struct change
 						       "to", mode_json(it->to_mode, it->to_prepend),
 						       "next", next));
 	}
-	json_t *o = json_pack("{s:s,s:b,s:s,s:o}", "site", req->site, "dry_run",
-			      req->dry_run, "change_id", res->change_id, "changes", items);
+	json_t *o = json_pack("{s:s,s:b,s:s,s:o,s:b,s:o,s:o}", "site", req->site, "dry_run",
+			      req->dry_run, "change_id", res->change_id, "changes", items, "force",
+			      req->force, "guards", guards_json(&res->guards), "override",
+			      override_json(&res->guards));
 	/* What the precheck of this change found about BIRD's BGP protocols. */
 	if (res->applied && res->have_peers)
 		json_object_set_new(o, "peers", peers_json(&res->peers));
@@ -813,6 +843,16 @@ static json_t *audit_record(const struct op *o, const char *phase, const char *r
 		json_object_set_new(r, "after", after);
 	if (change_id && *change_id)
 		json_object_set_new(r, "change_id", json_string(change_id));
+	/* A change may be forced past the guards (admin only): the outcome
+	 * says which it overrode (command_job_done), null when none. */
+	if (o->route->kind != RK_ADOPT) {
+		json_object_set_new(r, "force",
+				    json_boolean(j ? j->req.force
+						   : json_is_true(json_object_get(o->claimed,
+										  "force"))));
+		if (strcmp(phase, "outcome") == 0)
+			json_object_set_new(r, "override", json_null());
+	}
 	return r;
 }
 
@@ -922,7 +962,14 @@ void command_job_done(struct command_job *job)
 {
 	struct op *o = job->priv;
 	const char *result, *change_id;
-	if (job->rc < 0) {
+	if (job->rc < 0 && job->kind == COMMAND_JOB_CHANGE && job->res.guards.judged) {
+		/* Refused by a guard: the answer shows every verdict. */
+		o->status = status_of(job->err.code);
+		o->body = dump(json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
+					 err_code_name(job->err.code), "message", job->err.msg,
+					 "guards", guards_json(&job->res.guards)));
+		result = job->err.code == ERR_POLICY ? "refused" : "failed";
+	} else if (job->rc < 0) {
 		o->status = status_of(job->err.code);
 		o->body = error_body(err_code_name(job->err.code), job->err.msg);
 		int refused = job->err.code == ERR_INVALID || job->err.code == ERR_NOTFOUND ||
@@ -952,6 +999,8 @@ void command_job_done(struct command_job *job)
 	}
 	json_t *rec = audit_record(o, "outcome", result, job->rc < 0 ? &job->err : NULL,
 				   services, before, after, change_id);
+	if (rec && job->kind == COMMAND_JOB_CHANGE && job->rc == 0)
+		json_object_set_new(rec, "override", override_json(&job->res.guards));
 	json_t *idem_rec = o->idem_marked ? idem_line(o->idem_who, o->idem_key, o->fp, o->status,
 						      o->body, time(NULL))
 					  : NULL;
@@ -1174,6 +1223,15 @@ static int handle_write(struct op *o, const struct http_request *rq, struct http
 	}
 	if (parse_write(o, rq, &e) < 0)
 		return refuse_err(o, &e, out);
+	if (o->job->kind == COMMAND_JOB_CHANGE && o->job->req.force && o->who.role < ROLE_ADMIN) {
+		if (c->d.metrics)
+			metrics_auth_failure(c->d.metrics, "forbidden");
+		char msg[300];
+		snprintf(msg, sizeof msg,
+			 "force (passing the guards) needs the admin role; %s has %s", o->who.name,
+			 role_name(o->who.role));
+		return refuse_write(o, 403, "forbidden", NULL, msg, 0, out);
+	}
 	make_caller(o, rq, &o->job->who);
 	if (key) {
 		snprintf(o->idem_key, sizeof o->idem_key, "%s", key);
