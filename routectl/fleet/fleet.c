@@ -919,7 +919,9 @@ int fleet_view_from_replies(const struct fleet *f, const struct fleet_replies *r
 			if (!vr->answered)
 				vs->n_unreachable++;
 		}
-		qsort(vs->services, vs->n_services, sizeof *vs->services, cmp_view_service);
+		if (vs->n_services)
+			qsort(vs->services, vs->n_services, sizeof *vs->services,
+			      cmp_view_service);
 		for (size_t j = 0; j < vs->n_services; j++)
 			vs->disagree = vs->disagree || vs->services[j].disagree;
 	}
