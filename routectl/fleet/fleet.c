@@ -336,6 +336,7 @@ struct attempt {
 	size_t max;
 	bool too_big, nomem;
 	bool on_oob;
+	char *own_body;         /* site_per_router: the body with its site */
 	char url[2400];
 	char errbuf[CURL_ERROR_SIZE];
 	long long start_ms, deadline_ms;
@@ -449,7 +450,7 @@ static int start(struct call *c, struct attempt *a, bool oob)
 	} else {
 		if (strcmp(c->method, "POST") != 0)
 			curl_easy_setopt(x, CURLOPT_CUSTOMREQUEST, c->method);
-		const char *b = c->body ? c->body : "";
+		const char *b = a->own_body ? a->own_body : c->body ? c->body : "";
 		curl_easy_setopt(x, CURLOPT_POSTFIELDS, b);
 		curl_easy_setopt(x, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(b));
 		if (strcmp(c->method, "POST") != 0 && !c->body)
@@ -629,7 +630,16 @@ int fleet_call(const struct fleet *f, struct fleet_select sel, const char *metho
 		return err_set(e, ERR_NOMEM, "fleet: out of memory");
 	}
 	out->n = n;
+	json_t *tmpl = NULL;
+	if (o.site_per_router && !json_is_object(tmpl = json_loads(body ? body : "", 0, NULL))) {
+		json_decref(tmpl);
+		free(att);
+		fleet_replies_free(out);
+		return err_set(e, ERR_INVALID, "fleet: the body is not a JSON object, so it cannot "
+			       "name each router's site");
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		json_decref(tmpl);
 		free(att);
 		fleet_replies_free(out);
 		return err_set(e, ERR_NOMEM, "fleet: libcurl cannot be initialised");
@@ -656,6 +666,13 @@ int fleet_call(const struct fleet *f, struct fleet_select sel, const char *metho
 			a->max = o.max_response;
 			a->start_ms = t0;
 			a->deadline_ms = t0 + o.timeout_ms;
+			if (tmpl) {
+				json_object_set_new(tmpl, "site", json_string(f->sites[i].name));
+				if (!(a->own_body = json_dumps(tmpl, JSON_COMPACT))) {
+					fail_unsent(a, "out of memory");
+					continue;
+				}
+			}
 			start(&c, a, false);
 		}
 	}
@@ -690,7 +707,9 @@ out:
 			att[i].reply->maybe_applied = c.is_write;
 		}
 		buf_free(&att[i].rx);
+		free(att[i].own_body);
 	}
+	json_decref(tmpl);
 	if (c.multi)
 		curl_multi_cleanup(c.multi);
 	curl_global_cleanup();

@@ -107,6 +107,9 @@ struct fleet_call_opts {
 	size_t max_response;          /* default FLEET_MAX_RESPONSE */
 	const char *const *headers;   /* extra request headers ("Name: value"),
 					 NULL-terminated; may be NULL */
+	bool site_per_router;         /* body is a JSON object; each router gets it
+					 with member "site" set to its own site
+					 (one change on routers of several sites) */
 };
 
 /* What one router said (or why it said nothing). */
@@ -150,7 +153,8 @@ struct fleet_replies {
  * Returns 0 with one reply per selected router in out (free with
  * fleet_replies_free), whatever each router said; -ERR_NOTFOUND when the
  * select names a site f does not have (FLEET_SITE) or no router is
- * selected, -ERR_INVALID for a bad method or path, -ERR_NOMEM. */
+ * selected, -ERR_INVALID for a bad method or path (or a body that is not a
+ * JSON object with site_per_router), -ERR_NOMEM. */
 int fleet_call(const struct fleet *f, struct fleet_select sel, const char *method,
 	       const char *path, const char *body, const struct fleet_call_opts *opts,
 	       struct fleet_replies *out, struct err *e);
