@@ -264,7 +264,8 @@ size_t guards_flap_prune(time_t *times, size_t n, time_t now, unsigned window_s,
 	for (size_t i = 0; i < n; i++)
 		if (times[i] > now - (time_t)window_s)
 			times[k++] = times[i];
-	qsort(times, k, sizeof *times, cmp_time);
+	if (k > 1)
+		qsort(times, k, sizeof *times, cmp_time);
 	if (k > keep) {
 		memmove(times, times + (k - keep), keep * sizeof *times);
 		k = keep;

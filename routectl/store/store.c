@@ -207,7 +207,8 @@ static int fill_svc(const struct lyd_node *node, struct svc_state *s, const char
 				       "%s: " STATE_ROOT "/service[name='%s']/recent-change: bad at",
 				       what, s->name);
 	}
-	qsort(s->recent, s->n_recent, sizeof *s->recent, cmp_recent);
+	if (s->n_recent > 1)
+		qsort(s->recent, s->n_recent, sizeof *s->recent, cmp_recent);
 	struct lyd_node *next = NULL;
 	if (lyd_find_path(node, "next", 0, &next) == LY_SUCCESS && next) {
 		s->has_next = 1;
