@@ -161,6 +161,7 @@ struct fx {
 	struct command_view view;
 	struct state *state;
 	char secret_viewer[TOKEN_SECRET_MAX], secret_operator[TOKEN_SECRET_MAX];
+	char secret_admin[TOKEN_SECRET_MAX];
 	/* the fake backend */
 	int submitted;
 	int intent_on_disk_at_submit;
@@ -211,6 +212,8 @@ static void fx_setup(const char *audit_path, unsigned burst)
 				 sizeof F.secret_viewer, &e) == 0, "%s", e.msg);
 	ck_assert_msg(tokens_new(tokens, "bot", ROLE_OPERATOR, F.secret_operator,
 				 sizeof F.secret_operator, &e) == 0, "%s", e.msg);
+	ck_assert_msg(tokens_new(tokens, "boss", ROLE_ADMIN, F.secret_admin,
+				 sizeof F.secret_admin, &e) == 0, "%s", e.msg);
 	F.auth = auth_new(tokens, NULL, &e);
 	ck_assert_msg(F.auth != NULL, "%s", e.msg);
 	snprintf(F.audit_path, sizeof F.audit_path, "%s",
@@ -381,6 +384,104 @@ START_TEST(write_audited_before_change_and_answer)
 }
 END_TEST
 
+/* The last outcome record of the audit log, parsed. */
+static json_t *last_outcome(void)
+{
+	char *log = tu_read_file(F.dir, "audit.log");
+	json_t *last = NULL;
+	for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+		json_t *r = json_loads(line, 0, NULL);
+		if (r && strcmp(json_string_value(json_object_get(r, "phase")), "outcome") == 0) {
+			json_decref(last);
+			last = r;
+		} else {
+			json_decref(r);
+		}
+	}
+	free(log);
+	ck_assert_ptr_nonnull(last);
+	return last;
+}
+
+#define DRAIN_FORCED "{\"site\":\"ash\",\"services\":[\"web\"],\"reason\":\"sea down\"," \
+		     "\"now\":true,\"force\":true}"
+
+/* force passes the guards: admin only (403 for an operator, audited); a
+ * forced change's answer and outcome record name the guards it overrode;
+ * a guard's refusal is 422 with every verdict and no override. */
+START_TEST(force_admin_only_override_audited)
+{
+	fx_setup(NULL, 5);
+	if (tcp("POST", "/v1/drain", F.secret_operator, DRAIN_FORCED, NULL, 0, "f-op") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 403);
+	ck_assert_msg(strstr(F.body, "force (passing the guards) needs the admin role"), "%s",
+		      F.body);
+	ck_assert_int_eq(F.submitted, 0);
+	json_t *r = last_outcome();
+	ck_assert_str_eq(json_string_value(json_object_get(r, "request_id")), "f-op");
+	ck_assert(json_is_true(json_object_get(r, "force")));
+	ck_assert(json_is_null(json_object_get(r, "override")));
+	json_decref(r);
+
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_admin, DRAIN_FORCED, NULL, 0, "f-adm"), 0);
+	wait_submitted(1);
+	ck_assert_int_eq(F.job->req.force, 1);
+	struct guard_report *g = &F.job->res.guards;
+	g->judged = 1;
+	for (size_t i = 0; i < GUARD_COUNT; i++)
+		g->g[i].verdict = GUARD_PASS;
+	g->g[GUARD_LAST_SITE].verdict = GUARD_SKIPPED;
+	g->g[GUARD_UNREACHABLE].verdict = GUARD_OVERRIDDEN;
+	snprintf(g->g[GUARD_UNREACHABLE].message, sizeof g->g[0].message, "cannot ask site sea");
+	finish_job();
+	pump();
+	ck_assert_int_eq(F.status, 200);
+	json_t *b = json_loads(F.body, 0, NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(b, "guards")), GUARD_COUNT);
+	json_t *ov = json_object_get(b, "override");
+	ck_assert_uint_eq(json_array_size(ov), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ov, 0), "guard")),
+			 "unreachable");
+	json_decref(b);
+	r = last_outcome();
+	ck_assert_str_eq(json_string_value(json_object_get(r, "request_id")), "f-adm");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "role")), "admin");
+	ov = json_object_get(r, "override");
+	ck_assert_uint_eq(json_array_size(ov), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ov, 0), "message")),
+			 "cannot ask site sea");
+	json_decref(r);
+
+	/* refused by a guard */
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, NULL, 0, "g"), 0);
+	wait_submitted(2);
+	struct command_job *j = F.job;
+	F.job = NULL;
+	j->res.guards.judged = 1;
+	j->res.guards.g[GUARD_LAST_SITE].verdict = GUARD_REFUSED;
+	snprintf(j->res.guards.g[GUARD_LAST_SITE].message, sizeof j->res.guards.g[0].message,
+		 "service web would be announced from no site");
+	j->rc = err_set(&j->err, ERR_POLICY, "refused by guard last-site: ...");
+	command_job_done(j);
+	pump();
+	ck_assert_int_eq(F.status, 422);
+	b = json_loads(F.body, 0, NULL);
+	json_t *err = json_object_get(b, "error");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "code")), "policy");
+	json_t *g0 = json_array_get(json_object_get(err, "guards"), GUARD_LAST_SITE);
+	ck_assert_str_eq(json_string_value(json_object_get(g0, "name")), "last-site");
+	ck_assert_str_eq(json_string_value(json_object_get(g0, "verdict")), "refused");
+	json_decref(b);
+	r = last_outcome();
+	ck_assert_str_eq(json_string_value(json_object_get(r, "result")), "refused");
+	ck_assert(json_is_false(json_object_get(r, "force")));
+	ck_assert(json_is_null(json_object_get(r, "override")));
+	json_decref(r);
+	fx_teardown();
+}
+END_TEST
+
 /* Refusals: no token, a bad token, a viewer; each audited, none handed over. */
 START_TEST(refusals_audited_never_submitted)
 {
@@ -528,6 +629,7 @@ int main(void)
 	tcase_add_test(tw, audit_full_refuses_change);
 	tcase_add_test(tw, idempotency_replay);
 	tcase_add_test(tw, rate_limit);
+	tcase_add_test(tw, force_admin_only_override_audited);
 	suite_add_tcase(s, tw);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
