@@ -86,11 +86,23 @@ int fanout_execute(const struct fleet *f, const struct cli_request *req,
 			return err_set(e, ERR_NOMEM, "%s: out of memory building the request",
 				       req->cmd_name);
 	}
-	rc = fleet_call(f, sel, cli_method(req->cmd), target, body, &o, &out->replies, e);
+	struct fleet_replies replies;
+	rc = fleet_call(f, sel, cli_method(req->cmd), target, body, &o, &replies, e);
 	free(body);
 	if (rc < 0)
 		return err_prefix(e, "%s", req->cmd_name);
-	out->routers = calloc(out->replies.n, sizeof *out->routers);
+	return fanout_from_replies(f, req, &replies, out, e);
+}
+
+int fanout_from_replies(const struct fleet *f, const struct cli_request *req,
+			struct fleet_replies *replies, struct fanout_result *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	out->fleet = f;
+	out->req = req;
+	out->replies = *replies;
+	memset(replies, 0, sizeof *replies);
+	out->routers = calloc(out->replies.n + 1, sizeof *out->routers);
 	if (!out->routers) {
 		fleet_replies_free(&out->replies);
 		return err_set(e, ERR_NOMEM, "%s: out of memory", req->cmd_name);
@@ -101,7 +113,7 @@ int fanout_execute(const struct fleet *f, const struct cli_request *req,
 		decode_one(req, &out->routers[i]);
 	}
 	if (req->cmd == CMD_STATUS) {
-		rc = fleet_view_from_replies(f, &out->replies, &out->view, e);
+		int rc = fleet_view_from_replies(f, &out->replies, &out->view, e);
 		if (rc < 0) {
 			fanout_result_free(out);
 			return rc;

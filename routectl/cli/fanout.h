@@ -56,6 +56,12 @@ int fanout_execute(const struct fleet *f, const struct cli_request *req,
 		   struct fanout_result *out, struct err *e);
 void fanout_result_free(struct fanout_result *r);
 
+/* What fanout_execute does once the replies are in: takes them over (out
+ * frees them; *replies is emptied) and checks each router's answer. Public
+ * so that tests can feed it answers. 0 or -ERR_NOMEM. */
+int fanout_from_replies(const struct fleet *f, const struct cli_request *req,
+			struct fleet_replies *replies, struct fanout_result *out, struct err *e);
+
 /* The exit code, as for one router: CLI_EXIT_UNKNOWN when any change may or
  * may not have been applied, else CLI_EXIT_FAILED when any router refused,
  * failed or could not be asked, else CLI_EXIT_OK. */

@@ -188,6 +188,17 @@ fleet undrain ash --reason "fleet test" --now
 check "undrain --now: exit 0" rc_is 0
 check "upstream: web from all three sites again" wait_for 10 up_paths_are 3
 
+# ---- one change on every site (SITE ALL) ----
+fleet set ALL web prepend 1 --reason "fleet test"
+check "set ALL: exit 0" rc_is 0
+check "set ALL: every router's line" count_is 4 "^(ash-r1|ash-r2|chi-r1|sea-r1) \((ash|chi|sea)\) via primary: ok"
+check "set ALL: the count" has "^set ALL: 4 routers: 4 ok$"
+fleet status
+check "status: web prepended once at every site" count_is 3 "^(ash|chi|sea) +web +prepend 1 "
+fleet set ALL web announce --reason "fleet test"
+check "set ALL back to announce: exit 0" rc_is 0
+check "status: sea-r1 announces web again" state_is sea-r1 web announce
+
 # ---- dry run ----
 fleet drain chi --reason "fleet test" --dry-run --now
 check "dry run: exit 0" rc_is 0
