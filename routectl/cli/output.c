@@ -618,3 +618,8 @@ void output_version(FILE *out, const char *version)
 	fprintf(out, "routectl %s\n", version);
 	fflush(out);
 }
+
+int output_clean(struct buf *b, const char *s, bool multiline)
+{
+	return put_clean(b, s, multiline);
+}

@@ -630,8 +630,8 @@ int fleet_call(const struct fleet *f, struct fleet_select sel, const char *metho
 		return err_set(e, ERR_NOMEM, "fleet: out of memory");
 	}
 	out->n = n;
-	json_t *tmpl = NULL;
-	if (o.site_per_router && !json_is_object(tmpl = json_loads(body ? body : "", 0, NULL))) {
+	json_t *tmpl = o.site_per_router ? json_loads(body ? body : "", 0, NULL) : NULL;
+	if (o.site_per_router && !json_is_object(tmpl)) {
 		json_decref(tmpl);
 		free(att);
 		fleet_replies_free(out);

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -424,6 +425,25 @@ START_TEST(test_call_fanout)
 	ck_assert_str_eq(srv[2].method, "GET");
 	ck_assert_uint_eq(fake_requests(&srv[0]), 2);
 	fleet_replies_free(&r);
+
+	/* One change for the routers of every site, each body naming its site. */
+	ck_assert_int_eq(fleet_call(f, (struct fleet_select){ FLEET_ALL, NULL }, "POST", "/v1/set",
+				    "{\"site\": \"?\", \"service\": \"web\"}",
+				    &(struct fleet_call_opts){ .timeout_ms = 5000,
+							       .site_per_router = true },
+				    &r, &e), 0);
+	ck_assert_uint_eq(r.n, 3);
+	for (int i = 0; i < 3; i++) {
+		json_t *got = json_loads(srv[i].got_body, 0, NULL);
+		ck_assert_str_eq(json_string_value(json_object_get(got, "site")), i < 2 ? "ash" : "chi");
+		ck_assert_str_eq(json_string_value(json_object_get(got, "service")), "web");
+		json_decref(got);
+	}
+	fleet_replies_free(&r);
+	ck_assert_int_eq(fleet_call(f, (struct fleet_select){ FLEET_ALL, NULL }, "POST", "/v1/set",
+				    "[1]", &(struct fleet_call_opts){ .site_per_router = true }, &r,
+				    &e), -ERR_INVALID);
+	ck_assert_uint_eq(fake_requests(&srv[0]), 3);
 
 	/* A site the fleet does not have; bad method and path. */
 	ck_assert_int_eq(fleet_call(f, (struct fleet_select){ FLEET_SITE, "sea" }, "GET",
