@@ -561,9 +561,10 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 	if (!json_is_object(body))
 		return err_set(e, ERR_PROTOCOL, "the answer should be an object, not %s",
 			       json_type_name(body));
-	if (unpack(body, "", 0, e, "{s:s, s?b, s?s, s:o, s?s, s?o}", "site", &v->site,
+	if (unpack(body, "", 0, e, "{s:s, s?b, s?s, s:o, s?s, s?o, s?o, s?o}", "site", &v->site,
 		   "dry_run", &dry_run, "change_id", &v->change_id, "changes", &items,
-		   "diff", &v->diff, "apply", &apply) < 0 ||
+		   "diff", &v->diff, "apply", &apply, "guards", &v->guards, "override",
+		   &v->override) < 0 ||
 	    want_type(items, "", "changes", JSON_ARRAY, e) < 0 ||
 	    want_type(apply, "", "apply", JSON_OBJECT, e) < 0)
 		goto fail;

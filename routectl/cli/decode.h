@@ -108,6 +108,11 @@ struct view_change {
 	const char *apply_message;   /* "partial": the peers it did not reach */
 	bool has_apply_ms;
 	double apply_ms;
+	/* Borrowed from the answer, may be NULL: every guard's verdict
+	 * ([{name, verdict, message}]) and the guards a forced change
+	 * overrode ([{guard, message}] or null). */
+	json_t *guards;
+	json_t *override;
 };
 
 /* One audit record of history's answer (api/audit.h lists the members). */

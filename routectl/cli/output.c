@@ -392,6 +392,35 @@ int output_change_text(struct buf *out, const struct view_change *v)
 		rc |= buf_puts(out, "no change\n");
 	for (size_t i = 0; i < v->n_items; i++)
 		rc |= change_line(out, &v->items[i]);
+	/* A dry run shows every guard's verdict; a forced change what it
+	 * overrode. */
+	json_t *g;
+	size_t gi;
+	json_array_foreach(v->dry_run ? v->guards : NULL, gi, g) {
+		const char *name = json_string_value(json_object_get(g, "name"));
+		const char *verdict = json_string_value(json_object_get(g, "verdict"));
+		const char *msg = json_string_value(json_object_get(g, "message"));
+		rc |= buf_puts(out, "guard ");
+		rc |= put_clean(out, name ? name : "?", false);
+		rc |= buf_puts(out, ": ");
+		rc |= put_clean(out, verdict ? verdict : "?", false);
+		if (msg && *msg) {
+			rc |= buf_puts(out, ": ");
+			rc |= put_clean(out, msg, false);
+		}
+		rc |= buf_puts(out, "\n");
+	}
+	json_array_foreach(v->override, gi, g) {
+		const char *name = json_string_value(json_object_get(g, "guard"));
+		const char *msg = json_string_value(json_object_get(g, "message"));
+		rc |= buf_puts(out, "forced past guard ");
+		rc |= put_clean(out, name ? name : "?", false);
+		if (msg && *msg) {
+			rc |= buf_puts(out, ": ");
+			rc |= put_clean(out, msg, false);
+		}
+		rc |= buf_puts(out, "\n");
+	}
 	if (v->dry_run) {
 		if (v->diff && v->diff[0]) {
 			size_t len = strlen(v->diff);

@@ -194,6 +194,10 @@ j=$(api sea POST /v1/drain --token "$OPERATOR" \
 check "a dry run: 200 with every verdict" \
 	test "$(jget "(j['status'], [(g['name'], g['verdict']) for g in j['json']['guards']])" <<<"$j")" = \
 	"(200, [('last-site', 'refused'), ('max-drained-sites', 'refused'), ('unreachable', 'pass'), ('flap-budget', 'pass')])"
+run sea drain sea --service web --reason "drill sea" --now --dry-run
+check "a dry run (console): done (exit 0)" test "$rc" = 0
+check "... shows the verdicts" says "$out" "guard last-site: refused: service web would be announced from no site"
+check "... all four" test "$(grep -c '^guard ' <<<"$out")" = 4
 check "isp still has web from sea" isp_has sea 192.0.2.0/24
 sleep 1
 check "... and still after a second" isp_has sea 192.0.2.0/24
@@ -226,6 +230,9 @@ run ash drain ash --service dns --reason "sea is down" --now
 check "with sea's routectld stopped, drain ash: refused (exit 1)" test "$rc" = 1
 check "... by unreachable, naming sea" says "$out" "refused by guard unreachable: cannot ask site sea"
 check "isp still has dns from ash" isp_has ash 198.51.100.0/24
+run ash set ash web prepend 2 --reason "sea is down, prepend" --force
+check "set with --force on the console (its owner is admin): done" test "$rc" = 0
+check "... saying which guard it passed" says "$out" "forced past guard unreachable: cannot ask site sea"
 j=$(api ash POST /v1/drain --token "$ADMIN" \
 	--body '{"site":"ash","services":["dns"],"reason":"sea is down, forced","now":true,"force":true}')
 check "forced by an admin: 200, overriding unreachable" \
