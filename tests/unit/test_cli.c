@@ -752,6 +752,29 @@ START_TEST(change_text_golden)
 	free(text);
 	cli_result_free(&res);
 
+	/* the guards: every verdict in a dry run, what a forced change passed */
+	text = render_change(CMD_DRAIN, "drain",
+		"{\"site\":\"sea\",\"dry_run\":true,\"changes\":[],\"diff\":\"\",\"guards\":["
+		"{\"name\":\"last-site\",\"verdict\":\"refused\",\"message\":\"web from no site\"},"
+		"{\"name\":\"flap-budget\",\"verdict\":\"pass\",\"message\":\"\"}],"
+		"\"override\":null}", &res);
+	ck_assert_str_eq(text,
+			 "dry run: nothing changed\n"
+			 "no change\n"
+			 "guard last-site: refused: web from no site\n"
+			 "guard flap-budget: pass\n"
+			 "the BIRD include would stay the same\n");
+	free(text);
+	cli_result_free(&res);
+	text = render_change(CMD_DRAIN, "drain",
+		"{\"site\":\"ash\",\"dry_run\":false,\"changes\":[],\"guards\":["
+		"{\"name\":\"unreachable\",\"verdict\":\"overridden\",\"message\":\"sea\"}],"
+		"\"override\":[{\"guard\":\"unreachable\",\"message\":\"cannot ask site sea\"}]}",
+		&res);
+	ck_assert_str_eq(text, "no change\nforced past guard unreachable: cannot ask site sea\n");
+	free(text);
+	cli_result_free(&res);
+
 	/* a 200 whose apply did not succeed is not a success */
 	text = render_change(CMD_SET, "set",
 		"{\"site\":\"ash\",\"changes\":[],\"apply\":{\"result\":\"failed\"}}", &res);
