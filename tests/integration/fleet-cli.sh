@@ -71,7 +71,7 @@ CONF
   "site": "$site", "local-as": 65001,
   "bird": {"control-socket": "$D/$name/bird.ctl", "include": "$D/$name/routectl.conf",
            "bgp-protocol": ["isp"], "configure-timeout": 30, "verify-timeout-ms": 3000},
-  "state-dir": "$D/$name/state",
+  "state-dir": "$D/$name/state", "policy-file": "$IT_POLICY",
   "console": {"socket": "$D/$name/routectld.sock"},
   "api": {"listen": [$listen], "token-file": "$D/$name/tokens"},
   "service": [
