@@ -422,7 +422,7 @@ static int start(struct call *c, struct attempt *a, bool oob)
 		return -1;
 	}
 	a->headers = h;
-	long connect_ms = (long)left;
+	long connect_ms = left < FLEET_CONNECT_TIMEOUT_MS ? (long)left : FLEET_CONNECT_TIMEOUT_MS;
 	if (!oob && r->oob_url) {
 		long share = (long)c->opts->timeout_ms * FLEET_PRIMARY_CONNECT_SHARE / 100;
 		if (share < connect_ms)
