@@ -144,6 +144,11 @@ enum cli_exit fanout_exit(const struct fanout_result *r)
 		if (x != CLI_EXIT_OK)
 			worst = CLI_EXIT_FAILED;
 	}
+	/* a status that is not of the site the fleet document says, or not of
+	 * the shape a view needs, leaves that router unasked too */
+	for (size_t i = 0; r->has_view && i < r->view.n_sites; i++)
+		if (r->view.sites[i].n_unreachable)
+			worst = CLI_EXIT_FAILED;
 	return worst;
 }
 

@@ -381,6 +381,16 @@ static void fail_unsent(struct attempt *a, const char *why)
 	finish(a);
 }
 
+/* Appends a header line; false on ENOMEM (the list is kept as it was). */
+static bool add_header(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(*list, line);
+	if (!n)
+		return false;
+	*list = n;
+	return true;
+}
+
 /* Starts the request at the primary endpoint (oob false) or the
  * out-of-band one. Returns 0 when it is under way; -1 when it could not
  * start (reply->error says why; nothing was sent). */
@@ -409,20 +419,22 @@ static int start(struct call *c, struct attempt *a, bool oob)
 	}
 	char auth[FLEET_TOKEN_MAX + 32];
 	snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok->secret);
-	struct curl_slist *h = curl_slist_append(NULL, auth);
+	bool nomem = !add_header(&a->headers, auth) ||
+		     !add_header(&a->headers, "Accept: application/json") ||
+		     (c->body && !add_header(&a->headers, "Content-Type: application/json"));
 	memset(auth, 0, sizeof auth);
-	if (h)
-		h = curl_slist_append(h, "Accept: application/json");
-	if (h && c->body)
-		h = curl_slist_append(h, "Content-Type: application/json");
-	for (const char *const *x = c->opts->headers; h && x && *x; x++)
-		h = curl_slist_append(h, *x);
-	if (!h) {
+	for (const char *const *x = c->opts->headers; !nomem && x && *x; x++)
+		nomem = !add_header(&a->headers, *x);
+	if (nomem) {
+		curl_easy_cleanup(a->easy);
+		a->easy = NULL;
+		curl_slist_free_all(a->headers);
+		a->headers = NULL;
 		fail_unsent(a, "out of memory");
 		return -1;
 	}
-	a->headers = h;
-	long connect_ms = (long)left;
+	struct curl_slist *h = a->headers;
+	long connect_ms = left < FLEET_CONNECT_TIMEOUT_MS ? (long)left : FLEET_CONNECT_TIMEOUT_MS;
 	if (!oob && r->oob_url) {
 		long share = (long)c->opts->timeout_ms * FLEET_PRIMARY_CONNECT_SHARE / 100;
 		if (share < connect_ms)
@@ -458,6 +470,10 @@ static int start(struct call *c, struct attempt *a, bool oob)
 	}
 	a->errbuf[0] = '\0';
 	if (curl_multi_add_handle(c->multi, x) != CURLM_OK) {
+		curl_easy_cleanup(a->easy);
+		a->easy = NULL;
+		curl_slist_free_all(a->headers);
+		a->headers = NULL;
 		fail_unsent(a, "cannot add the request to libcurl");
 		return -1;
 	}

@@ -28,9 +28,11 @@ struct err;
 /* Answers larger than this are not read (a status of the largest site
  * routectl is built for is a few MiB: large services come with counts). */
 #define FLEET_MAX_RESPONSE (16u << 20)
-/* Without an out-of-band URL the primary endpoint has the whole deadline;
- * with one, connecting to the primary may take at most this share of it
- * (in percent), so that the fallback still has time. */
+/* Connecting to an endpoint takes at most FLEET_CONNECT_TIMEOUT_MS (a router
+ * that does not answer SYNs is not waited for until the deadline); with an
+ * out-of-band URL, connecting to the primary takes at most this share of
+ * the deadline (in percent) too, so that the fallback still has time. */
+#define FLEET_CONNECT_TIMEOUT_MS 5000
 #define FLEET_PRIMARY_CONNECT_SHARE 50
 
 /* Where a router's bearer token was looked for, and what was found. */
@@ -144,8 +146,9 @@ struct fleet_replies {
  * endpoint (oob-url) with its token. An HTTP answer of any status, also an
  * error, is an answer: it is never sent again elsewhere, because the
  * request may have done something there. Every router has opts->timeout_ms
- * in all; with an oob-url, connecting to the primary gets at most
- * FLEET_PRIMARY_CONNECT_SHARE percent of it. Proxies from the environment
+ * in all; connecting takes at most FLEET_CONNECT_TIMEOUT_MS, and with an
+ * oob-url, connecting to the primary at most FLEET_PRIMARY_CONNECT_SHARE
+ * percent of the deadline. Proxies from the environment
  * are not used (a drain goes to the router named, not through whatever
  * http_proxy says). Answers above opts->max_response are not read (an
  * error; for a write maybe_applied is set).

@@ -157,6 +157,23 @@ START_TEST(test_status)
 	json_decref(j);
 	buf_free(&b);
 	fanout_result_free(&r);
+
+	/* every router answers, but c1 answers for another site: it is
+	 * unreachable as far as the fleet goes, and the exit code says so */
+	const struct canned other[] = {
+		{ "primary", 200, STATUS("ash", SVC("web", "announce", 0, "null", "null")), NULL, NULL, false },
+		{ "primary", 200, STATUS("ash", SVC("web", "announce", 0, "null", "null")), NULL, NULL, false },
+		{ "primary", 200, STATUS("sea", SVC("web", "announce", 0, "null", "null")), NULL, NULL, false },
+		{ "primary", 200, STATUS("sea", SVC("web", "announce", 0, "null", "null")), NULL, NULL, false },
+	};
+	make_replies(f, NULL, other, &rep);
+	ck_assert_int_eq(fanout_from_replies(f, &req, &rep, &r, &e), 0);
+	ck_assert_int_eq(fanout_exit(&r), CLI_EXIT_FAILED);
+	ck_assert_int_eq(output_fleet_status_text(&b, &r), 0);
+	ck_assert_msg(strstr(b.p, "c1      chi   UNREACHABLE  primary: it says it is site sea, the "
+			      "fleet document says chi\n"), "%s", b.p);
+	buf_free(&b);
+	fanout_result_free(&r);
 	cli_request_free(&req);
 	fleet_free(f);
 }
