@@ -61,15 +61,21 @@ int fleetview_ask(const char *fleet_path, const char *except_site, unsigned time
 		fleet_free(f);
 		return err_prefix(e, "cannot ask the other sites of %s", fleet_path);
 	}
-	out->sites = calloc(v.n_sites + 1, sizeof *out->sites);
-	if (!out->sites)
-		rc = err_set(e, ERR_NOMEM, "out of memory");
-	for (size_t i = 0; rc == 0 && i < v.n_sites; i++) {
-		rc = convert_site(&v.sites[i], &out->sites[i], e);
-		out->n_sites++;
-	}
+	rc = fleetview_from_view(&v, out, e);
 	fleet_view_free(&v);
 	fleet_free(f);
+	return rc;
+}
+
+int fleetview_from_view(const struct fleet_view *v, struct guard_view *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	out->sites = calloc(v->n_sites + 1, sizeof *out->sites);
+	int rc = out->sites ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < v->n_sites; i++) {
+		rc = convert_site(&v->sites[i], &out->sites[i], e);
+		out->n_sites++;
+	}
 	if (rc < 0)
 		guard_view_free(out);
 	return rc;

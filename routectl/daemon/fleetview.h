@@ -23,4 +23,12 @@ struct err;
 int fleetview_ask(const char *fleet_path, const char *except_site, unsigned timeout_ms,
 		  struct guard_view *out, struct err *e);
 
+struct fleet_view;
+
+/* The guards' view of a fleet view (what fleetview_ask does once the
+ * answers are in; public for tests): per site, reachable when every router
+ * answered (why names the others and their errors), and the services whose
+ * state is known. Returns 0 or -ERR_NOMEM (out empty). */
+int fleetview_from_view(const struct fleet_view *v, struct guard_view *out, struct err *e);
+
 #endif
