@@ -1,6 +1,7 @@
 /* routectl: the command line of routectld.
  *
- * Parse (client.c, which holds the command table), send, render (output.c).
+ * Parse (args.c, which holds the command table), send (client.c over
+ * transport.c), check the answer (decode.c), render (output.c).
  * Exit status: 0 done, 1 refused or failed, 2 wrong command line, 3 a change
  * was sent and no answer tells whether it was applied. */
 #include "cli/client.h"

@@ -9,7 +9,7 @@
 
 #include <stdio.h>
 
-#include "cli/client.h"
+#include "cli/decode.h"
 
 struct buf;
 

@@ -3,7 +3,7 @@
 #ifndef ROUTECTL_CLI_TOKEN_H
 #define ROUTECTL_CLI_TOKEN_H
 
-#include "cli/client.h"
+#include "cli/args.h"
 
 #include <stdio.h>
 

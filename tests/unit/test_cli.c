@@ -4,6 +4,7 @@
  * exit codes and messages. */
 #include "cli/client.h"
 #include "cli/output.h"
+#include "cli/transport.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "testutil.h"
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -941,6 +944,23 @@ static const struct bad_case {
 	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
 	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\",\"next\":{\"state\":\"withdraw\"}}]}",
 	  "services[0].next.at is missing" },
+	/* null is absent; the closed shapes (two address families) refuse a
+	 * member they do not know */
+	{ CMD_STATUS, 200, "{\"site\":null}", "site is missing" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\","
+	  "\"prefix_count\":{\"ipv4\":1,\"ipv6\":0,\"ipv5\":2}}]}",
+	  "services[0].prefix_count has unexpected members: ipv5" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"services\":[{\"name\":\"w\",\"state\":\"announce\","
+	  "\"prefix_count\":{\"ipv4\":1,\"ipv6\":\"0\"}}]}",
+	  "services[0].prefix_count.ipv6 should be an integer, not a string" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true,"
+	  "\"peers\":[],\"sentinels\":{\"ipv4\":true,\"ipv6\":\"no\"}},\"services\":[]}",
+	  "bird.sentinels.ipv6 should be true or false, not a string" },
+	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},"
+	  "\"in_flight\":{\"kind\":\"drain\",\"change_id\":7},\"services\":[]}",
+	  "in_flight.change_id should be a string, not an integer" },
 	{ CMD_DRAIN, 200, "{\"site\":\"a\"}", "changes is missing" },
 	{ CMD_DRAIN, 200, "{\"site\":\"a\",\"changes\":[{\"service\":\"w\",\"from\":{\"state\":\"announce\"}}]}",
 	  "changes[0].to is missing" },
@@ -1027,22 +1047,47 @@ enum fake_mode {
 	FAKE_HALF,     /* reads the request, sends part of an answer, closes */
 };
 
-/* Serves one connection: reads the request (headers, then Content-Length
- * bytes), records it, and answers with the canned response. */
-static void fake_start(struct fake *f, enum fake_mode mode, const char *response)
+static void fake_serve(struct fake *f, int ls, enum fake_mode mode, const char *response);
+
+static void fake_dir(struct fake *f)
 {
 	snprintf(f->dir, sizeof f->dir, "/tmp/routectl-cli-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(f->dir));
 	snprintf(f->sock, sizeof f->sock, "%s/d.sock", f->dir);
 	snprintf(f->seen, sizeof f->seen, "%s/request", f->dir);
+}
 
+/* Serves one connection: reads the request (headers, then Content-Length
+ * bytes), records it, and answers with the canned response. */
+static void fake_start(struct fake *f, enum fake_mode mode, const char *response)
+{
+	fake_dir(f);
 	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_ge(ls, 0);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->sock);
 	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
 	ck_assert_int_eq(listen(ls, 4), 0);
+	fake_serve(f, ls, mode, response);
+}
 
+/* The same on TCP, 127.0.0.1 and a port the kernel picks (into *port). */
+static void fake_start_tcp(struct fake *f, enum fake_mode mode, const char *response, int *port)
+{
+	fake_dir(f);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(ls, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(ls, 4), 0);
+	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	fake_serve(f, ls, mode, response);
+}
+
+static void fake_serve(struct fake *f, int ls, enum fake_mode mode, const char *response)
+{
 	f->pid = fork();
 	ck_assert_int_ge(f->pid, 0);
 	if (f->pid > 0) {
@@ -1681,6 +1726,171 @@ START_TEST(binary_exit_codes)
 }
 END_TEST
 
+/* ------------------------------------------- the transport over TCP */
+
+START_TEST(transport_tcp_with_token)
+{
+	struct fake f;
+	int port;
+	char *resp = http_response(200, "OK", "{\"site\":\"ash\",\"changes\":[]}");
+	fake_start_tcp(&f, FAKE_ANSWER, resp, &port);
+
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);   /* a final / is fine */
+	struct transport_endpoint ep = { .base_url = url, .token = "s3cret-token" };
+	struct transport_reply reply;
+	int rc = transport_call(&ep, "POST", "/v1/drain", "{\"site\":\"ash\"}", 5, &reply);
+	char *seen = fake_finish(&f);
+
+	ck_assert_msg(rc == 0, "%d: %s", rc, reply.message);
+	ck_assert_int_eq(reply.outcome, TRANSPORT_ANSWERED);
+	ck_assert_int_eq(reply.http_status, 200);
+	ck_assert_str_eq(reply.body.p, "{\"site\":\"ash\",\"changes\":[]}");
+	ck_assert_ptr_nonnull(seen);
+	ck_assert_msg(strncmp(seen, "POST /v1/drain HTTP/1.1\r\n", 25) == 0, "request: %s", seen);
+	ck_assert_ptr_nonnull(strcasestr(seen, "\r\nAuthorization: Bearer s3cret-token\r\n"));
+	ck_assert_ptr_nonnull(strcasestr(seen, "\r\nContent-Type: application/json\r\n"));
+	ck_assert_ptr_nonnull(strstr(seen, "\r\n\r\n{\"site\":\"ash\"}"));
+	transport_reply_free(&reply);
+	free(seen);
+	free(resp);
+
+	/* without a token, no Authorization header */
+	resp = http_response(200, "OK", "{}");
+	fake_start_tcp(&f, FAKE_ANSWER, resp, &port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	ep.token = NULL;
+	ck_assert_int_eq(transport_call(&ep, "GET", "/v1/status", NULL, 5, &reply), 0);
+	seen = fake_finish(&f);
+	ck_assert_ptr_nonnull(seen);
+	ck_assert_msg(strncmp(seen, "GET /v1/status HTTP/1.1\r\n", 25) == 0, "request: %s", seen);
+	ck_assert_ptr_null(strcasestr(seen, "Authorization:"));
+	transport_reply_free(&reply);
+	free(seen);
+	free(resp);
+}
+END_TEST
+
+START_TEST(transport_tcp_exit_rules)
+{
+	/* A port that is bound but not listening refuses: nothing was sent. */
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+	char url[64], want[128];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	struct transport_endpoint ep = { .base_url = url, .token = "s3cret-token" };
+	struct transport_reply reply;
+	ck_assert_int_eq(transport_call(&ep, "POST", "/v1/drain", "{}", 5, &reply), -ERR_CONNECT);
+	close(s);
+	ck_assert_int_eq(reply.outcome, TRANSPORT_NOT_SENT);
+	ck_assert_str_eq(reply.code, "connect");
+	snprintf(want, sizeof want, "cannot connect to routectld at %s: Connection refused "
+		 "(is routectld running?)", url);
+	ck_assert_str_eq(reply.message, want);
+	transport_reply_free(&reply);
+
+	/* Connected, the request read, the connection closed: maybe acted upon. */
+	struct fake f;
+	int port;
+	fake_start_tcp(&f, FAKE_CLOSE, NULL, &port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	ck_assert_int_eq(transport_call(&ep, "POST", "/v1/drain", "{}", 5, &reply), -ERR_IO);
+	free(fake_finish(&f));
+	ck_assert_int_eq(reply.outcome, TRANSPORT_NO_ANSWER);
+	snprintf(want, sizeof want, "routectld at %s closed the connection before replying", url);
+	ck_assert_str_eq(reply.message, want);
+	transport_reply_free(&reply);
+
+	/* Connected, no answer in time. */
+	fake_start_tcp(&f, FAKE_SILENT, NULL, &port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	ck_assert_int_eq(transport_call(&ep, "GET", "/v1/status", NULL, 1, &reply), -ERR_TIMEOUT);
+	free(fake_finish(&f));
+	ck_assert_int_eq(reply.outcome, TRANSPORT_NO_ANSWER);
+	ck_assert_str_eq(reply.code, "timeout");
+	ck_assert_ptr_null(strstr(reply.message, "s3cret"));
+	transport_reply_free(&reply);
+}
+END_TEST
+
+/* A whole command over TCP: the answer decoded, the exit rules kept. */
+START_TEST(execute_on_tcp)
+{
+	struct fake f;
+	int port;
+	char url[64], want[160];
+	char *resp = http_response(200, "OK", sample_status);
+	fake_start_tcp(&f, FAKE_ANSWER, resp, &port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	struct transport_endpoint ep = { .base_url = url, .token = "s3cret-token" };
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	struct cli_result res;
+	cli_execute_on(&req, &ep, &res);
+	free(fake_finish(&f));
+	ck_assert_msg(res.kind == RESULT_STATUS, "kind %d: %s", res.kind, res.local_msg);
+	ck_assert_str_eq(res.status.site, "ash");
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_OK);
+	cli_result_free(&res);
+	free(resp);
+
+	/* refused: the drain was certainly not applied */
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sa;
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sa.sin_port));
+	req = request_for(CMD_DRAIN, "drain");
+	req.site = "ash";
+	req.reason = "drill";
+	cli_execute_on(&req, &ep, &res);
+	close(s);
+	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	snprintf(want, sizeof want, "cannot connect to routectld at %s: Connection refused (is "
+		 "routectld running?); the drain was not applied (nothing was sent)", url);
+	ck_assert_str_eq(res.local_msg, want);
+	cli_result_free(&res);
+}
+END_TEST
+
+/* Endpoints that cannot be used are refused before anything is sent, and
+ * the token never shows in a message. */
+static const struct bad_endpoint {
+	const char *socket_path, *base_url, *token, *msg;
+} bad_endpoints[] = {
+	{ NULL, NULL, NULL, "name either a console socket or an API URL" },
+	{ "/tmp/x.sock", "http://127.0.0.1:1", NULL, "name either a console socket or an API URL" },
+	{ NULL, "ftp://127.0.0.1:1", NULL, "\"ftp://127.0.0.1:1\" is not http://HOST:PORT" },
+	{ NULL, "127.0.0.1:1", NULL, "is not http://HOST:PORT" },
+	{ NULL, "http://", NULL, "is not http://HOST:PORT" },
+	{ NULL, "https://h:1/api", NULL, "\"https://h:1/api\" is not http://HOST:PORT" },
+	{ NULL, "http://h:1?x=1", NULL, "is not http://HOST:PORT" },
+	{ NULL, "http://h :1", NULL, "is not http://HOST:PORT" },
+	{ NULL, "http://127.0.0.1:1", "s3cret\r\nX-Evil: 1", "the token for routectld at "
+	  "http://127.0.0.1:1 is empty or contains white space" },
+	{ NULL, "http://127.0.0.1:1", "", "is empty or contains white space" },
+};
+
+START_TEST(transport_bad_endpoints)
+{
+	const struct bad_endpoint *c = &bad_endpoints[_i];
+	struct transport_endpoint ep = { .socket_path = c->socket_path, .base_url = c->base_url,
+					 .token = c->token };
+	struct transport_reply reply;
+	ck_assert_int_eq(transport_call(&ep, "GET", "/v1/status", NULL, 5, &reply), -ERR_INVALID);
+	ck_assert_int_eq(reply.outcome, TRANSPORT_LOCAL);
+	ck_assert_str_eq(reply.code, "invalid");
+	ck_assert_msg(strstr(reply.message, c->msg), "case %d: \"%s\" lacks \"%s\"", _i,
+		      reply.message, c->msg);
+	ck_assert_ptr_null(strstr(reply.message, "s3cret"));
+	transport_reply_free(&reply);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -1726,6 +1936,15 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, client_adopt_outcome_unknown);
 	tcase_add_test(t, client_timeout);
 	tcase_add_test(t, client_response_too_large);
+	suite_add_tcase(s, t);
+
+	t = tcase_create("transport");
+	tcase_set_timeout(t, 30);
+	tcase_add_test(t, transport_tcp_with_token);
+	tcase_add_test(t, transport_tcp_exit_rules);
+	tcase_add_test(t, execute_on_tcp);
+	tcase_add_loop_test(t, transport_bad_endpoints, 0,
+			    (int)(sizeof bad_endpoints / sizeof bad_endpoints[0]));
 	suite_add_tcase(s, t);
 
 	t = tcase_create("binary");

@@ -248,15 +248,28 @@ static void fx_teardown(void)
 	tu_remove_tree(F.dir);
 }
 
-/* Runs the audit writer's callbacks until the answer is there (at most 5 s). */
+/* Runs the audit writer's callbacks once it has some (at most 10 ms). */
+static void collect_once(void)
+{
+	struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
+	poll(&p, 1, 10);
+	audit_collect(F.audit);
+}
+
+/* ... until the answer is there (at most 5 s). */
 static void pump(void)
 {
-	for (int i = 0; i < 500 && !F.answered; i++) {
-		struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
-		poll(&p, 1, 10);
-		audit_collect(F.audit);
-	}
+	for (int i = 0; i < 500 && !F.answered; i++)
+		collect_once();
 	ck_assert_msg(F.answered, "no answer");
+}
+
+/* ... until the backend got n jobs in all (at most 5 s). */
+static void wait_submitted(int n)
+{
+	for (int i = 0; i < 500 && F.submitted < n; i++)
+		collect_once();
+	ck_assert_int_eq(F.submitted, n);
 }
 
 /* A request over TCP with token (NULL: none) and extra headers. Returns the
@@ -331,11 +344,7 @@ START_TEST(write_audited_before_change_and_answer)
 	fx_setup(NULL, 5);
 	struct http_kv obo = { "X-Actor", "alice" };
 	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, &obo, 1, "rq-1"), 0);
-	for (int i = 0; i < 500 && !F.submitted; i++) {
-		struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
-		poll(&p, 1, 10);
-		audit_collect(F.audit);
-	}
+	wait_submitted(1);
 	ck_assert_int_eq(F.submitted, 1);
 	ck_assert_int_eq(F.intent_on_disk_at_submit, 1);
 	ck_assert_str_eq(F.who_actor, "bot via http from 127.0.0.1 for alice");
@@ -442,11 +451,7 @@ START_TEST(idempotency_replay)
 	fx_setup(NULL, 5);
 	struct http_kv key = { "Idempotency-Key", "k-1" };
 	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, &key, 1, "i1"), 0);
-	for (int i = 0; i < 500 && !F.submitted; i++) {
-		struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
-		poll(&p, 1, 10);
-		audit_collect(F.audit);
-	}
+	wait_submitted(1);
 	/* While the first is in flight: 409. */
 	struct command_job *held = F.job;
 	F.job = NULL;
@@ -494,11 +499,7 @@ START_TEST(rate_limit)
 	const char *dry = "{\"site\":\"ash\",\"reason\":\"x\",\"dry_run\":true}";
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, dry, NULL, 0, "r"), 0);
-		for (int k = 0; k < 500 && F.submitted == i; k++) {
-			struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
-			poll(&p, 1, 10);
-			audit_collect(F.audit);
-		}
+		wait_submitted(i + 1);
 		finish_job();
 		pump();
 		ck_assert_int_eq(F.status, 200);

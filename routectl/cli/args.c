@@ -1,0 +1,803 @@
+#include "cli/args.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "site/adopt.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+/* ---- options ---- */
+
+enum opt_id {
+	OPT_SOCKET,
+	OPT_JSON,
+	OPT_TIMEOUT,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_SERVICE,
+	OPT_REASON,
+	OPT_NOW,
+	OPT_DRY_RUN,
+	OPT_STATE,
+	OPT_FORCE,
+	OPT_TOKEN_FILE,
+	OPT_LIMIT,
+	OPT__COUNT
+};
+
+#define OPTF(id) (1u << (id))
+/* Accepted by every command, before or after it. */
+#define OPTS_GLOBAL (OPTF(OPT_SOCKET) | OPTF(OPT_JSON) | OPTF(OPT_TIMEOUT) | \
+		     OPTF(OPT_HELP) | OPTF(OPT_VERSION))
+
+struct cli_option {
+	const char *long_name;
+	char short_name;     /* 0: none */
+	bool has_arg;
+	enum opt_id id;
+};
+
+static const struct cli_option options[] = {
+	{ "socket",  's', true,  OPT_SOCKET },
+	{ "json",    0,   false, OPT_JSON },
+	{ "timeout", 0,   true,  OPT_TIMEOUT },
+	{ "help",    'h', false, OPT_HELP },
+	{ "version", 0,   false, OPT_VERSION },
+	{ "service", 0,   true,  OPT_SERVICE },
+	{ "reason",  0,   true,  OPT_REASON },
+	{ "now",     0,   false, OPT_NOW },
+	{ "dry-run", 0,   false, OPT_DRY_RUN },
+	{ "state",   0,   true,  OPT_STATE },
+	{ "force",   0,   false, OPT_FORCE },
+	{ "token-file", 0, true, OPT_TOKEN_FILE },
+	{ "limit",   'n', true,  OPT_LIMIT },
+};
+
+/* ---- the command table ---- */
+
+typedef int (*parse_fn)(struct cli_request *req, char **pos, size_t n, struct err *e);
+
+struct cli_command {
+	const char *name;
+	enum cli_cmd cmd;
+	const char *method;     /* NULL: handled locally */
+	const char *path;
+	unsigned opts;          /* options it takes besides the global ones */
+	parse_fn parse;
+	const char *usage;
+};
+
+static int parse_status(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_drain(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_token(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_history(struct cli_request *req, char **pos, size_t n, struct err *e);
+
+static const struct cli_command commands[] = {
+	{ "status", CMD_STATUS, "GET", "/v1/status", 0, parse_status,
+	  "routectl [-s SOCKET] [--json] [--timeout SECONDS] status\n"
+	  "    Show the site's desired state per service, BIRD's connection and\n"
+	  "    the last apply.\n" },
+	{ "drain", CMD_DRAIN, "POST", "/v1/drain",
+	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN),
+	  parse_drain,
+	  "routectl [-s SOCKET] [--json] drain SITE [--service NAME]... --reason TEXT\n"
+	  "         [--now] [--dry-run]\n"
+	  "    Move the site's services (all, or the ones named) to withdraw, in\n"
+	  "    stages (prepend, wait, withdraw) unless --now.\n" },
+	{ "undrain", CMD_UNDRAIN, "POST", "/v1/undrain",
+	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN),
+	  parse_drain,
+	  "routectl [-s SOCKET] [--json] undrain SITE [--service NAME]... --reason TEXT\n"
+	  "         [--now] [--dry-run]\n"
+	  "    Bring the site's services (all, or the ones named) back to announce,\n"
+	  "    in stages (prepend, wait, announce) unless --now.\n" },
+	{ "set", CMD_SET, "POST", "/v1/set",
+	  OPTF(OPT_REASON) | OPTF(OPT_DRY_RUN),
+	  parse_set,
+	  "routectl [-s SOCKET] [--json] set SITE SERVICE announce|prepend N|withdraw\n"
+	  "         --reason TEXT [--dry-run]\n"
+	  "    Put one service at one site in a state at once (prepend N: 1..10).\n" },
+	{ "adopt", CMD_ADOPT, "POST", "/v1/adopt",
+	  OPTF(OPT_REASON) | OPTF(OPT_STATE) | OPTF(OPT_FORCE) | OPTF(OPT_DRY_RUN),
+	  parse_adopt,
+	  "routectl [-s SOCKET] [--json] adopt SITE --reason TEXT\n"
+	  "         [--state SERVICE=announce|withdraw|prepend:N]... [--force] [--dry-run]\n"
+	  "    In safe mode after the state file was lost: take what BIRD exports now\n"
+	  "    as the desired state. --state says what a service BIRD cannot tell\n"
+	  "    should be; --force also adopts over a state file that does not load.\n" },
+	{ "token", CMD_TOKEN_NEW, NULL, NULL, OPTF(OPT_TOKEN_FILE), parse_token,
+	  "routectl token new NAME viewer|operator|admin [--token-file PATH]\n"
+	  "    Make a bearer token for the API over TCP, here, without routectld:\n"
+	  "    print its secret once (the only line on stdout) and append its hash\n"
+	  "    to the token file, which routectld reads at start and on SIGHUP.\n" },
+	{ "history", CMD_HISTORY, "GET", "/v1/history", OPTF(OPT_SERVICE) | OPTF(OPT_LIMIT),
+	  parse_history,
+	  "routectl [-s SOCKET] [--json] history [--service NAME] [-n N]\n"
+	  "    Show the audit trail of the site's changes, newest first: who, on whose\n"
+	  "    behalf, what, the result and the reason (the last N, default 20).\n" },
+	{ "help", CMD_HELP, NULL, NULL, 0, parse_help,
+	  "routectl help [COMMAND] | --help | --version\n" },
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const char usage_tail[] =
+	"\n"
+	"Options:\n"
+	"  -s, --socket SOCKET   routectld's console socket (default: $ROUTECTL_SOCKET,\n"
+	"                        else " CLI_DEFAULT_SOCKET ")\n"
+	"  --json                print the daemon's JSON answer\n"
+	"  --timeout SECONDS     give up waiting for the daemon after this long (default 60)\n"
+	"  --service NAME        drain/undrain only this service (repeatable);\n"
+	"                        history: only the records of this service\n"
+	"  -n, --limit N         history: how many records, 1..1000 (default 20)\n"
+	"  --reason TEXT         why: required on every change, kept in the audit trail\n"
+	"  --now                 skip the stages and go to the final state at once\n"
+	"  --dry-run             show what would change and the BIRD diff; change nothing\n"
+	"  --state SERVICE=STATE adopt: the state of a service BIRD cannot tell (repeatable)\n"
+	"  --force               adopt: also over a state file that does not load\n"
+	"  --token-file PATH     token new: the token file (default: $ROUTECTL_TOKEN_FILE,\n"
+	"                        else /etc/routectl/tokens)\n"
+	"\n"
+	"Exit status: 0 done, 1 refused or failed (or routectld unreachable),\n"
+	"2 wrong command line (nothing was sent), 3 outcome unknown: a change was\n"
+	"sent and no answer came (run routectl status to see the state).\n";
+
+static const struct cli_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static const struct cli_command *command_of(enum cli_cmd cmd)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (commands[i].cmd == cmd)
+			return &commands[i];
+	return NULL;
+}
+
+const char *cli_usage(const char *cmd_name)
+{
+	static char all[4096];
+
+	if (cmd_name) {
+		const struct cli_command *c = find_command(cmd_name);
+		return c ? c->usage : NULL;
+	}
+	if (!all[0]) {
+		struct buf b = { 0 };
+		int rc = buf_puts(&b, "Usage:\n");
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			for (const char *p = commands[i].usage; *p; p++) {
+				/* indent every line of the listing */
+				if (p == commands[i].usage || p[-1] == '\n')
+					rc |= buf_puts(&b, "  ");
+				rc |= buf_append(&b, p, 1);
+			}
+		rc |= buf_puts(&b, usage_tail);
+		snprintf(all, sizeof all, "%s", rc == 0 ? b.p : "routectl: out of memory\n");
+		buf_free(&b);
+	}
+	return all;
+}
+
+const char *cli_method(enum cli_cmd cmd)
+{
+	const struct cli_command *c = command_of(cmd);
+	return c ? c->method : NULL;
+}
+
+const char *cli_path(enum cli_cmd cmd)
+{
+	const struct cli_command *c = command_of(cmd);
+	return c ? c->path : NULL;
+}
+
+/* RFC 3986: unreserved characters pass, every other byte is %XX. */
+static int put_query_value(struct buf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		int rc = isalnum(*p) || strchr("-._~", *p) ? buf_append(b, p, 1) :
+							   buf_printf(b, "%%%02X", *p);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int cli_request_target(const struct cli_request *req, char *out, size_t size)
+{
+	const char *path = cli_path(req->cmd);
+	struct buf b = { 0 };
+	int rc;
+
+	if (!path)
+		return -ERR_INVALID;
+	rc = buf_puts(&b, path);
+	if (rc == 0 && req->cmd == CMD_HISTORY) {
+		rc = buf_printf(&b, "?limit=%ld", req->limit ? req->limit : CLI_HISTORY_DEFAULT);
+		if (rc == 0 && req->n_services > 0) {
+			rc = buf_puts(&b, "&service=");
+			if (rc == 0)
+				rc = put_query_value(&b, req->services[0]);
+		}
+	}
+	if (rc == 0 && b.len >= size)
+		rc = -ERR_INVALID;
+	if (rc == 0)
+		memcpy(out, b.p, b.len + 1);
+	buf_free(&b);
+	return rc < 0 ? -ERR_INVALID : 0;
+}
+
+/* ---- parsing the command line ---- */
+
+static bool is_blank(const char *s)
+{
+	for (; *s; s++)
+		if (!isspace((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* jansson refuses strings that are not UTF-8; say so before building a body. */
+static bool is_utf8(const char *s)
+{
+	json_t *j = json_string(s);
+	if (!j)
+		return false;
+	json_decref(j);
+	return true;
+}
+
+static const char *reason_why(enum cli_cmd cmd)
+{
+	switch (cmd) {
+	case CMD_DRAIN: return "say why the site is drained";
+	case CMD_UNDRAIN: return "say why the site is undrained";
+	default: return "say why the state changes";
+	}
+}
+
+static int check_name(const char *what, const char *s, struct err *e)
+{
+	if (is_blank(s))
+		return err_set(e, ERR_INVALID, "%s is empty", what);
+	if (!is_utf8(s))
+		return err_set(e, ERR_INVALID, "%s \"%s\" is not valid UTF-8", what, s);
+	for (const char *p = s; *p; p++)
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+			return err_set(e, ERR_INVALID,
+				       "%s \"%s\" contains white space or a control character",
+				       what, s);
+	return 0;
+}
+
+static int check_reason(const struct cli_request *req, struct err *e)
+{
+	if (!req->reason)
+		return err_set(e, ERR_INVALID,
+			       "--reason is required: %s (it goes into the audit trail)",
+			       reason_why(req->cmd));
+	if (is_blank(req->reason))
+		return err_set(e, ERR_INVALID,
+			       "--reason is blank: %s (it goes into the audit trail)",
+			       reason_why(req->cmd));
+	if (!is_utf8(req->reason))
+		return err_set(e, ERR_INVALID, "--reason is not valid UTF-8");
+	return 0;
+}
+
+static int parse_status(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	(void)req;
+	if (n > 0)
+		return err_set(e, ERR_INVALID,
+			       "unexpected argument \"%s\": status takes no arguments", pos[0]);
+	return 0;
+}
+
+static int parse_drain(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	const char *verb = req->cmd == CMD_DRAIN ? "drain" : "undrain";
+
+	if (n == 0)
+		return err_set(e, ERR_INVALID,
+			       "missing SITE: name the site to %s (routectl %s SITE --reason TEXT)",
+			       verb, verb);
+	if (n > 1)
+		return err_set(e, ERR_INVALID,
+			       "unexpected argument \"%s\" after SITE \"%s\" (name services with --service)",
+			       pos[1], pos[0]);
+	if (check_name("SITE", pos[0], e) < 0)
+		return -ERR_INVALID;
+	req->site = pos[0];
+	for (size_t i = 0; i < req->n_services; i++)
+		if (check_name("--service", req->services[i], e) < 0)
+			return -ERR_INVALID;
+	return check_reason(req, e);
+}
+
+static int parse_prepend_count(const char *s, unsigned *out, struct err *e)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < PREPEND_MIN || v > PREPEND_MAX)
+		return err_set(e, ERR_INVALID,
+			       "prepend needs a count from %d to %d, not \"%s\"",
+			       PREPEND_MIN, PREPEND_MAX, s);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_set(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	static const char shape[] =
+		"routectl set SITE SERVICE announce|prepend N|withdraw --reason TEXT";
+
+	if (n < 1)
+		return err_set(e, ERR_INVALID, "missing SITE (%s)", shape);
+	if (n < 2)
+		return err_set(e, ERR_INVALID, "missing SERVICE (%s)", shape);
+	if (n < 3)
+		return err_set(e, ERR_INVALID,
+			       "missing the state: announce, prepend N or withdraw (%s)", shape);
+	if (check_name("SITE", pos[0], e) < 0 || check_name("SERVICE", pos[1], e) < 0)
+		return -ERR_INVALID;
+	req->site = pos[0];
+	req->service = pos[1];
+	if (svc_mode_parse(pos[2], &req->mode) < 0)
+		return err_set(e, ERR_INVALID,
+			       "unknown state \"%s\": use announce, prepend N or withdraw", pos[2]);
+	size_t used = 3;
+	if (req->mode == MODE_PREPEND) {
+		if (n < 4)
+			return err_set(e, ERR_INVALID,
+				       "prepend needs a count from %d to %d (set SITE SERVICE prepend N)",
+				       PREPEND_MIN, PREPEND_MAX);
+		if (parse_prepend_count(pos[3], &req->prepend, e) < 0)
+			return -ERR_INVALID;
+		used = 4;
+	}
+	if (n > used)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\" after %s",
+			       pos[used], pos[used - 1]);
+	return check_reason(req, e);
+}
+
+/* --state SERVICE=STATE, into a (strings in buf). */
+static int state_arg(const char *arg, struct adopt_assumption *a, char *buf, size_t size,
+		     struct err *e)
+{
+	if (snprintf(buf, size, "%s", arg) >= (int)size)
+		return err_set(e, ERR_INVALID, "--state \"%.40s...\" is too long", arg);
+	if (adopt_parse_assumption(buf, a, e) < 0)
+		return -ERR_INVALID;
+	return check_name("--state SERVICE", a->service, e);
+}
+
+static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	if (n == 0)
+		return err_set(e, ERR_INVALID,
+			       "missing SITE: name the site whose routectld adopts what its BIRD "
+			       "exports (routectl adopt SITE --reason TEXT)");
+	if (n > 1)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\" after SITE \"%s\"",
+			       pos[1], pos[0]);
+	if (check_name("SITE", pos[0], e) < 0)
+		return -ERR_INVALID;
+	req->site = pos[0];
+	for (size_t i = 0; i < req->n_states; i++) {
+		struct adopt_assumption a;
+		char buf[256];
+		if (state_arg(req->states[i], &a, buf, sizeof buf, e) < 0)
+			return -ERR_INVALID;
+	}
+	return check_reason(req, e);
+}
+
+static int parse_token(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	static const char shape[] = "routectl token new NAME viewer|operator|admin";
+
+	if (n == 0)
+		return err_set(e, ERR_INVALID, "missing what to do: new (%s)", shape);
+	if (strcmp(pos[0], "new") != 0)
+		return err_set(e, ERR_INVALID, "unknown token command \"%s\": new (%s)", pos[0],
+			       shape);
+	if (n < 2)
+		return err_set(e, ERR_INVALID, "missing NAME (%s)", shape);
+	if (n < 3)
+		return err_set(e, ERR_INVALID, "missing the role: viewer, operator or admin (%s)",
+			       shape);
+	if (n > 3)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\" after the role",
+			       pos[3]);
+	if (tokens_check_name(pos[1], e) < 0)
+		return -ERR_INVALID;
+	if (role_parse(pos[2], &req->token_role) < 0)
+		return err_set(e, ERR_INVALID,
+			       "unknown role \"%s\": use viewer, operator or admin", pos[2]);
+	req->token_name = pos[1];
+	return 0;
+}
+
+static int parse_history(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	if (n > 0)
+		return err_set(e, ERR_INVALID,
+			       "unexpected argument \"%s\" (name a service with --service)", pos[0]);
+	if (req->n_services > 1)
+		return err_set(e, ERR_INVALID, "--service is given more than once: history shows "
+			       "one service or all");
+	if (req->n_services == 1 && check_name("--service", req->services[0], e) < 0)
+		return -ERR_INVALID;
+	if (req->limit == 0)
+		req->limit = CLI_HISTORY_DEFAULT;
+	return 0;
+}
+
+static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	if (n > 1)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\"", pos[1]);
+	if (n == 1) {
+		if (!find_command(pos[0]))
+			return err_set(e, ERR_INVALID,
+				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt, token, history)",
+				       pos[0]);
+		req->help_topic = pos[0];
+	}
+	return 0;
+}
+
+static const struct cli_option *find_long(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+		if (strlen(options[i].long_name) == len &&
+		    strncmp(options[i].long_name, name, len) == 0)
+			return &options[i];
+	return NULL;
+}
+
+static const struct cli_option *find_short(char c)
+{
+	for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+		if (options[i].short_name == c)
+			return &options[i];
+	return NULL;
+}
+
+static int apply_option(struct cli_request *req, const struct cli_option *o,
+			const char *spelled, char *val, unsigned *seen, struct err *e)
+{
+	/* A value given twice is ambiguous (which reason goes into the audit
+	 * trail?); a flag given twice is not. */
+	if ((*seen & OPTF(o->id)) && o->has_arg && o->id != OPT_SERVICE && o->id != OPT_STATE)
+		return err_set(e, ERR_INVALID, "%s is given more than once", spelled);
+	*seen |= OPTF(o->id);
+
+	switch (o->id) {
+	case OPT_SOCKET:
+		if (val[0] == '\0')
+			return err_set(e, ERR_INVALID, "%s needs a socket path, not \"\"", spelled);
+		if (strlen(val) >= sizeof ((struct sockaddr_un *)0)->sun_path)
+			return err_set(e, ERR_INVALID,
+				       "socket path \"%s\" is too long for a Unix socket (at most %zu bytes)",
+				       val, sizeof ((struct sockaddr_un *)0)->sun_path - 1);
+		req->socket_path = val;
+		break;
+	case OPT_JSON:
+		req->json = true;
+		break;
+	case OPT_TIMEOUT: {
+		char *end;
+		errno = 0;
+		long v = strtol(val, &end, 10);
+		if (errno || end == val || *end != '\0' || v < 1 || v > CLI_MAX_TIMEOUT_S)
+			return err_set(e, ERR_INVALID,
+				       "--timeout needs whole seconds from 1 to %d, not \"%s\"",
+				       CLI_MAX_TIMEOUT_S, val);
+		req->timeout_s = v;
+		break;
+	}
+	case OPT_HELP:
+	case OPT_VERSION:
+		break;
+	case OPT_SERVICE:
+		req->services[req->n_services++] = val;
+		break;
+	case OPT_REASON:
+		req->reason = val;
+		break;
+	case OPT_NOW:
+		req->now = true;
+		break;
+	case OPT_DRY_RUN:
+		req->dry_run = true;
+		break;
+	case OPT_STATE:
+		req->states[req->n_states++] = val;
+		break;
+	case OPT_FORCE:
+		req->force = true;
+		break;
+	case OPT_TOKEN_FILE:
+		if (val[0] == '\0')
+			return err_set(e, ERR_INVALID, "%s needs a file path, not \"\"", spelled);
+		req->token_file = val;
+		break;
+	case OPT_LIMIT: {
+		char *end;
+		errno = 0;
+		long v = strtol(val, &end, 10);
+		if (errno || end == val || *end != '\0' || v < 1 || v > CLI_HISTORY_MAX)
+			return err_set(e, ERR_INVALID,
+				       "%s needs a number of records from 1 to %d, not \"%s\"",
+				       spelled, CLI_HISTORY_MAX, val);
+		req->limit = v;
+		break;
+	}
+	case OPT__COUNT:
+		break;
+	}
+	return 0;
+}
+
+/* Numbers such as "-1" are arguments (a wrong prepend count deserves the
+ * range message, not "unknown option"). */
+static bool looks_like_option(const char *a)
+{
+	return a[0] == '-' && a[1] != '\0' && !isdigit((unsigned char)a[1]);
+}
+
+int cli_parse_args(int argc, char **argv, const char *env_socket,
+		   struct cli_request *req, struct err *e)
+{
+	memset(req, 0, sizeof *req);
+	err_clear(e);
+	req->cmd_name = "routectl";
+	req->socket_path = env_socket && env_socket[0] ? env_socket : CLI_DEFAULT_SOCKET;
+	req->timeout_s = CLI_DEFAULT_TIMEOUT_S;
+
+	size_t nargs = argc > 1 ? (size_t)argc - 1 : 0;
+	char **pos = calloc(nargs + 1, sizeof *pos);
+	req->services = calloc(nargs + 1, sizeof *req->services);
+	req->states = calloc(nargs + 1, sizeof *req->states);
+	if (!pos || !req->services || !req->states) {
+		free(pos);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+
+	/* One pass over everything: options are applied as they come (global
+	 * ones may precede the command), positionals are collected. The first
+	 * error is kept and reported once the command is known, so that it
+	 * names the command. */
+	struct err first;
+	err_clear(&first);
+	unsigned seen = 0;
+	char seen_name[OPT__COUNT][64];
+	size_t npos = 0;
+	bool only_args = false;
+
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (only_args || !looks_like_option(a)) {
+			pos[npos++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_args = true;
+			continue;
+		}
+
+		const struct cli_option *o;
+		char spelled[64];
+		char *val = NULL;
+		if (a[1] == '-') {
+			const char *name = a + 2;
+			char *eq = strchr(name, '=');
+			size_t len = eq ? (size_t)(eq - name) : strlen(name);
+			o = find_long(name, len);
+			snprintf(spelled, sizeof spelled, "--%.*s", (int)len, name);
+			if (o && eq) {
+				if (!o->has_arg) {
+					if (first.code == ERR_OK)
+						err_set(&first, ERR_INVALID,
+							"%s takes no value", spelled);
+					continue;
+				}
+				val = eq + 1;
+			}
+		} else {
+			o = find_short(a[1]);
+			snprintf(spelled, sizeof spelled, "-%c", a[1]);
+			if (o && a[2] != '\0') {
+				if (!o->has_arg) {
+					if (first.code == ERR_OK)
+						err_set(&first, ERR_INVALID,
+							"unknown option %s", a);
+					continue;
+				}
+				val = a + 2;
+			}
+		}
+		if (!o) {
+			if (first.code == ERR_OK)
+				err_set(&first, ERR_INVALID, "unknown option %s", a);
+			continue;
+		}
+		if (o->has_arg && !val) {
+			if (i + 1 >= argc) {
+				if (first.code == ERR_OK)
+					err_set(&first, ERR_INVALID, "%s needs a value", spelled);
+				continue;
+			}
+			val = argv[++i];
+		}
+		if (!(seen & OPTF(o->id)))
+			snprintf(seen_name[o->id], sizeof seen_name[o->id], "%s", spelled);
+		struct err oe;
+		if (apply_option(req, o, spelled, val, &seen, &oe) < 0 && first.code == ERR_OK)
+			first = oe;
+	}
+
+	int rc = 0;
+	const struct cli_command *c = NULL;
+	if (npos > 0) {
+		c = find_command(pos[0]);
+		if (c)
+			req->cmd_name = c->name;
+	}
+
+	if (seen & OPTF(OPT_HELP)) {
+		/* "routectl drain --help": help wins over whatever else is wrong. */
+		req->cmd = CMD_HELP;
+		req->help_topic = c && c->cmd != CMD_HELP ? c->name : NULL;
+		goto out;
+	}
+	if (seen & OPTF(OPT_VERSION)) {
+		req->cmd = CMD_VERSION;
+		goto out;
+	}
+	if (first.code != ERR_OK) {
+		*e = first;
+		rc = -ERR_INVALID;
+		goto fail;
+	}
+	if (npos == 0) {
+		rc = err_set(e, ERR_INVALID,
+			     "missing command: one of status, drain, undrain, set, adopt, history, token "
+			     "(routectl help)");
+		goto fail;
+	}
+	if (!c) {
+		rc = err_set(e, ERR_INVALID,
+			     "unknown command \"%s\": one of status, drain, undrain, set, adopt, history, "
+			     "token (routectl help)",
+			     pos[0]);
+		goto fail;
+	}
+	req->cmd = c->cmd;
+	for (int id = 0; id < OPT__COUNT; id++) {
+		unsigned f = OPTF(id);
+		if ((seen & f) && !(f & (OPTS_GLOBAL | c->opts))) {
+			rc = err_set(e, ERR_INVALID, "%s does not apply to %s",
+				     seen_name[id], c->name);
+			goto fail;
+		}
+	}
+	rc = c->parse(req, pos + 1, npos - 1, e);
+	if (rc < 0)
+		goto fail;
+out:
+	free(pos);
+	return 0;
+fail:
+	free(pos);
+	if (c && c->cmd != CMD_HELP)
+		err_prefix(e, "%s", c->name);
+	else if (c)
+		err_prefix(e, "help");
+	e->code = ERR_INVALID;
+	return -ERR_INVALID;
+}
+
+void cli_request_free(struct cli_request *req)
+{
+	free(req->services);
+	req->services = NULL;
+	req->n_services = 0;
+	free(req->states);
+	req->states = NULL;
+	req->n_states = 0;
+}
+
+json_t *cli_request_body(const struct cli_request *req)
+{
+	switch (req->cmd) {
+	case CMD_DRAIN:
+	case CMD_UNDRAIN: {
+		json_t *svcs = json_array();
+		if (!svcs)
+			return NULL;
+		for (size_t i = 0; i < req->n_services; i++) {
+			if (json_array_append_new(svcs, json_string(req->services[i])) < 0) {
+				json_decref(svcs);
+				return NULL;
+			}
+		}
+		return json_pack("{s:s, s:o, s:s, s:b, s:b}",
+				 "site", req->site,
+				 "services", svcs,
+				 "reason", req->reason,
+				 "now", req->now,
+				 "dry_run", req->dry_run);
+	}
+	case CMD_SET: {
+		json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:b}",
+					 "site", req->site,
+					 "service", req->service,
+					 "state", svc_mode_name(req->mode),
+					 "reason", req->reason,
+					 "dry_run", req->dry_run);
+		/* The daemon takes a count only with state prepend. */
+		if (body && req->mode == MODE_PREPEND &&
+		    json_object_set_new(body, "prepend", json_integer(req->prepend)) < 0) {
+			json_decref(body);
+			return NULL;
+		}
+		return body;
+	}
+	case CMD_ADOPT: {
+		json_t *assume = json_array();
+		if (!assume)
+			return NULL;
+		for (size_t i = 0; i < req->n_states; i++) {
+			struct adopt_assumption a;
+			char buf[256];
+			struct err e;
+			if (state_arg(req->states[i], &a, buf, sizeof buf, &e) < 0) {
+				json_decref(assume);
+				return NULL;
+			}
+			json_t *one = json_pack("{s:s, s:s}", "service", a.service, "state",
+						svc_mode_name(a.mode));
+			if (one && a.mode == MODE_PREPEND)
+				json_object_set_new(one, "prepend", json_integer(a.prepend));
+			if (json_array_append_new(assume, one) < 0) {
+				json_decref(assume);
+				return NULL;
+			}
+		}
+		return json_pack("{s:s, s:s, s:b, s:b, s:o}",
+				 "site", req->site,
+				 "reason", req->reason,
+				 "force", req->force,
+				 "dry_run", req->dry_run,
+				 "assume", assume);
+	}
+	default:
+		return NULL;
+	}
+}
+
+bool cli_request_is_change(const struct cli_request *req)
+{
+	return (req->cmd == CMD_DRAIN || req->cmd == CMD_UNDRAIN || req->cmd == CMD_SET ||
+		req->cmd == CMD_ADOPT) &&
+	       !req->dry_run;
+}

@@ -1,0 +1,194 @@
+/* The daemon's JSON answers checked and turned into the views that output.c
+ * renders, and the result of a command (an answer, a refusal, or a local
+ * failure that says why) with its exit code.
+ *
+ * Everything the daemon sends is untrusted: a view is only filled from a
+ * body that has the documented shape, else the call fails with a message
+ * that names the field. Strings in a view point into the response's JSON
+ * and live as long as the response. */
+#ifndef ROUTECTL_CLI_DECODE_H
+#define ROUTECTL_CLI_DECODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cli/args.h"
+#include "common/model.h"
+
+struct err;
+
+struct view_step {              /* a pending stage: "then withdraw at ..." */
+	enum svc_mode mode;
+	unsigned prepend;
+	const char *at;
+};
+
+struct view_service {
+	const char *name;
+	const char **prefixes;      /* IPv4 then IPv6, as the daemon lists them */
+	size_t n_listed;            /* entries in prefixes (the daemon lists the
+				       prefixes of small services only) */
+	size_t n_prefixes;          /* how many the service has */
+	bool known;                 /* false: state "unknown" (no state loaded) */
+	bool last_known;            /* unknown, and mode to change_id are the
+				       state routectld held before the state was
+				       lost (status's "last_known"), not the
+				       desired state */
+	enum svc_mode mode;
+	unsigned prepend;
+	const char *since, *actor, *reason, *change_id;   /* may be NULL */
+	bool has_next;
+	struct view_step next;
+};
+
+/* One BGP protocol of BIRD as routectld's last check found it (status's
+ * bird.peers). */
+struct view_peer {
+	const char *name;
+	bool listed, up;            /* listed in bird/bgp-protocol; BIRD says up */
+	bool v4, v6;                /* families it has channels for */
+	char problems[160];         /* "ignores-routectl-export, ..."; "" if none */
+	const char *message;        /* one line saying what is wrong; may be NULL */
+};
+
+struct view_status {
+	const char *site;
+	long long generation;
+	const char *safe_mode_reason;   /* NULL when not in safe mode */
+	/* Safe mode after a loss: the services' last known states are those
+	 * of this generation, held until this time (safe_mode.last_known). */
+	bool has_last_known;
+	long long last_known_generation;
+	const char *last_known_until;   /* may be NULL */
+	bool bird_connected;
+	const char *bird_socket, *bird_version, *bird_error;   /* may be NULL */
+	bool has_last_apply;
+	const char *last_result;         /* "ok" or "failed" */
+	const char *last_at, *last_change_id, *last_message;  /* may be NULL */
+	const char *last_trigger;        /* "drain", "reconcile", ...; may be NULL */
+	bool has_last_ms;
+	double last_ms;
+	bool has_repairs;
+	long long repairs;               /* drift repairs since the daemon started */
+	/* The change routectld is applying right now (the states shown are
+	 * those from before it). */
+	bool has_in_flight;
+	const char *in_flight_kind, *in_flight_change_id, *in_flight_since;  /* may be NULL */
+	struct view_service *services;
+	size_t n_services;
+	/* What routectld last found about BIRD's BGP protocols (bird.peers);
+	 * has_peers false when it has not checked yet (or an older routectld). */
+	bool has_peers;
+	struct view_peer *peers;
+	size_t n_peers;
+	const char *peers_checked_at;    /* may be NULL */
+	bool no_sentinel_v4, no_sentinel_v6;  /* peer filters could not be checked */
+};
+
+struct view_change_item {
+	const char *service;
+	bool from_unknown;          /* adopt: BIRD exports no single state ("from": null) */
+	enum svc_mode from_mode, to_mode;
+	unsigned from_prepend, to_prepend;
+	bool has_next;
+	struct view_step next;
+};
+
+struct view_change {
+	const char *site;
+	bool dry_run;
+	const char *change_id;           /* may be NULL */
+	struct view_change_item *items;
+	size_t n_items;
+	const char *diff;                /* may be NULL */
+	bool has_apply;
+	const char *apply_result;
+	const char *apply_message;   /* "partial": the peers it did not reach */
+	bool has_apply_ms;
+	double apply_ms;
+};
+
+/* One audit record of history's answer (api/audit.h lists the members). */
+struct view_audit_record {
+	const char *time, *action, *result;           /* always there */
+	const char *actor, *on_behalf_of, *site;      /* may be NULL */
+	const char *change_id, *reason;               /* may be NULL */
+	const char **services;
+	size_t n_services;
+	bool dry_run;
+};
+
+struct view_history {
+	struct view_audit_record *records;   /* newest first */
+	size_t n_records;
+	long long skipped;    /* lines of the log that could not be read */
+};
+
+enum result_kind {
+	RESULT_NONE = 0,
+	RESULT_STATUS,      /* 2xx to status */
+	RESULT_CHANGE,      /* 2xx to drain/undrain/set */
+	RESULT_HISTORY,     /* 2xx to history */
+	RESULT_API_ERROR,   /* the daemon answered with an error document */
+	RESULT_LOCAL_ERROR, /* no usable answer: unreachable, timeout, bad body */
+};
+
+/* What a command produced; output.c renders it as text or JSON. */
+struct cli_result {
+	enum cli_cmd cmd;
+	const char *cmd_name;
+	enum result_kind kind;
+	long http_status;          /* 0 when there was no answer */
+	json_t *body;              /* the daemon's JSON, owned; NULL without one */
+	struct view_status status;
+	struct view_change change;
+	struct view_history history;
+	/* RESULT_API_ERROR: code and message from the daemon (point into body);
+	 * RESULT_LOCAL_ERROR: local_code/local_msg. */
+	const char *error_code;
+	const char *error_message;
+	const char *local_code;
+	char local_msg[4096];
+	/* A change (not a dry run) reached routectld, or may have, and no usable
+	 * answer came back: it may or may not have been applied. local_code is
+	 * then "outcome-unknown" and the exit code CLI_EXIT_UNKNOWN. */
+	bool outcome_unknown;
+};
+
+/* Builds res from an HTTP status and a raw body (what cli_execute does once
+ * the answer is in; public so that tests can feed it bodies). */
+void cli_result_from_response(const struct cli_request *req, long http_status,
+			      const char *body, size_t len, struct cli_result *res);
+
+/* Checks a body and fills a view; returns 0 or -ERR_PROTOCOL with a message
+ * naming the field (e.g. "services[1].state: unknown state \"x\""). */
+int cli_parse_status(json_t *body, struct view_status *v, struct err *e);
+int cli_parse_change(json_t *body, struct view_change *v, struct err *e);
+/* {"history": [record, ...], "skipped": N}: e.g. "history[2].time is missing". */
+int cli_parse_history(json_t *body, struct view_history *v, struct err *e);
+
+void cli_result_free(struct cli_result *res);
+
+/* CLI_EXIT_OK when the daemon did what was asked, CLI_EXIT_UNKNOWN when a
+ * change was sent and no answer tells what became of it, else
+ * CLI_EXIT_FAILED. */
+enum cli_exit cli_result_exit(const struct cli_result *res);
+
+/* Starts an empty result of req (the command and its name). */
+void cli_result_init(const struct cli_request *req, struct cli_result *res);
+
+/* Makes res a RESULT_LOCAL_ERROR with code (e.g. "connect", "protocol") and
+ * the formatted message. */
+void cli_result_local_error(struct cli_result *res, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A change was sent (or may have been) and no usable answer says what became
+ * of it: res becomes the "outcome-unknown" local error ("outcome unknown: the
+ * drain (change id ID) may or may not have been applied: WHAT; run `routectl
+ * status` ..."), with outcome_unknown set. change_id may be NULL. */
+void cli_result_unknown_outcome(const struct cli_request *req, struct cli_result *res,
+				const char *change_id, const char *what);
+
+#endif
