@@ -514,17 +514,6 @@ START_TEST(rate_limit)
 }
 END_TEST
 
-/* Waits until the backend holds a job (the intent is on disk first). */
-static void wait_submitted(int n)
-{
-	for (int i = 0; i < 500 && F.submitted < n; i++) {
-		struct pollfd p = { .fd = audit_done_fd(F.audit), .events = POLLIN };
-		poll(&p, 1, 10);
-		audit_collect(F.audit);
-	}
-	ck_assert_int_eq(F.submitted, n);
-}
-
 /* Commit-confirm through the API: confirm_within reaches the site
  * controller as seconds and is bounded; the confirm route needs an
  * operator, hands the path's id to the backend as a confirm job, is audited
