@@ -96,17 +96,28 @@ out=$(confirm 0123456789abcdef)
 check "confirming an unknown change is 404" test "${out%% *}" = 404
 check "the log names the revert" grep -q "confirm deadline of $CHANGE passed without a confirm" "$D/routectld.log"
 
-# ---- a confirmed drain stays -----------------------------------------------
-drain_web 3
+# ---- a confirmed drain stays (through the CLI) --------------------------------
+out=$(rctl drain ash --service web --reason "confirm test" --now --confirm-within 3s)
+check "the CLI says how to confirm" grep -q "unless confirmed: routectl confirm" <<<"$out"
+CHANGE=$(sed -n 's/.*routectl confirm \([0-9a-f]*\).*/\1/p' <<<"$out")
+DEADLINE=$(epoch "$(status_json | jget "j['pending_confirms'][0]['deadline']")")
 check "the drain takes web away" wait_for 10 up_lacks 192.0.2.0/24
-out=$(confirm "$CHANGE" '{"reason": "as planned"}')
-check "the confirm in time is taken (200)" test "${out%% *}" = 200
+out=$(rctl status)
+check "status (text) shows the pending confirmation" \
+	grep -q "change $CHANGE reverts web at .* unless confirmed: routectl confirm $CHANGE" <<<"$out"
+check "status (text) shows what web goes back to" grep -q "unconfirmed: back to announce" <<<"$out"
+out=$(rctl confirm "$CHANGE" --reason "as planned")
+check "routectl confirm in time is taken" grep -q "confirmed change $CHANGE" <<<"$out"
 wait_until $((DEADLINE + 2))
 check "past the deadline the confirmed drain stays" up_lacks 192.0.2.0/24
 check "status: web still withdrawn" test "$(svc_field web "['state']")" = withdraw
 out=$(confirm "$CHANGE")
 check "a second confirm is a conflict (409)" test "${out%% *}" = 409
-api POST /v1/undrain '{"site": "ash", "reason": "back", "now": true}' >/dev/null
+rc=0; out=$(rctl confirm "$CHANGE" 2>&1) || rc=$?
+check "routectl confirm of it exits 1 and says why" \
+	bash -c "test $rc = 1 && grep -q 'confirmed already' <<<'$out'"
+check "the audit log has the confirm" grep -q '"action":"confirm"' "$D/state/audit.log"
+rctl undrain ash --reason back --now >/dev/null
 check "undrain brings web back" wait_for 10 up_has 192.0.2.0/24
 
 # ---- a later change supersedes the revert ----------------------------------
@@ -156,6 +167,8 @@ check "the upstream sees the prepended path first" wait_for 10 up_prepended
 check "status shows the next stage (withdraw)" test "$(svc_field web "['next']['state']")" = withdraw
 in_s=$(svc_field web "['next']['in_s']")
 check "status shows the time to the next stage ($in_s s)" test "$in_s" -ge 1 -a "$in_s" -le 4
+check "status (text) shows the stage and the time to it" \
+	bash -c "'$ROUTECTL' -s '$D/routectld.sock' status | grep -E -q 'prepend 3 .* withdraw at [0-9:]+Z \(in [0-9]+s\)'"
 stop_pid "$DAEMON_PID"
 start_daemon
 wait_for 10 connected
