@@ -28,13 +28,14 @@ enum opt_id {
 	OPT_TOKEN_FILE,
 	OPT_LIMIT,
 	OPT_CONFIRM_WITHIN,
+	OPT_FLEET,
 	OPT__COUNT
 };
 
 #define OPTF(id) (1u << (id))
 /* Accepted by every command, before or after it. */
 #define OPTS_GLOBAL (OPTF(OPT_SOCKET) | OPTF(OPT_JSON) | OPTF(OPT_TIMEOUT) | \
-		     OPTF(OPT_HELP) | OPTF(OPT_VERSION))
+		     OPTF(OPT_HELP) | OPTF(OPT_VERSION) | OPTF(OPT_FLEET))
 
 struct cli_option {
 	const char *long_name;
@@ -58,6 +59,7 @@ static const struct cli_option options[] = {
 	{ "token-file", 0, true, OPT_TOKEN_FILE },
 	{ "limit",   'n', true,  OPT_LIMIT },
 	{ "confirm-within", 0, true, OPT_CONFIRM_WITHIN },
+	{ "fleet",   'f', true,  OPT_FLEET },
 };
 
 /* ---- the command table ---- */
@@ -85,30 +87,30 @@ static int parse_confirm(struct cli_request *req, char **pos, size_t n, struct e
 
 static const struct cli_command commands[] = {
 	{ "status", CMD_STATUS, "GET", "/v1/status", 0, parse_status,
-	  "routectl [-s SOCKET] [--json] [--timeout SECONDS] status\n"
+	  "routectl [-s SOCKET | -f FLEET] [--json] [--timeout SECONDS] status\n"
 	  "    Show the site's desired state per service, BIRD's connection and\n"
-	  "    the last apply.\n" },
+	  "    the last apply; with -f, every site x service of the fleet.\n" },
 	{ "drain", CMD_DRAIN, "POST", "/v1/drain",
 	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN) |
-	  OPTF(OPT_CONFIRM_WITHIN),
+	  OPTF(OPT_FORCE) | OPTF(OPT_CONFIRM_WITHIN),
 	  parse_drain,
-	  "routectl [-s SOCKET] [--json] drain SITE [--service NAME]... --reason TEXT\n"
-	  "         [--now] [--dry-run] [--confirm-within DURATION]\n"
+	  "routectl [-s SOCKET | -f FLEET] [--json] drain SITE [--service NAME]... --reason TEXT\n"
+	  "         [--now] [--dry-run] [--force] [--confirm-within DURATION]\n"
 	  "    Move the site's services (all, or the ones named) to withdraw, in\n"
 	  "    stages (prepend, wait, withdraw) unless --now.\n" },
 	{ "undrain", CMD_UNDRAIN, "POST", "/v1/undrain",
 	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN) |
-	  OPTF(OPT_CONFIRM_WITHIN),
+	  OPTF(OPT_FORCE) | OPTF(OPT_CONFIRM_WITHIN),
 	  parse_drain,
-	  "routectl [-s SOCKET] [--json] undrain SITE [--service NAME]... --reason TEXT\n"
-	  "         [--now] [--dry-run] [--confirm-within DURATION]\n"
+	  "routectl [-s SOCKET | -f FLEET] [--json] undrain SITE [--service NAME]... --reason TEXT\n"
+	  "         [--now] [--dry-run] [--force] [--confirm-within DURATION]\n"
 	  "    Bring the site's services (all, or the ones named) back to announce,\n"
 	  "    in stages (prepend, wait, announce) unless --now.\n" },
 	{ "set", CMD_SET, "POST", "/v1/set",
-	  OPTF(OPT_REASON) | OPTF(OPT_DRY_RUN) | OPTF(OPT_CONFIRM_WITHIN),
+	  OPTF(OPT_REASON) | OPTF(OPT_DRY_RUN) | OPTF(OPT_FORCE) | OPTF(OPT_CONFIRM_WITHIN),
 	  parse_set,
-	  "routectl [-s SOCKET] [--json] set SITE SERVICE announce|prepend N|withdraw\n"
-	  "         --reason TEXT [--dry-run] [--confirm-within DURATION]\n"
+	  "routectl [-s SOCKET | -f FLEET] [--json] set SITE SERVICE announce|prepend N|withdraw\n"
+	  "         --reason TEXT [--dry-run] [--force] [--confirm-within DURATION]\n"
 	  "    Put one service at one site in a state at once (prepend N: 1..10).\n" },
 	{ "adopt", CMD_ADOPT, "POST", "/v1/adopt",
 	  OPTF(OPT_REASON) | OPTF(OPT_STATE) | OPTF(OPT_FORCE) | OPTF(OPT_DRY_RUN),
@@ -145,6 +147,9 @@ static const char usage_tail[] =
 	"  -s, --socket SOCKET   routectld's console socket (default: $ROUTECTL_SOCKET,\n"
 	"                        else " CLI_DEFAULT_SOCKET ")\n"
 	"  --json                print the daemon's JSON answer\n"
+	"  -f, --fleet FLEET     act on the fleet document FLEET (default: $ROUTECTL_FLEET):\n"
+	"                        status of every router; drain, undrain and set on every\n"
+	"                        router of SITE at once (SITE ALL: of every site)\n"
 	"  --timeout SECONDS     give up waiting for the daemon after this long (default 60)\n"
 	"  --service NAME        drain/undrain only this service (repeatable);\n"
 	"                        history: only the records of this service\n"
@@ -155,7 +160,8 @@ static const char usage_tail[] =
 	"  --confirm-within DURATION  revert by itself unless `routectl confirm` comes\n"
 	"                        within DURATION (600, 90s, 10m, 1h30m; at most 1d)\n"
 	"  --state SERVICE=STATE adopt: the state of a service BIRD cannot tell (repeatable)\n"
-	"  --force               adopt: also over a state file that does not load\n"
+	"  --force               adopt: also over a state file that does not load;\n"
+	"                        drain/undrain/set: override the guards (admin, audited)\n"
 	"  --token-file PATH     token new: the token file (default: $ROUTECTL_TOKEN_FILE,\n"
 	"                        else /etc/routectl/tokens)\n"
 	"\n"
@@ -577,6 +583,12 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 				       "socket path \"%s\" is too long for a Unix socket (at most %zu bytes)",
 				       val, sizeof ((struct sockaddr_un *)0)->sun_path - 1);
 		req->socket_path = val;
+		req->socket_given = true;
+		break;
+	case OPT_FLEET:
+		if (val[0] == '\0')
+			return err_set(e, ERR_INVALID, "%s needs a fleet document, not \"\"", spelled);
+		req->fleet_path = val;
 		break;
 	case OPT_JSON:
 		req->json = true;
@@ -774,6 +786,10 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 		goto fail;
 	}
 	req->cmd = c->cmd;
+	if ((seen & OPTF(OPT_SOCKET)) && (seen & OPTF(OPT_FLEET))) {
+		rc = err_set(e, ERR_INVALID, "-s (one router) and -f (a fleet) exclude each other");
+		goto fail;
+	}
 	for (int id = 0; id < OPT__COUNT; id++) {
 		unsigned f = OPTF(id);
 		if ((seen & f) && !(f & (OPTS_GLOBAL | c->opts))) {
@@ -839,6 +855,13 @@ json_t *cli_request_body(const struct cli_request *req)
 					 "reason", req->reason,
 					 "now", req->now,
 					 "dry_run", req->dry_run);
+		/* sent only when asked for: a routectld without the guards
+		 * refuses members it does not know */
+		if (body && req->force &&
+		    json_object_set_new(body, "force", json_true()) < 0) {
+			json_decref(body);
+			return NULL;
+		}
 		return with_confirm_within(req, body);
 	}
 	case CMD_SET: {
@@ -849,8 +872,9 @@ json_t *cli_request_body(const struct cli_request *req)
 					 "reason", req->reason,
 					 "dry_run", req->dry_run);
 		/* The daemon takes a count only with state prepend. */
-		if (body && req->mode == MODE_PREPEND &&
-		    json_object_set_new(body, "prepend", json_integer(req->prepend)) < 0) {
+		if (body && ((req->mode == MODE_PREPEND &&
+			      json_object_set_new(body, "prepend", json_integer(req->prepend)) < 0) ||
+			     (req->force && json_object_set_new(body, "force", json_true()) < 0))) {
 			json_decref(body);
 			return NULL;
 		}

@@ -49,6 +49,8 @@ struct cli_request {
 
 	/* global options */
 	const char *socket_path;
+	bool socket_given;         /* -s on the command line */
+	const char *fleet_path;    /* -f: the fleet document (cli/fanout.h); NULL: one router */
 	bool json;
 	long timeout_s;
 
@@ -65,7 +67,7 @@ struct cli_request {
 	/* adopt */
 	const char **states;       /* --state SERVICE=STATE, in order given */
 	size_t n_states;
-	bool force;
+	bool force;                /* adopt; drain/undrain/set: override the guards */
 	/* token new */
 	const char *token_name;
 	enum role token_role;

@@ -234,8 +234,9 @@ static int unpack_step(json_t *next, const char *path, bool *has, struct view_st
 }
 
 /* A pending confirmation: {"change_id", "deadline", "in_s"} and, per
- * service, "revert_to": {"state", "prepend"} (with_revert), or in status's
- * list, "services": [{"service", "revert_to"}] (the names are kept). */
+ * service, "revert_to": {"state", "prepend"} if given (with_revert), or in
+ * status's list, "services": [{"service", "revert_to"}] (the names are
+ * kept). */
 static int unpack_confirm_wait(json_t *o, const char *path, bool with_revert,
 			       struct view_confirm_wait *c, struct err *e)
 {
@@ -252,10 +253,11 @@ static int unpack_confirm_wait(json_t *o, const char *path, bool with_revert,
 	c->has_in_s = given(o, "in_s");
 	c->in_s = in_s;
 	if (with_revert) {
+		/* optional: the deadline is what matters; an answer that has
+		 * it must say it right */
 		join_path(p, sizeof p, path, "revert_to");
-		if (!revert)
-			return err_set(e, ERR_PROTOCOL, "%s is missing", p);
-		return unpack_state(revert, p, &c->revert_mode, &c->revert_prepend, e);
+		c->has_revert = revert != NULL;
+		return revert ? unpack_state(revert, p, &c->revert_mode, &c->revert_prepend, e) : 0;
 	}
 	c->services = calloc(json_array_size(svcs) + 1, sizeof *c->services);
 	if (!c->services)

@@ -33,7 +33,8 @@ struct view_confirm_wait {
 	const char *deadline;
 	bool has_in_s;
 	long long in_s;             /* seconds from now to the deadline */
-	enum svc_mode revert_mode;  /* per service: what it goes back to */
+	bool has_revert;            /* per service: what it goes back to */
+	enum svc_mode revert_mode;
 	unsigned revert_prepend;
 	const char **services;      /* status's pending_confirms: the services */
 	size_t n_services;

@@ -374,12 +374,13 @@ int output_status_text(struct buf *out, const struct view_status *v)
 		}
 		if (s->known && s->has_confirm) {
 			/* "withdraw (unconfirmed: back to announce at 10:45:00Z)" */
-			char back[32], at[64], with[400];
-			output_state_name(s->confirm.revert_mode, s->confirm.revert_prepend, back,
-					  sizeof back);
+			char back[32] = "", at[64], with[400];
+			if (s->confirm.has_revert)
+				output_state_name(s->confirm.revert_mode, s->confirm.revert_prepend,
+						  back, sizeof back);
 			clock_time(s->confirm.deadline, at, sizeof at);
-			snprintf(with, sizeof with, "%s (unconfirmed: back to %s at %s)", state, back,
-				 at);
+			snprintf(with, sizeof with, "%s (unconfirmed: back%s%s at %s)", state,
+				 back[0] ? " to " : "", back, at);
 			snprintf(state, sizeof state, "%s", with);
 		}
 		buf_reset(&prefixes);
@@ -696,4 +697,9 @@ void output_version(FILE *out, const char *version)
 {
 	fprintf(out, "routectl %s\n", version);
 	fflush(out);
+}
+
+int output_clean(struct buf *b, const char *s, bool multiline)
+{
+	return put_clean(b, s, multiline);
 }

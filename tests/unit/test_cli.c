@@ -36,6 +36,45 @@ static int parse(char **argv, int argc, struct cli_request *req, struct err *e)
 
 /* ---------------------------------------------------------------- parsing */
 
+/* -f FLEET and --force on the write commands (routectl -f, cli/fanout.h). */
+START_TEST(parse_fleet_and_force)
+{
+	struct cli_request req;
+	struct err e;
+	char *v[] = { "routectl", "-f", "/etc/routectl/fleet.json", "drain", "ash", "--reason",
+		      "drill", "--force", NULL };
+	ck_assert_int_eq(parse(v, 8, &req, &e), 0);
+	ck_assert_str_eq(req.fleet_path, "/etc/routectl/fleet.json");
+	ck_assert(!req.socket_given);
+	ck_assert(req.force);
+	json_t *body = cli_request_body(&req);
+	ck_assert_ptr_eq(json_object_get(body, "force"), json_true());
+	json_decref(body);
+	cli_request_free(&req);
+
+	/* without --force the member is not sent at all */
+	char *w[] = { "routectl", "--fleet=/f.json", "set", "ash", "web", "prepend", "2",
+		      "--reason", "x", NULL };
+	ck_assert_int_eq(parse(w, 9, &req, &e), 0);
+	ck_assert_str_eq(req.fleet_path, "/f.json");
+	body = cli_request_body(&req);
+	ck_assert_ptr_null(json_object_get(body, "force"));
+	ck_assert_int_eq(json_integer_value(json_object_get(body, "prepend")), 2);
+	json_decref(body);
+	cli_request_free(&req);
+
+	char *x[] = { "routectl", "-f", "/f.json", "-s", "/x.sock", "status", NULL };
+	ck_assert_int_eq(parse(x, 6, &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "-s (one router) and -f (a fleet) exclude each other"), "%s",
+		      e.msg);
+	cli_request_free(&req);
+	char *y[] = { "routectl", "-f", "", "status", NULL };
+	ck_assert_int_eq(parse(y, 4, &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "needs a fleet document"), "%s", e.msg);
+	cli_request_free(&req);
+}
+END_TEST
+
 START_TEST(parse_status_defaults)
 {
 	struct cli_request req;
@@ -217,7 +256,7 @@ START_TEST(parse_adopt)
 		  "from 1 to 10" },
 		{ { "routectl", "adopt", "ash", "--reason", "x", "--state", "web=up", NULL },
 		  "announce, withdraw or prepend:N" },
-		{ { "routectl", "drain", "ash", "--reason", "x", "--force", NULL }, "--force" },
+		{ { "routectl", "status", "--force", NULL }, "--force does not apply to status" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int argc = 0;
@@ -2089,6 +2128,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, parse_drain_full);
 	tcase_add_test(t, parse_set_states);
 	tcase_add_test(t, parse_adopt);
+	tcase_add_test(t, parse_fleet_and_force);
 	tcase_add_test(t, parse_help_and_version);
 	tcase_add_test(t, parse_history);
 	tcase_add_loop_test(t, parse_usage_errors, 0,
