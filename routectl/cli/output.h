@@ -35,6 +35,8 @@ void output_version(FILE *out, const char *version);
 /* Text renderers; each returns 0 or -ERR_NOMEM. */
 int output_status_text(struct buf *out, const struct view_status *v);
 int output_change_text(struct buf *out, const struct view_change *v);
+/* The answer to confirm: the change and each service that stays. */
+int output_confirmed_text(struct buf *out, const struct view_confirmed *v);
 /* history: one line per record, newest first (time, actor and "for
  * ON_BEHALF_OF", action, site, services, result, change id, reason). */
 int output_history_text(struct buf *out, const struct view_history *v);

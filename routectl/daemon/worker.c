@@ -424,10 +424,21 @@ static void run_adopt(struct worker *w, struct command_job *cj)
 	publish_state(w, 0);
 }
 
+/* A confirm only rewrites the state file: no BIRD needed. */
+static void run_confirm(struct worker *w, struct command_job *cj)
+{
+	err_clear(&cj->err);
+	caller_resolve_name(&cj->who);
+	cj->rc = site_confirm(&w->site, &cj->confirm, &cj->who, &cj->confirm_res, &cj->err);
+	publish_state(w, 0);
+}
+
 static void run_job(struct worker *w, struct command_job *cj)
 {
 	if (cj->kind == COMMAND_JOB_ADOPT)
 		run_adopt(w, cj);
+	else if (cj->kind == COMMAND_JOB_CONFIRM)
+		run_confirm(w, cj);
 	else
 		run_change(w, cj);
 }

@@ -890,6 +890,51 @@ static int blank(const char *str)
 	return 1;
 }
 
+/* ---- commit-confirm: the bookkeeping ------------------------------------------ */
+
+/* Whether any service of st still waits for change_id's confirmation. */
+static int confirm_pending(const struct state *st, const char *change_id)
+{
+	for (size_t i = 0; st && i < st->n; i++)
+		if (st->svcs[i].has_confirm &&
+		    strcmp(st->svcs[i].confirm_change_id, change_id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Notes, in new, every confirmation that old waited for and new no longer
+ * does, as ended with outcome at now; their ids go to ids (", "-separated,
+ * size bytes) for the log. */
+static void note_ended_confirms(const struct state *old, struct state *new,
+				enum confirm_outcome outcome, time_t now, char *ids, size_t size)
+{
+	size_t used = strlen(ids);
+	for (size_t i = 0; old && i < old->n; i++) {
+		const struct svc_state *o = &old->svcs[i];
+		if (!o->has_confirm || confirm_pending(new, o->confirm_change_id))
+			continue;
+		/* once per id (several services may have waited for it) */
+		const struct confirm_end *ce = state_find_confirm_end(new, o->confirm_change_id);
+		if (ce && ce->at == now && ce->outcome == outcome)
+			continue;
+		state_note_confirm_end(new, o->confirm_change_id, outcome, now);
+		if (used < size)
+			used += (size_t)snprintf(ids + used, size - used, "%s%s", used ? ", " : "",
+						 o->confirm_change_id);
+	}
+}
+
+/* Starts the wait for a confirmation on one service that a change moved. */
+static void confirm_start(struct svc_state *ns, const struct change_item *it,
+			  const char *change_id, time_t deadline)
+{
+	ns->has_confirm = 1;
+	snprintf(ns->confirm_change_id, sizeof ns->confirm_change_id, "%s", change_id);
+	ns->confirm_deadline = deadline;
+	ns->revert_mode = it->from_mode;
+	ns->revert_prepend = it->from_mode == MODE_PREPEND ? it->from_prepend : 0;
+}
+
 int site_change(struct site *s, struct bird_conn *b, const struct change_request *req,
 		const struct caller *who, struct change_result *res, struct err *e)
 {
@@ -910,6 +955,10 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
 			       PREPEND_MAX, req->prepend);
 	if (req->kind == CHANGE_SET && req->n_services != 1)
 		return err_set(e, ERR_INVALID, "set takes exactly one service");
+	if (req->confirm_within_s > CONFIRM_WITHIN_MAX_S)
+		return err_set(e, ERR_INVALID,
+			       "confirm within %u s is longer than the longest deadline, %u s "
+			       "(a day)", req->confirm_within_s, CONFIRM_WITHIN_MAX_S);
 	int rc = svc_names_valid(s, req, e);
 	if (rc < 0)
 		return rc;
@@ -945,7 +994,15 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
 		ns->next_mode = it.next_mode;
 		ns->next_prepend = it.next_prepend;
 		ns->next_at = it.next_at;
+		if (req->confirm_within_s) {
+			res->confirm_deadline = now + (time_t)req->confirm_within_s;
+			confirm_start(ns, &it, res->change_id, res->confirm_deadline);
+		}
 	}
+	/* A later change of a service supersedes the revert it waited for. */
+	char superseded[1024] = "";
+	note_ended_confirms(s->state, new, CONFIRM_SUPERSEDED, now, superseded,
+			    sizeof superseded);
 	new->generation = s->state->generation + 1;
 	rc = judge_guards(s, req, res, now, e);
 	if (rc < 0 && !req->dry_run) {
@@ -981,6 +1038,23 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
 			state_free(new);
 		else if (rc == 0)
 			res->applied = 1;
+		if (rc == 0 && superseded[0]) {
+			struct log_fields lf = { LOG_MSGID_CHANGE, res->change_id, s->conf->site,
+						 NULL };
+			log_record(LOG_LVL_WARN, &lf,
+				   "change %s supersedes the pending revert of %s: no service "
+				   "waits for that confirmation any more", res->change_id,
+				   superseded);
+		}
+		if (rc == 0 && res->confirm_deadline) {
+			char when[32];
+			time_format_utc(res->confirm_deadline, when, sizeof when);
+			struct log_fields lf = { LOG_MSGID_CHANGE, res->change_id, s->conf->site,
+						 NULL };
+			log_record(LOG_LVL_INFO, &lf,
+				   "change %s reverts by itself at %s unless confirmed "
+				   "(routectl confirm %s)", res->change_id, when, res->change_id);
+		}
 		if (rc == 0 && s->have_peers &&
 		    apply_peers_copy(&res->peers, &s->peers) == 0)
 			res->have_peers = 1;
@@ -1156,6 +1230,14 @@ static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
 			return;
 		}
 		free(reason);
+		/* A step is part of the change that planned it: it still waits
+		 * for that change's confirmation, and goes back to the mode
+		 * before that change if none comes. */
+		ns->has_confirm = cur->has_confirm;
+		memcpy(ns->confirm_change_id, cur->confirm_change_id, sizeof ns->confirm_change_id);
+		ns->confirm_deadline = cur->confirm_deadline;
+		ns->revert_mode = cur->revert_mode;
+		ns->revert_prepend = cur->revert_prepend;
 		service = cur->name;
 		n_steps++;
 		log_info("staged step: %s %s -> %s", cur->name, svc_mode_name(cur->mode),
@@ -1177,6 +1259,181 @@ static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
 	}
 }
 
+/* Puts back every service whose change was not confirmed by its deadline
+ * (site.h, "Commit-confirm"), in one change. Returns 1 when it applied,
+ * 0 when nothing was due, <0 when the apply failed (retried after
+ * STEP_RETRY_MS, like a step). */
+static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
+{
+	if (s->safe_mode[0] || !s->state || now_ms() < s->step_retry_ms)
+		return 0;
+	struct state *new = NULL;
+	char change_id[17], ids[1024] = "", summary[2048] = "";
+	size_t used_ids = 0, used_sum = 0, n = 0;
+	const char *service = NULL;
+	for (size_t i = 0; i < s->state->n; i++) {
+		const struct svc_state *cur = &s->state->svcs[i];
+		if (!cur->has_confirm || cur->confirm_deadline > now)
+			continue;
+		if (!new) {
+			new = state_dup(s->state);
+			if (!new)
+				return -ERR_NOMEM;
+			change_id_new(change_id);
+		}
+		struct svc_state *ns = &new->svcs[i];
+		char actor[160], reason[4096], deadline[32];
+		time_format_utc(cur->confirm_deadline, deadline, sizeof deadline);
+		snprintf(actor, sizeof actor, "routectld (confirm deadline of %s passed)",
+			 cur->confirm_change_id);
+		snprintf(reason, sizeof reason,
+			 "change %s was not confirmed by %s: back to the state before it "
+			 "(it was asked by %s: %.2048s)",
+			 cur->confirm_change_id, deadline, cur->actor, cur->reason);
+		if (svc_state_set(ns, cur->revert_mode, cur->revert_prepend, actor, reason,
+				  change_id, now) < 0) {
+			state_free(new);
+			return -ERR_NOMEM;
+		}
+		if (!strstr(ids, cur->confirm_change_id) && used_ids < sizeof ids)
+			used_ids += (size_t)snprintf(ids + used_ids, sizeof ids - used_ids, "%s%s",
+						     used_ids ? ", " : "", cur->confirm_change_id);
+		if (used_sum < sizeof summary)
+			used_sum += (size_t)snprintf(summary + used_sum, sizeof summary - used_sum,
+						     "%s%s %s -> %s", used_sum ? ", " : "",
+						     cur->name, svc_mode_name(cur->mode),
+						     svc_mode_name(cur->revert_mode));
+		service = cur->name;
+		n++;
+	}
+	if (!new)
+		return 0;
+	char ended[1024] = "";
+	note_ended_confirms(s->state, new, CONFIRM_REVERTED, now, ended, sizeof ended);
+	new->generation = s->state->generation + 1;
+	char svc_name[128];
+	snprintf(svc_name, sizeof svc_name, "%s", service ? service : "");
+	struct err e;
+	int rc = commit_state(s, b, new, "confirm-revert", change_id, n == 1 ? svc_name : NULL,
+			      NULL, NULL, &e);
+	struct log_fields lf = { LOG_MSGID_CHANGE, change_id, s->conf->site,
+				 n == 1 ? svc_name : NULL };
+	if (rc < 0) {
+		if (s->state != new)
+			state_free(new);
+		s->step_retry_ms = now_ms() + STEP_RETRY_MS;
+		log_record(LOG_LVL_ERROR, &lf,
+			   "confirm deadline of %s passed, but the revert (change %s: %s) "
+			   "failed; trying again in %d s", ids, change_id, summary,
+			   STEP_RETRY_MS / 1000);
+		return rc;
+	}
+	log_record(LOG_LVL_WARN, &lf,
+		   "confirm deadline of %s passed without a confirm: reverted as change %s by "
+		   "routectld: %s", ids, change_id, summary);
+	return 1;
+}
+
+/* ---- commit-confirm: the confirm ---------------------------------------------- */
+
+void confirm_result_free(struct confirm_result *r)
+{
+	free(r->items);
+	memset(r, 0, sizeof *r);
+}
+
+int site_confirm(struct site *s, const struct confirm_request *req, const struct caller *who,
+		 struct confirm_result *res, struct err *e)
+{
+	memset(res, 0, sizeof *res);
+	if (s->safe_mode[0])
+		return err_set(e, ERR_UNAVAILABLE, "routectld is in safe mode: %s", s->safe_mode);
+	if (req->site && strcmp(req->site, s->conf->site) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "this routectld serves site '%s', not '%s': confirm at the "
+			       "routectld of site '%s'", s->conf->site, req->site, req->site);
+	const char *id = req->change_id ? req->change_id : "";
+	snprintf(res->change_id, sizeof res->change_id, "%s", id);
+	time_t now = time(NULL);
+	const struct confirm_end *ce = state_find_confirm_end(s->state, id);
+	if (!confirm_pending(s->state, id)) {
+		if (!ce)
+			return err_set(e, ERR_NOTFOUND,
+				       "no change '%s' waits for a confirmation at site '%s' (never "
+				       "made with a confirm deadline here, or ended long ago)",
+				       id, s->conf->site);
+		char at[32];
+		time_format_utc(ce->at, at, sizeof at);
+		const char *what = ce->outcome == CONFIRM_CONFIRMED
+					   ? "it was confirmed already"
+				   : ce->outcome == CONFIRM_REVERTED
+					   ? "its confirm deadline passed and routectld reverted it"
+					   : "later changes replaced it on every service it moved";
+		return err_set(e, ERR_REFUSED,
+			       "change %s no longer waits for a confirmation: %s (at %s)", id, what,
+			       at);
+	}
+	res->items = calloc(s->state->n + 1, sizeof *res->items);
+	struct state *new = res->items ? state_dup(s->state) : NULL;
+	if (!new) {
+		confirm_result_free(res);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < new->n; i++) {
+		struct svc_state *ns = &new->svcs[i];
+		if (!ns->has_confirm || strcmp(ns->confirm_change_id, id) != 0)
+			continue;
+		if (ns->confirm_deadline <= now) {
+			char at[32];
+			time_format_utc(ns->confirm_deadline, at, sizeof at);
+			state_free(new);
+			confirm_result_free(res);
+			return err_set(e, ERR_REFUSED,
+				       "too late: the confirm deadline of change %s passed at %s; "
+				       "routectld reverts it (at once when BIRD is connected)",
+				       id, at);
+		}
+		struct change_item *it = &res->items[res->n_items++];
+		snprintf(it->service, sizeof it->service, "%s", ns->name);
+		it->from_mode = ns->revert_mode;
+		it->from_prepend = ns->revert_prepend;
+		it->to_mode = ns->mode;
+		it->to_prepend = ns->prepend;
+		it->has_next = ns->has_next;
+		it->next_mode = ns->next_mode;
+		it->next_prepend = ns->next_prepend;
+		it->next_at = ns->next_at;
+		res->deadline = ns->confirm_deadline;
+		ns->has_confirm = 0;
+		ns->confirm_change_id[0] = '\0';
+		ns->confirm_deadline = 0;
+		ns->revert_mode = MODE_ANNOUNCE;
+		ns->revert_prepend = 0;
+	}
+	state_note_confirm_end(new, id, CONFIRM_CONFIRMED, now);
+	/* What BIRD exports does not change, so the generation does not
+	 * either: the include stays as it is. */
+	int rc = state_save(s->state_path, new, e);
+	if (rc < 0) {
+		state_free(new);
+		confirm_result_free(res);
+		return err_prefix(e, "the confirm of change %s was not kept", id);
+	}
+	state_free(s->state);
+	s->state = new;
+	char names[1024] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < res->n_items && used < sizeof names; i++)
+		used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+					 res->items[i].service);
+	struct log_fields lf = { LOG_MSGID_CHANGE, id, s->conf->site,
+				 res->n_items == 1 ? res->items[0].service : NULL };
+	log_record(LOG_LVL_INFO, &lf, "change %s confirmed by %s (%s): it stays%s%s", id,
+		   who->actor, names, req->reason && *req->reason ? "; reason: " : "",
+		   req->reason ? req->reason : "");
+	return 0;
+}
+
 static int64_t next_step_ms(const struct site *s)
 {
 	int64_t best = INT64_MAX;
@@ -1186,11 +1443,17 @@ static int64_t next_step_ms(const struct site *s)
 	int64_t mono = now_ms();
 	for (size_t i = 0; i < s->state->n; i++) {
 		const struct svc_state *cur = &s->state->svcs[i];
-		if (!cur->has_next)
-			continue;
-		int64_t in = cur->next_at <= now ? 0 : (int64_t)(cur->next_at - now) * 1000;
-		if (mono + in < best)
-			best = mono + in;
+		if (cur->has_next) {
+			int64_t in = cur->next_at <= now ? 0 : (int64_t)(cur->next_at - now) * 1000;
+			if (mono + in < best)
+				best = mono + in;
+		}
+		if (cur->has_confirm) {
+			int64_t in = cur->confirm_deadline <= now
+					     ? 0 : (int64_t)(cur->confirm_deadline - now) * 1000;
+			if (mono + in < best)
+				best = mono + in;
+		}
 	}
 	if (best < s->step_retry_ms)
 		best = s->step_retry_ms;
@@ -1325,8 +1588,12 @@ void site_run_due(struct site *s, struct bird_conn *b, int64_t now)
 	}
 	/* Without BIRD a step can only fail (and log it): it waits for the
 	 * connection, which applies the desired state in full first. */
-	if (b && bird_alive(b))
+	if (b && bird_alive(b)) {
+		/* Reverts first: a revert drops the staged plan of the change
+		 * it undoes. */
+		run_due_reverts(s, b, time(NULL));
 		run_due_steps(s, b, time(NULL));
+	}
 }
 
 int64_t site_next_due_ms(const struct site *s, const struct bird_conn *b)

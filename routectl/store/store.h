@@ -43,6 +43,30 @@ struct svc_state {
 	 * steps): at most STATE_RECENT_MAX; svc_state_set keeps them. */
 	struct recent_change *recent;
 	size_t n_recent;
+	/* Commit-confirm: the change confirm_change_id (which set this mode,
+	 * or began the staged plan that did) goes back to revert_mode /
+	 * revert_prepend at confirm_deadline unless confirmed by then. */
+	int has_confirm;
+	char confirm_change_id[65];
+	time_t confirm_deadline;
+	enum svc_mode revert_mode;
+	unsigned revert_prepend;
+};
+
+/* How the wait for a confirmation ended. */
+enum confirm_outcome { CONFIRM_CONFIRMED, CONFIRM_REVERTED, CONFIRM_SUPERSEDED };
+
+/* "confirmed", "reverted", "superseded". */
+const char *confirm_outcome_name(enum confirm_outcome o);
+
+/* The last confirmations that ended, kept so that a late confirm says what
+ * became of the change. */
+#define STATE_CONFIRMS_ENDED_MAX 16
+
+struct confirm_end {
+	char change_id[65];
+	enum confirm_outcome outcome;
+	time_t at;
 };
 
 /* The most recent changes a state file keeps per service (the largest flap
@@ -54,6 +78,8 @@ struct state {
 	uint64_t generation;   /* +1 on every saved change */
 	struct svc_state *svcs; /* sorted by name */
 	size_t n;
+	struct confirm_end ended[STATE_CONFIRMS_ENDED_MAX];  /* oldest first */
+	size_t n_ended;
 };
 
 /* Loads and validates. A missing file is -ERR_NOTFOUND. routectld writes
@@ -81,7 +107,8 @@ struct state *state_dup(const struct state *st);
 void state_free(struct state *st);
 struct svc_state *state_find(struct state *st, const char *name);
 
-/* Sets one service's mode with its provenance; clears any next step. */
+/* Sets one service's mode with its provenance; clears any next step and any
+ * pending confirmation (a later change supersedes both). */
 int svc_state_set(struct svc_state *s, enum svc_mode mode, unsigned prepend,
 		  const char *actor, const char *reason, const char *change_id, time_t now);
 
@@ -90,6 +117,15 @@ int svc_state_set(struct svc_state *s, enum svc_mode mode, unsigned prepend,
  * capped at STATE_RECENT_MAX). Returns 0 or -ERR_NOMEM (s unchanged). */
 int svc_recent_add(struct svc_state *s, const char *change_id, time_t at, time_t newer_than,
 		   size_t keep);
+/* Notes that the wait for change_id's confirmation ended (outcome, at):
+ * replaces an earlier note of the same id, drops the oldest beyond
+ * STATE_CONFIRMS_ENDED_MAX. */
+void state_note_confirm_end(struct state *st, const char *change_id,
+			    enum confirm_outcome outcome, time_t at);
+
+/* The note of change_id's ended confirmation, or NULL. */
+const struct confirm_end *state_find_confirm_end(const struct state *st,
+						 const char *change_id);
 
 /* A fresh change id: 16 lowercase hex digits from getrandom(). */
 void change_id_new(char out[17]);
