@@ -915,7 +915,7 @@ static void note_ended_confirms(const struct state *old, struct state *new,
 			continue;
 		/* once per id (several services may have waited for it) */
 		const struct confirm_end *ce = state_find_confirm_end(new, o->confirm_change_id);
-		if (ce && ce->at == now && ce->outcome == outcome)
+		if (ce && ce->at == now)
 			continue;
 		state_note_confirm_end(new, o->confirm_change_id, outcome, now);
 		if (used < size)
@@ -1259,14 +1259,65 @@ static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
 	}
 }
 
+/* Whether reverting the due services of new (their moves in moves[0..n))
+ * may take announcements away: the guards across sites judge it like a
+ * change, never forced (a revert nobody confirmed must not take a service
+ * off the internet). Returns 0 when the reverts may go ahead, or
+ * -ERR_POLICY with e naming the guard that refused. */
+static int judge_revert(struct site *s, const struct guard_move *moves, size_t n, struct err *e)
+{
+	int takes = 0;
+	for (size_t i = 0; i < n; i++)
+		takes = takes || guard_takes_away(moves[i].from_mode, moves[i].from_prepend,
+						  moves[i].to_mode, moves[i].to_prepend);
+	if (!takes || (!s->fleet_view && s->policy.stand_alone))
+		return 0;
+	struct guard_report r;
+	memset(&r, 0, sizeof r);
+	struct guard_view view = { 0 };
+	struct err ve;
+	err_clear(&ve);
+	int have_view = 0;
+	if (!s->fleet_view)
+		snprintf(ve.msg, sizeof ve.msg,
+			 "no fleet document is configured (config fleet-file), so routectld "
+			 "cannot ask the other sites");
+	else
+		have_view = s->fleet_view(s->fleet_arg, s->conf->site, s->policy.ask_timeout_ms,
+					  &view, &ve) == 0;
+	guards_judge_fleet(&s->policy, s->conf->site, moves, n, have_view ? &view : NULL, ve.msg,
+			   0, &r);
+	guard_view_free(&view);
+	return guards_refused(&r, e);
+}
+
 /* Puts back every service whose change was not confirmed by its deadline
- * (site.h, "Commit-confirm"), in one change. Returns 1 when it applied,
- * 0 when nothing was due, <0 when the apply failed (retried after
- * STEP_RETRY_MS, like a step). */
+ * (site.h, "Commit-confirm"), in one change. A revert that takes
+ * announcements away is judged by the guards across sites first; when
+ * they refuse, those services keep the state the change gave them (the
+ * wait ends as "kept", and the log says why), and the others revert.
+ * Returns 1 when it applied, 0 when nothing was due, <0 when the apply
+ * failed (retried after STEP_RETRY_MS, like a step). */
 static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
 {
 	if (s->safe_mode[0] || !s->state || now_ms() < s->step_retry_ms)
 		return 0;
+	/* The moves of the due reverts, for the guards. */
+	struct guard_move *moves = calloc(s->state->n ? s->state->n : 1, sizeof *moves);
+	if (!moves)
+		return -ERR_NOMEM;
+	size_t n_moves = 0;
+	for (size_t i = 0; i < s->state->n; i++) {
+		const struct svc_state *cur = &s->state->svcs[i];
+		if (cur->has_confirm && cur->confirm_deadline <= now)
+			moves[n_moves++] = (struct guard_move){ cur->name, cur->mode, cur->revert_mode,
+								cur->prepend, cur->revert_prepend,
+								NULL, 0 };
+	}
+	struct err ge;
+	err_clear(&ge);
+	int keep_takers = n_moves && judge_revert(s, moves, n_moves, &ge) < 0;
+	free(moves);
 	struct state *new = NULL;
 	char change_id[17], ids[1024] = "", summary[2048] = "";
 	size_t used_ids = 0, used_sum = 0, n = 0;
@@ -1282,6 +1333,21 @@ static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
 			change_id_new(change_id);
 		}
 		struct svc_state *ns = &new->svcs[i];
+		if (keep_takers && guard_takes_away(cur->mode, cur->prepend, cur->revert_mode,
+						    cur->revert_prepend)) {
+			/* Safety first: the service stays as the change left it. */
+			char line[ERR_MSG_MAX];
+			apply_one_line(ge.msg, line, sizeof line);
+			struct log_fields kf = { LOG_MSGID_CHANGE, cur->confirm_change_id,
+						 s->conf->site, cur->name };
+			log_record(LOG_LVL_ERROR, &kf,
+				   "confirm deadline of %s passed, but %s stays %s: reverting it to "
+				   "%s is refused (%s)", cur->confirm_change_id, cur->name,
+				   svc_mode_name(cur->mode), svc_mode_name(cur->revert_mode), line);
+			ns->has_confirm = 0;
+			state_note_confirm_end(new, cur->confirm_change_id, CONFIRM_KEPT, now);
+			continue;
+		}
 		char actor[160], reason[4096], deadline[32];
 		time_format_utc(cur->confirm_deadline, deadline, sizeof deadline);
 		snprintf(actor, sizeof actor, "routectld (confirm deadline of %s passed)",
@@ -1314,8 +1380,8 @@ static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
 	char svc_name[128];
 	snprintf(svc_name, sizeof svc_name, "%s", service ? service : "");
 	struct err e;
-	int rc = commit_state(s, b, new, "confirm-revert", change_id, n == 1 ? svc_name : NULL,
-			      NULL, NULL, &e);
+	int rc = commit_state(s, b, new, n ? "confirm-revert" : "confirm-kept", change_id,
+			      n == 1 ? svc_name : NULL, NULL, NULL, &e);
 	struct log_fields lf = { LOG_MSGID_CHANGE, change_id, s->conf->site,
 				 n == 1 ? svc_name : NULL };
 	if (rc < 0) {
@@ -1328,9 +1394,10 @@ static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
 			   STEP_RETRY_MS / 1000);
 		return rc;
 	}
-	log_record(LOG_LVL_WARN, &lf,
-		   "confirm deadline of %s passed without a confirm: reverted as change %s by "
-		   "routectld: %s", ids, change_id, summary);
+	if (n)
+		log_record(LOG_LVL_WARN, &lf,
+			   "confirm deadline of %s passed without a confirm: reverted as change "
+			   "%s by routectld: %s", ids, change_id, summary);
 	return 1;
 }
 

@@ -264,6 +264,7 @@ static int fill_ended(const struct lyd_node *root, struct state *st, const char 
 		snprintf(ce.change_id, sizeof ce.change_id, "%s", id ? id : "");
 		ce.outcome = out && strcmp(out, "confirmed") == 0  ? CONFIRM_CONFIRMED
 			     : out && strcmp(out, "reverted") == 0 ? CONFIRM_REVERTED
+			     : out && strcmp(out, "kept") == 0	   ? CONFIRM_KEPT
 								   : CONFIRM_SUPERSEDED;
 		if (!id || !out || !at || time_parse_utc(at, &ce.at) < 0)
 			return err_set(e, ERR_INVALID, "%s: " STATE_ROOT "/confirm-ended: bad "
@@ -763,6 +764,7 @@ const char *confirm_outcome_name(enum confirm_outcome o)
 	case CONFIRM_CONFIRMED: return "confirmed";
 	case CONFIRM_REVERTED: return "reverted";
 	case CONFIRM_SUPERSEDED: return "superseded";
+	case CONFIRM_KEPT: return "kept";
 	}
 	return "superseded";
 }

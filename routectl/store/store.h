@@ -54,9 +54,9 @@ struct svc_state {
 };
 
 /* How the wait for a confirmation ended. */
-enum confirm_outcome { CONFIRM_CONFIRMED, CONFIRM_REVERTED, CONFIRM_SUPERSEDED };
+enum confirm_outcome { CONFIRM_CONFIRMED, CONFIRM_REVERTED, CONFIRM_SUPERSEDED, CONFIRM_KEPT };
 
-/* "confirmed", "reverted", "superseded". */
+/* "confirmed", "reverted", "superseded", "kept". */
 const char *confirm_outcome_name(enum confirm_outcome o);
 
 /* The last confirmations that ended, kept so that a late confirm says what

@@ -760,6 +760,53 @@ START_TEST(confirm_deadline_reverts_across_restart)
 }
 END_TEST
 
+/* An unconfirmed undrain whose revert would withdraw web again, with no
+ * fleet to say another site announces it: the guards refuse the revert, so
+ * web stays announced (safety first) and the wait ends as "kept". */
+START_TEST(confirm_revert_refused_by_guard_keeps_service)
+{
+	static const struct exch ex[] = {
+		APPLY_EXPORTING(EXPORT_DNS),    /* the drain */
+		APPLY_EXPORTING(EXPORT_BOTH),   /* the undrain */
+		APPLY_EXPORTING(EXPORT_BOTH),   /* the kept state saved */
+	};
+	struct site s;
+	open_checked_site(&s);
+	s.policy.stand_alone = 0;
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	const char *svc[] = { "web" };
+	struct change_request req = drain_req(svc, 1, 0);
+	struct caller who = { .actor = "alice" };
+	struct change_result res;
+	struct err e;
+	ck_assert_msg(site_change(&s, b, &req, &who, &res, &e) == 0, "%s", e.msg);
+	change_result_free(&res);
+	req.kind = CHANGE_UNDRAIN;
+	req.confirm_within_s = 600;
+	ck_assert_msg(site_change(&s, b, &req, &who, &res, &e) == 0, "%s", e.msg);
+	char id[17];
+	memcpy(id, res.change_id, 17);
+	change_result_free(&res);
+	struct svc_state *web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_ANNOUNCE);
+	ck_assert(web->has_confirm);
+	ck_assert_int_eq(web->revert_mode, MODE_WITHDRAW);
+
+	web->confirm_deadline = time(NULL) - 1;
+	site_run_due(&s, b, now_ms());
+	web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_ANNOUNCE);
+	ck_assert(!web->has_confirm);
+	const struct confirm_end *ce = state_find_confirm_end(s.state, id);
+	ck_assert_ptr_nonnull(ce);
+	ck_assert_int_eq(ce->outcome, CONFIRM_KEPT);
+	ck_assert_str_eq(s.last.trigger, "confirm-kept");
+	fake_stop(&f, b);
+	site_close(&s);
+}
+END_TEST
+
 /* A confirm in time keeps the change: nothing is reverted at the deadline,
  * BIRD is not asked, and a second confirm says it was confirmed already. */
 START_TEST(confirm_in_time_keeps_change)
@@ -957,6 +1004,7 @@ static Suite *site_suite(void)
 	tcase_add_test(tc, apply_stats_count_applies);
 	tcase_add_test(tc, apply_stats_buckets);
 	tcase_add_test(tc, confirm_deadline_reverts_across_restart);
+	tcase_add_test(tc, confirm_revert_refused_by_guard_keeps_service);
 	tcase_add_test(tc, confirm_in_time_keeps_change);
 	tcase_add_test(tc, later_change_supersedes_revert);
 	tcase_add_test(tc, staged_step_resumes_after_restart);
