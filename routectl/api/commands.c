@@ -115,12 +115,56 @@ static void svc_json(json_t *o, const struct svc_state *s)
 	json_object_set_new(o, "actor", json_string(s->actor));
 	json_object_set_new(o, "reason", json_string(s->reason));
 	json_object_set_new(o, "change_id", json_string(s->change_id));
+	time_t now = time(NULL);
 	json_t *next = json_null();
 	if (s->has_next) {
 		next = mode_json(s->next_mode, s->next_prepend);
 		json_object_set_new(next, "at", time_json(s->next_at));
+		/* the time to the next stage, so that nobody computes it from a
+		 * clock that may differ from the router's */
+		json_object_set_new(next, "in_s",
+				    json_integer(s->next_at > now ? (json_int_t)(s->next_at - now) : 0));
 	}
 	json_object_set_new(o, "next", next);
+	json_t *confirm = json_null();
+	if (s->has_confirm)
+		confirm = json_pack("{s:s,s:o,s:I,s:o}", "change_id", s->confirm_change_id,
+				    "deadline", time_json(s->confirm_deadline), "in_s",
+				    (json_int_t)(s->confirm_deadline > now ? s->confirm_deadline - now
+									    : 0),
+				    "revert_to", mode_json(s->revert_mode, s->revert_prepend));
+	json_object_set_new(o, "confirm", confirm);
+}
+
+/* Every change that waits for its confirmation: id, deadline and the
+ * services that go back (and to what) unless it comes. */
+static json_t *pending_confirms_json(const struct state *st)
+{
+	json_t *list = json_array();
+	time_t now = time(NULL);
+	for (size_t i = 0; st && i < st->n; i++) {
+		const struct svc_state *s = &st->svcs[i];
+		if (!s->has_confirm)
+			continue;
+		json_t *entry = NULL, *e;
+		size_t k;
+		json_array_foreach(list, k, e)
+			if (strcmp(json_string_value(json_object_get(e, "change_id")),
+				   s->confirm_change_id) == 0)
+				entry = e;
+		if (!entry) {
+			entry = json_pack("{s:s,s:o,s:I,s:[]}", "change_id", s->confirm_change_id,
+					  "deadline", time_json(s->confirm_deadline), "in_s",
+					  (json_int_t)(s->confirm_deadline > now
+							       ? s->confirm_deadline - now : 0),
+					  "services");
+			json_array_append_new(list, entry);
+		}
+		json_array_append_new(json_object_get(entry, "services"),
+				      json_pack("{s:s,s:o}", "service", s->name, "revert_to",
+						mode_json(s->revert_mode, s->revert_prepend)));
+	}
+	return list;
 }
 
 static json_t *service_json(const struct command_view *v, const struct command_service *cs)
@@ -139,6 +183,7 @@ static json_t *service_json(const struct command_view *v, const struct command_s
 		json_object_set_new(o, "state", json_string("unknown"));
 		json_object_set_new(o, "prepend", json_integer(0));
 		json_object_set_new(o, "next", json_null());
+		json_object_set_new(o, "confirm", json_null());
 	}
 	/* In safe mode after a loss: what routectld held until then, apart
 	 * from "state" so that nobody reads it as the desired state. */
@@ -211,6 +256,7 @@ static json_t *status_json(const struct command_view *v)
 	else
 		json_object_set_new(root, "in_flight", json_null());
 	json_object_set_new(root, "repairs", json_integer((json_int_t)v->repairs));
+	json_object_set_new(root, "pending_confirms", pending_confirms_json(v->state));
 
 	json_t *svcs = json_array();
 	for (size_t i = 0; i < v->n_services; i++)
@@ -296,7 +342,8 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	memset(req, 0, sizeof *req);
 	req->kind = kind;
 #define CHANGE_FIELDS FIELD_STRING("site"), FIELD_STRING("reason"), FIELD_BOOL("now"), \
-		      FIELD_BOOL("dry_run")
+		      FIELD_BOOL("dry_run"), FIELD_BOOL("force"),                            \
+		      { "confirm_within", JSON_INTEGER, "must be an integer (seconds)" }
 	static const struct body_field set_fields[] = {
 		CHANGE_FIELDS, FIELD_STRING("service"), FIELD_STRING("state"),
 		{ "prepend", JSON_INTEGER, "must be an integer" },
@@ -328,6 +375,16 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 		return rc;
 	req->now = json_is_true(json_object_get(*root, "now"));
 	req->dry_run = json_is_true(json_object_get(*root, "dry_run"));
+	req->force = json_is_true(json_object_get(*root, "force"));
+	json_t *cw = json_object_get(*root, "confirm_within");
+	if (cw) {
+		json_int_t n = json_integer_value(cw);
+		if (n < 1 || n > (json_int_t)CONFIRM_WITHIN_MAX_S)
+			return err_set(e, ERR_INVALID,
+				       "field 'confirm_within' must be 1..%u seconds, not %lld",
+				       CONFIRM_WITHIN_MAX_S, (long long)n);
+		req->confirm_within_s = (unsigned)n;
+	}
 	if (kind == CHANGE_SET) {
 		*one_service = path_service ? path_service
 					    : json_string_value(json_object_get(*root, "service"));
@@ -370,6 +427,33 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	return 0;
 }
 
+/* Every guard's verdict: [{"name", "verdict", "message"}] (site/guards.h). */
+static json_t *guards_json(const struct guard_report *r)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; r->judged && i < GUARD_COUNT; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "name",
+						   guard_name((enum guard_id)i), "verdict",
+						   guard_verdict_name(r->g[i].verdict), "message",
+						   r->g[i].message));
+	return a;
+}
+
+/* The guards a forced change overrode, [{"guard", "message"}], or null
+ * when none (for the audit record's "override"). */
+static json_t *override_json(const struct guard_report *r)
+{
+	if (!guards_overridden(r))
+		return json_null();
+	json_t *a = json_array();
+	for (size_t i = 0; i < GUARD_COUNT; i++)
+		if (r->g[i].verdict == GUARD_OVERRIDDEN)
+			json_array_append_new(a, json_pack("{s:s,s:s}", "guard",
+							   guard_name((enum guard_id)i),
+							   "message", r->g[i].message));
+	return a;
+}
+
 static json_t *change_json(const struct change_request *req, const struct change_result *res)
 {
 	json_t *items = json_array();
@@ -386,8 +470,10 @@ static json_t *change_json(const struct change_request *req, const struct change
 						       "to", mode_json(it->to_mode, it->to_prepend),
 						       "next", next));
 	}
-	json_t *o = json_pack("{s:s,s:b,s:s,s:o}", "site", req->site, "dry_run",
-			      req->dry_run, "change_id", res->change_id, "changes", items);
+	json_t *o = json_pack("{s:s,s:b,s:s,s:o,s:b,s:o,s:o}", "site", req->site, "dry_run",
+			      req->dry_run, "change_id", res->change_id, "changes", items, "force",
+			      req->force, "guards", guards_json(&res->guards), "override",
+			      override_json(&res->guards));
 	/* What the precheck of this change found about BIRD's BGP protocols. */
 	if (res->applied && res->have_peers)
 		json_object_set_new(o, "peers", peers_json(&res->peers));
@@ -404,7 +490,47 @@ static json_t *change_json(const struct change_request *req, const struct change
 					      (json_int_t)res->apply_ms));
 	else
 		json_object_set_new(o, "apply", json_null());
+	/* What must be confirmed by when (routectl confirm CHANGE_ID). */
+	json_object_set_new(o, "confirm_deadline", res->confirm_deadline
+							   ? time_json(res->confirm_deadline)
+							   : json_null());
 	return o;
+}
+
+/* POST /v1/changes/{change_id}/confirm: an empty body, or {"site",
+ * "reason"}, both optional. The strings point into *root. */
+static int parse_confirm(const char *body, size_t len, const char *change_id,
+			 struct confirm_request *req, json_t **root, struct err *e)
+{
+	memset(req, 0, sizeof *req);
+	req->change_id = change_id;
+	static const struct body_field fields[] = { FIELD_STRING("site"), FIELD_STRING("reason") };
+	if (!body || len == 0) {
+		*root = json_object();
+		return *root ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+	}
+	int rc = load_body(body, len, fields, sizeof fields / sizeof fields[0], root, e);
+	if (rc < 0)
+		return rc;
+	req->site = json_string_value(json_object_get(*root, "site"));
+	req->reason = json_string_value(json_object_get(*root, "reason"));
+	return req->reason ? check_reason(req->reason, e) : 0;
+}
+
+static json_t *confirm_json(const struct confirm_request *req, const struct confirm_result *res,
+			    const char *site)
+{
+	json_t *items = json_array();
+	for (size_t i = 0; i < res->n_items; i++) {
+		const struct change_item *it = &res->items[i];
+		json_array_append_new(items, json_pack("{s:s,s:o,s:o}", "service", it->service,
+						       "state", mode_json(it->to_mode, it->to_prepend),
+						       "revert_to_cancelled",
+						       mode_json(it->from_mode, it->from_prepend)));
+	}
+	(void)req;
+	return json_pack("{s:s,s:s,s:b,s:o,s:o}", "site", site, "change_id", res->change_id,
+			 "confirmed", 1, "deadline", time_json(res->deadline), "services", items);
 }
 
 /* POST /v1/adopt: {"site", "reason", "force", "dry_run", "assume": [{"service",
@@ -505,7 +631,7 @@ static json_t *adopt_json(const struct adopt_request *req, const struct adopt_re
 /* What a route is for. */
 enum route_kind {
 	RK_STATUS, RK_SERVICES, RK_SERVICE, RK_HISTORY, RK_HEALTHZ, RK_READYZ, RK_METRICS,
-	RK_DRAIN, RK_UNDRAIN, RK_SET, RK_PUT_SERVICE, RK_ADOPT,
+	RK_DRAIN, RK_UNDRAIN, RK_SET, RK_PUT_SERVICE, RK_ADOPT, RK_CONFIRM,
 };
 
 struct route {
@@ -526,6 +652,7 @@ static const struct route ROUTES[] = {
 	{ "POST", "/v1/undrain", RK_UNDRAIN, ROLE_OPERATOR, 1, 0 },
 	{ "POST", "/v1/set", RK_SET, ROLE_OPERATOR, 1, 0 },
 	{ "POST", "/v1/adopt", RK_ADOPT, ROLE_ADMIN, 1, 0 },
+	{ "POST", "/v1/changes/{change_id}/confirm", RK_CONFIRM, ROLE_OPERATOR, 1, 0 },
 	{ "GET", "/v1/history", RK_HISTORY, ROLE_VIEWER, 0, 0 },
 	{ "GET", "/healthz", RK_HEALTHZ, ROLE_NONE, 0, 1 },
 	{ "GET", "/readyz", RK_READYZ, ROLE_NONE, 0, 1 },
@@ -663,6 +790,7 @@ static void op_free(struct op *o)
 			free(o->job->req.services);
 		change_result_free(&o->job->res);
 		adopt_result_free(&o->job->adopt_res);
+		confirm_result_free(&o->job->confirm_res);
 		free(o->job);
 	}
 	free(o->assume);
@@ -708,6 +836,7 @@ static const char *action_name(enum route_kind k)
 	case RK_DRAIN: return "drain";
 	case RK_UNDRAIN: return "undrain";
 	case RK_ADOPT: return "adopt";
+	case RK_CONFIRM: return "confirm";
 	default: return "set";
 	}
 }
@@ -737,6 +866,11 @@ static json_t *requested_services(const struct op *o)
 	if (!j || (o->claimed && !o->root))
 		return claimed_services(o);
 	json_t *a = json_array();
+	if (j->kind == COMMAND_JOB_CONFIRM) {
+		for (size_t i = 0; i < j->confirm_res.n_items; i++)
+			json_array_append_new(a, json_string(j->confirm_res.items[i].service));
+		return a;
+	}
 	if (j->kind == COMMAND_JOB_ADOPT) {
 		for (size_t i = 0; i < j->adopt.n_assumptions; i++)
 			json_array_append_new(a, json_string(j->adopt.assumptions[i].service));
@@ -764,6 +898,9 @@ static json_t *audit_record(const struct op *o, const char *phase, const char *r
 		site = j->adopt.site;
 		reason = j->adopt.reason;
 		dry_run = j->adopt.dry_run;
+	} else if (j && j->kind == COMMAND_JOB_CONFIRM) {
+		site = j->confirm.site;
+		reason = j->confirm.reason;
 	} else if (j) {
 		site = j->req.site;
 		reason = j->req.reason;
@@ -813,6 +950,16 @@ static json_t *audit_record(const struct op *o, const char *phase, const char *r
 		json_object_set_new(r, "after", after);
 	if (change_id && *change_id)
 		json_object_set_new(r, "change_id", json_string(change_id));
+	/* A change may be forced past the guards (admin only): the outcome
+	 * says which it overrode (command_job_done), null when none. */
+	if (o->route->kind != RK_ADOPT) {
+		json_object_set_new(r, "force",
+				    json_boolean(j ? j->req.force
+						   : json_is_true(json_object_get(o->claimed,
+										  "force"))));
+		if (strcmp(phase, "outcome") == 0)
+			json_object_set_new(r, "override", json_null());
+	}
 	return r;
 }
 
@@ -878,6 +1025,16 @@ static void change_states(const struct command_job *j, json_t **services, json_t
 	*services = json_array();
 	*before = json_object();
 	*after = json_object();
+	if (j->kind == COMMAND_JOB_CONFIRM) {
+		/* A confirm moves nothing: before and after would be the same. */
+		for (size_t i = 0; i < j->confirm_res.n_items; i++)
+			json_array_append_new(*services,
+					      json_string(j->confirm_res.items[i].service));
+		json_decref(*before);
+		json_decref(*after);
+		*before = *after = NULL;
+		return;
+	}
 	if (j->kind == COMMAND_JOB_ADOPT) {
 		const struct adopt_plan *p = &j->adopt_res.plan;
 		for (size_t i = 0; i < p->n; i++) {
@@ -922,7 +1079,14 @@ void command_job_done(struct command_job *job)
 {
 	struct op *o = job->priv;
 	const char *result, *change_id;
-	if (job->rc < 0) {
+	if (job->rc < 0 && job->kind == COMMAND_JOB_CHANGE && job->res.guards.judged) {
+		/* Refused by a guard: the answer shows every verdict. */
+		o->status = status_of(job->err.code);
+		o->body = dump(json_pack("{s:{s:s,s:s,s:o}}", "error", "code",
+					 err_code_name(job->err.code), "message", job->err.msg,
+					 "guards", guards_json(&job->res.guards)));
+		result = job->err.code == ERR_POLICY ? "refused" : "failed";
+	} else if (job->rc < 0) {
 		o->status = status_of(job->err.code);
 		o->body = error_body(err_code_name(job->err.code), job->err.msg);
 		int refused = job->err.code == ERR_INVALID || job->err.code == ERR_NOTFOUND ||
@@ -933,12 +1097,19 @@ void command_job_done(struct command_job *job)
 		o->status = 200;
 		o->body = dump(adopt_json(&job->adopt, &job->adopt_res));
 		result = job->adopt_res.applied && job->adopt_res.partial ? "partial" : "ok";
+	} else if (job->kind == COMMAND_JOB_CONFIRM) {
+		o->status = 200;
+		o->body = dump(confirm_json(&job->confirm, &job->confirm_res,
+					    json_string_value(json_object_get(o->root, "site"))));
+		result = "ok";
 	} else {
 		o->status = 200;
 		o->body = dump(change_json(&job->req, &job->res));
 		result = job->res.applied && job->res.partial ? "partial" : "ok";
 	}
-	change_id = job->kind == COMMAND_JOB_ADOPT ? job->adopt_res.change_id : job->res.change_id;
+	change_id = job->kind == COMMAND_JOB_ADOPT     ? job->adopt_res.change_id
+		    : job->kind == COMMAND_JOB_CONFIRM ? job->confirm.change_id
+						       : job->res.change_id;
 	json_t *services, *before, *after;
 	change_states(job, &services, &before, &after);
 	if (json_array_size(services) == 0) {
@@ -952,6 +1123,8 @@ void command_job_done(struct command_job *job)
 	}
 	json_t *rec = audit_record(o, "outcome", result, job->rc < 0 ? &job->err : NULL,
 				   services, before, after, change_id);
+	if (rec && job->kind == COMMAND_JOB_CHANGE && job->rc == 0)
+		json_object_set_new(rec, "override", override_json(&job->res.guards));
 	json_t *idem_rec = o->idem_marked ? idem_line(o->idem_who, o->idem_key, o->fp, o->status,
 						      o->body, time(NULL))
 					  : NULL;
@@ -1048,6 +1221,18 @@ static int parse_write(struct op *o, const struct http_request *rq, struct err *
 	if (o->route->kind == RK_ADOPT) {
 		job->kind = COMMAND_JOB_ADOPT;
 		return parse_adopt(rq->body, rq->body_len, &job->adopt, &o->assume, &o->root, e);
+	}
+	if (o->route->kind == RK_CONFIRM) {
+		job->kind = COMMAND_JOB_CONFIRM;
+		int rc = parse_confirm(rq->body, rq->body_len, o->path_service, &job->confirm,
+				       &o->root, e);
+		if (rc == 0 && !job->confirm.site) {
+			struct site_ctx sc = { "" };
+			o->c->d.backend.with_view(o->c->d.backend.arg, copy_site, &sc);
+			json_object_set_new(o->root, "site", json_string(sc.site));
+			job->confirm.site = json_string_value(json_object_get(o->root, "site"));
+		}
+		return rc;
 	}
 	enum change_kind kind = o->route->kind == RK_DRAIN     ? CHANGE_DRAIN
 				: o->route->kind == RK_UNDRAIN ? CHANGE_UNDRAIN
@@ -1174,6 +1359,15 @@ static int handle_write(struct op *o, const struct http_request *rq, struct http
 	}
 	if (parse_write(o, rq, &e) < 0)
 		return refuse_err(o, &e, out);
+	if (o->job->kind == COMMAND_JOB_CHANGE && o->job->req.force && o->who.role < ROLE_ADMIN) {
+		if (c->d.metrics)
+			metrics_auth_failure(c->d.metrics, "forbidden");
+		char msg[300];
+		snprintf(msg, sizeof msg,
+			 "force (passing the guards) needs the admin role; %s has %s", o->who.name,
+			 role_name(o->who.role));
+		return refuse_write(o, 403, "forbidden", NULL, msg, 0, out);
+	}
 	make_caller(o, rq, &o->job->who);
 	if (key) {
 		snprintf(o->idem_key, sizeof o->idem_key, "%s", key);
@@ -1334,8 +1528,9 @@ static int handle_history(struct op *o, const struct http_request *rq, struct ht
 
 /* ---- routing ---- */
 
-/* Does path match the template? {service} takes one non-empty segment
- * (copied into seg). */
+/* Does path match the template? A {name} takes one non-empty segment
+ * (copied into seg); what follows it in the template ("/confirm") must
+ * follow it in the path. -1: it would match, but the segment is too long. */
 static int path_matches(const char *tmpl, const char *path, char *seg, size_t seg_size)
 {
 	const char *brace = strchr(tmpl, '{');
@@ -1344,10 +1539,14 @@ static int path_matches(const char *tmpl, const char *path, char *seg, size_t se
 	size_t pre = (size_t)(brace - tmpl);
 	if (strncmp(tmpl, path, pre) != 0)
 		return 0;
+	const char *close = strchr(brace, '}');
+	const char *suffix = close ? close + 1 : "";
 	const char *rest = path + pre;
 	size_t n = strcspn(rest, "/");
-	if (n == 0 || rest[n] != '\0' || n >= seg_size)
-		return n >= seg_size && rest[n] == '\0' && n > 0 ? -1 : 0;
+	if (n == 0 || strcmp(rest + n, suffix) != 0)
+		return 0;
+	if (n >= seg_size)
+		return -1;
 	memcpy(seg, rest, n);
 	seg[n] = '\0';
 	return 1;
@@ -1382,7 +1581,9 @@ int commands_handle(struct commands *c, const struct http_request *rq,
 	}
 	char msg[400];
 	if (!r && !path_known) {
-		snprintf(msg, sizeof msg, too_long ? "no such service: the name is too long"
+		snprintf(msg, sizeof msg, too_long ? strncmp(rq->path, "/v1/changes/", 12) == 0
+					     ? "no such change: the id is too long"
+					     : "no such service: the name is too long"
 				     : rq->metrics_only
 					     ? "no such endpoint on this address (it serves /metrics, "
 					       "/healthz and /readyz only): %.200s"

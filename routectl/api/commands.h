@@ -81,6 +81,7 @@ struct command_reply_to {
 enum command_job_kind {
 	COMMAND_JOB_CHANGE,   /* site_change(req) into res */
 	COMMAND_JOB_ADOPT,    /* site_adopt(adopt) into adopt_res */
+	COMMAND_JOB_CONFIRM,  /* site_confirm(confirm) into confirm_res */
 };
 
 /* A change handed to the backend. The backend reads kind, the request of
@@ -96,6 +97,8 @@ struct command_job {
 	struct err err;
 	struct change_result res;
 	struct adopt_result adopt_res;
+	struct confirm_request confirm;
+	struct confirm_result confirm_res;
 	void *priv;           /* the command layer's own */
 };
 
@@ -138,7 +141,7 @@ void commands_set_rates(struct commands *c, unsigned per_min, unsigned burst);
  *    401 without a valid identity, 403 when the role is too low; /healthz
  *    and /readyz are open, and on a metrics-only listener so is /metrics
  *    (every other route is 404 there);
- *  - writes (drain, undrain, set, adopt) also: X-Actor (on whose behalf),
+ *  - writes (drain, undrain, set, adopt, confirm) also: X-Actor (on whose behalf),
  *    Idempotency-Key (a retry returns the first answer), Content-Type
  *    (application/json when given, else 415), a per-token rate limit (429
  *    with Retry-After), the body (400 naming the field), then an audit record

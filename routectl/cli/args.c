@@ -27,13 +27,15 @@ enum opt_id {
 	OPT_FORCE,
 	OPT_TOKEN_FILE,
 	OPT_LIMIT,
+	OPT_CONFIRM_WITHIN,
+	OPT_FLEET,
 	OPT__COUNT
 };
 
 #define OPTF(id) (1u << (id))
 /* Accepted by every command, before or after it. */
 #define OPTS_GLOBAL (OPTF(OPT_SOCKET) | OPTF(OPT_JSON) | OPTF(OPT_TIMEOUT) | \
-		     OPTF(OPT_HELP) | OPTF(OPT_VERSION))
+		     OPTF(OPT_HELP) | OPTF(OPT_VERSION) | OPTF(OPT_FLEET))
 
 struct cli_option {
 	const char *long_name;
@@ -56,6 +58,8 @@ static const struct cli_option options[] = {
 	{ "force",   0,   false, OPT_FORCE },
 	{ "token-file", 0, true, OPT_TOKEN_FILE },
 	{ "limit",   'n', true,  OPT_LIMIT },
+	{ "confirm-within", 0, true, OPT_CONFIRM_WITHIN },
+	{ "fleet",   'f', true,  OPT_FLEET },
 };
 
 /* ---- the command table ---- */
@@ -79,31 +83,34 @@ static int parse_help(struct cli_request *req, char **pos, size_t n, struct err 
 static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_token(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_history(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_confirm(struct cli_request *req, char **pos, size_t n, struct err *e);
 
 static const struct cli_command commands[] = {
 	{ "status", CMD_STATUS, "GET", "/v1/status", 0, parse_status,
-	  "routectl [-s SOCKET] [--json] [--timeout SECONDS] status\n"
+	  "routectl [-s SOCKET | -f FLEET] [--json] [--timeout SECONDS] status\n"
 	  "    Show the site's desired state per service, BIRD's connection and\n"
-	  "    the last apply.\n" },
+	  "    the last apply; with -f, every site x service of the fleet.\n" },
 	{ "drain", CMD_DRAIN, "POST", "/v1/drain",
-	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN),
+	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN) |
+	  OPTF(OPT_FORCE) | OPTF(OPT_CONFIRM_WITHIN),
 	  parse_drain,
-	  "routectl [-s SOCKET] [--json] drain SITE [--service NAME]... --reason TEXT\n"
-	  "         [--now] [--dry-run]\n"
+	  "routectl [-s SOCKET | -f FLEET] [--json] drain SITE [--service NAME]... --reason TEXT\n"
+	  "         [--now] [--dry-run] [--force] [--confirm-within DURATION]\n"
 	  "    Move the site's services (all, or the ones named) to withdraw, in\n"
 	  "    stages (prepend, wait, withdraw) unless --now.\n" },
 	{ "undrain", CMD_UNDRAIN, "POST", "/v1/undrain",
-	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN),
+	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_NOW) | OPTF(OPT_DRY_RUN) |
+	  OPTF(OPT_FORCE) | OPTF(OPT_CONFIRM_WITHIN),
 	  parse_drain,
-	  "routectl [-s SOCKET] [--json] undrain SITE [--service NAME]... --reason TEXT\n"
-	  "         [--now] [--dry-run]\n"
+	  "routectl [-s SOCKET | -f FLEET] [--json] undrain SITE [--service NAME]... --reason TEXT\n"
+	  "         [--now] [--dry-run] [--force] [--confirm-within DURATION]\n"
 	  "    Bring the site's services (all, or the ones named) back to announce,\n"
 	  "    in stages (prepend, wait, announce) unless --now.\n" },
 	{ "set", CMD_SET, "POST", "/v1/set",
-	  OPTF(OPT_REASON) | OPTF(OPT_DRY_RUN),
+	  OPTF(OPT_REASON) | OPTF(OPT_DRY_RUN) | OPTF(OPT_FORCE) | OPTF(OPT_CONFIRM_WITHIN),
 	  parse_set,
-	  "routectl [-s SOCKET] [--json] set SITE SERVICE announce|prepend N|withdraw\n"
-	  "         --reason TEXT [--dry-run]\n"
+	  "routectl [-s SOCKET | -f FLEET] [--json] set SITE SERVICE announce|prepend N|withdraw\n"
+	  "         --reason TEXT [--dry-run] [--force] [--confirm-within DURATION]\n"
 	  "    Put one service at one site in a state at once (prepend N: 1..10).\n" },
 	{ "adopt", CMD_ADOPT, "POST", "/v1/adopt",
 	  OPTF(OPT_REASON) | OPTF(OPT_STATE) | OPTF(OPT_FORCE) | OPTF(OPT_DRY_RUN),
@@ -123,6 +130,11 @@ static const struct cli_command commands[] = {
 	  "routectl [-s SOCKET] [--json] history [--service NAME] [-n N]\n"
 	  "    Show the audit trail of the site's changes, newest first: who, on whose\n"
 	  "    behalf, what, the result and the reason (the last N, default 20).\n" },
+	{ "confirm", CMD_CONFIRM, "POST", "/v1/changes/{change_id}/confirm", OPTF(OPT_REASON),
+	  parse_confirm,
+	  "routectl [-s SOCKET] [--json] confirm CHANGE_ID [--reason TEXT]\n"
+	  "    Confirm a change made with --confirm-within, so that routectld does not\n"
+	  "    revert it at its deadline (status lists the pending ones).\n" },
 	{ "help", CMD_HELP, NULL, NULL, 0, parse_help,
 	  "routectl help [COMMAND] | --help | --version\n" },
 };
@@ -135,6 +147,9 @@ static const char usage_tail[] =
 	"  -s, --socket SOCKET   routectld's console socket (default: $ROUTECTL_SOCKET,\n"
 	"                        else " CLI_DEFAULT_SOCKET ")\n"
 	"  --json                print the daemon's JSON answer\n"
+	"  -f, --fleet FLEET     act on the fleet document FLEET (default: $ROUTECTL_FLEET):\n"
+	"                        status of every router; drain, undrain and set on every\n"
+	"                        router of SITE at once (SITE ALL: of every site)\n"
 	"  --timeout SECONDS     give up waiting for the daemon after this long (default 60)\n"
 	"  --service NAME        drain/undrain only this service (repeatable);\n"
 	"                        history: only the records of this service\n"
@@ -142,8 +157,11 @@ static const char usage_tail[] =
 	"  --reason TEXT         why: required on every change, kept in the audit trail\n"
 	"  --now                 skip the stages and go to the final state at once\n"
 	"  --dry-run             show what would change and the BIRD diff; change nothing\n"
+	"  --confirm-within DURATION  revert by itself unless `routectl confirm` comes\n"
+	"                        within DURATION (600, 90s, 10m, 1h30m; at most 1d)\n"
 	"  --state SERVICE=STATE adopt: the state of a service BIRD cannot tell (repeatable)\n"
-	"  --force               adopt: also over a state file that does not load\n"
+	"  --force               adopt: also over a state file that does not load;\n"
+	"                        drain/undrain/set: override the guards (admin, audited)\n"
 	"  --token-file PATH     token new: the token file (default: $ROUTECTL_TOKEN_FILE,\n"
 	"                        else /etc/routectl/tokens)\n"
 	"\n"
@@ -169,7 +187,7 @@ static const struct cli_command *command_of(enum cli_cmd cmd)
 
 const char *cli_usage(const char *cmd_name)
 {
-	static char all[4096];
+	static char all[6144];
 
 	if (cmd_name) {
 		const struct cli_command *c = find_command(cmd_name);
@@ -224,7 +242,16 @@ int cli_request_target(const struct cli_request *req, char *out, size_t size)
 
 	if (!path)
 		return -ERR_INVALID;
-	rc = buf_puts(&b, path);
+	if (req->cmd == CMD_CONFIRM) {
+		/* the id is one path segment */
+		rc = buf_puts(&b, "/v1/changes/");
+		if (rc == 0)
+			rc = put_query_value(&b, req->change_id ? req->change_id : "");
+		if (rc == 0)
+			rc = buf_puts(&b, "/confirm");
+	} else {
+		rc = buf_puts(&b, path);
+	}
 	if (rc == 0 && req->cmd == CMD_HISTORY) {
 		rc = buf_printf(&b, "?limit=%ld", req->limit ? req->limit : CLI_HISTORY_DEFAULT);
 		if (rc == 0 && req->n_services > 0) {
@@ -450,6 +477,63 @@ static int parse_history(struct cli_request *req, char **pos, size_t n, struct e
 	return 0;
 }
 
+int cli_parse_duration(const char *s, long *seconds, struct err *e)
+{
+	static const char forms[] = "whole seconds (600) or numbers with s, m, h or d "
+				    "(90s, 10m, 1h30m)";
+	long total = 0;
+	const char *p = s;
+	if (!*p)
+		return err_set(e, ERR_INVALID, "--confirm-within needs a duration: %s", forms);
+	while (*p) {
+		if (!isdigit((unsigned char)*p))
+			return err_set(e, ERR_INVALID, "--confirm-within \"%s\" is not a duration: %s",
+				       s, forms);
+		char *end;
+		errno = 0;
+		long n = strtol(p, &end, 10);
+		const char *units = "smhd", *u = *end ? strchr(units, *end) : NULL;
+		static const long unit_s[] = { 1, 60, 3600, 86400 };
+		/* a bare number only on its own: "1h30" says nothing of the 30 */
+		if (!u && !(*end == '\0' && p == s))
+			return err_set(e, ERR_INVALID, "--confirm-within \"%s\" is not a duration: %s",
+				       s, forms);
+		long unit = u ? unit_s[u - units] : 1;
+		if (u)
+			end++;
+		if (errno || n > CLI_CONFIRM_WITHIN_MAX_S || total > CLI_CONFIRM_WITHIN_MAX_S ||
+		    n * unit > CLI_CONFIRM_WITHIN_MAX_S)
+			return err_set(e, ERR_INVALID,
+				       "--confirm-within \"%s\" is longer than a day (%d s), the "
+				       "longest routectld takes", s, CLI_CONFIRM_WITHIN_MAX_S);
+		total += n * unit;
+		p = end;
+	}
+	if (total < 1 || total > CLI_CONFIRM_WITHIN_MAX_S)
+		return err_set(e, ERR_INVALID,
+			       "--confirm-within \"%s\" must be from 1 s to a day (%d s)", s,
+			       CLI_CONFIRM_WITHIN_MAX_S);
+	*seconds = total;
+	return 0;
+}
+
+static int parse_confirm(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	if (n == 0)
+		return err_set(e, ERR_INVALID,
+			       "missing CHANGE_ID: the change to confirm (routectl status lists "
+			       "the pending ones)");
+	if (n > 1)
+		return err_set(e, ERR_INVALID, "unexpected argument \"%s\" after CHANGE_ID \"%s\"",
+			       pos[1], pos[0]);
+	if (check_name("CHANGE_ID", pos[0], e) < 0)
+		return -ERR_INVALID;
+	req->change_id = pos[0];
+	if (req->reason && (is_blank(req->reason) || !is_utf8(req->reason)))
+		return err_set(e, ERR_INVALID, "--reason is blank or not valid UTF-8");
+	return 0;
+}
+
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e)
 {
 	if (n > 1)
@@ -457,7 +541,7 @@ static int parse_help(struct cli_request *req, char **pos, size_t n, struct err 
 	if (n == 1) {
 		if (!find_command(pos[0]))
 			return err_set(e, ERR_INVALID,
-				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt, token, history)",
+				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt, confirm, token, history)",
 				       pos[0]);
 		req->help_topic = pos[0];
 	}
@@ -499,6 +583,12 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 				       "socket path \"%s\" is too long for a Unix socket (at most %zu bytes)",
 				       val, sizeof ((struct sockaddr_un *)0)->sun_path - 1);
 		req->socket_path = val;
+		req->socket_given = true;
+		break;
+	case OPT_FLEET:
+		if (val[0] == '\0')
+			return err_set(e, ERR_INVALID, "%s needs a fleet document, not \"\"", spelled);
+		req->fleet_path = val;
 		break;
 	case OPT_JSON:
 		req->json = true;
@@ -551,6 +641,8 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 		req->limit = v;
 		break;
 	}
+	case OPT_CONFIRM_WITHIN:
+		return cli_parse_duration(val, &req->confirm_within_s, e);
 	case OPT__COUNT:
 		break;
 	}
@@ -680,18 +772,24 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	}
 	if (npos == 0) {
 		rc = err_set(e, ERR_INVALID,
-			     "missing command: one of status, drain, undrain, set, adopt, history, token "
+			     "missing command: one of status, drain, undrain, set, adopt, confirm, history, "
+			     "token "
 			     "(routectl help)");
 		goto fail;
 	}
 	if (!c) {
 		rc = err_set(e, ERR_INVALID,
-			     "unknown command \"%s\": one of status, drain, undrain, set, adopt, history, "
+			     "unknown command \"%s\": one of status, drain, undrain, set, adopt, confirm, "
+			     "history, "
 			     "token (routectl help)",
 			     pos[0]);
 		goto fail;
 	}
 	req->cmd = c->cmd;
+	if ((seen & OPTF(OPT_SOCKET)) && (seen & OPTF(OPT_FLEET))) {
+		rc = err_set(e, ERR_INVALID, "-s (one router) and -f (a fleet) exclude each other");
+		goto fail;
+	}
 	for (int id = 0; id < OPT__COUNT; id++) {
 		unsigned f = OPTF(id);
 		if ((seen & f) && !(f & (OPTS_GLOBAL | c->opts))) {
@@ -726,6 +824,17 @@ void cli_request_free(struct cli_request *req)
 	req->n_states = 0;
 }
 
+/* "confirm_within" (seconds) when --confirm-within was given. */
+static json_t *with_confirm_within(const struct cli_request *req, json_t *body)
+{
+	if (body && req->confirm_within_s > 0 &&
+	    json_object_set_new(body, "confirm_within", json_integer(req->confirm_within_s)) < 0) {
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
 json_t *cli_request_body(const struct cli_request *req)
 {
 	switch (req->cmd) {
@@ -740,12 +849,20 @@ json_t *cli_request_body(const struct cli_request *req)
 				return NULL;
 			}
 		}
-		return json_pack("{s:s, s:o, s:s, s:b, s:b}",
-				 "site", req->site,
-				 "services", svcs,
-				 "reason", req->reason,
-				 "now", req->now,
-				 "dry_run", req->dry_run);
+		json_t *body = json_pack("{s:s, s:o, s:s, s:b, s:b}",
+					 "site", req->site,
+					 "services", svcs,
+					 "reason", req->reason,
+					 "now", req->now,
+					 "dry_run", req->dry_run);
+		/* sent only when asked for: a routectld without the guards
+		 * refuses members it does not know */
+		if (body && req->force &&
+		    json_object_set_new(body, "force", json_true()) < 0) {
+			json_decref(body);
+			return NULL;
+		}
+		return with_confirm_within(req, body);
 	}
 	case CMD_SET: {
 		json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:b}",
@@ -755,13 +872,16 @@ json_t *cli_request_body(const struct cli_request *req)
 					 "reason", req->reason,
 					 "dry_run", req->dry_run);
 		/* The daemon takes a count only with state prepend. */
-		if (body && req->mode == MODE_PREPEND &&
-		    json_object_set_new(body, "prepend", json_integer(req->prepend)) < 0) {
+		if (body && ((req->mode == MODE_PREPEND &&
+			      json_object_set_new(body, "prepend", json_integer(req->prepend)) < 0) ||
+			     (req->force && json_object_set_new(body, "force", json_true()) < 0))) {
 			json_decref(body);
 			return NULL;
 		}
-		return body;
+		return with_confirm_within(req, body);
 	}
+	case CMD_CONFIRM:
+		return req->reason ? json_pack("{s:s}", "reason", req->reason) : json_object();
 	case CMD_ADOPT: {
 		json_t *assume = json_array();
 		if (!assume)
@@ -798,6 +918,6 @@ json_t *cli_request_body(const struct cli_request *req)
 bool cli_request_is_change(const struct cli_request *req)
 {
 	return (req->cmd == CMD_DRAIN || req->cmd == CMD_UNDRAIN || req->cmd == CMD_SET ||
-		req->cmd == CMD_ADOPT) &&
+		req->cmd == CMD_ADOPT || req->cmd == CMD_CONFIRM) &&
 	       !req->dry_run;
 }

@@ -39,6 +39,7 @@ enum cli_cmd {
 	CMD_ADOPT,
 	CMD_TOKEN_NEW,     /* local: no daemon (cli/token.h) */
 	CMD_HISTORY,
+	CMD_CONFIRM,       /* confirm CHANGE_ID: POST /v1/changes/{id}/confirm */
 };
 
 struct cli_request {
@@ -48,6 +49,8 @@ struct cli_request {
 
 	/* global options */
 	const char *socket_path;
+	bool socket_given;         /* -s on the command line */
+	const char *fleet_path;    /* -f: the fleet document (cli/fanout.h); NULL: one router */
 	bool json;
 	long timeout_s;
 
@@ -64,7 +67,7 @@ struct cli_request {
 	/* adopt */
 	const char **states;       /* --state SERVICE=STATE, in order given */
 	size_t n_states;
-	bool force;
+	bool force;                /* adopt; drain/undrain/set: override the guards */
 	/* token new */
 	const char *token_name;
 	enum role token_role;
@@ -72,7 +75,17 @@ struct cli_request {
 	/* history: -n (1..CLI_HISTORY_MAX, default CLI_HISTORY_DEFAULT); its
 	 * --service is services[0] */
 	long limit;
+	/* drain, undrain, set --confirm-within DURATION: 0, or seconds
+	 * (1..CLI_CONFIRM_WITHIN_MAX_S) before routectld reverts the change
+	 * unless confirmed */
+	long confirm_within_s;
+	/* confirm: the change id (its --reason is optional) */
+	const char *change_id;
 };
+
+/* The longest --confirm-within: a day, as routectld takes (site.h,
+ * CONFIRM_WITHIN_MAX_S). */
+#define CLI_CONFIRM_WITHIN_MAX_S 86400
 
 #define CLI_HISTORY_DEFAULT 20
 #define CLI_HISTORY_MAX 1000
@@ -100,11 +113,17 @@ const char *cli_path(enum cli_cmd cmd);
  * command does not talk to the daemon. */
 int cli_request_target(const struct cli_request *req, char *out, size_t size);
 
+/* A duration of --confirm-within: whole seconds ("600"), or numbers with
+ * the units s, m, h, d, one after the other ("90s", "10m", "1h30m").
+ * Returns 0 with *seconds (1..CLI_CONFIRM_WITHIN_MAX_S), or -ERR_INVALID
+ * with a message that shows the forms taken. */
+int cli_parse_duration(const char *s, long *seconds, struct err *e);
+
 /* The JSON body of a write command, or NULL for a GET (and on ENOMEM). */
 json_t *cli_request_body(const struct cli_request *req);
 
-/* A request that changes state (drain, undrain, set, adopt; not a dry
- * run): a failure after it was sent leaves its outcome unknown. */
+/* A request that changes state (drain, undrain, set, adopt, confirm; not a
+ * dry run): a failure after it was sent leaves its outcome unknown. */
 bool cli_request_is_change(const struct cli_request *req);
 
 #endif

@@ -221,11 +221,53 @@ static int unpack_step(json_t *next, const char *path, bool *has, struct view_st
 	if (!next)
 		return 0;
 	join_path(p, sizeof p, path, "next");
+	json_int_t in_s = 0;
 	if (want_type(next, path, "next", JSON_OBJECT, e) < 0 ||
 	    unpack_state(next, p, &step->mode, &step->prepend, e) < 0 ||
-	    unpack(next, p, 0, e, "{s:s}", "at", &step->at) < 0)
+	    unpack(next, p, 0, e, "{s:s, s?I}", "at", &step->at, "in_s", &in_s) < 0 ||
+	    want_range(p, "in_s", in_s, 0, LLONG_MAX, e) < 0)
 		return -ERR_PROTOCOL;
+	step->has_in_s = given(next, "in_s");
+	step->in_s = in_s;
 	*has = true;
+	return 0;
+}
+
+/* A pending confirmation: {"change_id", "deadline", "in_s"} and, per
+ * service, "revert_to": {"state", "prepend"} if given (with_revert), or in
+ * status's list, "services": [{"service", "revert_to"}] (the names are
+ * kept). */
+static int unpack_confirm_wait(json_t *o, const char *path, bool with_revert,
+			       struct view_confirm_wait *c, struct err *e)
+{
+	json_t *revert = NULL, *svcs = NULL, *x;
+	json_int_t in_s = 0;
+	char p[256];
+	size_t i;
+	if (unpack(o, path, 0, e, "{s:s, s:s, s?I, s?o, s?o}", "change_id", &c->change_id,
+		   "deadline", &c->deadline, "in_s", &in_s, "revert_to", &revert,
+		   "services", &svcs) < 0 ||
+	    want_range(path, "in_s", in_s, 0, LLONG_MAX, e) < 0 ||
+	    want_type(svcs, path, "services", JSON_ARRAY, e) < 0)
+		return -ERR_PROTOCOL;
+	c->has_in_s = given(o, "in_s");
+	c->in_s = in_s;
+	if (with_revert) {
+		/* optional: the deadline is what matters; an answer that has
+		 * it must say it right */
+		join_path(p, sizeof p, path, "revert_to");
+		c->has_revert = revert != NULL;
+		return revert ? unpack_state(revert, p, &c->revert_mode, &c->revert_prepend, e) : 0;
+	}
+	c->services = calloc(json_array_size(svcs) + 1, sizeof *c->services);
+	if (!c->services)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	json_array_foreach(svcs, i, x) {
+		snprintf(p, sizeof p, "%s.services[%zu]", path, i);
+		if (unpack(x, p, 0, e, "{s:s}", "service", &c->services[c->n_services]) < 0)
+			return -ERR_PROTOCOL;
+		c->n_services++;
+	}
 	return 0;
 }
 
@@ -247,7 +289,7 @@ static int string_items(json_t *arr, const char *path, const char *key, const ch
 static int parse_service(json_t *svc, const char *path, struct view_service *s,
 			 struct err *e)
 {
-	json_t *v4 = NULL, *v6 = NULL, *count = NULL, *next = NULL, *lk = NULL;
+	json_t *v4 = NULL, *v6 = NULL, *count = NULL, *next = NULL, *lk = NULL, *confirm = NULL;
 	const char *state;
 	if (!json_is_object(svc))
 		return err_set(e, ERR_PROTOCOL, "%s should be an object, not %s",
@@ -262,6 +304,15 @@ static int parse_service(json_t *svc, const char *path, struct view_service *s,
 	    want_type(count, path, "prefix_count", JSON_OBJECT, e) < 0 ||
 	    want_type(lk, path, "last_known", JSON_OBJECT, e) < 0)
 		return -ERR_PROTOCOL;
+	confirm = json_object_get(svc, "confirm");
+	if (confirm && !json_is_null(confirm)) {
+		char p[256];
+		join_path(p, sizeof p, path, "confirm");
+		if (want_type(confirm, path, "confirm", JSON_OBJECT, e) < 0 ||
+		    unpack_confirm_wait(confirm, p, true, &s->confirm, e) < 0)
+			return -ERR_PROTOCOL;
+		s->has_confirm = true;
+	}
 	size_t n = json_array_size(v4) + json_array_size(v6);
 	s->prefixes = calloc(n + 1, sizeof *s->prefixes);
 	if (!s->prefixes)
@@ -312,6 +363,15 @@ static void view_status_free(struct view_status *v)
 		free(v->services[i].prefixes);
 	free(v->services);
 	free(v->peers);
+	for (size_t i = 0; i < v->n_pending; i++)
+		free(v->pending[i].services);
+	free(v->pending);
+	memset(v, 0, sizeof *v);
+}
+
+static void view_confirmed_free(struct view_confirmed *v)
+{
+	free(v->items);
 	memset(v, 0, sizeof *v);
 }
 
@@ -467,7 +527,7 @@ static int parse_peers(json_t *peers, json_t *sent, struct view_status *v, struc
 int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 {
 	json_t *safe = NULL, *bird, *last = NULL, *svcs, *svc, *flight = NULL;
-	json_t *peers = NULL, *sent = NULL;
+	json_t *peers = NULL, *sent = NULL, *pending = NULL, *pc;
 	json_int_t gen, repairs = 0;
 	int connected;
 	size_t i;
@@ -545,6 +605,23 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 		if (parse_service(svc, p, &v->services[i], e) < 0)
 			goto fail;
 	}
+	pending = json_object_get(body, "pending_confirms");
+	if (pending && !json_is_null(pending)) {
+		if (want_type(pending, "", "pending_confirms", JSON_ARRAY, e) < 0)
+			goto fail;
+		v->pending = calloc(json_array_size(pending) + 1, sizeof *v->pending);
+		if (!v->pending) {
+			err_set(e, ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		json_array_foreach(pending, i, pc) {
+			char p[64];
+			snprintf(p, sizeof p, "pending_confirms[%zu]", i);
+			v->n_pending++;
+			if (unpack_confirm_wait(pc, p, false, &v->pending[i], e) < 0)
+				goto fail;
+		}
+	}
 	return 0;
 fail:
 	view_status_free(v);
@@ -561,9 +638,10 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 	if (!json_is_object(body))
 		return err_set(e, ERR_PROTOCOL, "the answer should be an object, not %s",
 			       json_type_name(body));
-	if (unpack(body, "", 0, e, "{s:s, s?b, s?s, s:o, s?s, s?o}", "site", &v->site,
-		   "dry_run", &dry_run, "change_id", &v->change_id, "changes", &items,
-		   "diff", &v->diff, "apply", &apply) < 0 ||
+	if (unpack(body, "", 0, e, "{s:s, s?b, s?s, s:o, s?s, s?o, s?o, s?o, s?s}", "site",
+		   &v->site, "dry_run", &dry_run, "change_id", &v->change_id, "changes", &items,
+		   "diff", &v->diff, "apply", &apply, "guards", &v->guards, "override",
+		   &v->override, "confirm_deadline", &v->confirm_deadline) < 0 ||
 	    want_type(items, "", "changes", JSON_ARRAY, e) < 0 ||
 	    want_type(apply, "", "apply", JSON_OBJECT, e) < 0)
 		goto fail;
@@ -609,6 +687,40 @@ int cli_parse_change(json_t *body, struct view_change *v, struct err *e)
 	return 0;
 fail:
 	view_change_free(v);
+	return -(int)(e ? e->code : ERR_PROTOCOL);
+}
+
+int cli_parse_confirmed(json_t *body, struct view_confirmed *v, struct err *e)
+{
+	json_t *items, *it;
+	size_t i;
+	memset(v, 0, sizeof *v);
+	if (unpack(body, "", 0, e, "{s:s, s?s, s:o}", "change_id", &v->change_id, "deadline",
+		   &v->deadline, "services", &items) < 0 ||
+	    want_type(items, "", "services", JSON_ARRAY, e) < 0)
+		goto fail;
+	v->items = calloc(json_array_size(items) + 1, sizeof *v->items);
+	if (!v->items) {
+		err_set(e, ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	json_array_foreach(items, i, it) {
+		struct view_change_item *c = &v->items[i];
+		json_t *state = NULL, *revert = NULL;
+		char p[64], ps[80], pr[96];
+		snprintf(p, sizeof p, "services[%zu]", i);
+		snprintf(ps, sizeof ps, "%s.state", p);
+		snprintf(pr, sizeof pr, "%s.revert_to_cancelled", p);
+		if (unpack(it, p, 0, e, "{s:s, s:o, s:o}", "service", &c->service, "state", &state,
+			   "revert_to_cancelled", &revert) < 0 ||
+		    unpack_state(state, ps, &c->to_mode, &c->to_prepend, e) < 0 ||
+		    unpack_state(revert, pr, &c->from_mode, &c->from_prepend, e) < 0)
+			goto fail;
+		v->n_items++;
+	}
+	return 0;
+fail:
+	view_confirmed_free(v);
 	return -(int)(e ? e->code : ERR_PROTOCOL);
 }
 
@@ -694,6 +806,9 @@ void cli_result_from_response(const struct cli_request *req, long http_status,
 		} else if (req->cmd == CMD_HISTORY) {
 			res->kind = RESULT_HISTORY;
 			rc = cli_parse_history(res->body, &res->history, &e);
+		} else if (req->cmd == CMD_CONFIRM) {
+			res->kind = RESULT_CONFIRMED;
+			rc = cli_parse_confirmed(res->body, &res->confirmed, &e);
 		} else {
 			res->kind = RESULT_CHANGE;
 			rc = cli_parse_change(res->body, &res->change, &e);
@@ -736,6 +851,7 @@ void cli_result_free(struct cli_result *res)
 	view_status_free(&res->status);
 	view_change_free(&res->change);
 	view_history_free(&res->history);
+	view_confirmed_free(&res->confirmed);
 	json_decref(res->body);
 	res->body = NULL;
 }
@@ -747,6 +863,7 @@ enum cli_exit cli_result_exit(const struct cli_result *res)
 	switch (res->kind) {
 	case RESULT_STATUS:
 	case RESULT_HISTORY:
+	case RESULT_CONFIRMED:
 		return CLI_EXIT_OK;
 	case RESULT_CHANGE:
 		if (res->change.has_apply && strcmp(res->change.apply_result, "ok") != 0)

@@ -23,6 +23,21 @@ struct view_step {              /* a pending stage: "then withdraw at ..." */
 	enum svc_mode mode;
 	unsigned prepend;
 	const char *at;
+	bool has_in_s;              /* status: seconds from now to the stage */
+	long long in_s;
+};
+
+/* A change that reverts by itself unless confirmed (commit-confirm). */
+struct view_confirm_wait {
+	const char *change_id;
+	const char *deadline;
+	bool has_in_s;
+	long long in_s;             /* seconds from now to the deadline */
+	bool has_revert;            /* per service: what it goes back to */
+	enum svc_mode revert_mode;
+	unsigned revert_prepend;
+	const char **services;      /* status's pending_confirms: the services */
+	size_t n_services;
 };
 
 struct view_service {
@@ -41,6 +56,8 @@ struct view_service {
 	const char *since, *actor, *reason, *change_id;   /* may be NULL */
 	bool has_next;
 	struct view_step next;
+	bool has_confirm;           /* waits for the confirmation of a change */
+	struct view_confirm_wait confirm;
 };
 
 /* One BGP protocol of BIRD as routectld's last check found it (status's
@@ -85,6 +102,10 @@ struct view_status {
 	size_t n_peers;
 	const char *peers_checked_at;    /* may be NULL */
 	bool no_sentinel_v4, no_sentinel_v6;  /* peer filters could not be checked */
+	/* Changes that revert by themselves unless confirmed (status's
+	 * pending_confirms; none from an older routectld). */
+	struct view_confirm_wait *pending;
+	size_t n_pending;
 };
 
 struct view_change_item {
@@ -108,6 +129,20 @@ struct view_change {
 	const char *apply_message;   /* "partial": the peers it did not reach */
 	bool has_apply_ms;
 	double apply_ms;
+	/* Borrowed from the answer, may be NULL: every guard's verdict
+	 * ([{name, verdict, message}]) and the guards a forced change
+	 * overrode ([{guard, message}] or null). */
+	json_t *guards;
+	json_t *override;
+	const char *confirm_deadline;    /* made with --confirm-within; may be NULL */
+};
+
+/* The answer to confirm: the change stays. */
+struct view_confirmed {
+	const char *change_id;
+	const char *deadline;            /* the deadline it met; may be NULL */
+	struct view_change_item *items;  /* from: the revert called off, to: the state */
+	size_t n_items;
 };
 
 /* One audit record of history's answer (api/audit.h lists the members). */
@@ -131,6 +166,7 @@ enum result_kind {
 	RESULT_STATUS,      /* 2xx to status */
 	RESULT_CHANGE,      /* 2xx to drain/undrain/set */
 	RESULT_HISTORY,     /* 2xx to history */
+	RESULT_CONFIRMED,   /* 2xx to confirm */
 	RESULT_API_ERROR,   /* the daemon answered with an error document */
 	RESULT_LOCAL_ERROR, /* no usable answer: unreachable, timeout, bad body */
 };
@@ -145,6 +181,7 @@ struct cli_result {
 	struct view_status status;
 	struct view_change change;
 	struct view_history history;
+	struct view_confirmed confirmed;
 	/* RESULT_API_ERROR: code and message from the daemon (point into body);
 	 * RESULT_LOCAL_ERROR: local_code/local_msg. */
 	const char *error_code;
@@ -168,6 +205,9 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e);
 int cli_parse_change(json_t *body, struct view_change *v, struct err *e);
 /* {"history": [record, ...], "skipped": N}: e.g. "history[2].time is missing". */
 int cli_parse_history(json_t *body, struct view_history *v, struct err *e);
+/* {"change_id", "deadline", "services": [{"service", "state", "prepend",
+ * "revert_to_cancelled"}]}. */
+int cli_parse_confirmed(json_t *body, struct view_confirmed *v, struct err *e);
 
 void cli_result_free(struct cli_result *res);
 

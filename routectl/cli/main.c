@@ -5,6 +5,7 @@
  * Exit status: 0 done, 1 refused or failed, 2 wrong command line, 3 a change
  * was sent and no answer tells whether it was applied. */
 #include "cli/client.h"
+#include "cli/fanout.h"
 #include "cli/output.h"
 #include "cli/token.h"
 
@@ -18,6 +19,29 @@
 #ifndef ROUTECTL_VERSION
 #define ROUTECTL_VERSION "unknown"
 #endif
+
+/* routectl -f FLEET: the command on many routers at once (cli/fanout.h). */
+static enum cli_exit run_fleet(const struct cli_request *req)
+{
+	struct fleet *f = NULL;
+	struct err e;
+	if (fleet_load(req->fleet_path, &f, &e) < 0) {
+		output_usage_error(stderr, e.msg);
+		return CLI_EXIT_FAILED;
+	}
+	struct fanout_result r;
+	if (fanout_execute(f, req, &r, &e) < 0) {
+		output_usage_error(stderr, e.msg);
+		fleet_free(f);
+		return CLI_EXIT_FAILED;
+	}
+	enum cli_exit code = fanout_exit(&r);
+	if (output_fleet(stdout, stderr, &r, req->json ? OUTPUT_JSON : OUTPUT_TEXT) < 0)
+		code = CLI_EXIT_FAILED;
+	fanout_result_free(&r);
+	fleet_free(f);
+	return code;
+}
 
 int main(int argc, char **argv)
 {
@@ -49,10 +73,27 @@ int main(int argc, char **argv)
 		break;
 	}
 
+	/* -f FLEET, or $ROUTECTL_FLEET unless -s names one router */
+	const char *env_fleet = getenv(CLI_FLEET_ENV);
+	if (!req.fleet_path && !req.socket_given && env_fleet && env_fleet[0])
+		req.fleet_path = env_fleet;
+	if (req.fleet_path && fanout_check_command(&req, &e) < 0) {
+		output_usage_error(stderr, e.msg);
+		cli_request_free(&req);
+		return CLI_EXIT_USAGE;
+	}
+
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		output_usage_error(stderr, "cannot initialise libcurl");
 		cli_request_free(&req);
 		return CLI_EXIT_FAILED;
+	}
+
+	if (req.fleet_path) {
+		enum cli_exit code = run_fleet(&req);
+		cli_request_free(&req);
+		curl_global_cleanup();
+		return code;
 	}
 
 	struct cli_result res;

@@ -73,12 +73,31 @@ static void clock_time(const char *at, char *out, size_t size)
 	snprintf(out, size, "%s", at ? at : "?");
 }
 
+/* "in 9m 12s", "in 42s", "due now". */
+static void in_text(long long s, char *out, size_t size)
+{
+	if (s <= 0)
+		snprintf(out, size, "due now");
+	else if (s >= 3600)
+		snprintf(out, size, "in %lldh %02lldm", s / 3600, s / 60 % 60);
+	else if (s >= 60)
+		snprintf(out, size, "in %lldm %02llds", s / 60, s % 60);
+	else
+		snprintf(out, size, "in %llds", s);
+}
+
 static void step_text(const struct view_step *s, char *out, size_t size)
 {
-	char state[32], at[64];
+	char state[32], at[64], in[32] = "";
 	output_state_name(s->mode, s->prepend, state, sizeof state);
 	clock_time(s->at, at, sizeof at);
-	snprintf(out, size, "%s at %s", state, at);
+	if (s->has_in_s) {
+		in[0] = ' ';
+		in[1] = '(';
+		in_text(s->in_s, in + 2, sizeof in - 3);
+		strcat(in, ")");
+	}
+	snprintf(out, size, "%s at %s%s", state, at, in);
 }
 
 /* "12 ms", "12.5 ms": the daemon may count in whole milliseconds or not. */
@@ -298,6 +317,21 @@ static int status_header(struct buf *out, const struct view_status *v)
 	}
 	if (v->has_repairs)
 		rc |= buf_printf(out, "%-12s%lld since start\n", "repairs", v->repairs);
+	/* Changes that revert by themselves unless confirmed. */
+	for (size_t i = 0; i < v->n_pending; i++) {
+		const struct view_confirm_wait *c = &v->pending[i];
+		char in[32] = "";
+		buf_reset(&line);
+		rc |= buf_printf(&line, "change %s reverts ", c->change_id);
+		for (size_t k = 0; k < c->n_services; k++)
+			rc |= buf_printf(&line, "%s%s", k ? ", " : "", c->services[k]);
+		if (c->has_in_s)
+			in_text(c->in_s, in, sizeof in);
+		rc |= buf_printf(&line, " at %s%s%s%s unless confirmed: routectl confirm %s",
+				 c->deadline, in[0] ? " (" : "", in, in[0] ? ")" : "",
+				 c->change_id);
+		rc |= header_line(out, "confirm", line.p);
+	}
 	buf_free(&line);
 	rc |= peers_block(out, v);
 	return rc ? -ERR_NOMEM : 0;
@@ -322,7 +356,7 @@ int output_status_text(struct buf *out, const struct view_status *v)
 	rc = table_add(&t, head);
 	for (size_t i = 0; i < v->n_services && rc == 0; i++) {
 		const struct view_service *s = &v->services[i];
-		char state[160], base[64], next[96];
+		char state[256], base[64], next[96];
 		if (s->known) {
 			output_state_name(s->mode, s->prepend, base, sizeof base);
 		} else if (s->last_known) {
@@ -337,6 +371,17 @@ int output_status_text(struct buf *out, const struct view_status *v)
 			snprintf(state, sizeof state, "%s " ARROW " %s", base, next);
 		} else {
 			snprintf(state, sizeof state, "%s", base);
+		}
+		if (s->known && s->has_confirm) {
+			/* "withdraw (unconfirmed: back to announce at 10:45:00Z)" */
+			char back[32] = "", at[64], with[400];
+			if (s->confirm.has_revert)
+				output_state_name(s->confirm.revert_mode, s->confirm.revert_prepend,
+						  back, sizeof back);
+			clock_time(s->confirm.deadline, at, sizeof at);
+			snprintf(with, sizeof with, "%s (unconfirmed: back%s%s at %s)", state,
+				 back[0] ? " to " : "", back, at);
+			snprintf(state, sizeof state, "%s", with);
 		}
 		buf_reset(&prefixes);
 		rc = prefixes_text(s, &prefixes);
@@ -392,6 +437,35 @@ int output_change_text(struct buf *out, const struct view_change *v)
 		rc |= buf_puts(out, "no change\n");
 	for (size_t i = 0; i < v->n_items; i++)
 		rc |= change_line(out, &v->items[i]);
+	/* A dry run shows every guard's verdict; a forced change what it
+	 * overrode. */
+	json_t *g;
+	size_t gi;
+	json_array_foreach(v->dry_run ? v->guards : NULL, gi, g) {
+		const char *name = json_string_value(json_object_get(g, "name"));
+		const char *verdict = json_string_value(json_object_get(g, "verdict"));
+		const char *msg = json_string_value(json_object_get(g, "message"));
+		rc |= buf_puts(out, "guard ");
+		rc |= put_clean(out, name ? name : "?", false);
+		rc |= buf_puts(out, ": ");
+		rc |= put_clean(out, verdict ? verdict : "?", false);
+		if (msg && *msg) {
+			rc |= buf_puts(out, ": ");
+			rc |= put_clean(out, msg, false);
+		}
+		rc |= buf_puts(out, "\n");
+	}
+	json_array_foreach(v->override, gi, g) {
+		const char *name = json_string_value(json_object_get(g, "guard"));
+		const char *msg = json_string_value(json_object_get(g, "message"));
+		rc |= buf_puts(out, "forced past guard ");
+		rc |= put_clean(out, name ? name : "?", false);
+		if (msg && *msg) {
+			rc |= buf_puts(out, ": ");
+			rc |= put_clean(out, msg, false);
+		}
+		rc |= buf_puts(out, "\n");
+	}
 	if (v->dry_run) {
 		if (v->diff && v->diff[0]) {
 			size_t len = strlen(v->diff);
@@ -427,6 +501,39 @@ int output_change_text(struct buf *out, const struct view_change *v)
 			rc |= put_clean(out, v->apply_message, false);
 			rc |= buf_puts(out, "\n");
 		}
+	}
+	if (v->confirm_deadline && v->n_items > 0) {
+		rc |= buf_puts(out, v->dry_run ? "would revert by itself at " :
+			       "reverts by itself at ");
+		rc |= put_clean(out, v->confirm_deadline, false);
+		if (!v->dry_run && v->change_id) {
+			rc |= buf_puts(out, " unless confirmed: routectl confirm ");
+			rc |= put_clean(out, v->change_id, false);
+		}
+		rc |= buf_puts(out, "\n");
+	}
+	return rc ? -ERR_NOMEM : 0;
+}
+
+/* ---- confirm ---- */
+
+int output_confirmed_text(struct buf *out, const struct view_confirmed *v)
+{
+	int rc = buf_puts(out, "confirmed change ");
+	rc |= put_clean(out, v->change_id, false);
+	if (v->deadline) {
+		rc |= buf_puts(out, " (its deadline was ");
+		rc |= put_clean(out, v->deadline, false);
+		rc |= buf_puts(out, ")");
+	}
+	rc |= buf_puts(out, ": it stays\n");
+	for (size_t i = 0; i < v->n_items; i++) {
+		const struct view_change_item *c = &v->items[i];
+		char to[32], back[32];
+		output_state_name(c->to_mode, c->to_prepend, to, sizeof to);
+		output_state_name(c->from_mode, c->from_prepend, back, sizeof back);
+		rc |= put_clean(out, c->service, false);
+		rc |= buf_printf(out, ": %s (no longer goes back to %s)\n", to, back);
 	}
 	return rc ? -ERR_NOMEM : 0;
 }
@@ -585,6 +692,8 @@ int output_result(FILE *out, FILE *errout, const struct cli_result *res,
 		rc = output_change_text(&o, &res->change);
 	} else if (res->kind == RESULT_HISTORY) {
 		rc = output_history_text(&o, &res->history);
+	} else if (res->kind == RESULT_CONFIRMED) {
+		rc = output_confirmed_text(&o, &res->confirmed);
 	}
 	if (rc < 0) {
 		fputs("routectl: out of memory rendering the answer\n", errout);
@@ -617,4 +726,9 @@ void output_version(FILE *out, const char *version)
 {
 	fprintf(out, "routectl %s\n", version);
 	fflush(out);
+}
+
+int output_clean(struct buf *b, const char *s, bool multiline)
+{
+	return put_clean(b, s, multiline);
 }

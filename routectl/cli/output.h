@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "cli/decode.h"
+#include "cli/fanout.h"
 
 struct buf;
 
@@ -34,6 +35,8 @@ void output_version(FILE *out, const char *version);
 /* Text renderers; each returns 0 or -ERR_NOMEM. */
 int output_status_text(struct buf *out, const struct view_status *v);
 int output_change_text(struct buf *out, const struct view_change *v);
+/* The answer to confirm: the change and each service that stays. */
+int output_confirmed_text(struct buf *out, const struct view_confirmed *v);
 /* history: one line per record, newest first (time, actor and "for
  * ON_BEHALF_OF", action, site, services, result, change id, reason). */
 int output_history_text(struct buf *out, const struct view_history *v);
@@ -42,6 +45,23 @@ int output_history_text(struct buf *out, const struct view_history *v);
 int output_error_text(struct buf *out, const struct cli_result *res);
 /* The JSON document that --json prints, indented, with a final newline. */
 int output_json_text(struct buf *out, const struct cli_result *res);
+
+/* routectl -f FLEET (output_fleet.c): status as one table of site x service
+ * (state, next stage and when, pending confirmation; routers that disagree
+ * and unreachable ones marked) and a table of routers (endpoint that
+ * answered, why not); a change as one line per router (result, endpoint,
+ * change id or why not) with its plan, guard verdicts and diff indented
+ * below, the sites whose routers disagree, and a count. --json: one
+ * document with every router's answer. Returns 0, -ERR_NOMEM or -ERR_IO. */
+int output_fleet(FILE *out, FILE *errout, const struct fanout_result *r,
+		 enum output_format fmt);
+int output_fleet_status_text(struct buf *out, const struct fanout_result *r);
+int output_fleet_change_text(struct buf *out, const struct fanout_result *r);
+int output_fleet_json_text(struct buf *out, const struct fanout_result *r);
+
+/* s cleaned of control characters (each shown as '?'; newlines and tabs
+ * kept when multiline) appended to b. 0 or -ERR_NOMEM. */
+int output_clean(struct buf *b, const char *s, bool multiline);
 
 /* "announce", "prepend 3", "withdraw". */
 void output_state_name(enum svc_mode mode, unsigned prepend, char *out, size_t size);

@@ -15,6 +15,7 @@ static const char *const modules[] = {
 	"routectl-config",
 	"routectl-state",
 	"routectl-policy",
+	"routectl-fleet",
 };
 
 /* A document with thousands of mistakes is not read line by line; past

@@ -13,8 +13,8 @@ struct lysc_node;
 struct json_t;
 struct err;
 
-/* Creates a context with routectl-config, routectl-state and routectl-policy
- * (and the ietf types they import). Free with ly_ctx_destroy(ctx).
+/* Creates a context with routectl-config, routectl-state, routectl-policy and
+ * routectl-fleet (and the ietf types they import). Free with ly_ctx_destroy(ctx).
  * Also tells libyang to store its errors instead of printing them. */
 int yangctx_new(struct ly_ctx **out, struct err *e);
 

@@ -105,6 +105,9 @@ struct policy {
 	/* flap budget: at most flap_changes per (site, service) per flap_window_s */
 	unsigned flap_changes;
 	unsigned flap_window_s;
+	int stand_alone;             /* guards/without-fleet stand-alone: without a
+					fleet document the guards across sites are
+					skipped */
 };
 
 /* path NULL: the built-in default policy. */

@@ -32,6 +32,8 @@ static int fill_policy(const struct lyd_node *tree, const char *what, void *arg,
 	const char *last = yangctx_get(root, "guards/last-site");
 	out->guard_last_site = !last || strcmp(last, "true") == 0;
 	out->max_drained_sites = (unsigned)yangctx_get_uint(root, "guards/max-drained-sites", 1);
+	const char *without = yangctx_get(root, "guards/without-fleet");
+	out->stand_alone = without && strcmp(without, "stand-alone") == 0;
 	out->ask_timeout_ms = (unsigned)yangctx_get_uint(root, "guards/ask-timeout-ms", 2000);
 	out->flap_changes = (unsigned)yangctx_get_uint(root, "flap-budget/changes", 6);
 	out->flap_window_s = (unsigned)yangctx_get_uint(root, "flap-budget/window", 3600);

@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "conf/conf.h"
 #include "daemon/daemon.h"
+#include "fleet/fleet.h"
 #include "render/render.h"
 #include "store/store.h"
 
@@ -39,6 +40,15 @@ static int check_only(const char *path)
 		rc = policy_load(c->policy_path, &p, &e);
 	if (rc == 0)
 		rc = render_load_template(c, &tmpl, &e);
+	if (rc == 0 && c->fleet_path) {
+		/* the guards across sites read it at every change */
+		struct fleet *f = NULL;
+		rc = fleet_load(c->fleet_path, &f, &e);
+		if (rc == 0 && !fleet_find_site(f, c->site))
+			rc = err_set(&e, ERR_INVALID, "fleet document %s has no site '%s'",
+				     c->fleet_path, c->site);
+		fleet_free(f);
+	}
 	if (rc == 0) {
 		struct state *st = state_new(c, time(NULL));
 		struct buf out = { 0 };

@@ -2,6 +2,7 @@
 #include "daemon/worker.h"
 
 #include "bird/bird.h"
+#include "daemon/fleetview.h"
 #include "common/log.h"
 #include "common/timeutil.h"
 #include "store/store.h"
@@ -366,6 +367,22 @@ static void why_not_connected(struct worker *w, int rc, struct err *e)
 	err_set(e, ERR_CONNECT, "%.1500s: %.2000s", what, w->bird_error);
 }
 
+/* The site's fleet-view hook (site.h, fleet_view): the fleet document of
+ * the running config, asked live. */
+static int ask_fleet(void *arg, const char *except_site, unsigned timeout_ms,
+		     struct guard_view *out, struct err *e)
+{
+	struct worker *w = arg;
+	return fleetview_ask(w->site.conf->fleet_path, except_site, timeout_ms, out, e);
+}
+
+/* Sets the hook after a start or reload: NULL without a fleet document. */
+static void set_fleet_hook(struct worker *w)
+{
+	w->site.fleet_view = w->site.conf && w->site.conf->fleet_path ? ask_fleet : NULL;
+	w->site.fleet_arg = w;
+}
+
 static void run_change(struct worker *w, struct command_job *cj)
 {
 	err_clear(&cj->err);
@@ -407,10 +424,21 @@ static void run_adopt(struct worker *w, struct command_job *cj)
 	publish_state(w, 0);
 }
 
+/* A confirm only rewrites the state file: no BIRD needed. */
+static void run_confirm(struct worker *w, struct command_job *cj)
+{
+	err_clear(&cj->err);
+	caller_resolve_name(&cj->who);
+	cj->rc = site_confirm(&w->site, &cj->confirm, &cj->who, &cj->confirm_res, &cj->err);
+	publish_state(w, 0);
+}
+
 static void run_job(struct worker *w, struct command_job *cj)
 {
 	if (cj->kind == COMMAND_JOB_ADOPT)
 		run_adopt(w, cj);
+	else if (cj->kind == COMMAND_JOB_CONFIRM)
+		run_confirm(w, cj);
 	else
 		run_change(w, cj);
 }
@@ -423,6 +451,7 @@ static void run_reload(struct worker *w)
 		log_error("%s", e.msg);
 		return;
 	}
+	set_fleet_hook(w);
 	publish_conf(w);
 	publish_state(w, 1);
 	if (socket_changed) {
@@ -639,6 +668,7 @@ struct worker *worker_start(struct site *s, struct err *e)
 		return NULL;
 	}
 	w->site = *s;
+	set_fleet_hook(w);
 	w->connect_delay_ms = CONNECT_RETRY_MIN_MS;
 	w->bird_err_code = -1;   /* nothing logged yet */
 	snprintf(w->bird_error, sizeof w->bird_error, "not connected yet");

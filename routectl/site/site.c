@@ -774,12 +774,165 @@ static int include_diff(struct site *site, const struct state *new, char **out, 
 	return rc;
 }
 
+/* Judges every guard for the items of res (guards.h) into res->guards:
+ * each service's move to where the change ends (its staged steps
+ * included), the flap budget from the state's recent changes, and the
+ * guards across sites from the fleet view when the change takes
+ * announcements away. Returns 0, or -ERR_POLICY (e: every refusal). */
+static int judge_guards(struct site *s, const struct change_request *req,
+			struct change_result *res, time_t now, struct err *e)
+{
+	struct guard_report *r = &res->guards;
+	memset(r, 0, sizeof *r);
+	if (res->n_items == 0) {
+		guards_skip_all(r, "nothing changes");
+		return 0;
+	}
+	struct guard_move *moves = calloc(res->n_items, sizeof *moves);
+	time_t **recent = calloc(res->n_items, sizeof *recent);
+	int rc = moves && recent ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+	int takes = 0;
+	for (size_t i = 0; rc == 0 && i < res->n_items; i++) {
+		const struct change_item *it = &res->items[i];
+		struct guard_move *m = &moves[i];
+		m->service = it->service;
+		m->from_mode = it->from_mode;
+		m->from_prepend = it->from_prepend;
+		m->to_mode = it->has_next ? it->next_mode : it->to_mode;
+		m->to_prepend = it->has_next ? it->next_prepend : it->to_prepend;
+		/* a staged step on the way may take away more than the end */
+		takes = takes ||
+			guard_takes_away(m->from_mode, m->from_prepend, m->to_mode, m->to_prepend) ||
+			guard_takes_away(it->from_mode, it->from_prepend, it->to_mode,
+					 it->to_prepend);
+		const struct svc_state *cur = state_find(s->state, it->service);
+		if (!cur || cur->n_recent == 0)
+			continue;
+		recent[i] = malloc(cur->n_recent * sizeof **recent);
+		if (!recent[i]) {
+			rc = err_set(e, ERR_NOMEM, "out of memory");
+			break;
+		}
+		for (size_t k = 0; k < cur->n_recent; k++)
+			recent[i][k] = cur->recent[k].at;
+		m->recent = recent[i];
+		m->n_recent = cur->n_recent;
+	}
+	int stand_alone = takes && !s->fleet_view && s->policy.stand_alone;
+	if (rc == 0 && stand_alone) {
+		guards_skip_all(r, "no fleet document, and the policy lets this routectld "
+				   "stand alone (guards/without-fleet)");
+	} else if (rc == 0) {
+		/* Without a change that takes announcements away the other
+		 * sites are not asked: guards_judge_fleet skips those guards. */
+		struct guard_view view = { 0 };
+		struct err ve;
+		err_clear(&ve);
+		int have_view = !takes;
+		if (takes && !s->fleet_view)
+			snprintf(ve.msg, sizeof ve.msg,
+				 "no fleet document is configured (config fleet-file), so "
+				 "routectld cannot ask the other sites");
+		else if (takes)
+			have_view = s->fleet_view(s->fleet_arg, s->conf->site,
+						  s->policy.ask_timeout_ms, &view, &ve) == 0;
+		guards_judge_fleet(&s->policy, s->conf->site, moves, res->n_items,
+				   have_view ? &view : NULL, ve.msg, req->force, r);
+		guard_view_free(&view);
+	}
+	if (rc == 0) {
+		guards_judge_flap(&s->policy, s->conf->site, moves, res->n_items, now, req->force,
+				  r);
+		rc = guards_refused(r, e);
+	}
+	for (size_t i = 0; recent && i < res->n_items; i++)
+		free(recent[i]);
+	free(recent);
+	free(moves);
+	return rc;
+}
+
+/* Counts the change against the flap budget of every service it changes. */
+static int note_recent(struct site *s, struct state *new, const struct change_result *res,
+		       time_t now, struct err *e)
+{
+	for (size_t i = 0; i < res->n_items; i++) {
+		struct svc_state *ns = state_find(new, res->items[i].service);
+		if (ns && svc_recent_add(ns, res->change_id, now,
+					 now - (time_t)s->policy.flap_window_s,
+					 s->policy.flap_changes) < 0)
+			return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* One log line for a change that passed guards only by force. */
+static void log_override(const struct site *s, const struct change_request *req,
+			 const struct caller *who, const struct change_result *res)
+{
+	char what[2048] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < GUARD_COUNT && used < sizeof what; i++)
+		if (res->guards.g[i].verdict == GUARD_OVERRIDDEN)
+			used += (size_t)snprintf(what + used, sizeof what - used, "%s%s (%s)",
+						 used ? "; " : "", guard_name((enum guard_id)i),
+						 res->guards.g[i].message);
+	struct log_fields lf = { LOG_MSGID_CHANGE, res->change_id, s->conf->site, NULL };
+	log_record(LOG_LVL_WARN, &lf, "%s %s by %s overrides guards by force: %s; reason: %s",
+		   change_kind_name(req->kind), res->change_id, who->actor, what, req->reason);
+}
+
 static int blank(const char *str)
 {
 	for (; str && *str; str++)
 		if (*str != ' ' && *str != '\t' && *str != '\n' && *str != '\r')
 			return 0;
 	return 1;
+}
+
+/* ---- commit-confirm: the bookkeeping ------------------------------------------ */
+
+/* Whether any service of st still waits for change_id's confirmation. */
+static int confirm_pending(const struct state *st, const char *change_id)
+{
+	for (size_t i = 0; st && i < st->n; i++)
+		if (st->svcs[i].has_confirm &&
+		    strcmp(st->svcs[i].confirm_change_id, change_id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Notes, in new, every confirmation that old waited for and new no longer
+ * does, as ended with outcome at now; their ids go to ids (", "-separated,
+ * size bytes) for the log. */
+static void note_ended_confirms(const struct state *old, struct state *new,
+				enum confirm_outcome outcome, time_t now, char *ids, size_t size)
+{
+	size_t used = strlen(ids);
+	for (size_t i = 0; old && i < old->n; i++) {
+		const struct svc_state *o = &old->svcs[i];
+		if (!o->has_confirm || confirm_pending(new, o->confirm_change_id))
+			continue;
+		/* once per id (several services may have waited for it) */
+		const struct confirm_end *ce = state_find_confirm_end(new, o->confirm_change_id);
+		if (ce && ce->at == now)
+			continue;
+		state_note_confirm_end(new, o->confirm_change_id, outcome, now);
+		if (used < size)
+			used += (size_t)snprintf(ids + used, size - used, "%s%s", used ? ", " : "",
+						 o->confirm_change_id);
+	}
+}
+
+/* Starts the wait for a confirmation on one service that a change moved. */
+static void confirm_start(struct svc_state *ns, const struct change_item *it,
+			  const char *change_id, time_t deadline)
+{
+	ns->has_confirm = 1;
+	snprintf(ns->confirm_change_id, sizeof ns->confirm_change_id, "%s", change_id);
+	ns->confirm_deadline = deadline;
+	ns->revert_mode = it->from_mode;
+	ns->revert_prepend = it->from_mode == MODE_PREPEND ? it->from_prepend : 0;
 }
 
 int site_change(struct site *s, struct bird_conn *b, const struct change_request *req,
@@ -802,6 +955,10 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
 			       PREPEND_MAX, req->prepend);
 	if (req->kind == CHANGE_SET && req->n_services != 1)
 		return err_set(e, ERR_INVALID, "set takes exactly one service");
+	if (req->confirm_within_s > CONFIRM_WITHIN_MAX_S)
+		return err_set(e, ERR_INVALID,
+			       "confirm within %u s is longer than the longest deadline, %u s "
+			       "(a day)", req->confirm_within_s, CONFIRM_WITHIN_MAX_S);
 	int rc = svc_names_valid(s, req, e);
 	if (rc < 0)
 		return rc;
@@ -837,14 +994,41 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
 		ns->next_mode = it.next_mode;
 		ns->next_prepend = it.next_prepend;
 		ns->next_at = it.next_at;
+		if (req->confirm_within_s) {
+			res->confirm_deadline = now + (time_t)req->confirm_within_s;
+			confirm_start(ns, &it, res->change_id, res->confirm_deadline);
+		}
 	}
+	/* A later change of a service supersedes the revert it waited for. */
+	char superseded[1024] = "";
+	note_ended_confirms(s->state, new, CONFIRM_SUPERSEDED, now, superseded,
+			    sizeof superseded);
 	new->generation = s->state->generation + 1;
+	rc = judge_guards(s, req, res, now, e);
+	if (rc < 0 && !req->dry_run) {
+		/* Refused by a guard: the verdicts stay for the answer. */
+		struct log_fields lf = { LOG_MSGID_CHANGE, res->change_id, s->conf->site, NULL };
+		char line[ERR_MSG_MAX];
+		apply_one_line(e->msg, line, sizeof line);
+		log_record(LOG_LVL_INFO, &lf, "%s by %s refused: %s", change_kind_name(req->kind),
+			   who->actor, line);
+		struct guard_report kept = res->guards;
+		state_free(new);
+		change_result_free(res);
+		res->guards = kept;
+		return rc;
+	}
 	if (req->dry_run) {
+		err_clear(e);
 		rc = include_diff(s, new, &res->diff, e);
 		state_free(new);
 	} else if (res->n_items == 0) {
 		state_free(new);
+	} else if ((rc = note_recent(s, new, res, now, e)) < 0) {
+		state_free(new);
 	} else {
+		if (guards_overridden(&res->guards))
+			log_override(s, req, who, res);
 		struct partial_out po = { &res->partial, res->partial_msg,
 					  sizeof res->partial_msg };
 		rc = commit_state(s, b, new, change_kind_name(req->kind), res->change_id,
@@ -854,6 +1038,23 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
 			state_free(new);
 		else if (rc == 0)
 			res->applied = 1;
+		if (rc == 0 && superseded[0]) {
+			struct log_fields lf = { LOG_MSGID_CHANGE, res->change_id, s->conf->site,
+						 NULL };
+			log_record(LOG_LVL_WARN, &lf,
+				   "change %s supersedes the pending revert of %s: no service "
+				   "waits for that confirmation any more", res->change_id,
+				   superseded);
+		}
+		if (rc == 0 && res->confirm_deadline) {
+			char when[32];
+			time_format_utc(res->confirm_deadline, when, sizeof when);
+			struct log_fields lf = { LOG_MSGID_CHANGE, res->change_id, s->conf->site,
+						 NULL };
+			log_record(LOG_LVL_INFO, &lf,
+				   "change %s reverts by itself at %s unless confirmed "
+				   "(routectl confirm %s)", res->change_id, when, res->change_id);
+		}
 		if (rc == 0 && s->have_peers &&
 		    apply_peers_copy(&res->peers, &s->peers) == 0)
 			res->have_peers = 1;
@@ -1029,6 +1230,14 @@ static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
 			return;
 		}
 		free(reason);
+		/* A step is part of the change that planned it: it still waits
+		 * for that change's confirmation, and goes back to the mode
+		 * before that change if none comes. */
+		ns->has_confirm = cur->has_confirm;
+		memcpy(ns->confirm_change_id, cur->confirm_change_id, sizeof ns->confirm_change_id);
+		ns->confirm_deadline = cur->confirm_deadline;
+		ns->revert_mode = cur->revert_mode;
+		ns->revert_prepend = cur->revert_prepend;
 		service = cur->name;
 		n_steps++;
 		log_info("staged step: %s %s -> %s", cur->name, svc_mode_name(cur->mode),
@@ -1050,6 +1259,248 @@ static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
 	}
 }
 
+/* Whether reverting the due services of new (their moves in moves[0..n))
+ * may take announcements away: the guards across sites judge it like a
+ * change, never forced (a revert nobody confirmed must not take a service
+ * off the internet). Returns 0 when the reverts may go ahead, or
+ * -ERR_POLICY with e naming the guard that refused. */
+static int judge_revert(struct site *s, const struct guard_move *moves, size_t n, struct err *e)
+{
+	int takes = 0;
+	for (size_t i = 0; i < n; i++)
+		takes = takes || guard_takes_away(moves[i].from_mode, moves[i].from_prepend,
+						  moves[i].to_mode, moves[i].to_prepend);
+	if (!takes || (!s->fleet_view && s->policy.stand_alone))
+		return 0;
+	struct guard_report r;
+	memset(&r, 0, sizeof r);
+	struct guard_view view = { 0 };
+	struct err ve;
+	err_clear(&ve);
+	int have_view = 0;
+	if (!s->fleet_view)
+		snprintf(ve.msg, sizeof ve.msg,
+			 "no fleet document is configured (config fleet-file), so routectld "
+			 "cannot ask the other sites");
+	else
+		have_view = s->fleet_view(s->fleet_arg, s->conf->site, s->policy.ask_timeout_ms,
+					  &view, &ve) == 0;
+	guards_judge_fleet(&s->policy, s->conf->site, moves, n, have_view ? &view : NULL, ve.msg,
+			   0, &r);
+	guard_view_free(&view);
+	return guards_refused(&r, e);
+}
+
+/* Puts back every service whose change was not confirmed by its deadline
+ * (site.h, "Commit-confirm"), in one change. A revert that takes
+ * announcements away is judged by the guards across sites first; when
+ * they refuse, those services keep the state the change gave them (the
+ * wait ends as "kept", and the log says why), and the others revert.
+ * Returns 1 when it applied, 0 when nothing was due, <0 when the apply
+ * failed (retried after STEP_RETRY_MS, like a step). */
+static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
+{
+	if (s->safe_mode[0] || !s->state || now_ms() < s->step_retry_ms)
+		return 0;
+	/* The moves of the due reverts, for the guards. */
+	struct guard_move *moves = calloc(s->state->n ? s->state->n : 1, sizeof *moves);
+	if (!moves)
+		return -ERR_NOMEM;
+	size_t n_moves = 0;
+	for (size_t i = 0; i < s->state->n; i++) {
+		const struct svc_state *cur = &s->state->svcs[i];
+		if (cur->has_confirm && cur->confirm_deadline <= now)
+			moves[n_moves++] = (struct guard_move){ cur->name, cur->mode, cur->revert_mode,
+								cur->prepend, cur->revert_prepend,
+								NULL, 0 };
+	}
+	struct err ge;
+	err_clear(&ge);
+	int keep_takers = n_moves && judge_revert(s, moves, n_moves, &ge) < 0;
+	free(moves);
+	struct state *new = NULL;
+	char change_id[17], ids[1024] = "", summary[2048] = "";
+	size_t used_ids = 0, used_sum = 0, n = 0;
+	const char *service = NULL;
+	for (size_t i = 0; i < s->state->n; i++) {
+		const struct svc_state *cur = &s->state->svcs[i];
+		if (!cur->has_confirm || cur->confirm_deadline > now)
+			continue;
+		if (!new) {
+			new = state_dup(s->state);
+			if (!new)
+				return -ERR_NOMEM;
+			change_id_new(change_id);
+		}
+		struct svc_state *ns = &new->svcs[i];
+		if (keep_takers && guard_takes_away(cur->mode, cur->prepend, cur->revert_mode,
+						    cur->revert_prepend)) {
+			/* Safety first: the service stays as the change left it. */
+			char line[ERR_MSG_MAX];
+			apply_one_line(ge.msg, line, sizeof line);
+			struct log_fields kf = { LOG_MSGID_CHANGE, cur->confirm_change_id,
+						 s->conf->site, cur->name };
+			log_record(LOG_LVL_ERROR, &kf,
+				   "confirm deadline of %s passed, but %s stays %s: reverting it to "
+				   "%s is refused (%s)", cur->confirm_change_id, cur->name,
+				   svc_mode_name(cur->mode), svc_mode_name(cur->revert_mode), line);
+			ns->has_confirm = 0;
+			state_note_confirm_end(new, cur->confirm_change_id, CONFIRM_KEPT, now);
+			continue;
+		}
+		char actor[160], reason[4096], deadline[32];
+		time_format_utc(cur->confirm_deadline, deadline, sizeof deadline);
+		snprintf(actor, sizeof actor, "routectld (confirm deadline of %s passed)",
+			 cur->confirm_change_id);
+		snprintf(reason, sizeof reason,
+			 "change %s was not confirmed by %s: back to the state before it "
+			 "(it was asked by %s: %.2048s)",
+			 cur->confirm_change_id, deadline, cur->actor, cur->reason);
+		if (svc_state_set(ns, cur->revert_mode, cur->revert_prepend, actor, reason,
+				  change_id, now) < 0) {
+			state_free(new);
+			return -ERR_NOMEM;
+		}
+		if (!strstr(ids, cur->confirm_change_id) && used_ids < sizeof ids)
+			used_ids += (size_t)snprintf(ids + used_ids, sizeof ids - used_ids, "%s%s",
+						     used_ids ? ", " : "", cur->confirm_change_id);
+		if (used_sum < sizeof summary)
+			used_sum += (size_t)snprintf(summary + used_sum, sizeof summary - used_sum,
+						     "%s%s %s -> %s", used_sum ? ", " : "",
+						     cur->name, svc_mode_name(cur->mode),
+						     svc_mode_name(cur->revert_mode));
+		service = cur->name;
+		n++;
+	}
+	if (!new)
+		return 0;
+	char ended[1024] = "";
+	note_ended_confirms(s->state, new, CONFIRM_REVERTED, now, ended, sizeof ended);
+	new->generation = s->state->generation + 1;
+	char svc_name[128];
+	snprintf(svc_name, sizeof svc_name, "%s", service ? service : "");
+	struct err e;
+	int rc = commit_state(s, b, new, n ? "confirm-revert" : "confirm-kept", change_id,
+			      n == 1 ? svc_name : NULL, NULL, NULL, &e);
+	struct log_fields lf = { LOG_MSGID_CHANGE, change_id, s->conf->site,
+				 n == 1 ? svc_name : NULL };
+	if (rc < 0) {
+		if (s->state != new)
+			state_free(new);
+		s->step_retry_ms = now_ms() + STEP_RETRY_MS;
+		log_record(LOG_LVL_ERROR, &lf,
+			   "confirm deadline of %s passed, but the revert (change %s: %s) "
+			   "failed; trying again in %d s", ids, change_id, summary,
+			   STEP_RETRY_MS / 1000);
+		return rc;
+	}
+	if (n)
+		log_record(LOG_LVL_WARN, &lf,
+			   "confirm deadline of %s passed without a confirm: reverted as change "
+			   "%s by routectld: %s", ids, change_id, summary);
+	return 1;
+}
+
+/* ---- commit-confirm: the confirm ---------------------------------------------- */
+
+void confirm_result_free(struct confirm_result *r)
+{
+	free(r->items);
+	memset(r, 0, sizeof *r);
+}
+
+int site_confirm(struct site *s, const struct confirm_request *req, const struct caller *who,
+		 struct confirm_result *res, struct err *e)
+{
+	memset(res, 0, sizeof *res);
+	if (s->safe_mode[0])
+		return err_set(e, ERR_UNAVAILABLE, "routectld is in safe mode: %s", s->safe_mode);
+	if (req->site && strcmp(req->site, s->conf->site) != 0)
+		return err_set(e, ERR_REFUSED,
+			       "this routectld serves site '%s', not '%s': confirm at the "
+			       "routectld of site '%s'", s->conf->site, req->site, req->site);
+	const char *id = req->change_id ? req->change_id : "";
+	snprintf(res->change_id, sizeof res->change_id, "%s", id);
+	time_t now = time(NULL);
+	const struct confirm_end *ce = state_find_confirm_end(s->state, id);
+	if (!confirm_pending(s->state, id)) {
+		if (!ce)
+			return err_set(e, ERR_NOTFOUND,
+				       "no change '%s' waits for a confirmation at site '%s' (never "
+				       "made with a confirm deadline here, or ended long ago)",
+				       id, s->conf->site);
+		char at[32];
+		time_format_utc(ce->at, at, sizeof at);
+		const char *what = ce->outcome == CONFIRM_CONFIRMED
+					   ? "it was confirmed already"
+				   : ce->outcome == CONFIRM_REVERTED
+					   ? "its confirm deadline passed and routectld reverted it"
+					   : "later changes replaced it on every service it moved";
+		return err_set(e, ERR_REFUSED,
+			       "change %s no longer waits for a confirmation: %s (at %s)", id, what,
+			       at);
+	}
+	res->items = calloc(s->state->n + 1, sizeof *res->items);
+	struct state *new = res->items ? state_dup(s->state) : NULL;
+	if (!new) {
+		confirm_result_free(res);
+		return err_set(e, ERR_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < new->n; i++) {
+		struct svc_state *ns = &new->svcs[i];
+		if (!ns->has_confirm || strcmp(ns->confirm_change_id, id) != 0)
+			continue;
+		if (ns->confirm_deadline <= now) {
+			char at[32];
+			time_format_utc(ns->confirm_deadline, at, sizeof at);
+			state_free(new);
+			confirm_result_free(res);
+			return err_set(e, ERR_REFUSED,
+				       "too late: the confirm deadline of change %s passed at %s; "
+				       "routectld reverts it (at once when BIRD is connected)",
+				       id, at);
+		}
+		struct change_item *it = &res->items[res->n_items++];
+		snprintf(it->service, sizeof it->service, "%s", ns->name);
+		it->from_mode = ns->revert_mode;
+		it->from_prepend = ns->revert_prepend;
+		it->to_mode = ns->mode;
+		it->to_prepend = ns->prepend;
+		it->has_next = ns->has_next;
+		it->next_mode = ns->next_mode;
+		it->next_prepend = ns->next_prepend;
+		it->next_at = ns->next_at;
+		res->deadline = ns->confirm_deadline;
+		ns->has_confirm = 0;
+		ns->confirm_change_id[0] = '\0';
+		ns->confirm_deadline = 0;
+		ns->revert_mode = MODE_ANNOUNCE;
+		ns->revert_prepend = 0;
+	}
+	state_note_confirm_end(new, id, CONFIRM_CONFIRMED, now);
+	/* What BIRD exports does not change, so the generation does not
+	 * either: the include stays as it is. */
+	int rc = state_save(s->state_path, new, e);
+	if (rc < 0) {
+		state_free(new);
+		confirm_result_free(res);
+		return err_prefix(e, "the confirm of change %s was not kept", id);
+	}
+	state_free(s->state);
+	s->state = new;
+	char names[1024] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < res->n_items && used < sizeof names; i++)
+		used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+					 res->items[i].service);
+	struct log_fields lf = { LOG_MSGID_CHANGE, id, s->conf->site,
+				 res->n_items == 1 ? res->items[0].service : NULL };
+	log_record(LOG_LVL_INFO, &lf, "change %s confirmed by %s (%s): it stays%s%s", id,
+		   who->actor, names, req->reason && *req->reason ? "; reason: " : "",
+		   req->reason ? req->reason : "");
+	return 0;
+}
+
 static int64_t next_step_ms(const struct site *s)
 {
 	int64_t best = INT64_MAX;
@@ -1059,11 +1510,17 @@ static int64_t next_step_ms(const struct site *s)
 	int64_t mono = now_ms();
 	for (size_t i = 0; i < s->state->n; i++) {
 		const struct svc_state *cur = &s->state->svcs[i];
-		if (!cur->has_next)
-			continue;
-		int64_t in = cur->next_at <= now ? 0 : (int64_t)(cur->next_at - now) * 1000;
-		if (mono + in < best)
-			best = mono + in;
+		if (cur->has_next) {
+			int64_t in = cur->next_at <= now ? 0 : (int64_t)(cur->next_at - now) * 1000;
+			if (mono + in < best)
+				best = mono + in;
+		}
+		if (cur->has_confirm) {
+			int64_t in = cur->confirm_deadline <= now
+					     ? 0 : (int64_t)(cur->confirm_deadline - now) * 1000;
+			if (mono + in < best)
+				best = mono + in;
+		}
 	}
 	if (best < s->step_retry_ms)
 		best = s->step_retry_ms;
@@ -1198,8 +1655,12 @@ void site_run_due(struct site *s, struct bird_conn *b, int64_t now)
 	}
 	/* Without BIRD a step can only fail (and log it): it waits for the
 	 * connection, which applies the desired state in full first. */
-	if (b && bird_alive(b))
+	if (b && bird_alive(b)) {
+		/* Reverts first: a revert drops the staged plan of the change
+		 * it undoes. */
+		run_due_reverts(s, b, time(NULL));
 		run_due_steps(s, b, time(NULL));
+	}
 }
 
 int64_t site_next_due_ms(const struct site *s, const struct bird_conn *b)

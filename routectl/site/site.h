@@ -21,6 +21,7 @@
 #include "common/model.h"
 #include "conf/conf.h"
 #include "site/adopt.h"
+#include "site/guards.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -105,8 +106,18 @@ struct change_request {
 	const char *reason;
 	int now;                  /* skip the stages */
 	int dry_run;
+	int force;                /* pass the guards (site/guards.h); the result says
+				     which it overrode. Whether the caller may is
+				     the caller's to check (the API: admin only). */
 	char change_id[17];       /* "" : site_change makes a fresh one */
+	/* Commit-confirm: 0, or revert unless site_confirm comes within this
+	 * many seconds (1..CONFIRM_WITHIN_MAX_S). */
+	unsigned confirm_within_s;
 };
+
+/* The longest confirm deadline: a day. A change that nobody confirms for
+ * longer was not meant to be reverted. */
+#define CONFIRM_WITHIN_MAX_S 86400u
 
 /* One service's move, for the reply. */
 struct change_item {
@@ -133,9 +144,35 @@ struct change_result {
 	struct apply_peers peers;
 	int have_peers;
 	int64_t apply_ms;
+	/* Every guard's verdict (guards.judged 0 when the change was refused
+	 * before they were judged: bad request, safe mode). Kept when the
+	 * guards refuse the change, so that the refusal can show them. */
+	struct guard_report guards;
+	/* With confirm_within_s: the deadline (0 when nothing changed, so
+	 * there is nothing to confirm). */
+	time_t confirm_deadline;
 };
 
 void change_result_free(struct change_result *r);
+
+/* A confirmation of a change made with confirm_within_s. The strings
+ * belong to the caller. */
+struct confirm_request {
+	const char *change_id;
+	const char *site;         /* NULL: this site */
+	const char *reason;       /* may be NULL */
+};
+
+struct confirm_result {
+	char change_id[65];
+	time_t deadline;          /* the deadline it met */
+	/* The services whose revert was called off: from is the mode it would
+	 * have gone back to, to the mode it keeps (its next step, if any). */
+	struct change_item *items;
+	size_t n_items;
+};
+
+void confirm_result_free(struct confirm_result *r);
 
 /* Safe mode: the site leaves BIRD alone and refuses changes. The kind tells
  * what adopt may do about it (store.h, "Lost state"). */
@@ -229,6 +266,15 @@ struct site {
 	 * next wakes (shared BIRD facts, "Propagation speed"), so the caller
 	 * keeps sending it cheap commands for a while, then clears this. */
 	int bird_changed;
+
+	/* The view of the other sites for the guards across sites (guards.h):
+	 * set by the owner (routectld: from the fleet document); NULL when
+	 * there is no fleet, and then a change that takes announcements away
+	 * is refused unless forced. Called from site_change only, and only
+	 * for a change that takes announcements away (its staged steps
+	 * included). */
+	guard_view_fn fleet_view;
+	void *fleet_arg;
 };
 
 /* Loads config (conf_load), policy and template: the three things a site
@@ -268,15 +314,49 @@ int site_reload(struct site *s, int *bird_socket_changed, struct err *e);
  * (misconfigured or unlisted peers named in res->partial_msg; apply.h says
  * the rule). On failure nothing changed (desired state and include as
  * before) and e says why: -ERR_UNAVAILABLE (safe mode), -ERR_REFUSED (wrong
- * site, a blocking precheck finding), -ERR_POLICY (refused by the policy),
+ * site, a blocking precheck finding), -ERR_POLICY (refused by the policy or
+ * a guard: last-site, max-drained-sites, unreachable, flap-budget, see
+ * guards.h; req->force passes the guards and res->guards says which were
+ * overridden),
  * -ERR_INVALID (no reason, bad prepend), -ERR_NOTFOUND
  * (unknown service), -ERR_CONNECT (b is NULL or dead), or apply's errors
  * with BIRD's words; except when BIRD undid the change before the confirm
  * after the state file had it: then the new state is the desired state
  * (the reconciler applies it again) and e says so. The precheck's findings
- * are kept in s->peers. A dry run only fills res->diff. */
+ * are kept in s->peers. A dry run fills res->diff and res->guards (every
+ * verdict, refused ones included) and succeeds. An applied change counts
+ * against the flap budget of each service it changes (kept in the state
+ * file); staged steps do not. */
 int site_change(struct site *s, struct bird_conn *b, const struct change_request *req,
 		const struct caller *who, struct change_result *res, struct err *e);
+
+/*
+ * Commit-confirm. A change made with confirm_within_s records, per service
+ * it moves, the deadline and the mode before it (store.h, svc_state:
+ * has_confirm) in the state file, so that the deadline survives a restart
+ * of routectld (BIRD's own configure timeout would not: routectld confirms
+ * BIRD's configure at once, and a BIRD timer dies with a BIRD restart).
+ * The staged steps that follow the change keep it; a later change of the
+ * service drops it (that service keeps the later change). When the deadline
+ * passes, site_run_due puts every such service back to its mode before the
+ * change, as a new change whose actor is "routectld (confirm deadline of ID
+ * passed)", with a log record at level warning (the audit log belongs to
+ * the API's command layer, which the BIRD worker does not reach: the state
+ * file's attribution and the log tell who reverted). Without BIRD the
+ * revert waits for it, like a staged step, and runs as soon as BIRD is
+ * connected (after a restart: at once when the deadline passed meanwhile).
+ */
+
+/* Confirms req->change_id: its pending reverts are dropped and the state
+ * file saved (BIRD is not asked: what it exports does not change). Errors:
+ * -ERR_NOTFOUND when no pending or recently ended confirmation has that id;
+ * -ERR_REFUSED (a conflict) when its deadline passed (reverted, or to be
+ * reverted once BIRD is connected), when it was confirmed already or later
+ * changes superseded it, saying which; -ERR_UNAVAILABLE in safe mode;
+ * -ERR_REFUSED for another site; -ERR_IO when the state cannot be saved
+ * (nothing changed). */
+int site_confirm(struct site *s, const struct confirm_request *req, const struct caller *who,
+		 struct confirm_result *res, struct err *e);
 
 /* Reconciles once now: first apply_precheck (findings kept in s->peers;
  * a blocking one, such as a listed protocol missing or another local AS,
@@ -313,8 +393,9 @@ int site_adopt(struct site *s, struct bird_conn *b, const struct adopt_request *
 
 /* Runs what is due at monotonic time now_ms: the reconcile timer (every
  * reconcile-interval; a repair that keeps failing backs off, doubling up to
- * 5 minutes) and, when b is a live connection, the staged steps whose time
- * has come (wall clock); without BIRD they wait for it. */
+ * 5 minutes) and, when b is a live connection, the reverts of unconfirmed
+ * changes whose deadline passed, then the staged steps whose time has come
+ * (both by the wall clock); without BIRD they wait for it. */
 void site_run_due(struct site *s, struct bird_conn *b, int64_t now_ms);
 
 /* When site_run_due next has something to do with b (monotonic ms). */

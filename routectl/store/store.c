@@ -81,7 +81,8 @@ static void check_value(void *arg, const struct lysc_node *schema, const char *v
 	(void)arg;
 	if (ly_reason)
 		return;
-	if (strcmp(schema->name, "since") == 0 || strcmp(schema->name, "at") == 0)
+	if (strcmp(schema->name, "since") == 0 || strcmp(schema->name, "at") == 0 ||
+	    strcmp(schema->name, "deadline") == 0)
 		check_date_time(value, why, why_size);
 }
 
@@ -120,6 +121,10 @@ static void check_document(void *arg, json_t *doc, const char *what, struct err 
 		snprintf(npath, sizeof npath, "%s/next", path);
 		if (json_is_object(next))
 			check_mode_prepend(next, npath, what, e);
+		json_t *revert = json_object_get(json_object_get(svc, "confirm"), "revert-to");
+		snprintf(npath, sizeof npath, "%s/confirm/revert-to", path);
+		if (json_is_object(revert))
+			check_mode_prepend(revert, npath, what, e);
 	}
 }
 
@@ -130,6 +135,15 @@ static void check_document(void *arg, json_t *doc, const char *what, struct err 
 static int cmp_svc(const void *a, const void *b)
 {
 	return strcmp(((const struct svc_state *)a)->name, ((const struct svc_state *)b)->name);
+}
+
+/* Oldest first; the change id orders changes made in the same second. */
+static int cmp_recent(const void *a, const void *b)
+{
+	const struct recent_change *x = a, *y = b;
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return strcmp(x->change_id, y->change_id);
 }
 
 static int dup_str(char **dst, const char *src)
@@ -144,11 +158,12 @@ static void svc_state_clear(struct svc_state *s)
 	free(s->actor);
 	free(s->reason);
 	free(s->change_id);
+	free(s->recent);
 	memset(s, 0, sizeof *s);
 }
 
 /* The tree is valid; these fail only on memory, or on a time the
- * checks above would have refused. */
+ * checks above would have refused. time_leaf NULL: no time to read. */
 static int read_mode(const struct lyd_node *node, enum svc_mode *mode, unsigned *prepend,
 		     const char *time_leaf, time_t *when)
 {
@@ -161,6 +176,8 @@ static int read_mode(const struct lyd_node *node, enum svc_mode *mode, unsigned 
 		if (*prepend < PREPEND_MIN || *prepend > PREPEND_MAX)
 			return -ERR_INVALID;
 	}
+	if (!time_leaf)
+		return 0;
 	/* libyang's canonical date-and-time is in local time with an
 	 * offset; time_parse_utc takes offsets. */
 	const char *t = yangctx_get(node, time_leaf);
@@ -180,6 +197,25 @@ static int fill_svc(const struct lyd_node *node, struct svc_state *s, const char
 	if (read_mode(node, &s->mode, &s->prepend, "since", &s->since) < 0)
 		return err_set(e, ERR_INVALID, "%s: " STATE_ROOT "/service[name='%s']: bad mode, prepend or since",
 			       what, s->name);
+	size_t n_recent = yangctx_count_children(node, "recent-change");
+	if (n_recent) {
+		s->recent = calloc(n_recent, sizeof *s->recent);
+		if (!s->recent)
+			return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	}
+	for (const struct lyd_node *c = lyd_child(node); c; c = c->next) {
+		if (!c->schema || strcmp(c->schema->name, "recent-change") != 0)
+			continue;
+		struct recent_change *rc = &s->recent[s->n_recent++];
+		const char *at = yangctx_get(c, "at");
+		snprintf(rc->change_id, sizeof rc->change_id, "%s", yangctx_get(c, "change-id"));
+		if (!at || time_parse_utc(at, &rc->at) < 0)
+			return err_set(e, ERR_INVALID,
+				       "%s: " STATE_ROOT "/service[name='%s']/recent-change: bad at",
+				       what, s->name);
+	}
+	if (s->n_recent > 1)
+		qsort(s->recent, s->n_recent, sizeof *s->recent, cmp_recent);
 	struct lyd_node *next = NULL;
 	if (lyd_find_path(node, "next", 0, &next) == LY_SUCCESS && next) {
 		s->has_next = 1;
@@ -188,6 +224,63 @@ static int fill_svc(const struct lyd_node *node, struct svc_state *s, const char
 				       "%s: " STATE_ROOT "/service[name='%s']/next: bad mode, prepend or at",
 				       what, s->name);
 	}
+	struct lyd_node *confirm = NULL, *revert = NULL;
+	if (lyd_find_path(node, "confirm", 0, &confirm) == LY_SUCCESS && confirm) {
+		s->has_confirm = 1;
+		const char *id = yangctx_get(confirm, "change-id");
+		const char *dl = yangctx_get(confirm, "deadline");
+		snprintf(s->confirm_change_id, sizeof s->confirm_change_id, "%s", id ? id : "");
+		if (!id || !dl || time_parse_utc(dl, &s->confirm_deadline) < 0 ||
+		    lyd_find_path(confirm, "revert-to", 0, &revert) != LY_SUCCESS || !revert ||
+		    read_mode(revert, &s->revert_mode, &s->revert_prepend, NULL, NULL) < 0)
+			return err_set(e, ERR_INVALID,
+				       "%s: " STATE_ROOT "/service[name='%s']/confirm: bad change-id, "
+				       "deadline or revert-to", what, s->name);
+	}
+	return 0;
+}
+
+static int cmp_end(const void *a, const void *b)
+{
+	const struct confirm_end *x = a, *y = b;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* The confirmations that ended, oldest first (the newest are kept when a
+ * file holds more than STATE_CONFIRMS_ENDED_MAX: YANG's max-elements
+ * refuses that anyway). */
+static int fill_ended(const struct lyd_node *root, struct state *st, const char *what,
+		      struct err *e)
+{
+	struct confirm_end all[STATE_CONFIRMS_ENDED_MAX];
+	size_t n = 0;
+	for (const struct lyd_node *c = lyd_child(root); c; c = c->next) {
+		if (!c->schema || strcmp(c->schema->name, "confirm-ended") != 0)
+			continue;
+		const char *id = yangctx_get(c, "change-id");
+		const char *out = yangctx_get(c, "outcome");
+		const char *at = yangctx_get(c, "at");
+		struct confirm_end ce = { 0 };
+		snprintf(ce.change_id, sizeof ce.change_id, "%s", id ? id : "");
+		ce.outcome = out && strcmp(out, "confirmed") == 0  ? CONFIRM_CONFIRMED
+			     : out && strcmp(out, "reverted") == 0 ? CONFIRM_REVERTED
+			     : out && strcmp(out, "kept") == 0	   ? CONFIRM_KEPT
+								   : CONFIRM_SUPERSEDED;
+		if (!id || !out || !at || time_parse_utc(at, &ce.at) < 0)
+			return err_set(e, ERR_INVALID, "%s: " STATE_ROOT "/confirm-ended: bad "
+				       "change-id, outcome or at", what);
+		if (n == STATE_CONFIRMS_ENDED_MAX) {
+			qsort(all, n, sizeof *all, cmp_end);
+			if (ce.at <= all[0].at)
+				continue;
+			all[0] = ce;
+		} else {
+			all[n++] = ce;
+		}
+	}
+	qsort(all, n, sizeof *all, cmp_end);
+	memcpy(st->ended, all, n * sizeof *all);
+	st->n_ended = n;
 	return 0;
 }
 
@@ -214,7 +307,7 @@ static int fill_state(const struct lyd_node *tree, const char *what, void *arg,
 			return rc;
 	}
 	qsort(st->svcs, st->n, sizeof *st->svcs, cmp_svc);
-	return 0;
+	return fill_ended(root, st, what, e);
 }
 
 int state_parse(const char *json, const char *name, struct state **out, struct err *e)
@@ -269,24 +362,38 @@ static void put(struct json_out *o, json_t *obj, const char *key, json_t *v)
 	}
 }
 
+/* Not time_format_utc: strftime's %Y does not pad years before 1000 to the
+ * four digits that yang:date-and-time requires, and a file that says year
+ * 391 must round-trip like any other. */
+static int time_text(time_t t, char *out, size_t size)
+{
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		return -1;
+	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return 0;
+}
+
+static void put_time(struct json_out *o, json_t *obj, const char *time_key, time_t t)
+{
+	char when[64];
+	if (time_text(t, when, sizeof when) < 0) {
+		put(o, obj, time_key, NULL);
+		return;
+	}
+	put(o, obj, time_key, json_string(when));
+}
+
+/* time_key NULL: mode and prepend only. */
 static void mode_object(struct json_out *o, json_t *obj, enum svc_mode mode, unsigned prepend,
 			const char *time_key, time_t t)
 {
 	put(o, obj, "mode", json_string(svc_mode_name(mode)));
 	if (mode == MODE_PREPEND)
 		put(o, obj, "prepend", json_integer(prepend));
-	/* Not time_format_utc: strftime's %Y does not pad years before 1000
-	 * to the four digits that yang:date-and-time requires, and a file
-	 * that says year 391 must round-trip like any other. */
-	char when[64];
-	struct tm tm;
-	if (!gmtime_r(&t, &tm)) {
-		put(o, obj, time_key, NULL);
-		return;
-	}
-	snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	put(o, obj, time_key, json_string(when));
+	if (time_key)
+		put_time(o, obj, time_key, t);
 }
 
 static int cmp_svc_ptr(const void *a, const void *b)
@@ -337,6 +444,35 @@ int state_to_json(const struct state *st, char **out, struct err *e)
 				mode_object(&o, next, s->next_mode, s->next_prepend, "at", s->next_at);
 			put(&o, svc, "next", next);
 		}
+		if (s->n_recent) {
+			json_t *recent = json_array();
+			for (size_t k = 0; recent && k < s->n_recent; k++) {
+				json_t *rc = json_object();
+				char when[64];
+				if (!rc || time_text(s->recent[k].at, when, sizeof when) < 0 ||
+				    json_array_append_new(recent, rc) < 0) {
+					json_decref(rc);
+					put(&o, svc, "recent-change", NULL);
+					break;
+				}
+				put(&o, rc, "at", json_string(when));
+				put(&o, rc, "change-id", json_string(s->recent[k].change_id));
+			}
+			put(&o, svc, "recent-change", recent);
+		}
+		if (s->has_confirm) {
+			json_t *confirm = json_object(), *revert = json_object();
+			if (confirm && revert) {
+				put(&o, confirm, "change-id", json_string(s->confirm_change_id));
+				put_time(&o, confirm, "deadline", s->confirm_deadline);
+				mode_object(&o, revert, s->revert_mode, s->revert_prepend, NULL, 0);
+				put(&o, confirm, "revert-to", revert);
+			} else {
+				json_decref(revert);
+				put(&o, svc, "revert-to", NULL);   /* out of memory: fails */
+			}
+			put(&o, svc, "confirm", confirm);
+		}
 		if (o.failed) {
 			json_decref(svc);
 			free(order);
@@ -354,6 +490,20 @@ int state_to_json(const struct state *st, char **out, struct err *e)
 		put(&o, body, "service", list);
 	else
 		json_decref(list);
+	if (st->n_ended > 0) {
+		json_t *ended = json_array();
+		for (size_t i = 0; i < st->n_ended && ended; i++) {
+			json_t *ce = json_object();
+			if (!ce)
+				break;
+			put(&o, ce, "change-id", json_string(st->ended[i].change_id));
+			put(&o, ce, "outcome",
+			    json_string(confirm_outcome_name(st->ended[i].outcome)));
+			put_time(&o, ce, "at", st->ended[i].at);
+			json_array_append_new(ended, ce);
+		}
+		put(&o, body, "confirm-ended", ended);
+	}
 	if (doc)
 		put(&o, doc, STATE_TOP, body);
 	else
@@ -488,6 +638,8 @@ struct state *state_dup(const struct state *st)
 	if (!d)
 		return NULL;
 	d->generation = st->generation;
+	memcpy(d->ended, st->ended, sizeof d->ended);
+	d->n_ended = st->n_ended;
 	d->svcs = calloc(st->n ? st->n : 1, sizeof *d->svcs);
 	if (!d->svcs || dup_str(&d->site, st->site) < 0) {
 		state_free(d);
@@ -498,7 +650,18 @@ struct state *state_dup(const struct state *st)
 		struct svc_state *t = &d->svcs[i];
 		*t = *s;
 		t->name = t->actor = t->reason = t->change_id = NULL;
+		t->recent = NULL;
+		t->n_recent = 0;
 		d->n++;
+		if (s->n_recent) {
+			t->recent = malloc(s->n_recent * sizeof *t->recent);
+			if (!t->recent) {
+				state_free(d);
+				return NULL;
+			}
+			memcpy(t->recent, s->recent, s->n_recent * sizeof *t->recent);
+			t->n_recent = s->n_recent;
+		}
 		if (dup_str(&t->name, s->name) < 0 || dup_str(&t->actor, s->actor) < 0 ||
 		    dup_str(&t->reason, s->reason) < 0 || dup_str(&t->change_id, s->change_id) < 0) {
 			state_free(d);
@@ -561,7 +724,77 @@ int svc_state_set(struct svc_state *s, enum svc_mode mode, unsigned prepend,
 	s->next_mode = MODE_ANNOUNCE;
 	s->next_prepend = 0;
 	s->next_at = 0;
+	s->has_confirm = 0;
+	s->confirm_change_id[0] = '\0';
+	s->confirm_deadline = 0;
+	s->revert_mode = MODE_ANNOUNCE;
+	s->revert_prepend = 0;
 	return 0;
+}
+
+int svc_recent_add(struct svc_state *s, const char *change_id, time_t at, time_t newer_than,
+		   size_t keep)
+{
+	if (keep > STATE_RECENT_MAX)
+		keep = STATE_RECENT_MAX;
+	struct recent_change *r = malloc((s->n_recent + 1) * sizeof *r);
+	if (!r)
+		return -ERR_NOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_recent; i++)
+		if (s->recent[i].at > newer_than && strcmp(s->recent[i].change_id, change_id) != 0)
+			r[n++] = s->recent[i];
+	r[n].at = at;
+	snprintf(r[n].change_id, sizeof r[n].change_id, "%s", change_id);
+	n++;
+	qsort(r, n, sizeof *r, cmp_recent);
+	if (n > keep) {
+		memmove(r, r + (n - keep), keep * sizeof *r);
+		n = keep;
+	}
+	free(s->recent);
+	s->recent = r;
+	s->n_recent = n;
+	return 0;
+}
+
+const char *confirm_outcome_name(enum confirm_outcome o)
+{
+	switch (o) {
+	case CONFIRM_CONFIRMED: return "confirmed";
+	case CONFIRM_REVERTED: return "reverted";
+	case CONFIRM_SUPERSEDED: return "superseded";
+	case CONFIRM_KEPT: return "kept";
+	}
+	return "superseded";
+}
+
+void state_note_confirm_end(struct state *st, const char *change_id,
+			    enum confirm_outcome outcome, time_t at)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < st->n_ended; i++)
+		if (strcmp(st->ended[i].change_id, change_id) != 0)
+			st->ended[k++] = st->ended[i];
+	st->n_ended = k;
+	if (st->n_ended == STATE_CONFIRMS_ENDED_MAX) {
+		memmove(&st->ended[0], &st->ended[1], (st->n_ended - 1) * sizeof st->ended[0]);
+		st->n_ended--;
+	}
+	struct confirm_end *ce = &st->ended[st->n_ended++];
+	memset(ce, 0, sizeof *ce);
+	snprintf(ce->change_id, sizeof ce->change_id, "%s", change_id);
+	ce->outcome = outcome;
+	ce->at = at;
+}
+
+const struct confirm_end *state_find_confirm_end(const struct state *st,
+						 const char *change_id)
+{
+	for (size_t i = st ? st->n_ended : 0; i-- > 0;)
+		if (strcmp(st->ended[i].change_id, change_id) == 0)
+			return &st->ended[i];
+	return NULL;
 }
 
 static int read_urandom(void *buf, size_t len)

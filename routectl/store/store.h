@@ -20,6 +20,12 @@ struct conf;
  * not allow (control characters other than tab, newline and carriage
  * return; U+FFFE, U+FFFF), an actor longer than 512 characters, a reason
  * longer than 4096, a change id outside [0-9A-Za-z][0-9A-Za-z._:-]{0,63}. */
+/* A change an operator made to a service (for the flap budget). */
+struct recent_change {
+	time_t at;
+	char change_id[65];
+};
+
 struct svc_state {
 	char *name;
 	enum svc_mode mode;
@@ -33,13 +39,47 @@ struct svc_state {
 	enum svc_mode next_mode;
 	unsigned next_prepend;
 	time_t next_at;
+	/* The changes operators made to it lately, oldest first (not staged
+	 * steps): at most STATE_RECENT_MAX; svc_state_set keeps them. */
+	struct recent_change *recent;
+	size_t n_recent;
+	/* Commit-confirm: the change confirm_change_id (which set this mode,
+	 * or began the staged plan that did) goes back to revert_mode /
+	 * revert_prepend at confirm_deadline unless confirmed by then. */
+	int has_confirm;
+	char confirm_change_id[65];
+	time_t confirm_deadline;
+	enum svc_mode revert_mode;
+	unsigned revert_prepend;
 };
+
+/* How the wait for a confirmation ended. */
+enum confirm_outcome { CONFIRM_CONFIRMED, CONFIRM_REVERTED, CONFIRM_SUPERSEDED, CONFIRM_KEPT };
+
+/* "confirmed", "reverted", "superseded", "kept". */
+const char *confirm_outcome_name(enum confirm_outcome o);
+
+/* The last confirmations that ended, kept so that a late confirm says what
+ * became of the change. */
+#define STATE_CONFIRMS_ENDED_MAX 16
+
+struct confirm_end {
+	char change_id[65];
+	enum confirm_outcome outcome;
+	time_t at;
+};
+
+/* The most recent changes a state file keeps per service (the largest flap
+ * budget a policy may set). */
+#define STATE_RECENT_MAX 1000
 
 struct state {
 	char *site;
 	uint64_t generation;   /* +1 on every saved change */
 	struct svc_state *svcs; /* sorted by name */
 	size_t n;
+	struct confirm_end ended[STATE_CONFIRMS_ENDED_MAX];  /* oldest first */
+	size_t n_ended;
 };
 
 /* Loads and validates. A missing file is -ERR_NOTFOUND. routectld writes
@@ -67,9 +107,25 @@ struct state *state_dup(const struct state *st);
 void state_free(struct state *st);
 struct svc_state *state_find(struct state *st, const char *name);
 
-/* Sets one service's mode with its provenance; clears any next step. */
+/* Sets one service's mode with its provenance; clears any next step and any
+ * pending confirmation (a later change supersedes both). */
 int svc_state_set(struct svc_state *s, enum svc_mode mode, unsigned prepend,
 		  const char *actor, const char *reason, const char *change_id, time_t now);
+
+/* Adds the change (id, at) to s's recent changes, keeping those later
+ * than newer_than and of them at most keep (the most recent; keep is
+ * capped at STATE_RECENT_MAX). Returns 0 or -ERR_NOMEM (s unchanged). */
+int svc_recent_add(struct svc_state *s, const char *change_id, time_t at, time_t newer_than,
+		   size_t keep);
+/* Notes that the wait for change_id's confirmation ended (outcome, at):
+ * replaces an earlier note of the same id, drops the oldest beyond
+ * STATE_CONFIRMS_ENDED_MAX. */
+void state_note_confirm_end(struct state *st, const char *change_id,
+			    enum confirm_outcome outcome, time_t at);
+
+/* The note of change_id's ended confirmation, or NULL. */
+const struct confirm_end *state_find_confirm_end(const struct state *st,
+						 const char *change_id);
 
 /* A fresh change id: 16 lowercase hex digits from getrandom(). */
 void change_id_new(char out[17]);

@@ -3,8 +3,8 @@
  * proxy, or anything else listening on the socket or port may send.
  *
  * The first byte picks the command (status, drain, drain --dry-run,
- * history, adopt) and the HTTP status (200, 409 or 500); the rest is the
- * body. Oracles: there is always a result to render, of a kind that fits
+ * history, adopt; confirm from 240 up) and the HTTP status (200, 409 or
+ * 500); the rest is the body. Oracles: there is always a result to render, of a kind that fits
  * the status; a local error has a code and a message; only an accepted
  * change (not a dry run) can end with its outcome unknown; the text and
  * JSON renderers take every result. */
@@ -36,6 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.site = "ash";
 	req.reason = "fuzz";
 	long status = statuses[(pick / 5) % 3];
+	if (pick >= 240) {   /* apart, so that the seeds below keep their meaning */
+		req.cmd = CMD_CONFIRM;
+		req.cmd_name = "confirm";
+		req.dry_run = false;
+		req.change_id = "0123456789abcdef";
+		status = statuses[(pick - 240) % 3];
+	}
 
 	struct cli_result res;
 	cli_result_from_response(&req, status, (const char *)data + 1, size - 1, &res);
@@ -55,6 +62,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (size_t i = 0; i < res.change.n_items; i++)
 			if (!res.change.items[i].service)
+				abort();
+		break;
+	case RESULT_CONFIRMED:
+		if (!ok || req.cmd != CMD_CONFIRM || !res.confirmed.change_id)
+			abort();
+		for (size_t i = 0; i < res.confirmed.n_items; i++)
+			if (!res.confirmed.items[i].service)
 				abort();
 		break;
 	case RESULT_HISTORY:
@@ -85,6 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case RESULT_STATUS: output_status_text(&b, &res.status); break;
 	case RESULT_CHANGE: output_change_text(&b, &res.change); break;
 	case RESULT_HISTORY: output_history_text(&b, &res.history); break;
+	case RESULT_CONFIRMED: output_confirmed_text(&b, &res.confirmed); break;
 	default: output_error_text(&b, &res); break;
 	}
 	buf_reset(&b);

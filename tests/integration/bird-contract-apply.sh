@@ -60,7 +60,7 @@ write_config() {
   "bird": {"control-socket": "$D/site.ctl", "include": "$D/routectl.conf",${1:-}
            "bgp-protocol": ["isp"], "configure-timeout": 2,
            "command-timeout-ms": 300, "verify-timeout-ms": 400},
-  "state-dir": "$D/state",
+  "state-dir": "$D/state", "policy-file": "$IT_POLICY",
   "console": {"socket": "$D/routectld.sock"},
   "reconcile-interval": 3600,
   "service": [

@@ -42,7 +42,7 @@ conf = {"routectl-config:routectld": {
     "site": "ash", "local-as": 65001,
     "bird": {"control-socket": d + "/site.ctl", "include": d + "/routectl.conf",
              "bgp-protocol": ["isp"], "configure-timeout": 30, "verify-timeout-ms": 5000},
-    "state-dir": d + "/state",
+    "state-dir": d + "/state", "policy-file": d + "/stand-alone-policy.json",
     "console": {"socket": d + "/routectld.sock"},
     "reconcile-interval": 3600,
     "service": [

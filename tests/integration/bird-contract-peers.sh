@@ -104,7 +104,7 @@ write_config() {
   "site": "ash", "local-as": $1,
   "bird": {"control-socket": "$D/site.ctl", "include": "$D/routectl.conf",
            $tmpl_line
-           "bgp-protocol": $2, "configure-timeout": 30, "verify-timeout-ms": 2000}${3:-},
+           "bgp-protocol": $2, "configure-timeout": 30, "verify-timeout-ms": 2000}${3:-", \"policy-file\": \"$IT_POLICY\""},
   "state-dir": "$D/state",
   "console": {"socket": "$D/routectld.sock"},
   "reconcile-interval": 1,
@@ -177,7 +177,7 @@ check "the drain stands at the listed session (state withdraw)" test "$(svc_stat
 check "upstream lost web v4 at the listed session" wait_for 5 bash -c "! birdc -s '$D/up.ctl' show route 192.0.2.0/24 protocol site | grep -q 192.0.2.0"
 rctl undrain ash --service web --reason "case 7" --now >/dev/null 2>&1 || true
 check "web announced again" wait_for 5 test "$(svc_state web)" = announce
-printf '{"routectl-policy:policy": {"unlisted-exporter": "refuse-drain"}}\n' >"$D/policy.json"
+printf '{"routectl-policy:policy": {"unlisted-exporter": "refuse-drain", "guards": {"without-fleet": "stand-alone"}}}\n' >"$D/policy.json"
 write_config 65001 '["isp"]' ", \"policy-file\": \"$D/policy.json\""
 reload
 before=$(md5); reconf0=$(last_reconf)

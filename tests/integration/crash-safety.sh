@@ -20,7 +20,7 @@ cat >"$D/routectld.json" <<CONF
   "site": "ash", "local-as": 65001,
   "bird": {"control-socket": "$D/site.ctl", "include": "$D/routectl.conf", "configure-timeout": 2,
            "command-timeout-ms": 300, "verify-timeout-ms": 400},
-  "state-dir": "$D/state",
+  "state-dir": "$D/state", "policy-file": "$IT_POLICY",
   "console": {"socket": "$D/routectld.sock"},
   "reconcile-interval": 1,
   "service": [

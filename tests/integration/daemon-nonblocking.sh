@@ -35,7 +35,8 @@ cat >"$D/routectld.json" <<CONF
 CONF
 
 cat >"$D/policy.json" <<CONF
-{"routectl-policy:policy": {"drain": {"prepend": 3, "wait": 3}, "undrain": {"prepend": 3, "wait": 3}}}
+{"routectl-policy:policy": {"drain": {"prepend": 3, "wait": 3}, "undrain": {"prepend": 3, "wait": 3},
+ "guards": {"without-fleet": "stand-alone"}, "flap-budget": {"changes": 1000, "window": 1}}}
 CONF
 probe() { python3 "$HERE/status_probe.py" "$D/routectld.sock" "$@"; }
 unreachable_lines() { grep -c "BIRD at .* is not reachable" "$D/routectld.log" || true; }

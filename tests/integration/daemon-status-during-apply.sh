@@ -25,7 +25,7 @@ conf = {"routectl-config:routectld": {
     "bird": {"control-socket": d + "/site.ctl", "include": d + "/routectl.conf",
              "bgp-protocol": ["isp"], "configure-timeout": 90,
              "command-timeout-ms": 20000, "verify-timeout-ms": 20000},
-    "state-dir": d + "/state",
+    "state-dir": d + "/state", "policy-file": d + "/stand-alone-policy.json",
     "console": {"socket": d + "/routectld.sock"},
     "reconcile-interval": 3600,
     "service": [{"name": "web", "ipv4-prefix": web},

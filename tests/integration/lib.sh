@@ -8,6 +8,12 @@ it_init() {
 	IT_PASS=0
 	IT_FAIL=0
 	trap it_cleanup EXIT
+	# The routectlds of these tests stand alone (no fleet document): the
+	# guards across sites are skipped, and the flap budget is out of the
+	# way (a window of 1 s). guards.sh tests the guards.
+	IT_POLICY=$IT_DIR/stand-alone-policy.json
+	printf '%s\n' '{"routectl-policy:policy": {"guards": {"without-fleet": "stand-alone"},' \
+		' "flap-budget": {"changes": 1000, "window": 1}}}' >"$IT_POLICY"
 }
 
 it_cleanup() {
@@ -130,7 +136,7 @@ CONF
   "site": "ash", "local-as": 65001,
   "bird": {"control-socket": "$IT_DIR/site.ctl", "include": "${IT_INCLUDE:-$IT_DIR/routectl.conf}",
            "bgp-protocol": ["isp"], "configure-timeout": 30, "verify-timeout-ms": 3000},
-  "state-dir": "$IT_DIR/state",
+  "state-dir": "$IT_DIR/state", "policy-file": "$IT_POLICY",
   "console": {"socket": "$IT_DIR/routectld.sock"},
   "reconcile-interval": ${IT_RECONCILE:-1},
   "service": [

@@ -36,6 +36,45 @@ static int parse(char **argv, int argc, struct cli_request *req, struct err *e)
 
 /* ---------------------------------------------------------------- parsing */
 
+/* -f FLEET and --force on the write commands (routectl -f, cli/fanout.h). */
+START_TEST(parse_fleet_and_force)
+{
+	struct cli_request req;
+	struct err e;
+	char *v[] = { "routectl", "-f", "/etc/routectl/fleet.json", "drain", "ash", "--reason",
+		      "drill", "--force", NULL };
+	ck_assert_int_eq(parse(v, 8, &req, &e), 0);
+	ck_assert_str_eq(req.fleet_path, "/etc/routectl/fleet.json");
+	ck_assert(!req.socket_given);
+	ck_assert(req.force);
+	json_t *body = cli_request_body(&req);
+	ck_assert_ptr_eq(json_object_get(body, "force"), json_true());
+	json_decref(body);
+	cli_request_free(&req);
+
+	/* without --force the member is not sent at all */
+	char *w[] = { "routectl", "--fleet=/f.json", "set", "ash", "web", "prepend", "2",
+		      "--reason", "x", NULL };
+	ck_assert_int_eq(parse(w, 9, &req, &e), 0);
+	ck_assert_str_eq(req.fleet_path, "/f.json");
+	body = cli_request_body(&req);
+	ck_assert_ptr_null(json_object_get(body, "force"));
+	ck_assert_int_eq(json_integer_value(json_object_get(body, "prepend")), 2);
+	json_decref(body);
+	cli_request_free(&req);
+
+	char *x[] = { "routectl", "-f", "/f.json", "-s", "/x.sock", "status", NULL };
+	ck_assert_int_eq(parse(x, 6, &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "-s (one router) and -f (a fleet) exclude each other"), "%s",
+		      e.msg);
+	cli_request_free(&req);
+	char *y[] = { "routectl", "-f", "", "status", NULL };
+	ck_assert_int_eq(parse(y, 4, &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "needs a fleet document"), "%s", e.msg);
+	cli_request_free(&req);
+}
+END_TEST
+
 START_TEST(parse_status_defaults)
 {
 	struct cli_request req;
@@ -217,7 +256,7 @@ START_TEST(parse_adopt)
 		  "from 1 to 10" },
 		{ { "routectl", "adopt", "ash", "--reason", "x", "--state", "web=up", NULL },
 		  "announce, withdraw or prepend:N" },
-		{ { "routectl", "drain", "ash", "--reason", "x", "--force", NULL }, "--force" },
+		{ { "routectl", "status", "--force", NULL }, "--force does not apply to status" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int argc = 0;
@@ -710,6 +749,29 @@ START_TEST(change_text_golden)
 			 "dry run: nothing changed\n"
 			 "no change\n"
 			 "the BIRD include would stay the same\n");
+	free(text);
+	cli_result_free(&res);
+
+	/* the guards: every verdict in a dry run, what a forced change passed */
+	text = render_change(CMD_DRAIN, "drain",
+		"{\"site\":\"sea\",\"dry_run\":true,\"changes\":[],\"diff\":\"\",\"guards\":["
+		"{\"name\":\"last-site\",\"verdict\":\"refused\",\"message\":\"web from no site\"},"
+		"{\"name\":\"flap-budget\",\"verdict\":\"pass\",\"message\":\"\"}],"
+		"\"override\":null}", &res);
+	ck_assert_str_eq(text,
+			 "dry run: nothing changed\n"
+			 "no change\n"
+			 "guard last-site: refused: web from no site\n"
+			 "guard flap-budget: pass\n"
+			 "the BIRD include would stay the same\n");
+	free(text);
+	cli_result_free(&res);
+	text = render_change(CMD_DRAIN, "drain",
+		"{\"site\":\"ash\",\"dry_run\":false,\"changes\":[],\"guards\":["
+		"{\"name\":\"unreachable\",\"verdict\":\"overridden\",\"message\":\"sea\"}],"
+		"\"override\":[{\"guard\":\"unreachable\",\"message\":\"cannot ask site sea\"}]}",
+		&res);
+	ck_assert_str_eq(text, "no change\nforced past guard unreachable: cannot ask site sea\n");
 	free(text);
 	cli_result_free(&res);
 
@@ -1891,6 +1953,195 @@ START_TEST(transport_bad_endpoints)
 }
 END_TEST
 
+/* ------------------------------------------------------- commit-confirm */
+
+/* --confirm-within takes seconds or units, one after the other, up to a
+ * day; it goes into the body as seconds, and only where it applies. */
+START_TEST(parse_confirm_within)
+{
+	static const struct { const char *in; long want; } good[] = {
+		{ "600", 600 }, { "90s", 90 }, { "10m", 600 }, { "1h30m", 5400 },
+		{ "2h", 7200 }, { "1d", 86400 }, { "1m30s", 90 },
+	};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		long s = 0;
+		struct err e;
+		ck_assert_msg(cli_parse_duration(good[i].in, &s, &e) == 0, "%s: %s", good[i].in,
+			      e.msg);
+		ck_assert_int_eq(s, good[i].want);
+	}
+	static const char *const bad[] = { "", "0", "0s", "10x", "1h30", "-5m", "m", "1d1s",
+					   "99999999999999999999", "1.5h" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		long s = 0;
+		struct err e;
+		ck_assert_msg(cli_parse_duration(bad[i], &s, &e) == -ERR_INVALID, "took %s", bad[i]);
+		ck_assert_msg(strstr(e.msg, "--confirm-within") != NULL, "%s", e.msg);
+	}
+
+	struct cli_request req;
+	struct err e;
+	char *v[] = { "routectl", "drain", "ash", "--reason", "drill", "--confirm-within", "10m",
+		      NULL };
+	ck_assert_int_eq(parse(v, ARGC(v), &req, &e), 0);
+	ck_assert_int_eq(req.confirm_within_s, 600);
+	json_t *body = cli_request_body(&req);
+	ck_assert_int_eq(json_integer_value(json_object_get(body, "confirm_within")), 600);
+	json_decref(body);
+	cli_request_free(&req);
+
+	char *s[] = { "routectl", "set", "ash", "web", "prepend", "2", "--reason", "r",
+		      "--confirm-within=90s", NULL };
+	ck_assert_int_eq(parse(s, ARGC(s), &req, &e), 0);
+	body = cli_request_body(&req);
+	ck_assert_int_eq(json_integer_value(json_object_get(body, "confirm_within")), 90);
+	json_decref(body);
+	cli_request_free(&req);
+
+	/* without it, no member */
+	char *u[] = { "routectl", "undrain", "ash", "--reason", "r", NULL };
+	ck_assert_int_eq(parse(u, ARGC(u), &req, &e), 0);
+	body = cli_request_body(&req);
+	ck_assert_ptr_null(json_object_get(body, "confirm_within"));
+	json_decref(body);
+	cli_request_free(&req);
+
+	char *x[] = { "routectl", "drain", "ash", "--reason", "r", "--confirm-within", "2d", NULL };
+	ck_assert_int_eq(parse(x, ARGC(x), &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "drain") && strstr(e.msg, "longer than a day"), "%s", e.msg);
+	cli_request_free(&req);
+	char *h[] = { "routectl", "history", "--confirm-within", "10m", NULL };
+	ck_assert_int_eq(parse(h, ARGC(h), &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "does not apply to history"), "%s", e.msg);
+	cli_request_free(&req);
+}
+END_TEST
+
+/* confirm CHANGE_ID: POST to the change's confirm path, the id encoded as
+ * one segment; the reason is optional; it is a change (an answer that
+ * never comes leaves its outcome unknown). */
+START_TEST(parse_confirm_command)
+{
+	struct cli_request req;
+	struct err e;
+	char target[256];
+	char *v[] = { "routectl", "confirm", "6f1c2a9e0b3d4c5f", NULL };
+	ck_assert_int_eq(parse(v, ARGC(v), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_CONFIRM);
+	ck_assert_str_eq(req.change_id, "6f1c2a9e0b3d4c5f");
+	ck_assert_str_eq(cli_method(req.cmd), "POST");
+	ck_assert_int_eq(cli_request_target(&req, target, sizeof target), 0);
+	ck_assert_str_eq(target, "/v1/changes/6f1c2a9e0b3d4c5f/confirm");
+	ck_assert(cli_request_is_change(&req));
+	json_t *body = cli_request_body(&req);
+	ck_assert_uint_eq(json_object_size(body), 0);
+	json_decref(body);
+	cli_request_free(&req);
+
+	char *r[] = { "routectl", "confirm", "a/b", "--reason", "looks good", NULL };
+	ck_assert_int_eq(parse(r, ARGC(r), &req, &e), 0);
+	ck_assert_int_eq(cli_request_target(&req, target, sizeof target), 0);
+	ck_assert_str_eq(target, "/v1/changes/a%2Fb/confirm");
+	body = cli_request_body(&req);
+	ck_assert_str_eq(json_string_value(json_object_get(body, "reason")), "looks good");
+	json_decref(body);
+	cli_request_free(&req);
+
+	char *m[] = { "routectl", "confirm", NULL };
+	ck_assert_int_eq(parse(m, ARGC(m), &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "missing CHANGE_ID"), "%s", e.msg);
+	cli_request_free(&req);
+	char *n[] = { "routectl", "confirm", "x", "--now", NULL };
+	ck_assert_int_eq(parse(n, ARGC(n), &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "--now does not apply to confirm"), "%s", e.msg);
+	cli_request_free(&req);
+}
+END_TEST
+
+/* Status with a pending confirmation and a staged step: the header says
+ * which change reverts what and when, and how to confirm it; the state
+ * column says what the service goes back to and when the next stage is. */
+START_TEST(status_pending_confirm_text)
+{
+	static const char body[] =
+		"{\"site\":\"ash\",\"generation\":9,\"safe_mode\":null,"
+		"\"bird\":{\"connected\":true,\"socket\":\"/run/bird/bird.ctl\"},"
+		"\"last_apply\":null,\"in_flight\":null,\"repairs\":0,"
+		"\"pending_confirms\":[{\"change_id\":\"00000000000000cc\","
+		"\"deadline\":\"2026-11-30T10:45:00Z\",\"in_s\":552,"
+		"\"services\":[{\"service\":\"web\",\"revert_to\":{\"state\":\"announce\",\"prepend\":0}}]}],"
+		"\"services\":[{\"name\":\"web\",\"ipv4\":[\"192.0.2.0/24\"],\"ipv6\":[],"
+		"\"state\":\"prepend\",\"prepend\":3,\"since\":\"2026-11-30T10:35:00Z\","
+		"\"actor\":\"alice\",\"reason\":\"drill\",\"change_id\":\"00000000000000cc\","
+		"\"next\":{\"state\":\"withdraw\",\"prepend\":0,\"at\":\"2026-11-30T10:36:00Z\",\"in_s\":42},"
+		"\"confirm\":{\"change_id\":\"00000000000000cc\",\"deadline\":\"2026-11-30T10:45:00Z\","
+		"\"in_s\":552,\"revert_to\":{\"state\":\"announce\",\"prepend\":0}}}]}";
+	struct cli_result res;
+	char *text = render_status(body, &res);
+	ck_assert_uint_eq(res.status.n_pending, 1);
+	ck_assert_msg(strstr(text, "confirm     change 00000000000000cc reverts web at "
+			     "2026-11-30T10:45:00Z (in 9m 12s) unless confirmed: routectl "
+			     "confirm 00000000000000cc\n"), "%s", text);
+	ck_assert_msg(strstr(text, "prepend 3 \xe2\x86\x92 withdraw at 10:36:00Z (in 42s) "
+			     "(unconfirmed: back to announce at 10:45:00Z)"), "%s", text);
+	free(text);
+	cli_result_free(&res);
+	/* a bad revert target is named */
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	const char *bad = "{\"site\":\"ash\",\"generation\":1,\"bird\":{\"connected\":false},"
+			  "\"services\":[{\"name\":\"web\",\"state\":\"withdraw\",\"confirm\":"
+			  "{\"change_id\":\"x\",\"deadline\":\"d\",\"revert_to\":{\"state\":\"up\"}}}]}";
+	cli_result_from_response(&req, 200, bad, strlen(bad), &res);
+	ck_assert_int_eq(res.kind, RESULT_LOCAL_ERROR);
+	ck_assert_msg(strstr(res.local_msg, "services[0].confirm.revert_to.state: unknown state"),
+		      "%s", res.local_msg);
+	cli_result_free(&res);
+}
+END_TEST
+
+/* A change made with --confirm-within says how to confirm it; the answer to
+ * confirm says what stays. */
+START_TEST(confirm_texts)
+{
+	struct cli_result res;
+	char *text = render_change(CMD_DRAIN, "drain",
+		"{\"site\":\"ash\",\"dry_run\":false,\"change_id\":\"c-44\",\"changes\":["
+		"{\"service\":\"web\",\"from\":{\"state\":\"announce\",\"prepend\":0},"
+		"\"to\":{\"state\":\"withdraw\",\"prepend\":0},\"next\":null}],"
+		"\"apply\":{\"result\":\"ok\",\"ms\":7},\"confirm_deadline\":\"2026-11-30T10:45:00Z\"}",
+		&res);
+	ck_assert_str_eq(text,
+			 "web: announce \xe2\x86\x92 withdraw\n"
+			 "applied in 7 ms, change c-44\n"
+			 "reverts by itself at 2026-11-30T10:45:00Z unless confirmed: "
+			 "routectl confirm c-44\n");
+	free(text);
+	cli_result_free(&res);
+
+	struct cli_request req = request_for(CMD_CONFIRM, "confirm");
+	const char *body = "{\"site\":\"ash\",\"change_id\":\"c-44\",\"confirmed\":true,"
+			   "\"deadline\":\"2026-11-30T10:45:00Z\",\"services\":[{\"service\":\"web\","
+			   "\"state\":{\"state\":\"withdraw\",\"prepend\":0},"
+			   "\"revert_to_cancelled\":{\"state\":\"announce\",\"prepend\":0}}]}";
+	cli_result_from_response(&req, 200, body, strlen(body), &res);
+	ck_assert_msg(res.kind == RESULT_CONFIRMED, "%s", res.local_msg);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_OK);
+	struct buf b = { 0 };
+	ck_assert_int_eq(output_confirmed_text(&b, &res.confirmed), 0);
+	ck_assert_str_eq(b.p, "confirmed change c-44 (its deadline was 2026-11-30T10:45:00Z): "
+			      "it stays\nweb: withdraw (no longer goes back to announce)\n");
+	buf_free(&b);
+	cli_result_free(&res);
+
+	/* a late confirm is the daemon's 409, shown as such (exit 1) */
+	const char *late = "{\"error\":{\"code\":\"refused\",\"message\":\"too late\"}}";
+	cli_result_from_response(&req, 409, late, strlen(late), &res);
+	ck_assert_int_eq(res.kind, RESULT_API_ERROR);
+	ck_assert_int_eq(cli_result_exit(&res), CLI_EXIT_FAILED);
+	cli_result_free(&res);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -1900,6 +2151,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, parse_drain_full);
 	tcase_add_test(t, parse_set_states);
 	tcase_add_test(t, parse_adopt);
+	tcase_add_test(t, parse_fleet_and_force);
 	tcase_add_test(t, parse_help_and_version);
 	tcase_add_test(t, parse_history);
 	tcase_add_loop_test(t, parse_usage_errors, 0,
@@ -1952,6 +2204,10 @@ static Suite *cli_suite(void)
 	tcase_add_loop_test(t, binary_usage_errors_exit_2, 0,
 			    (int)(sizeof usage_cases / sizeof usage_cases[0]));
 	tcase_add_test(t, binary_exit_codes);
+	tcase_add_test(t, parse_confirm_within);
+	tcase_add_test(t, parse_confirm_command);
+	tcase_add_test(t, status_pending_confirm_text);
+	tcase_add_test(t, confirm_texts);
 	suite_add_tcase(s, t);
 	return s;
 }

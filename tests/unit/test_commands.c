@@ -161,6 +161,7 @@ struct fx {
 	struct command_view view;
 	struct state *state;
 	char secret_viewer[TOKEN_SECRET_MAX], secret_operator[TOKEN_SECRET_MAX];
+	char secret_admin[TOKEN_SECRET_MAX];
 	/* the fake backend */
 	int submitted;
 	int intent_on_disk_at_submit;
@@ -211,6 +212,8 @@ static void fx_setup(const char *audit_path, unsigned burst)
 				 sizeof F.secret_viewer, &e) == 0, "%s", e.msg);
 	ck_assert_msg(tokens_new(tokens, "bot", ROLE_OPERATOR, F.secret_operator,
 				 sizeof F.secret_operator, &e) == 0, "%s", e.msg);
+	ck_assert_msg(tokens_new(tokens, "boss", ROLE_ADMIN, F.secret_admin,
+				 sizeof F.secret_admin, &e) == 0, "%s", e.msg);
 	F.auth = auth_new(tokens, NULL, &e);
 	ck_assert_msg(F.auth != NULL, "%s", e.msg);
 	snprintf(F.audit_path, sizeof F.audit_path, "%s",
@@ -381,6 +384,104 @@ START_TEST(write_audited_before_change_and_answer)
 }
 END_TEST
 
+/* The last outcome record of the audit log, parsed. */
+static json_t *last_outcome(void)
+{
+	char *log = tu_read_file(F.dir, "audit.log");
+	json_t *last = NULL;
+	for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+		json_t *r = json_loads(line, 0, NULL);
+		if (r && strcmp(json_string_value(json_object_get(r, "phase")), "outcome") == 0) {
+			json_decref(last);
+			last = r;
+		} else {
+			json_decref(r);
+		}
+	}
+	free(log);
+	ck_assert_ptr_nonnull(last);
+	return last;
+}
+
+#define DRAIN_FORCED "{\"site\":\"ash\",\"services\":[\"web\"],\"reason\":\"sea down\"," \
+		     "\"now\":true,\"force\":true}"
+
+/* force passes the guards: admin only (403 for an operator, audited); a
+ * forced change's answer and outcome record name the guards it overrode;
+ * a guard's refusal is 422 with every verdict and no override. */
+START_TEST(force_admin_only_override_audited)
+{
+	fx_setup(NULL, 5);
+	if (tcp("POST", "/v1/drain", F.secret_operator, DRAIN_FORCED, NULL, 0, "f-op") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 403);
+	ck_assert_msg(strstr(F.body, "force (passing the guards) needs the admin role"), "%s",
+		      F.body);
+	ck_assert_int_eq(F.submitted, 0);
+	json_t *r = last_outcome();
+	ck_assert_str_eq(json_string_value(json_object_get(r, "request_id")), "f-op");
+	ck_assert(json_is_true(json_object_get(r, "force")));
+	ck_assert(json_is_null(json_object_get(r, "override")));
+	json_decref(r);
+
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_admin, DRAIN_FORCED, NULL, 0, "f-adm"), 0);
+	wait_submitted(1);
+	ck_assert_int_eq(F.job->req.force, 1);
+	struct guard_report *g = &F.job->res.guards;
+	g->judged = 1;
+	for (size_t i = 0; i < GUARD_COUNT; i++)
+		g->g[i].verdict = GUARD_PASS;
+	g->g[GUARD_LAST_SITE].verdict = GUARD_SKIPPED;
+	g->g[GUARD_UNREACHABLE].verdict = GUARD_OVERRIDDEN;
+	snprintf(g->g[GUARD_UNREACHABLE].message, sizeof g->g[0].message, "cannot ask site sea");
+	finish_job();
+	pump();
+	ck_assert_int_eq(F.status, 200);
+	json_t *b = json_loads(F.body, 0, NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(b, "guards")), GUARD_COUNT);
+	json_t *ov = json_object_get(b, "override");
+	ck_assert_uint_eq(json_array_size(ov), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ov, 0), "guard")),
+			 "unreachable");
+	json_decref(b);
+	r = last_outcome();
+	ck_assert_str_eq(json_string_value(json_object_get(r, "request_id")), "f-adm");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "role")), "admin");
+	ov = json_object_get(r, "override");
+	ck_assert_uint_eq(json_array_size(ov), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ov, 0), "message")),
+			 "cannot ask site sea");
+	json_decref(r);
+
+	/* refused by a guard */
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, NULL, 0, "g"), 0);
+	wait_submitted(2);
+	struct command_job *j = F.job;
+	F.job = NULL;
+	j->res.guards.judged = 1;
+	j->res.guards.g[GUARD_LAST_SITE].verdict = GUARD_REFUSED;
+	snprintf(j->res.guards.g[GUARD_LAST_SITE].message, sizeof j->res.guards.g[0].message,
+		 "service web would be announced from no site");
+	j->rc = err_set(&j->err, ERR_POLICY, "refused by guard last-site: ...");
+	command_job_done(j);
+	pump();
+	ck_assert_int_eq(F.status, 422);
+	b = json_loads(F.body, 0, NULL);
+	json_t *err = json_object_get(b, "error");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "code")), "policy");
+	json_t *g0 = json_array_get(json_object_get(err, "guards"), GUARD_LAST_SITE);
+	ck_assert_str_eq(json_string_value(json_object_get(g0, "name")), "last-site");
+	ck_assert_str_eq(json_string_value(json_object_get(g0, "verdict")), "refused");
+	json_decref(b);
+	r = last_outcome();
+	ck_assert_str_eq(json_string_value(json_object_get(r, "result")), "refused");
+	ck_assert(json_is_false(json_object_get(r, "force")));
+	ck_assert(json_is_null(json_object_get(r, "override")));
+	json_decref(r);
+	fx_teardown();
+}
+END_TEST
+
 /* Refusals: no token, a bad token, a viewer; each audited, none handed over. */
 START_TEST(refusals_audited_never_submitted)
 {
@@ -514,12 +615,153 @@ START_TEST(rate_limit)
 }
 END_TEST
 
+/* Commit-confirm through the API: confirm_within reaches the site
+ * controller as seconds and is bounded; the confirm route needs an
+ * operator, hands the path's id to the backend as a confirm job, is audited
+ * as "confirm", and the backend's 409 comes back as such. */
+START_TEST(confirm_within_and_confirm_route)
+{
+	fx_setup(NULL, 20);
+	if (tcp("POST", "/v1/drain", F.secret_operator,
+		"{\"site\":\"ash\",\"reason\":\"r\",\"confirm_within\":0}", NULL, 0, "c0") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 400);
+	ck_assert_ptr_nonnull(strstr(F.body, "confirm_within"));
+	if (tcp("POST", "/v1/drain", F.secret_operator,
+		"{\"site\":\"ash\",\"reason\":\"r\",\"confirm_within\":\"10m\"}", NULL, 0, "c1") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 400);
+	ck_assert_int_eq(F.submitted, 0);
+
+	ck_assert_int_eq(tcp("PUT", "/v1/services/web", F.secret_operator,
+			     "{\"state\":\"withdraw\",\"reason\":\"r\",\"confirm_within\":600}",
+			     NULL, 0, "c2"), 0);
+	wait_submitted(1);
+	ck_assert_int_eq(F.job->kind, COMMAND_JOB_CHANGE);
+	ck_assert_uint_eq(F.job->req.confirm_within_s, 600);
+	F.job->res.confirm_deadline = 1796000000;
+	finish_job();
+	pump();
+	ck_assert_int_eq(F.status, 200);
+	json_t *j = json_loads(F.body, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "confirm_deadline")),
+			 "2026-11-30T00:53:20Z");
+	json_decref(j);
+
+	/* A viewer cannot confirm; nothing is handed over. */
+	if (tcp("POST", "/v1/changes/00000000000000aa/confirm", F.secret_viewer, NULL, NULL, 0,
+		"c3") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 403);
+	ck_assert_int_eq(F.submitted, 1);
+	/* Other methods and paths around it. */
+	ck_assert_int_eq(tcp("GET", "/v1/changes/00000000000000aa/confirm", F.secret_operator, NULL,
+			     NULL, 0, "c4"), 1);
+	ck_assert_int_eq(F.status, 405);
+	ck_assert_int_eq(tcp("POST", "/v1/changes/00000000000000aa", F.secret_operator, NULL, NULL,
+			     0, "c5"), 1);
+	ck_assert_int_eq(F.status, 404);
+
+	/* An operator's confirm, without a body. */
+	ck_assert_int_eq(tcp("POST", "/v1/changes/00000000000000aa/confirm", F.secret_operator,
+			     NULL, NULL, 0, "c6"), 0);
+	wait_submitted(2);
+	struct command_job *job = F.job;
+	F.job = NULL;
+	ck_assert_int_eq(job->kind, COMMAND_JOB_CONFIRM);
+	ck_assert_str_eq(job->confirm.change_id, "00000000000000aa");
+	ck_assert_str_eq(job->confirm.site, "ash");
+	job->rc = 0;
+	snprintf(job->confirm_res.change_id, sizeof job->confirm_res.change_id, "00000000000000aa");
+	job->confirm_res.deadline = 1796000000;
+	job->confirm_res.items = calloc(1, sizeof *job->confirm_res.items);
+	job->confirm_res.n_items = 1;
+	snprintf(job->confirm_res.items[0].service, 64, "web");
+	job->confirm_res.items[0].to_mode = MODE_WITHDRAW;
+	command_job_done(job);
+	pump();
+	ck_assert_int_eq(F.status, 200);
+	j = json_loads(F.body, 0, NULL);
+	ck_assert(json_is_true(json_object_get(j, "confirmed")));
+	ck_assert_str_eq(json_string_value(json_object_get(j, "change_id")), "00000000000000aa");
+	ck_assert_str_eq(json_string_value(json_object_get(
+				 json_array_get(json_object_get(j, "services"), 0), "service")), "web");
+	json_decref(j);
+	/* the 403, the intent and the outcome */
+	ck_assert_int_eq(count_in_file(F.audit_path, "\"action\":\"confirm\""), 3);
+
+	/* The backend's "too late" is a 409, with its words. */
+	ck_assert_int_eq(tcp("POST", "/v1/changes/00000000000000ab/confirm", F.secret_operator,
+			     "{\"reason\":\"ok\"}", NULL, 0, "c7"), 0);
+	wait_submitted(3);
+	job = F.job;
+	F.job = NULL;
+	ck_assert_str_eq(job->confirm.reason, "ok");
+	job->rc = err_set(&job->err, ERR_REFUSED, "too late: the confirm deadline passed");
+	command_job_done(job);
+	pump();
+	ck_assert_int_eq(F.status, 409);
+	ck_assert_ptr_nonnull(strstr(F.body, "too late"));
+	fx_teardown();
+}
+END_TEST
+
+/* Status lists pending confirmations (grouped by change) with deadlines,
+ * and each service its own, and the time to its next stage. */
+START_TEST(status_pending_confirms)
+{
+	struct state *st = NULL;
+	struct err e;
+	ck_assert_msg(state_parse(STATE_GEN7, "t", &st, &e) == 0, "%s", e.msg);
+	struct svc_state *web = &st->svcs[0];
+	time_t now = time(NULL);
+	web->has_confirm = 1;
+	snprintf(web->confirm_change_id, sizeof web->confirm_change_id, "00000000000000cc");
+	web->confirm_deadline = now + 600;
+	web->revert_mode = MODE_PREPEND;
+	web->revert_prepend = 2;
+	web->has_next = 1;
+	web->next_mode = MODE_WITHDRAW;
+	web->next_at = now + 120;
+	struct command_view v = base_view();
+	v.state = st;
+	json_t *j = status_of_view(&v);
+	json_t *pc = json_object_get(j, "pending_confirms");
+	ck_assert_uint_eq(json_array_size(pc), 1);
+	json_t *p0 = json_array_get(pc, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(p0, "change_id")), "00000000000000cc");
+	ck_assert_int_ge(json_integer_value(json_object_get(p0, "in_s")), 598);
+	ck_assert_int_le(json_integer_value(json_object_get(p0, "in_s")), 600);
+	json_t *s0 = json_array_get(json_object_get(p0, "services"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(s0, "service")), "web");
+	json_t *rt = json_object_get(s0, "revert_to");
+	ck_assert_str_eq(json_string_value(json_object_get(rt, "state")), "prepend");
+	ck_assert_int_eq(json_integer_value(json_object_get(rt, "prepend")), 2);
+	json_t *svc = json_array_get(json_object_get(j, "services"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(svc, "confirm"),
+							   "change_id")), "00000000000000cc");
+	json_t *next = json_object_get(svc, "next");
+	ck_assert_int_ge(json_integer_value(json_object_get(next, "in_s")), 118);
+	ck_assert_int_le(json_integer_value(json_object_get(next, "in_s")), 120);
+	json_decref(j);
+	/* None pending: an empty list, and null per service. */
+	web->has_confirm = 0;
+	j = status_of_view(&v);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "pending_confirms")), 0);
+	svc = json_array_get(json_object_get(j, "services"), 0);
+	ck_assert(json_is_null(json_object_get(svc, "confirm")));
+	json_decref(j);
+	state_free(st);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("commands");
 	TCase *tc = tcase_create("status");
 	tcase_add_test(tc, status_desired_state);
 	tcase_add_test(tc, status_safe_mode_last_known);
+	tcase_add_test(tc, status_pending_confirms);
 	suite_add_tcase(s, tc);
 	TCase *tw = tcase_create("writes");
 	tcase_set_timeout(tw, 30);
@@ -528,6 +770,8 @@ int main(void)
 	tcase_add_test(tw, audit_full_refuses_change);
 	tcase_add_test(tw, idempotency_replay);
 	tcase_add_test(tw, rate_limit);
+	tcase_add_test(tw, force_admin_only_override_audited);
+	tcase_add_test(tw, confirm_within_and_confirm_route);
 	suite_add_tcase(s, tw);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -453,7 +453,7 @@ START_TEST(test_policy_bad)
 	char path[512], head[600];
 	tu_data_path(path, sizeof path, "conf", "policy-bad.json");
 	snprintf(head, sizeof head, "policy %s: ", path);
-	struct policy p = { 1, 2, 3, 4, 1, 0, 5, 6, 7, 8 }, before = p;
+	struct policy p = { 1, 2, 3, 4, 1, 0, 5, 6, 7, 8, 1 }, before = p;
 	struct err e = { 0 };
 	ck_assert_int_eq(policy_load(path, &p, &e), -ERR_INVALID);
 	ck_assert_mem_eq(&p, &before, sizeof p);

@@ -3,6 +3,7 @@
  * for the apply statistics, which a scripted fake BIRD drives. */
 #include "bird/bird.h"
 #include "common/err.h"
+#include "common/timeutil.h"
 #include "site/site.h"
 #include "store/store.h"
 #include "testutil.h"
@@ -66,6 +67,9 @@ static struct change_request drain_req(const char **svc, size_t n, int dry_run)
 	req.reason = "maintenance";
 	req.now = 1;
 	req.dry_run = dry_run;
+	/* These tests are about the controller, not the guards across sites
+	 * (test_guards.c): this site has no fleet, so a drain is forced. */
+	req.force = 1;
 	return req;
 }
 
@@ -621,6 +625,364 @@ START_TEST(apply_stats_buckets)
 }
 END_TEST
 
+/*
+ * Commit-confirm and staged steps, with the scripted BIRD. The deadline and
+ * the time of a step are moved into the past in the state (site.c reads the
+ * wall clock, and these tests do not wait for it).
+ */
+
+/* Exports of web (192.0.2.0/24) and dns (198.51.100.0/24) as BIRD 2.0.12
+ * prints them; routectl_export() accepts both unchanged. */
+#define EXPORT_BOTH                                                                        \
+	"1007-Table master4:\n"                                                            \
+	" 192.0.2.0/24         blackhole [routectl_v4 10:36:01.554] * (200)\n"             \
+	" 198.51.100.0/24      blackhole [routectl_v4 10:36:01.554] * (200)\n"             \
+	"0000 \n"
+/* web withdrawn: dns only. */
+#define EXPORT_DNS                                                                         \
+	"1007-Table master4:\n"                                                            \
+	" 198.51.100.0/24      blackhole [routectl_v4 10:36:01.554] * (200)\n"             \
+	"1008-\tType: static univ\n0000 \n"
+
+#define APPLY_EXPORTING(what)                                                              \
+	PRECHECK_ISP,                                                                      \
+	{ "configure timeout 30", "configure_timeout.txt", 1 },                             \
+	{ "show route export isp protocol routectl_v4 all", what, 0 },                      \
+	{ "configure confirm", "configure_confirm.txt", 1 }
+
+/* A site whose first comparison with BIRD is done. */
+static void open_checked_site(struct site *s)
+{
+	open_site(s);
+	site_close(s);
+	char marker[256];
+	snprintf(marker, sizeof marker, "%s/state/" FIRST_START_MARKER, tmpdir);
+	ck_assert_int_eq(unlink(marker), 0);
+	open_site(s);
+}
+
+static void drain_web_confirmed(struct site *s, struct bird_conn *b, unsigned within,
+				char id[17])
+{
+	const char *svc[] = { "web" };
+	struct change_request req = drain_req(svc, 1, 0);
+	req.confirm_within_s = within;
+	struct caller who = { .actor = "alice" };
+	struct change_result res;
+	struct err e;
+	time_t before = time(NULL);
+	ck_assert_msg(site_change(s, b, &req, &who, &res, &e) == 0, "%s", e.msg);
+	ck_assert(res.applied);
+	ck_assert_int_ge(res.confirm_deadline, before + (time_t)within);
+	ck_assert_int_le(res.confirm_deadline, time(NULL) + (time_t)within);
+	memcpy(id, res.change_id, 17);
+	change_result_free(&res);
+	const struct svc_state *web = state_find(s->state, "web");
+	ck_assert_int_eq(web->mode, MODE_WITHDRAW);
+	ck_assert(web->has_confirm);
+	ck_assert_str_eq(web->confirm_change_id, id);
+	ck_assert_int_eq(web->revert_mode, MODE_ANNOUNCE);
+	ck_assert(!state_find(s->state, "dns")->has_confirm);
+}
+
+/* An unconfirmed drain: the deadline is in the state file (a restart keeps
+ * it), and once it passed routectld puts web back to announce as its own
+ * change; a confirm then is too late (409), an id never seen is 404. */
+START_TEST(confirm_deadline_reverts_across_restart)
+{
+	static const struct exch ex[] = {
+		APPLY_EXPORTING(EXPORT_DNS),    /* the drain */
+		APPLY_EXPORTING(EXPORT_BOTH),   /* the revert */
+	};
+	struct site s;
+	open_checked_site(&s);
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	char id[17];
+	drain_web_confirmed(&s, b, 600, id);
+	time_t deadline = state_find(s.state, "web")->confirm_deadline;
+
+	/* Nothing is due before the deadline. */
+	site_run_due(&s, b, now_ms());
+	ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_WITHDRAW);
+	ck_assert_uint_eq(f.done, 6);   /* the drain's commands, no more */
+
+	/* routectld restarts: the pending revert comes back from the file. */
+	site_close(&s);
+	open_site(&s);
+	struct svc_state *web = state_find(s.state, "web");
+	ck_assert(web->has_confirm);
+	ck_assert_str_eq(web->confirm_change_id, id);
+	ck_assert_int_eq(web->confirm_deadline, deadline);
+	ck_assert_int_eq(web->revert_mode, MODE_ANNOUNCE);
+	ck_assert_int_eq(web->mode, MODE_WITHDRAW);
+	/* ... and is due as soon as the deadline passed. */
+	ck_assert_int_le(site_next_due_ms(&s, b), now_ms() + 601 * 1000);
+	web->confirm_deadline = time(NULL) - 1;
+	ck_assert_int_le(site_next_due_ms(&s, b), now_ms());
+	uint64_t gen = s.state->generation;
+	site_run_due(&s, b, now_ms());
+	web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_ANNOUNCE);
+	ck_assert(!web->has_confirm);
+	char actor[128];
+	snprintf(actor, sizeof actor, "routectld (confirm deadline of %s passed)", id);
+	ck_assert_str_eq(web->actor, actor);
+	ck_assert_str_ne(web->change_id, id);
+	ck_assert_ptr_nonnull(strstr(web->reason, "maintenance"));
+	ck_assert_uint_eq(s.state->generation, gen + 1);
+	ck_assert_str_eq(s.last.trigger, "confirm-revert");
+	ck_assert(s.last.ok);
+	/* dns was not part of the change: left alone. */
+	ck_assert_str_eq(state_find(s.state, "dns")->actor, "routectld");
+
+	struct confirm_request cr = { .change_id = id };
+	struct caller who = { .actor = "alice" };
+	struct confirm_result cres;
+	struct err e;
+	ck_assert_int_eq(site_confirm(&s, &cr, &who, &cres, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "reverted") != NULL, "%s", e.msg);
+	cr.change_id = "00000000deadbeef";
+	ck_assert_int_eq(site_confirm(&s, &cr, &who, &cres, &e), -ERR_NOTFOUND);
+	ck_assert_msg(strstr(e.msg, "00000000deadbeef") != NULL, "%s", e.msg);
+	fake_stop(&f, b);
+
+	/* The revert and its outcome are in the file too. */
+	site_close(&s);
+	open_site(&s);
+	web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_ANNOUNCE);
+	ck_assert(!web->has_confirm);
+	const struct confirm_end *ce = state_find_confirm_end(s.state, id);
+	ck_assert_ptr_nonnull(ce);
+	ck_assert_int_eq(ce->outcome, CONFIRM_REVERTED);
+	site_close(&s);
+}
+END_TEST
+
+/* An unconfirmed undrain whose revert would withdraw web again, with no
+ * fleet to say another site announces it: the guards refuse the revert, so
+ * web stays announced (safety first) and the wait ends as "kept". */
+START_TEST(confirm_revert_refused_by_guard_keeps_service)
+{
+	static const struct exch ex[] = {
+		APPLY_EXPORTING(EXPORT_DNS),    /* the drain */
+		APPLY_EXPORTING(EXPORT_BOTH),   /* the undrain */
+		APPLY_EXPORTING(EXPORT_BOTH),   /* the kept state saved */
+	};
+	struct site s;
+	open_checked_site(&s);
+	s.policy.stand_alone = 0;
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	const char *svc[] = { "web" };
+	struct change_request req = drain_req(svc, 1, 0);
+	struct caller who = { .actor = "alice" };
+	struct change_result res;
+	struct err e;
+	ck_assert_msg(site_change(&s, b, &req, &who, &res, &e) == 0, "%s", e.msg);
+	change_result_free(&res);
+	req.kind = CHANGE_UNDRAIN;
+	req.confirm_within_s = 600;
+	ck_assert_msg(site_change(&s, b, &req, &who, &res, &e) == 0, "%s", e.msg);
+	char id[17];
+	memcpy(id, res.change_id, 17);
+	change_result_free(&res);
+	struct svc_state *web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_ANNOUNCE);
+	ck_assert(web->has_confirm);
+	ck_assert_int_eq(web->revert_mode, MODE_WITHDRAW);
+
+	web->confirm_deadline = time(NULL) - 1;
+	site_run_due(&s, b, now_ms());
+	web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_ANNOUNCE);
+	ck_assert(!web->has_confirm);
+	const struct confirm_end *ce = state_find_confirm_end(s.state, id);
+	ck_assert_ptr_nonnull(ce);
+	ck_assert_int_eq(ce->outcome, CONFIRM_KEPT);
+	ck_assert_str_eq(s.last.trigger, "confirm-kept");
+	fake_stop(&f, b);
+	site_close(&s);
+}
+END_TEST
+
+/* A confirm in time keeps the change: nothing is reverted at the deadline,
+ * BIRD is not asked, and a second confirm says it was confirmed already. */
+START_TEST(confirm_in_time_keeps_change)
+{
+	static const struct exch ex[] = { APPLY_EXPORTING(EXPORT_DNS) };
+	struct site s;
+	open_checked_site(&s);
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	char id[17];
+	drain_web_confirmed(&s, b, 60, id);
+	uint64_t gen = s.state->generation;
+
+	struct confirm_request cr = { .change_id = id, .reason = "looks good" };
+	struct caller who = { .actor = "bob" };
+	struct confirm_result cres;
+	struct err e;
+	ck_assert_msg(site_confirm(&s, &cr, &who, &cres, &e) == 0, "%s", e.msg);
+	ck_assert_str_eq(cres.change_id, id);
+	ck_assert_uint_eq(cres.n_items, 1);
+	ck_assert_str_eq(cres.items[0].service, "web");
+	ck_assert_int_eq(cres.items[0].from_mode, MODE_ANNOUNCE);
+	ck_assert_int_eq(cres.items[0].to_mode, MODE_WITHDRAW);
+	confirm_result_free(&cres);
+	ck_assert_uint_eq(s.state->generation, gen);   /* BIRD's include is unchanged */
+	ck_assert(!state_find(s.state, "web")->has_confirm);
+
+	/* Past the old deadline nothing happens (the fake would see it). */
+	site_run_due(&s, b, now_ms());
+	ck_assert_int_eq(site_confirm(&s, &cr, &who, &cres, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "confirmed already") != NULL, "%s", e.msg);
+	fake_stop(&f, b);
+
+	site_close(&s);
+	open_site(&s);
+	ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_WITHDRAW);
+	ck_assert(!state_find(s.state, "web")->has_confirm);
+	ck_assert_int_eq(state_find_confirm_end(s.state, id)->outcome, CONFIRM_CONFIRMED);
+	site_close(&s);
+}
+END_TEST
+
+/* A later change of the service supersedes the pending revert: at the old
+ * deadline nothing is reverted, and confirming the old change says why. */
+START_TEST(later_change_supersedes_revert)
+{
+	static const struct exch ex[] = {
+		APPLY_EXPORTING(EXPORT_DNS),    /* drain --confirm-within */
+		APPLY_EXPORTING(EXPORT_BOTH),   /* undrain --now */
+	};
+	struct site s;
+	open_checked_site(&s);
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	char id[17];
+	drain_web_confirmed(&s, b, 600, id);
+	const char *svc[] = { "web" };
+	struct change_request req = drain_req(svc, 1, 0);
+	req.kind = CHANGE_UNDRAIN;
+	struct caller who = { .actor = "carol" };
+	struct change_result res;
+	struct err e;
+	ck_assert_msg(site_change(&s, b, &req, &who, &res, &e) == 0, "%s", e.msg);
+	ck_assert_int_eq(res.confirm_deadline, 0);
+	change_result_free(&res);
+	const struct svc_state *web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_ANNOUNCE);
+	ck_assert(!web->has_confirm);
+	ck_assert_int_eq(state_find_confirm_end(s.state, id)->outcome, CONFIRM_SUPERSEDED);
+	site_run_due(&s, b, now_ms());
+	struct confirm_request cr = { .change_id = id };
+	struct confirm_result cres;
+	ck_assert_int_eq(site_confirm(&s, &cr, &who, &cres, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "replaced") != NULL, "%s", e.msg);
+	fake_stop(&f, b);
+	site_close(&s);
+}
+END_TEST
+
+/* A staged drain interrupted by a restart: the step planned before it is in
+ * the state file and runs once due; it keeps the pending confirmation of
+ * the change that planned it (the revert goes back to the state before that
+ * change, not to the prepend). */
+START_TEST(staged_step_resumes_after_restart)
+{
+	static const struct exch ex[] = { APPLY_EXPORTING(EXPORT_DNS) };
+	struct site s;
+	open_checked_site(&s);
+	/* As a staged drain with a confirm deadline leaves it after its first
+	 * stage: web prepended, withdraw next. */
+	struct svc_state *web = state_find(s.state, "web");
+	struct err e;
+	ck_assert_int_eq(svc_state_set(web, MODE_PREPEND, 3, "alice", "drill", "00000000000000aa",
+				       time(NULL)), 0);
+	web->has_next = 1;
+	web->next_mode = MODE_WITHDRAW;
+	web->next_at = time(NULL) + 300;
+	web->has_confirm = 1;
+	snprintf(web->confirm_change_id, sizeof web->confirm_change_id, "00000000000000aa");
+	web->confirm_deadline = time(NULL) + 900;
+	web->revert_mode = MODE_ANNOUNCE;
+	char path[256];
+	snprintf(path, sizeof path, "%s/state/state.json", tmpdir);
+	ck_assert_msg(state_save(path, s.state, &e) == 0, "%s", e.msg);
+	site_close(&s);
+
+	open_site(&s);
+	web = state_find(s.state, "web");
+	ck_assert(web->has_next);
+	ck_assert_int_eq(web->next_mode, MODE_WITHDRAW);
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	site_run_due(&s, b, now_ms());    /* not yet due: BIRD is not asked */
+	ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_PREPEND);
+	web->next_at = time(NULL);     /* the planned time has come */
+	site_run_due(&s, b, now_ms());
+	web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_WITHDRAW);
+	ck_assert(!web->has_next);
+	ck_assert_str_eq(s.last.trigger, "staged");
+	ck_assert(web->has_confirm);
+	ck_assert_str_eq(web->confirm_change_id, "00000000000000aa");
+	ck_assert_int_eq(web->revert_mode, MODE_ANNOUNCE);
+	fake_stop(&f, b);
+	site_close(&s);
+}
+END_TEST
+
+/* A new change supersedes a staged plan: no step is left behind. */
+START_TEST(new_change_supersedes_staged_plan)
+{
+	static const struct exch ex[] = { APPLY_EXPORTING(EXPORT_BOTH) };
+	struct site s;
+	open_checked_site(&s);
+	struct svc_state *web = state_find(s.state, "web");
+	ck_assert_int_eq(svc_state_set(web, MODE_PREPEND, 3, "alice", "drill", "00000000000000bb",
+				       time(NULL)), 0);
+	web->has_next = 1;
+	web->next_mode = MODE_WITHDRAW;
+	web->next_at = time(NULL) + 300;
+	struct fake f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	const char *svc[] = { "web" };
+	struct change_request req = drain_req(svc, 1, 0);
+	req.kind = CHANGE_UNDRAIN;
+	struct caller who = { .actor = "carol" };
+	struct change_result res;
+	struct err e;
+	ck_assert_msg(site_change(&s, b, &req, &who, &res, &e) == 0, "%s", e.msg);
+	change_result_free(&res);
+	web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_ANNOUNCE);
+	ck_assert(!web->has_next);
+	ck_assert_int_eq(site_next_due_ms(&s, b), s.next_reconcile_ms);
+	fake_stop(&f, b);
+	site_close(&s);
+}
+END_TEST
+
+/* confirm_within beyond a day is refused before anything is done. */
+START_TEST(confirm_within_bounded)
+{
+	struct site s;
+	open_site(&s);
+	const char *svc[] = { "web" };
+	struct change_request req = drain_req(svc, 1, 0);
+	req.confirm_within_s = CONFIRM_WITHIN_MAX_S + 1;
+	struct caller who = { .actor = "alice" };
+	struct change_result res;
+	struct err e;
+	ck_assert_int_eq(site_change(&s, NULL, &req, &who, &res, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "confirm within") != NULL, "%s", e.msg);
+	site_close(&s);
+}
+END_TEST
+
 static Suite *site_suite(void)
 {
 	Suite *su = suite_create("site");
@@ -641,6 +1003,13 @@ static Suite *site_suite(void)
 	tcase_add_test(tc, generation_continues_from_include);
 	tcase_add_test(tc, apply_stats_count_applies);
 	tcase_add_test(tc, apply_stats_buckets);
+	tcase_add_test(tc, confirm_deadline_reverts_across_restart);
+	tcase_add_test(tc, confirm_revert_refused_by_guard_keeps_service);
+	tcase_add_test(tc, confirm_in_time_keeps_change);
+	tcase_add_test(tc, later_change_supersedes_revert);
+	tcase_add_test(tc, staged_step_resumes_after_restart);
+	tcase_add_test(tc, new_change_supersedes_staged_plan);
+	tcase_add_test(tc, confirm_within_bounded);
 	suite_add_tcase(su, tc);
 	return su;
 }

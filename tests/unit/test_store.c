@@ -811,6 +811,101 @@ START_TEST(test_change_id)
 }
 END_TEST
 
+/* A pending confirmation and the ended ones round-trip through the file;
+ * a later svc_state_set drops the pending one. */
+START_TEST(test_confirm_round_trip)
+{
+	struct state *st = load_data("good.json");
+	struct svc_state *a = &st->svcs[0];
+	a->has_confirm = 1;
+	snprintf(a->confirm_change_id, sizeof a->confirm_change_id, "00000000000000c1");
+	a->confirm_deadline = 1796000000;
+	a->revert_mode = MODE_PREPEND;
+	a->revert_prepend = 4;
+	state_note_confirm_end(st, "00000000000000c0", CONFIRM_REVERTED, 1795000000);
+	state_note_confirm_end(st, "00000000000000bf", CONFIRM_CONFIRMED, 1795000100);
+	char *json = to_json(st);
+	ck_assert_ptr_nonnull(strstr(json, "\"confirm\": {"));
+	ck_assert_ptr_nonnull(strstr(json, "\"revert-to\": {"));
+	ck_assert_ptr_nonnull(strstr(json, "\"confirm-ended\": ["));
+	struct state *again = NULL;
+	struct err e = { 0 };
+	ck_assert_msg(state_parse(json, "first", &again, &e) == 0, "%s\n%s", e.msg, json);
+	assert_state_eq(st, again);
+	const struct svc_state *b = &again->svcs[0];
+	ck_assert(b->has_confirm);
+	ck_assert_str_eq(b->confirm_change_id, "00000000000000c1");
+	ck_assert_int_eq(b->confirm_deadline, 1796000000);
+	ck_assert_int_eq(b->revert_mode, MODE_PREPEND);
+	ck_assert_uint_eq(b->revert_prepend, 4);
+	ck_assert(!again->svcs[1].has_confirm);
+	ck_assert_uint_eq(again->n_ended, 2);
+	ck_assert_int_eq(state_find_confirm_end(again, "00000000000000c0")->outcome,
+			 CONFIRM_REVERTED);
+	ck_assert_int_eq(state_find_confirm_end(again, "00000000000000bf")->at, 1795000100);
+	ck_assert_ptr_null(state_find_confirm_end(again, "00000000000000be"));
+	char *second = to_json(again);
+	ck_assert_str_eq(json, second);
+	struct state *dup = state_dup(again);
+	ck_assert(dup->svcs[0].has_confirm);
+	ck_assert_uint_eq(dup->n_ended, 2);
+	/* A later change of the service supersedes its pending revert. */
+	ck_assert_int_eq(svc_state_set(&dup->svcs[0], MODE_ANNOUNCE, 0, "bob", "r", "00000000000000c2",
+				       1796000001), 0);
+	ck_assert(!dup->svcs[0].has_confirm);
+	/* Only the newest STATE_CONFIRMS_ENDED_MAX are kept; a note of the same
+	 * id replaces the earlier one. */
+	for (int i = 0; i < STATE_CONFIRMS_ENDED_MAX + 3; i++) {
+		char id[17];
+		snprintf(id, sizeof id, "%016x", 0x100 + i);
+		state_note_confirm_end(dup, id, CONFIRM_SUPERSEDED, 1796000100 + i);
+	}
+	ck_assert_uint_eq(dup->n_ended, STATE_CONFIRMS_ENDED_MAX);
+	ck_assert_ptr_null(state_find_confirm_end(dup, "00000000000000c0"));
+	ck_assert_str_eq(dup->ended[STATE_CONFIRMS_ENDED_MAX - 1].change_id, "0000000000000112");
+	state_note_confirm_end(dup, "0000000000000110", CONFIRM_CONFIRMED, 1796000200);
+	ck_assert_uint_eq(dup->n_ended, STATE_CONFIRMS_ENDED_MAX);
+	ck_assert_int_eq(state_find_confirm_end(dup, "0000000000000110")->outcome, CONFIRM_CONFIRMED);
+	char *third = to_json(dup);
+	struct state *back = NULL;
+	ck_assert_msg(state_parse(third, "third", &back, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(back->n_ended, STATE_CONFIRMS_ENDED_MAX);
+	/* oldest first after a load, whatever order the file lists them in */
+	for (size_t i = 1; i < back->n_ended; i++)
+		ck_assert_int_le(back->ended[i - 1].at, back->ended[i].at);
+	free(json);
+	free(second);
+	free(third);
+	state_free(st);
+	state_free(again);
+	state_free(dup);
+	state_free(back);
+}
+END_TEST
+
+/* A confirm that could not have been written by routectld is refused with
+ * its path. */
+START_TEST(test_confirm_bad)
+{
+	parse_bad(SVC(", \"mode\": \"withdraw\", \"confirm\": {\"change-id\": \"00000000000000c1\", "
+		      "\"deadline\": \"2026-11-25T10:29:28Z\"}"),
+		  ROOT "/service[name='web']/confirm/revert-to/mode: missing");
+	parse_bad(SVC(", \"mode\": \"withdraw\", \"confirm\": {\"change-id\": \"00000000000000c1\", "
+		      "\"deadline\": \"2026-13-25T10:29:28Z\", \"revert-to\": {\"mode\": \"announce\"}}"),
+		  ROOT "/service[name='web']/confirm/deadline: \"2026-13-25T10:29:28Z\"");
+	parse_bad(SVC(", \"mode\": \"withdraw\", \"confirm\": {\"change-id\": \"00000000000000c1\", "
+		      "\"deadline\": \"2026-11-25T10:29:28Z\", \"revert-to\": {\"mode\": \"announce\", "
+		      "\"prepend\": 2}}"),
+		  ROOT "/service[name='web']/confirm/revert-to/prepend: only allowed");
+	parse_bad(SVC(", \"mode\": \"withdraw\", \"confirm\": {\"change-id\": \"no way\", "
+		      "\"deadline\": \"2026-11-25T10:29:28Z\", \"revert-to\": {\"mode\": \"announce\"}}"),
+		  "/confirm/change-id: ");
+	parse_bad("{\"routectl-state:state\": {\"site\": \"ash\", \"generation\": \"1\", "
+		  "\"confirm-ended\": [{\"change-id\": \"00000000000000c1\", \"outcome\": \"lost\", "
+		  "\"at\": \"2026-11-25T10:29:28Z\"}]}}", "/outcome: ");
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -838,6 +933,8 @@ static Suite *store_suite(void)
 	tcase_add_test(t, test_dup_find);
 	tcase_add_test(t, test_svc_state_set);
 	tcase_add_test(t, test_change_id);
+	tcase_add_test(t, test_confirm_round_trip);
+	tcase_add_test(t, test_confirm_bad);
 	suite_add_tcase(s, t);
 	return s;
 }
