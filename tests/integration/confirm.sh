@@ -27,7 +27,7 @@ cat >"$D/policy.json" <<'CONF'
 {"routectl-policy:policy": {
   "drain": {"prepend": 3, "wait": 4},
   "undrain": {"prepend": 3, "wait": 4},
-  "guards": {"last-site": false, "max-drained-sites": 1000},
+  "guards": {"last-site": false, "max-drained-sites": 1000, "without-fleet": "stand-alone"},
   "flap-budget": {"changes": 1000, "window": 1}}}
 CONF
 python3 - "$D/routectld.json" "$D/policy.json" <<'PY'
