@@ -392,6 +392,7 @@ int output_fleet_change_text(struct buf *out, const struct fanout_result *r)
 	for (size_t i = 0; i < r->n_routers; i++) {
 		const struct fanout_router *fr = &r->routers[i];
 		const struct fleet_reply *rep = fr->reply;
+		const char *more = NULL;   /* lines of an error message after its first */
 		struct buf line = { 0 };
 		rc |= buf_printf(&line, "%s (%s)", rep->router->name, rep->router->site);
 		if (rep->endpoint)
@@ -406,8 +407,13 @@ int output_fleet_change_text(struct buf *out, const struct fanout_result *r)
 				rc |= buf_printf(&line, ", change %s", fr->res.change.change_id);
 		} else if (fr->res.kind == RESULT_API_ERROR) {
 			counts[1]++;
-			rc |= buf_printf(&line, " (HTTP %ld %s): %s", fr->res.http_status,
-					 fr->res.error_code, fr->res.error_message);
+			/* the message's first line here, the rest indented below */
+			const char *msg = fr->res.error_message ? fr->res.error_message : "";
+			const char *nl = strchr(msg, '\n');
+			rc |= buf_printf(&line, " (HTTP %ld %s): %.*s", fr->res.http_status,
+					 fr->res.error_code, nl ? (int)(nl - msg) : (int)strlen(msg),
+					 msg);
+			more = nl ? nl + 1 : NULL;
 		} else {
 			counts[fr->res.outcome_unknown ? 3 : rep->endpoint ? 2 : 4]++;
 			rc |= buf_printf(&line, ": %s", fr->res.local_msg);
@@ -418,6 +424,12 @@ int output_fleet_change_text(struct buf *out, const struct fanout_result *r)
 		rc |= buf_puts(out, "\n");
 		buf_free(&clean);
 		buf_free(&line);
+		if (more && *more) {
+			struct buf rest = { 0 };
+			rc |= output_clean(&rest, more, true);
+			rc |= put_indented(out, rest.p ? rest.p : "");
+			buf_free(&rest);
+		}
 		if (fr->res.kind == RESULT_CHANGE) {
 			struct buf detail = { 0 };
 			rc |= output_change_text(&detail, &fr->res.change);

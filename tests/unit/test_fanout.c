@@ -224,7 +224,8 @@ START_TEST(test_change)
 	const struct canned refused[] = {
 		{ "primary", 200, CHANGE("id1", "announce", "withdraw"), NULL, NULL, false },
 		{ "primary", 422,
-		  "{\"error\": {\"code\": \"policy\", \"message\": \"last site announcing web\"}, "
+		  "{\"error\": {\"code\": \"policy\", \"message\": \"last site announcing web\\n"
+		  "nothing changed\"}, "
 		  "\"guards\": [{\"name\": \"last-site\", \"verdict\": \"refused\", "
 		  "\"message\": \"web is announced from no other site\"}]}", NULL, NULL, false },
 	};
@@ -234,8 +235,11 @@ START_TEST(test_change)
 	ck_assert(fanout_site_disagrees(&r, "ash", why, sizeof why));
 	ck_assert_str_eq(why, "routers of ash disagree: a1 ok; a2 refused");
 	ck_assert_int_eq(output_fleet_change_text(&b, &r), 0);
+	/* a message of several lines: the first on the router's line, the rest
+	 * indented below it */
 	ck_assert_msg(strstr(b.p, "a2 (ash) via primary: REFUSED (HTTP 422 policy): last site "
 			      "announcing web\n"
+			      "    nothing changed\n"
 			      "    guard last-site: refused: web is announced from no other site\n"),
 		      "%s", b.p);
 	ck_assert_msg(strstr(b.p, "SITE ash: routers of ash disagree: a1 ok; a2 refused\n"
