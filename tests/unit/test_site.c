@@ -324,6 +324,43 @@ END_TEST
 
 /* SIGHUP after the state file was deleted under a running site: safe mode
  * "state-lost", not a fresh state. */
+/* A policy file changed under a running routectld: a good one is taken on
+ * reload, a bad one is refused with its path and the old one stays. */
+START_TEST(reload_policy_bad_keeps_old)
+{
+	char conf[2048], policy[300];
+	snprintf(policy, sizeof policy, "%s/policy.json", tmpdir);
+	tu_write_file(tmpdir, "policy.json",
+		      "{\"routectl-policy:policy\": {\"guards\": {\"max-drained-sites\": 2}}}");
+	snprintf(conf, sizeof conf,
+		 "{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 65001,"
+		 " \"bird\": {\"control-socket\": \"%s/bird.ctl\", \"include\": \"%s/routectl.conf\","
+		 " \"bgp-protocol\": [\"isp\"]},"
+		 " \"state-dir\": \"%s/state\", \"console\": {\"socket\": \"%s/d.sock\"},"
+		 " \"policy-file\": \"%s\","
+		 " \"service\": [{\"name\": \"web\", \"ipv4-prefix\": [\"192.0.2.0/24\"]}]}}",
+		 tmpdir, tmpdir, tmpdir, tmpdir, policy);
+	tu_write_file(tmpdir, "routectld.json", conf);
+	struct site s;
+	open_site(&s);
+	ck_assert_uint_eq(s.policy.max_drained_sites, 2);
+	int changed;
+	struct err e;
+	tu_write_file(tmpdir, "policy.json",
+		      "{\"routectl-policy:policy\": {\"guards\": {\"max-drained-sites\": 3}}}");
+	ck_assert_msg(site_reload(&s, &changed, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(s.policy.max_drained_sites, 3);
+	tu_write_file(tmpdir, "policy.json",
+		      "{\"routectl-policy:policy\": {\"guards\": {\"max-drained-sites\": 0}}}");
+	ck_assert_int_eq(site_reload(&s, &changed, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "keeping the running config") && strstr(e.msg, policy) &&
+			      strstr(e.msg, "max-drained-sites: 0: out of range"),
+		      "%s", e.msg);
+	ck_assert_uint_eq(s.policy.max_drained_sites, 3);
+	site_close(&s);
+}
+END_TEST
+
 START_TEST(reload_after_delete_is_safe_mode)
 {
 	struct site s;
@@ -999,6 +1036,7 @@ static Suite *site_suite(void)
 	tcase_add_test(tc, fifo_state_is_unusable);
 	tcase_add_test(tc, adopt_refused_when_state_loaded);
 	tcase_add_test(tc, reload_after_delete_is_safe_mode);
+	tcase_add_test(tc, reload_policy_bad_keeps_old);
 	tcase_add_test(tc, first_start_unchecked_survives_restart);
 	tcase_add_test(tc, generation_continues_from_include);
 	tcase_add_test(tc, apply_stats_count_applies);
