@@ -280,10 +280,47 @@ static void handle_signals(struct daemon *d)
 	}
 }
 
+#ifdef HAVE_LIBSYSTEMD
+/* STATUS= for systemctl status: whether the site is served or in safe mode
+ * (and why). Read from the worker's published view, which the loop sees
+ * within a second of a change. */
+struct status_probe {
+	char safe_mode[ERR_MSG_MAX];
+};
+
+static void probe_view(const struct command_view *v, void *arg)
+{
+	struct status_probe *p = arg;
+	snprintf(p->safe_mode, sizeof p->safe_mode, "%s", v->safe_mode ? v->safe_mode : "");
+}
+
+/* Sends STATUS= (with READY=1 the first time) when safe mode started,
+ * ended or changed its reason since *sent; ready: whether READY=1 was sent. */
+static void notify_status(struct daemon *d, char *sent, size_t size, int *ready)
+{
+	struct command_backend b;
+	struct status_probe p = { "" };
+	worker_backend(d->worker, &b);
+	b.with_view(b.arg, probe_view, &p);
+	if (*ready && strcmp(p.safe_mode, sent) == 0)
+		return;
+	if (p.safe_mode[0])
+		sd_notifyf(0, "%sSTATUS=site %s: SAFE MODE (no changes are applied): %s",
+			   *ready ? "" : "READY=1\n", d->site, p.safe_mode);
+	else
+		sd_notifyf(0, "%sSTATUS=site %s: serving on %s%s", *ready ? "" : "READY=1\n",
+			   d->site, d->console_socket, *ready ? " (safe mode ended)" : "");
+	snprintf(sent, size, "%s", p.safe_mode);
+	*ready = 1;
+}
+#endif
+
 int daemon_run(struct daemon *d)
 {
 #ifdef HAVE_LIBSYSTEMD
-	sd_notify(0, "READY=1");
+	char status_sent[ERR_MSG_MAX] = "";
+	int ready = 0;
+	notify_status(d, status_sent, sizeof status_sent, &ready);
 	uint64_t watchdog_us = 0;
 	int watchdog = sd_watchdog_enabled(0, &watchdog_us) > 0;
 	int64_t next_watchdog_ms = 0;
@@ -300,6 +337,7 @@ int daemon_run(struct daemon *d)
 	while (!d->stop) {
 		int64_t timeout = 1000;
 #ifdef HAVE_LIBSYSTEMD
+		notify_status(d, status_sent, sizeof status_sent, &ready);
 		/* Keep-alives come from the loop: a loop that hangs gets
 		 * restarted by systemd, a busy worker does not. */
 		int64_t now = now_ms();
