@@ -45,7 +45,10 @@ struct daemon {
  * error: the daemon starts in safe mode. */
 int daemon_init(struct daemon *d, const char *conf_path, struct err *e);
 /* Runs until SIGTERM/SIGINT. SIGHUP reloads config, policy and template
- * (and leaves safe mode if the state file loads now), in the worker. */
+ * (and leaves safe mode if the state file loads now), in the worker. Built
+ * with libsystemd it tells systemd (sd_notify, Type=notify) READY=1 once,
+ * STATUS= whenever safe mode starts, ends or changes its reason, WATCHDOG=1
+ * at half of WatchdogSec= and STOPPING=1. */
 int daemon_run(struct daemon *d);
 void daemon_free(struct daemon *d);
 
