@@ -145,15 +145,17 @@ static void summarise(struct problems *p, const struct check_input *in,
 	if (p->n == 0) {
 		const struct check_counts *c = &out->counts;
 		if (in->fleet)
-			rc = buf_printf(&b, "%zu services announced from %zu sites (%zu routers)",
-					c->services, c->sites, in->n_routers);
+			rc = buf_printf(&b, "%zu services announced from %zu site%s (%zu router%s)",
+					c->services, c->sites, c->sites == 1 ? "" : "s",
+					in->n_routers, in->n_routers == 1 ? "" : "s");
 		else
 			rc = buf_printf(&b, "site %s: %zu services announced, BIRD connected",
 					in->n_routers && in->routers[0].status &&
 					in->routers[0].status->site ? in->routers[0].status->site : "?",
 					c->services);
 	}
-	qsort(p->v, p->n, sizeof *p->v, cmp_problem);
+	if (p->n)
+		qsort(p->v, p->n, sizeof *p->v, cmp_problem);
 	for (size_t i = 0; i < p->n && rc == 0; i++) {
 		if (i)
 			rc = buf_puts(&b, "; ");

@@ -86,7 +86,7 @@ expect_check "-s, all announced" 0 OK "site ash: 2 services announced"
 check "the perfdata counts the services" \
 	grep -q "| services=2 announced=2 prepended=0 withdrawn=0 unknown=0 sites=1 unreachable=0 pending_confirms=0$" <<<"$OUT"
 rcheck -f "$D/fleet.json"
-expect_check "-f, all announced" 0 OK "2 services announced from 1 sites"
+expect_check "-f, all announced" 0 OK "2 services announced from 1 site (1 router)"
 
 # UNKNOWN with -f: a router of the fleet cannot be reached.
 rcheck -f "$D/fleet-down.json"
