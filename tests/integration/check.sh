@@ -4,7 +4,7 @@
 # for it, with -s (the console) and -f (a fleet document over the TCP API).
 #   OK        every service announced;
 #   WARNING   a service drained (withdrawn at the site), a change waiting
-#             for its confirmation;
+#             for its confirmation, a peer filter that ignores routectl;
 #   CRITICAL  with -f, a service announced from no site; BIRD stopped;
 #   UNKNOWN   with -f, a router that cannot be reached; routectld stopped.
 # Each asserts the exit code and the first words of the line.
@@ -117,6 +117,18 @@ change=$(rctl --json status | jget "j['pending_confirms'][0]['change_id']")
 check "confirm $change" rctl confirm "$change"
 rcheck -s "$D/routectld.sock"
 expect_check "-s, confirmed and all announced again" 0 OK
+
+# WARNING: the peer's IPv4 export filter no longer calls routectl_export()
+# (routectld's checks find the sentinel route exported); then put back.
+cp "$D/site.conf" "$D/site.conf.good"
+sed -i '/ipv4 {/s/routectl_export(); accept;/accept;/' "$D/site.conf"
+birdc_q site configure >/dev/null
+wait_check 20 1 -s "$D/routectld.sock" || true
+expect_check "-s, a peer filter ignores routectl" 1 WARNING "peer isp: ignores-routectl-export"
+cp "$D/site.conf.good" "$D/site.conf"
+birdc_q site configure >/dev/null
+wait_check 20 0 -s "$D/routectld.sock" || true
+expect_check "-s, the peer filter fixed" 0 OK
 
 # CRITICAL: the site's BIRD is stopped (by its PID).
 stop_pid "$PID_site"
