@@ -291,10 +291,10 @@ void check_unknown(struct check_result *out, const char *why)
 	memset(out, 0, sizeof *out);
 	out->code = CHECK_UNKNOWN;
 	struct buf b = { 0 };
-	if (put_clean(&b, why) < 0 || b.len == 0)
-		snprintf(out->summary, sizeof out->summary, "%s", b.len ? "out of memory" : "");
+	if (put_clean(&b, why) < 0)
+		snprintf(out->summary, sizeof out->summary, "out of memory");
 	else
-		snprintf(out->summary, sizeof out->summary, "%s", b.p);
+		snprintf(out->summary, sizeof out->summary, "%s", b.len ? b.p : "");
 	buf_free(&b);
 }
 
