@@ -3,7 +3,8 @@
  * Parse (args.c, which holds the command table), send (client.c over
  * transport.c), check the answer (decode.c), render (output.c).
  * Exit status: 0 done, 1 refused or failed, 2 wrong command line, 3 a change
- * was sent and no answer tells whether it was applied. */
+ * was sent and no answer tells whether it was applied. `check` exits with the
+ * Nagios plugin codes instead (cli/check.h). */
 #include "cli/check.h"
 #include "cli/client.h"
 #include "cli/fanout.h"
