@@ -135,6 +135,20 @@ static const struct cli_command commands[] = {
 	  "routectl [-s SOCKET] [--json] confirm CHANGE_ID [--reason TEXT]\n"
 	  "    Confirm a change made with --confirm-within, so that routectld does not\n"
 	  "    revert it at its deadline (status lists the pending ones).\n" },
+	{ "check", CMD_CHECK, "GET", "/v1/status", 0, parse_status,
+	  "routectl [-s SOCKET | -f FLEET] [--timeout SECONDS] check\n"
+	  "    For monitoring (Nagios, Icinga): print one line, ROUTECTL OK|WARNING|\n"
+	  "    CRITICAL|UNKNOWN - what is wrong | perfdata, and exit with the Nagios\n"
+	  "    plugin codes 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (not the exit\n"
+	  "    status below; a wrong command line is 3 too). CRITICAL: a daemon in\n"
+	  "    safe mode, BIRD not connected, or (with -f) a service announced from no\n"
+	  "    site. WARNING: a service withdrawn or prepended at a site, a change\n"
+	  "    waiting for its confirmation, a peer filter with a problem (e.g. one\n"
+	  "    that ignores routectl), the last apply failed. UNKNOWN: routectld (or\n"
+	  "    with -f, a router) cannot be asked, unless something is CRITICAL.\n"
+	  "    With -s the check sees one router, which cannot know whether the other\n"
+	  "    sites announce a service: a service withdrawn there is WARNING; use -f\n"
+	  "    to tell a service announced from no site (CRITICAL).\n" },
 	{ "help", CMD_HELP, NULL, NULL, 0, parse_help,
 	  "routectl help [COMMAND] | --help | --version\n" },
 };
@@ -331,7 +345,8 @@ static int parse_status(struct cli_request *req, char **pos, size_t n, struct er
 	(void)req;
 	if (n > 0)
 		return err_set(e, ERR_INVALID,
-			       "unexpected argument \"%s\": status takes no arguments", pos[0]);
+			       "unexpected argument \"%s\": %s takes no arguments", pos[0],
+			       req->cmd_name);
 	return 0;
 }
 
@@ -773,7 +788,7 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	if (npos == 0) {
 		rc = err_set(e, ERR_INVALID,
 			     "missing command: one of status, drain, undrain, set, adopt, confirm, history, "
-			     "token "
+			     "token, check "
 			     "(routectl help)");
 		goto fail;
 	}
@@ -781,7 +796,7 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 		rc = err_set(e, ERR_INVALID,
 			     "unknown command \"%s\": one of status, drain, undrain, set, adopt, confirm, "
 			     "history, "
-			     "token (routectl help)",
+			     "token, check (routectl help)",
 			     pos[0]);
 		goto fail;
 	}

@@ -40,6 +40,7 @@ enum cli_cmd {
 	CMD_TOKEN_NEW,     /* local: no daemon (cli/token.h) */
 	CMD_HISTORY,
 	CMD_CONFIRM,       /* confirm CHANGE_ID: POST /v1/changes/{id}/confirm */
+	CMD_CHECK,         /* status judged for monitoring (cli/check.h) */
 };
 
 struct cli_request {
