@@ -716,10 +716,9 @@ void commands_set_audit(struct commands *c, struct audit *a, struct idem *idem,
 		 idem ? "" : idem_error && *idem_error ? idem_error : "no idempotency store");
 }
 
-void commands_set_rates(struct commands *c, unsigned per_min, unsigned burst)
+void commands_set_backend(struct commands *c, const struct command_backend *b)
 {
-	c->d.write_rate_per_min = per_min;
-	c->d.write_burst = burst;
+	c->d.backend = *b;
 }
 
 /* Takes one write from the bucket of token `who`: 0, or the seconds until

@@ -132,8 +132,9 @@ void commands_free(struct commands *c);
  * every write is refused with 503 and the reason, and history says it). */
 void commands_set_audit(struct commands *c, struct audit *a, struct idem *idem,
 			const char *audit_error, const char *idem_error);
-/* New rate limits (SIGHUP); the buckets keep their fill. */
-void commands_set_rates(struct commands *c, unsigned per_min, unsigned burst);
+/* The backend, when it exists only after commands_new (routectld starts
+ * its BIRD worker after the API is set up); before any request. */
+void commands_set_backend(struct commands *c, const struct command_backend *b);
 
 /* Handles one request of the API (api/openapi.yaml):
  *  - routes: a path not served is 404, a method not served on it 405;

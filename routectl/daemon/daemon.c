@@ -87,11 +87,11 @@ static int start_api(struct daemon *d, const struct conf *c, struct err *e)
 		snprintf(audit_err, sizeof audit_err, "the audit log cannot be opened: %s", ae.msg);
 		log_error("api: %s; every write is refused (503) until it opens", audit_err);
 	}
+	/* The backend (the BIRD worker) is set once the worker runs. */
 	struct commands_deps deps = {
 		.auth = d->auth, .audit = d->audit, .idem = d->idem, .metrics = d->metrics,
 		.write_rate_per_min = c->write_rate_per_min, .write_burst = c->write_burst,
 	};
-	worker_backend(d->worker, &deps.backend);
 	d->commands = commands_new(&deps);
 	if (!d->commands)
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -179,33 +179,21 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 		site_close(&s);
 		return rc;
 	}
-	/* start_api needs the worker (the backend) and the config, which
-	 * worker_start takes over: keep what start_api reads first. */
-	struct conf api_conf = {
-		.token_file = conf->token_file, .console_admin_group = conf->console_admin_group,
-		.state_dir = conf->state_dir, .audit_log = conf->audit_log,
-		.write_rate_per_min = conf->write_rate_per_min, .write_burst = conf->write_burst,
-	};
-	char *keep[4] = {
-		conf->token_file ? strdup(conf->token_file) : NULL,
-		conf->console_admin_group ? strdup(conf->console_admin_group) : NULL,
-		strdup(conf->state_dir), strdup(conf->audit_log),
-	};
-	api_conf.token_file = keep[0];
-	api_conf.console_admin_group = keep[1];
-	api_conf.state_dir = keep[2];
-	api_conf.audit_log = keep[3];
+	/* The API reads the config before worker_start takes it over. */
+	rc = start_api(d, conf, e);
+	if (rc < 0) {
+		site_close(&s);
+		return rc;
+	}
 	d->worker = worker_start(&s, e);
 	if (!d->worker) {
 		site_close(&s);
-		for (int i = 0; i < 4; i++)
-			free(keep[i]);
 		return -(int)e->code;
 	}
-	rc = keep[2] && keep[3] ? start_api(d, &api_conf, e) : err_set(e, ERR_NOMEM, "out of memory");
-	for (int i = 0; i < 4; i++)
-		free(keep[i]);
-	return rc;
+	struct command_backend backend;
+	worker_backend(d->worker, &backend);
+	commands_set_backend(d->commands, &backend);
+	return 0;
 }
 
 void daemon_free(struct daemon *d)
