@@ -7,6 +7,7 @@
 #include "conf/conf.h"
 #include "render/render.h"
 #include "store/store.h"
+#include "fakebird.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -24,102 +25,25 @@
  * A fake BIRD: answers a fixed list of commands, in order.
  */
 
-struct exch {
-	const char *cmd;     /* expected command line */
-	const char *reply;   /* bytes to send, or a file of tests/data/bird/ if file */
-	int file;
-};
-
+/* A fake BIRD (fakebird.h) in a directory of its own. */
 struct fake {
 	char dir[64];
-	char path[128];
-	int lfd;
-	pthread_t th;
-	const struct exch *ex;
-	size_t n_ex;
-	char bad[512];
+	struct fake_bird b;
 };
 
-static char *load(const char *name, size_t *len)
+static struct bird_conn *fake_start(struct fake *f, const struct fake_exch *ex, size_t n)
 {
-	char p[4096];
-	tu_data_path(p, sizeof p, "bird", name);
-	FILE *f = fopen(p, "rb");
-	ck_assert_msg(f, "cannot open %s", p);
-	char *d = malloc(1 << 20);
-	ck_assert(d);
-	*len = fread(d, 1, (1 << 20) - 1, f);
-	d[*len] = '\0';
-	fclose(f);
-	return d;
-}
-
-static void *fake_main(void *arg)
-{
-	struct fake *f = arg;
-	int fd = accept(f->lfd, NULL, NULL);
-	if (fd < 0) {
-		snprintf(f->bad, sizeof f->bad, "accept: %s", strerror(errno));
-		return NULL;
-	}
-	static const char greeting[] = "0001 BIRD 2.0.12 ready.\n";
-	tu_write_all(fd, greeting, sizeof greeting - 1);
-	for (size_t i = 0; i < f->n_ex; i++) {
-		char *line = tu_read_line(fd);
-		if (!line) {
-			snprintf(f->bad, sizeof f->bad, "EOF before command %zu ('%s')", i,
-				 f->ex[i].cmd);
-			break;
-		}
-		if (strcmp(line, f->ex[i].cmd) != 0 && !f->bad[0])
-			snprintf(f->bad, sizeof f->bad, "command %zu: got '%s', want '%s'", i, line,
-				 f->ex[i].cmd);
-		free(line);
-		if (f->ex[i].file) {
-			size_t len;
-			char *d = load(f->ex[i].reply, &len);
-			tu_write_all(fd, d, len);
-			free(d);
-		} else {
-			tu_write_all(fd, f->ex[i].reply, strlen(f->ex[i].reply));
-		}
-	}
-	char c;
-	while (read(fd, &c, 1) > 0)
-		;
-	close(fd);
-	return NULL;
-}
-
-static struct bird_conn *fake_start(struct fake *f, const struct exch *ex, size_t n)
-{
-	memset(f, 0, sizeof *f);
-	f->ex = ex;
-	f->n_ex = n;
 	snprintf(f->dir, sizeof f->dir, "/tmp/routectl-test-apply-XXXXXX");
 	ck_assert(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/bird.ctl", f->dir);
-	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(f->lfd, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
-	ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-	ck_assert_int_eq(listen(f->lfd, 4), 0);
-	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
-	struct bird_conn *c = NULL;
-	struct err e;
-	ck_assert_msg(bird_open(f->path, 2000, &c, &e) == 0, "%s", e.msg);
-	return c;
+	char path[128];
+	snprintf(path, sizeof path, "%s/bird.ctl", f->dir);
+	return fake_bird_start(&f->b, path, ex, n);
 }
 
 static void fake_stop(struct fake *f, struct bird_conn *c)
 {
-	bird_close(c);
-	pthread_join(f->th, NULL);
-	close(f->lfd);
-	unlink(f->path);
+	fake_bird_stop(&f->b, c);
 	rmdir(f->dir);
-	ck_assert_msg(f->bad[0] == '\0', "fake BIRD: %s", f->bad);
 }
 
 /* A config whose include lives in dir. */
@@ -171,7 +95,7 @@ END_TEST
  * ips (misspelled). */
 START_TEST(test_precheck_listed)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		{ "show protocols all", "show_protocols_all.txt", 1 },
 		{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_sentinel_present.txt", 1 },
 		{ "show route 100::1/128 protocol routectl_v6",
@@ -240,7 +164,7 @@ END_TEST
  * routes; an include without sentinels (8001). */
 START_TEST(test_precheck_local_as_unlisted)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		{ "show protocols all", "show_protocols_all.txt", 1 },
 		{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_prefix_not_found.txt", 1 },
 		{ "show route 100::1/128 protocol routectl_v6", "show_route_prefix_not_found.txt", 1 },
@@ -288,7 +212,7 @@ END_TEST
  * function's fault and rolls back. */
 START_TEST(test_precheck_function_accepts_sentinel)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		{ "show protocols all", "show_protocols_all.txt", 1 },
 		{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_sentinel_present.txt", 1 },
 		{ "show route 100::1/128 protocol routectl_v6", "show_route_prefix_not_found.txt", 1 },
@@ -315,7 +239,7 @@ END_TEST
  * (the sentinel, one announced prefix), not counted through its filter. */
 START_TEST(test_precheck_unlisted_probe)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		{ "show protocols all", "show_protocols_all.txt", 1 },
 		{ "show route 240.0.0.1/32 protocol routectl_v4", "show_route_sentinel_present.txt", 1 },
 		{ "show route 100::1/128 protocol routectl_v6", "show_route_prefix_not_found.txt", 1 },
@@ -366,7 +290,7 @@ struct apply_case {
 	char include[256];
 };
 
-static void case_start(struct apply_case *k, const struct exch *ex, size_t n)
+static void case_start(struct apply_case *k, const struct fake_exch *ex, size_t n)
 {
 	k->b = fake_start(&k->f, ex, n);
 	k->c = make_conf(k->f.dir, 65001, "[\"isp\"]");
@@ -393,7 +317,7 @@ static void case_stop(struct apply_case *k)
 /* An error in the operator's bird.conf is not blamed on the include. */
 START_TEST(test_message_operator_file)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		PRECHECK_ISP,
 		{ "configure timeout 30", "configure_check_syntax_error.txt", 1 },
 	};
@@ -423,7 +347,7 @@ START_TEST(test_message_include)
 {
 	static char reply[512];
 	struct apply_case k;
-	static struct exch ex[] = {
+	static struct fake_exch ex[] = {
 		PRECHECK_ISP,
 		{ "configure timeout 30", reply, 0 },
 	};
@@ -447,7 +371,7 @@ START_TEST(test_message_include_missing)
 {
 	static char reply[512];
 	struct apply_case k;
-	static struct exch ex[] = {
+	static struct fake_exch ex[] = {
 		PRECHECK_ISP,
 		{ "configure timeout 30", reply, 0 },
 	};
@@ -470,7 +394,7 @@ END_TEST
 /* BIRD does not answer the configure: not "rejected", and undone to be sure. */
 START_TEST(test_message_timeout)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		PRECHECK_ISP,
 		{ "configure timeout 30", "0002-Reading configuration from x\n", 0 },
 	};
@@ -492,7 +416,7 @@ END_TEST
 /* A precheck that finds a blocking problem touches nothing. */
 START_TEST(test_refused_before_touching)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		PRECHECK_ISP,
 	};
 	struct apply_case k;

@@ -6,6 +6,7 @@
 #include "common/timeutil.h"
 #include "site/site.h"
 #include "store/store.h"
+#include "fakebird.h"
 #include "testutil.h"
 
 #include <check.h>
@@ -461,97 +462,18 @@ START_TEST(caller_name_resolved_off_the_loop)
 }
 END_TEST
 
-/*
- * A fake BIRD for the apply statistics: answers a fixed list of commands in
- * order, with replies recorded from BIRD 2.0.12 (tests/data/bird/).
- */
-
-struct exch {
-	const char *cmd;     /* expected command line */
-	const char *reply;   /* bytes to send, or a file of tests/data/bird/ if file */
-	int file;
-};
-
-struct fake {
+/* The fake BIRD (fakebird.h) listens where the site's config says BIRD is. */
+static struct bird_conn *fake_start(struct fake_bird *f, const struct fake_exch *ex, size_t n)
+{
 	char path[128];
-	int lfd;
-	pthread_t th;
-	const struct exch *ex;
-	size_t n_ex;
-	size_t done;         /* commands answered */
-	char bad[512];
-};
-
-static void *fake_main(void *arg)
-{
-	struct fake *f = arg;
-	int fd = accept(f->lfd, NULL, NULL);
-	if (fd < 0) {
-		snprintf(f->bad, sizeof f->bad, "accept: %s", strerror(errno));
-		return NULL;
-	}
-	static const char greeting[] = "0001 BIRD 2.0.12 ready.\n";
-	tu_write_all(fd, greeting, sizeof greeting - 1);
-	for (size_t i = 0; i < f->n_ex; i++) {
-		char *line = tu_read_line(fd);
-		if (!line) {
-			if (!f->bad[0])
-				snprintf(f->bad, sizeof f->bad, "EOF before command %zu ('%s')", i,
-					 f->ex[i].cmd);
-			break;
-		}
-		if (strcmp(line, f->ex[i].cmd) != 0 && !f->bad[0])
-			snprintf(f->bad, sizeof f->bad, "command %zu: got '%s', want '%s'", i, line,
-				 f->ex[i].cmd);
-		free(line);
-		if (f->ex[i].file) {
-			char p[4096], *d = NULL;
-			tu_data_path(p, sizeof p, "bird", f->ex[i].reply);
-			struct err e;
-			if (fs_read_file(p, 1 << 20, &d, NULL, &e) == 0)
-				tu_write_all(fd, d, strlen(d));
-			else if (!f->bad[0])
-				snprintf(f->bad, sizeof f->bad, "%s", e.msg);
-			free(d);
-		} else {
-			tu_write_all(fd, f->ex[i].reply, strlen(f->ex[i].reply));
-		}
-		f->done = i + 1;
-	}
-	char c;
-	while (read(fd, &c, 1) > 0)
-		;
-	close(fd);
-	return NULL;
+	snprintf(path, sizeof path, "%s/bird.ctl", tmpdir);
+	return fake_bird_start(f, path, ex, n);
 }
 
-/* Listens where the site's config says BIRD is, and connects to it. */
-static struct bird_conn *fake_start(struct fake *f, const struct exch *ex, size_t n)
+/* ... and must have been asked every command it was given. */
+static void fake_stop(struct fake_bird *f, struct bird_conn *c)
 {
-	memset(f, 0, sizeof *f);
-	f->ex = ex;
-	f->n_ex = n;
-	snprintf(f->path, sizeof f->path, "%s/bird.ctl", tmpdir);
-	f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(f->lfd, 0);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
-	ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-	ck_assert_int_eq(listen(f->lfd, 4), 0);
-	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
-	struct bird_conn *c = NULL;
-	struct err e;
-	ck_assert_msg(bird_open(f->path, 2000, &c, &e) == 0, "%s", e.msg);
-	return c;
-}
-
-static void fake_stop(struct fake *f, struct bird_conn *c)
-{
-	bird_close(c);
-	pthread_join(f->th, NULL);
-	close(f->lfd);
-	unlink(f->path);
-	ck_assert_msg(f->bad[0] == '\0', "fake BIRD: %s", f->bad);
+	fake_bird_stop(f, c);
 	ck_assert_msg(f->done == f->n_ex, "fake BIRD: %zu of %zu commands asked", f->done,
 		      f->n_ex);
 }
@@ -568,7 +490,7 @@ static void fake_stop(struct fake *f, struct bird_conn *c)
  * counted; the histogram's count and sum follow. */
 START_TEST(apply_stats_count_applies)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		/* drain web --now: BIRD exports dns only (no service has IPv6
 		 * prefixes: verify asks about IPv4 only) */
 		PRECHECK_ISP,
@@ -591,7 +513,7 @@ START_TEST(apply_stats_count_applies)
 	open_site(&s);
 	ck_assert_uint_eq(s.apply_stats.count, 0);
 
-	struct fake f;
+	struct fake_bird f;
 	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
 	const char *svc[] = { "web" };
 	struct caller who = { .actor = "alice" };
@@ -727,13 +649,13 @@ static void drain_web_confirmed(struct site *s, struct bird_conn *b, unsigned wi
  * change; a confirm then is too late (409), an id never seen is 404. */
 START_TEST(confirm_deadline_reverts_across_restart)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		APPLY_EXPORTING(EXPORT_DNS),    /* the drain */
 		APPLY_EXPORTING(EXPORT_BOTH),   /* the revert */
 	};
 	struct site s;
 	open_checked_site(&s);
-	struct fake f;
+	struct fake_bird f;
 	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
 	char id[17];
 	drain_web_confirmed(&s, b, 600, id);
@@ -802,7 +724,7 @@ END_TEST
  * web stays announced (safety first) and the wait ends as "kept". */
 START_TEST(confirm_revert_refused_by_guard_keeps_service)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		APPLY_EXPORTING(EXPORT_DNS),    /* the drain */
 		APPLY_EXPORTING(EXPORT_BOTH),   /* the undrain */
 		APPLY_EXPORTING(EXPORT_BOTH),   /* the kept state saved */
@@ -810,7 +732,7 @@ START_TEST(confirm_revert_refused_by_guard_keeps_service)
 	struct site s;
 	open_checked_site(&s);
 	s.policy.stand_alone = 0;
-	struct fake f;
+	struct fake_bird f;
 	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
 	const char *svc[] = { "web" };
 	struct change_request req = drain_req(svc, 1, 0);
@@ -848,10 +770,10 @@ END_TEST
  * BIRD is not asked, and a second confirm says it was confirmed already. */
 START_TEST(confirm_in_time_keeps_change)
 {
-	static const struct exch ex[] = { APPLY_EXPORTING(EXPORT_DNS) };
+	static const struct fake_exch ex[] = { APPLY_EXPORTING(EXPORT_DNS) };
 	struct site s;
 	open_checked_site(&s);
-	struct fake f;
+	struct fake_bird f;
 	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
 	char id[17];
 	drain_web_confirmed(&s, b, 60, id);
@@ -890,13 +812,13 @@ END_TEST
  * deadline nothing is reverted, and confirming the old change says why. */
 START_TEST(later_change_supersedes_revert)
 {
-	static const struct exch ex[] = {
+	static const struct fake_exch ex[] = {
 		APPLY_EXPORTING(EXPORT_DNS),    /* drain --confirm-within */
 		APPLY_EXPORTING(EXPORT_BOTH),   /* undrain --now */
 	};
 	struct site s;
 	open_checked_site(&s);
-	struct fake f;
+	struct fake_bird f;
 	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
 	char id[17];
 	drain_web_confirmed(&s, b, 600, id);
@@ -929,7 +851,7 @@ END_TEST
  * change, not to the prepend). */
 START_TEST(staged_step_resumes_after_restart)
 {
-	static const struct exch ex[] = { APPLY_EXPORTING(EXPORT_DNS) };
+	static const struct fake_exch ex[] = { APPLY_EXPORTING(EXPORT_DNS) };
 	struct site s;
 	open_checked_site(&s);
 	/* As a staged drain with a confirm deadline leaves it after its first
@@ -954,7 +876,7 @@ START_TEST(staged_step_resumes_after_restart)
 	web = state_find(s.state, "web");
 	ck_assert(web->has_next);
 	ck_assert_int_eq(web->next_mode, MODE_WITHDRAW);
-	struct fake f;
+	struct fake_bird f;
 	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
 	site_run_due(&s, b, now_ms());    /* not yet due: BIRD is not asked */
 	ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_PREPEND);
@@ -975,7 +897,7 @@ END_TEST
 /* A new change supersedes a staged plan: no step is left behind. */
 START_TEST(new_change_supersedes_staged_plan)
 {
-	static const struct exch ex[] = { APPLY_EXPORTING(EXPORT_BOTH) };
+	static const struct fake_exch ex[] = { APPLY_EXPORTING(EXPORT_BOTH) };
 	struct site s;
 	open_checked_site(&s);
 	struct svc_state *web = state_find(s.state, "web");
@@ -984,7 +906,7 @@ START_TEST(new_change_supersedes_staged_plan)
 	web->has_next = 1;
 	web->next_mode = MODE_WITHDRAW;
 	web->next_at = time(NULL) + 300;
-	struct fake f;
+	struct fake_bird f;
 	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
 	const char *svc[] = { "web" };
 	struct change_request req = drain_req(svc, 1, 0);
