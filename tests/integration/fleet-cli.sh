@@ -37,20 +37,8 @@ for r in "${ROUTERS[@]}"; do
 	# routectl_export() itself)
 	peer_port=$PORT
 	[[ $name == ash-r2 ]] && peer_port=$((PORT + 40))
-	cat >"$D/$name/bird.conf" <<CONF
-router id $ip;
-log "$D/$name/bird.log" all;
-include "$D/$name/routectl.conf";
-protocol bgp isp {
-	local $ip port $((PORT + 1)) as 65001;
-	neighbor $UP_IP port $peer_port as 65000;
-	multihop;
-	strict bind yes;
-	connect retry time 1;
-	ipv4 { import none; export filter { if proto = "routectl_v4" then { routectl_export(); accept; } reject; }; };
-	ipv6 { import none; export filter { if proto = "routectl_v6" then { routectl_export(); bgp_next_hop = 2001:db8:ffff::1; accept; } reject; }; };
-}
-CONF
+	site_bird_conf "$D/$name/bird.conf" "$ip" "$UP_IP" "$peer_port" "$D/$name/routectl.conf" \
+		"$D/$name/bird.log"
 	if [[ $name != ash-r2 ]]; then
 		cat >>"$up_conf" <<CONF
 protocol bgp ${name//-/_} {

@@ -69,18 +69,8 @@ EOF
 declare -A DPID
 for s in "${SITES[@]}"; do
 	mkdir -p "$D/$s"
-	cat >"$D/$s/bird.conf" <<CONF
-router id ${IP[$s]};
-log "$D/$s/bird.log" { warning, error, fatal };
-include "$D/$s/routectl.conf";
-protocol bgp isp {
-	local ${IP[$s]} port $((PORT + 1)) as 65001;
-	neighbor $UP_IP port $PORT as 65000;
-	multihop; strict bind yes; connect retry time 1;
-	ipv4 { import none; export filter { if proto = "routectl_v4" then { routectl_export(); accept; } reject; }; };
-	ipv6 { import none; export filter { if proto = "routectl_v6" then { routectl_export(); bgp_next_hop = 2001:db8:ffff::1; accept; } reject; }; };
-}
-CONF
+	site_bird_conf "$D/$s/bird.conf" "${IP[$s]}" "$UP_IP" "$PORT" "$D/$s/routectl.conf" \
+		"$D/$s/bird.log"
 	cat >"$D/$s/routectld.json" <<CONF
 {"routectl-config:routectld": {
   "site": "$s", "local-as": 65001,

@@ -75,15 +75,17 @@ stop_pid() {
 	kill -KILL "$pid" 2>/dev/null || true
 }
 
-# site_bird_conf FILE SITE_IP PEER_IP PORT [INCLUDE]: a site BIRD (AS 65001)
-# that includes INCLUDE (a path or a glob; default $IT_DIR/routectl.conf)
-# and has one BGP protocol "isp" towards PEER_IP:PORT (from SITE_IP:PORT+1)
-# whose export filters call routectl_export().
+# site_bird_conf FILE SITE_IP PEER_IP PORT [INCLUDE [LOG]]: a site BIRD (AS
+# 65001) that includes INCLUDE (a path or a glob; default
+# $IT_DIR/routectl.conf), logs to LOG (default $IT_DIR/site-bird.log) and has
+# one BGP protocol "isp" towards PEER_IP:PORT (from SITE_IP:PORT+1) whose
+# export filters call routectl_export().
 site_bird_conf() {
 	local file=$1 ip=$2 peer=$3 port=$4 include=${5:-$IT_DIR/routectl.conf}
+	local log=${6:-$IT_DIR/site-bird.log}
 	cat >"$file" <<CONF
 router id $ip;
-log "$IT_DIR/site-bird.log" all;
+log "$log" all;
 include "$include";
 protocol bgp isp {
 	local $ip port $((port + 1)) as 65001;
