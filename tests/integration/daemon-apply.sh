@@ -142,6 +142,9 @@ sed -i "s|\"bgp-protocol\"|\"template\": \"$D/noop.tmpl\", \"bgp-protocol\"|" "$
 check "config with the site template is valid" "$ROUTECTLD" -n -c "$D/routectld.json"
 kill -HUP "$DAEMON_PID"
 check "SIGHUP reloads the config" wait_for 5 grep -q "reloaded $D/routectld.json" "$D/routectld.log"
+# The include is compared across the drain only: the reconcile that the
+# reload brings may still be writing it.
+check "nothing in flight before the drain" wait_for 10 bash -c "'$ROUTECTL' -s '$D/routectld.sock' --json status | grep -q '\"in_flight\": *null'"
 before=$(md5sum <"$D/routectl.conf")
 rc=0; out=$(rctl drain ash --service web --reason "verify must fail" --now 2>&1) || rc=$?
 check "drain fails when BIRD does not export what was asked (exit 1)" test "$rc" = 1
