@@ -107,6 +107,13 @@ int auth_reload(struct auth *a, const char *token_file, const char *admin_group,
 	return 0;
 }
 
+void auth_replace(struct auth *a, struct auth *fresh)
+{
+	tokens_free(&a->tokens);
+	*a = *fresh;
+	free(fresh);
+}
+
 const char *auth_fail_name(enum auth_fail f)
 {
 	switch (f) {

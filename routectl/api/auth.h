@@ -33,6 +33,12 @@ void auth_free(struct auth *a);
 int auth_reload(struct auth *a, const char *token_file, const char *admin_group,
 		struct err *e);
 
+/* Puts the tokens and the group of fresh (from auth_new, made wherever the
+ * file could be read, e.g. off the event loop) in force in a, and frees
+ * fresh: the swap half of a reload that was validated as a whole. Same
+ * thread rule as auth_reload. */
+void auth_replace(struct auth *a, struct auth *fresh);
+
 /* Why a request has no role. */
 enum auth_fail {
 	AUTH_OK = 0,

@@ -682,8 +682,18 @@ struct bucket {
 	int64_t at_ms;
 };
 
+struct reload_info {
+	int have;
+	char config_path[4096];
+	time_t config_loaded_at, at;
+	int ok;
+	char error[ERR_MSG_MAX];
+	char warning[ERR_MSG_MAX];
+};
+
 struct commands {
 	struct commands_deps d;
+	struct reload_info reload;
 	char audit_error[512];     /* why there is no audit log (d.audit NULL) */
 	char idem_error[512];      /* why there is no idempotency store */
 	struct bucket buckets[BUCKETS_MAX];
@@ -719,6 +729,40 @@ void commands_set_audit(struct commands *c, struct audit *a, struct idem *idem,
 void commands_set_backend(struct commands *c, const struct command_backend *b)
 {
 	c->d.backend = *b;
+}
+
+void commands_set_rates(struct commands *c, unsigned rate_per_min, unsigned burst)
+{
+	/* Buckets keep what they hold, cut to the new burst at their next
+	 * write (take_write). */
+	c->d.write_rate_per_min = rate_per_min;
+	c->d.write_burst = burst;
+}
+
+void commands_set_reload(struct commands *c, const struct command_reload *r)
+{
+	struct reload_info *ri = &c->reload;
+	ri->have = 1;
+	snprintf(ri->config_path, sizeof ri->config_path, "%s", r->config_path ? r->config_path : "");
+	ri->config_loaded_at = r->config_loaded_at;
+	ri->at = r->at;
+	ri->ok = r->ok;
+	snprintf(ri->error, sizeof ri->error, "%s", r->error ? r->error : "");
+	snprintf(ri->warning, sizeof ri->warning, "%s", r->warning ? r->warning : "");
+	metrics_config_reload(c->d.metrics, r->ok, r->config_loaded_at);
+}
+
+/* status's "reload": the running config and the last reload's result;
+ * null from a backend that never said (tests). */
+static json_t *reload_json(const struct reload_info *ri)
+{
+	if (!ri->have)
+		return json_null();
+	return json_pack("{s:s,s:o,s:o,s:b,s:o,s:o}", "config_path", ri->config_path,
+			 "config_loaded_at", time_json(ri->config_loaded_at), "at",
+			 ri->at ? time_json(ri->at) : json_null(), "ok", ri->ok, "error",
+			 !ri->ok && ri->error[0] ? json_string(ri->error) : json_null(), "warning",
+			 ri->warning[0] ? json_string(ri->warning) : json_null());
 }
 
 /* Takes one write from the bucket of token `who`: 0, or the seconds until
@@ -1431,9 +1475,13 @@ static void answer_read(const struct command_view *v, void *arg)
 	struct read_ctx *r = arg;
 	switch (r->o->route->kind) {
 	case RK_STATUS:
+	{
+		json_t *st = status_json(v);
+		json_object_set_new(st, "reload", reload_json(&r->c->reload));
 		r->status = 200;
-		r->reply = dump(status_json(v));
+		r->reply = dump(st);
 		return;
+	}
 	case RK_SERVICES: {
 		json_t *a = json_array();
 		for (size_t i = 0; i < v->n_services; i++)

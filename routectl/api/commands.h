@@ -136,6 +136,24 @@ void commands_set_audit(struct commands *c, struct audit *a, struct idem *idem,
  * its BIRD worker after the API is set up); before any request. */
 void commands_set_backend(struct commands *c, const struct command_backend *b);
 
+/* Per token: writes refill at rate_per_min, at most burst at once; from
+ * the next write on (a config reload). */
+void commands_set_rates(struct commands *c, unsigned rate_per_min, unsigned burst);
+
+/* The config routectld runs and how its last reload (SIGHUP) went, for
+ * status ("reload") and /metrics. The strings are copied. */
+struct command_reload {
+	const char *config_path;
+	time_t config_loaded_at;  /* the running config: at start or the last good reload */
+	time_t at;                /* the last reload; 0: none since start */
+	int ok;                   /* the last reload succeeded (1 when there was none) */
+	const char *error;        /* !ok: why, naming the file and the field */
+	/* "" or what the last good reload changed that takes effect only on a
+	 * restart (the running value is kept) */
+	const char *warning;
+};
+void commands_set_reload(struct commands *c, const struct command_reload *r);
+
 /* Handles one request of the API (api/openapi.yaml):
  *  - routes: a path not served is 404, a method not served on it 405;
  *  - who: auth_identify (console: peer credentials; TCP: bearer token),

@@ -49,6 +49,9 @@ struct metrics {
 	unsigned long long auth[N_AUTH_REASONS];
 	unsigned long long auth_other;   /* a reason outside auth_reasons */
 	unsigned long long rate_limited;
+	int have_reload;
+	int reload_ok;
+	time_t config_loaded_at;
 };
 
 struct metrics *metrics_new(void)
@@ -398,6 +401,30 @@ static void render_api(struct page *pg, const struct metrics *m)
 	sample(pg, "routectl_rate_limited_total", NULL, 0, u64_text(num, m->rate_limited));
 }
 
+void metrics_config_reload(struct metrics *m, int ok, time_t loaded_at)
+{
+	if (!m)
+		return;
+	m->have_reload = 1;
+	m->reload_ok = ok;
+	m->config_loaded_at = loaded_at;
+}
+
+/* Named as Prometheus names its own, so that the usual alert reads the same. */
+static void render_reload(struct page *pg, const struct metrics *m)
+{
+	char num[24];
+	family(pg, "routectl_config_last_reload_successful", "gauge",
+	       "1 when the last configuration reload (SIGHUP) succeeded or there was none, "
+	       "0 when it failed and the config loaded before is still running.");
+	sample(pg, "routectl_config_last_reload_successful", NULL, 0, m->reload_ok ? "1" : "0");
+	family(pg, "routectl_config_last_reload_success_timestamp_seconds", "gauge",
+	       "When the running configuration was loaded (start or last good reload), "
+	       "in seconds since the epoch.");
+	snprintf(num, sizeof num, "%lld", (long long)m->config_loaded_at);
+	sample(pg, "routectl_config_last_reload_success_timestamp_seconds", NULL, 0, num);
+}
+
 static void render_audit(struct page *pg, const struct audit_stats *as)
 {
 	char num[32];
@@ -423,6 +450,8 @@ char *metrics_render(const struct metrics *m, const struct command_view *v,
 		render_view(&pg, v);
 	if (m)
 		render_api(&pg, m);
+	if (m && m->have_reload)
+		render_reload(&pg, m);
 	if (as)
 		render_audit(&pg, as);
 	if (pg.rc < 0) {

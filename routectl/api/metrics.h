@@ -22,6 +22,9 @@
  *   routectl_rate_limited_total                          counter
  *   routectl_audit_records_total, routectl_audit_failures_total   counters
  *   routectl_audit_last_sync_seconds                     gauge, last write + fdatasync
+ *   routectl_config_last_reload_successful               gauge 0/1 (SIGHUP; 1 before any)
+ *   routectl_config_last_reload_success_timestamp_seconds  gauge, when the running
+ *                                                        config was loaded
  *
  * Everything about BIRD and the applies is of this site, so those families
  * carry a site label: a Prometheus that scrapes every routectld of the
@@ -30,6 +33,7 @@
 #define ROUTECTL_METRICS_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct command_view;
 struct audit_stats;
@@ -50,6 +54,10 @@ void metrics_http(struct metrics *m, const char *route, const char *method, int 
  * anything else counts as "other". */
 void metrics_auth_failure(struct metrics *m, const char *reason);
 void metrics_rate_limited(struct metrics *m);
+/* The last reload's result (ok 0/1) and when the running config was loaded
+ * (the start, or the last reload that succeeded; Unix seconds). The two
+ * reload families are on the page once this was called; m may be NULL. */
+void metrics_config_reload(struct metrics *m, int ok, time_t loaded_at);
 
 /* The whole page: heap text, the caller frees it; NULL when out of memory.
  * m, v and as may be NULL (then their families are left out; so is the

@@ -48,6 +48,17 @@ static int on_request(void *arg, const struct http_request *rq, struct http_pend
 	return commands_handle(d->commands, rq, &to, out);
 }
 
+/* The running config and the last reload, to status and /metrics. */
+static void publish_reload(struct daemon *d)
+{
+	struct command_reload r = {
+		.config_path = d->conf_path, .config_loaded_at = d->config_loaded_at,
+		.at = d->reload_at, .ok = d->reload_ok, .error = d->reload_error,
+		.warning = d->reload_warning,
+	};
+	commands_set_reload(d->commands, &r);
+}
+
 /* The API's parts besides the transport: tokens, the audit log and the
  * idempotency store, metrics, and the command layer over the worker. A
  * token file or group that does not load, or an audit log that does not
@@ -57,8 +68,6 @@ static int on_request(void *arg, const struct http_request *rq, struct http_pend
 static int start_api(struct daemon *d, const struct conf *c, struct err *e)
 {
 	struct err ae;
-	d->token_file = c->token_file ? strdup(c->token_file) : NULL;
-	d->admin_group = c->console_admin_group ? strdup(c->console_admin_group) : NULL;
 	d->auth = auth_new(c->token_file, c->console_admin_group, &ae);
 	if (!d->auth) {
 		log_error("api: %s; over TCP every request is refused (401) until it loads "
@@ -96,6 +105,7 @@ static int start_api(struct daemon *d, const struct conf *c, struct err *e)
 	if (!d->commands)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	commands_set_audit(d->commands, d->audit, d->idem, audit_err, idem_err);
+	publish_reload(d);
 	return 0;
 }
 
@@ -141,6 +151,11 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 {
 	memset(d, 0, sizeof *d);
 	d->signal_fd = -1;
+	d->conf_path = strdup(conf_path);
+	d->config_loaded_at = time(NULL);
+	d->reload_ok = 1;
+	if (!d->conf_path)
+		return err_set(e, ERR_NOMEM, "out of memory");
 	struct site s;
 	int rc = site_open(&s, conf_path, e);
 	if (rc < 0) {
@@ -232,8 +247,7 @@ void daemon_free(struct daemon *d)
 	idem_free(d->idem);
 	metrics_free(d->metrics);
 	auth_free(d->auth);
-	free(d->token_file);
-	free(d->admin_group);
+	free(d->conf_path);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	free(d->site);
@@ -241,14 +255,33 @@ void daemon_free(struct daemon *d)
 	memset(d, 0, sizeof *d);
 }
 
-/* SIGHUP: the token file and the group are read again (the old ones stay
- * in force when they do not load), and the audit log is opened again by
- * name (logrotate moved it). The paths are those routectld started with. */
-static void reload_api(struct daemon *d)
+/* The worker's answer to a SIGHUP: when the whole new config was valid and
+ * the site runs it, the API's part (the tokens and admin group of the new
+ * config, the write rates) goes in force here, on the loop that serves
+ * requests; else nothing changes and status says why. */
+static void reload_done(void *arg, struct worker_reload_result *r)
+{
+	struct daemon *d = arg;
+	d->reload_at = r->at;
+	d->reload_ok = r->ok;
+	if (r->ok) {
+		auth_replace(d->auth, r->auth);
+		r->auth = NULL;
+		commands_set_rates(d->commands, r->write_rate_per_min, r->write_burst);
+		d->config_loaded_at = r->at;
+		d->reload_error[0] = '\0';
+		snprintf(d->reload_warning, sizeof d->reload_warning, "%s", r->warning);
+	} else {
+		snprintf(d->reload_error, sizeof d->reload_error, "%s", r->err.msg);
+	}
+	publish_reload(d);
+}
+
+/* SIGHUP, the API's own part: the audit log is opened again by name
+ * (logrotate moved it), whatever the config reload finds. */
+static void reopen_audit(struct daemon *d)
 {
 	struct err e;
-	if (auth_reload(d->auth, d->token_file, d->admin_group, &e) < 0)
-		log_error("api: %s; the tokens loaded before stay in force", e.msg);
 	if (d->audit && audit_reopen(d->audit, &e) < 0)
 		log_error("api: %s; the audit log stays where it was", e.msg);
 }
@@ -259,8 +292,8 @@ static void handle_signals(struct daemon *d)
 	while (read(d->signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGHUP) {
 			log_info("SIGHUP: reloading");
-			worker_reload(d->worker);
-			reload_api(d);
+			worker_reload(d->worker, reload_done, d);
+			reopen_audit(d);
 		} else {
 			log_info("signal %u: stopping", si.ssi_signo);
 			d->stop = 1;
@@ -283,22 +316,36 @@ static void probe_view(const struct command_view *v, void *arg)
 }
 
 /* Sends STATUS= (with READY=1 the first time) when safe mode started,
- * ended or changed its reason since *sent; ready: whether READY=1 was sent. */
+ * ended or changed its reason since *sent, or a reload failed or succeeded
+ * since; ready: whether READY=1 was sent. */
 static void notify_status(struct daemon *d, char *sent, size_t size, int *ready)
 {
 	struct command_backend b;
 	struct status_probe p = { "" };
 	worker_backend(d->worker, &b);
 	b.with_view(b.arg, probe_view, &p);
-	if (*ready && strcmp(p.safe_mode, sent) == 0)
+	char key[ERR_MSG_MAX + 64];
+	snprintf(key, sizeof key, "%d %lld %s", d->reload_ok, (long long)d->reload_at,
+		 p.safe_mode);
+	if (*ready && strcmp(key, sent) == 0)
 		return;
+	char reload[ERR_MSG_MAX + 128] = "", at[32], loaded[32];
+	if (!d->reload_ok) {
+		time_format_utc(d->reload_at, at, sizeof at);
+		time_format_utc(d->config_loaded_at, loaded, sizeof loaded);
+		snprintf(reload, sizeof reload, "; config reload at %s FAILED (running the config "
+			 "loaded at %s): %s", at, loaded, d->reload_error);
+	}
+	/* "safe mode ended" only when the last STATUS= was in safe mode */
+	const char *prev_safe = strchr(sent, ' ') ? strchr(strchr(sent, ' ') + 1, ' ') : NULL;
+	int ended = *ready && prev_safe && prev_safe[1];
 	if (p.safe_mode[0])
-		sd_notifyf(0, "%sSTATUS=site %s: SAFE MODE (no changes are applied): %s",
-			   *ready ? "" : "READY=1\n", d->site, p.safe_mode);
+		sd_notifyf(0, "%sSTATUS=site %s: SAFE MODE (no changes are applied): %s%s",
+			   *ready ? "" : "READY=1\n", d->site, p.safe_mode, reload);
 	else
-		sd_notifyf(0, "%sSTATUS=site %s: serving on %s%s", *ready ? "" : "READY=1\n",
-			   d->site, d->console_socket, *ready ? " (safe mode ended)" : "");
-	snprintf(sent, size, "%s", p.safe_mode);
+		sd_notifyf(0, "%sSTATUS=site %s: serving on %s%s%s", *ready ? "" : "READY=1\n",
+			   d->site, d->console_socket, ended ? " (safe mode ended)" : "", reload);
+	snprintf(sent, size, "%s", key);
 	*ready = 1;
 }
 #endif
@@ -306,7 +353,7 @@ static void notify_status(struct daemon *d, char *sent, size_t size, int *ready)
 int daemon_run(struct daemon *d)
 {
 #ifdef HAVE_LIBSYSTEMD
-	char status_sent[ERR_MSG_MAX] = "";
+	char status_sent[ERR_MSG_MAX + 64] = "";
 	int ready = 0;
 	notify_status(d, status_sent, sizeof status_sent, &ready);
 	uint64_t watchdog_us = 0;

@@ -14,6 +14,8 @@
 
 #include "common/err.h"
 
+#include <time.h>
+
 struct worker;
 struct http_server;
 struct auth;
@@ -29,8 +31,14 @@ struct daemon {
 	struct audit *audit;          /* NULL when the audit log did not open */
 	struct idem *idem;            /* NULL when the idempotency store did not open */
 	struct metrics *metrics;
-	char *token_file;             /* as started: re-read on SIGHUP */
-	char *admin_group;
+	/* The running config and the last reload (SIGHUP), for status,
+	 * /metrics and systemd's STATUS= */
+	char *conf_path;
+	time_t config_loaded_at;      /* start, or the last good reload */
+	time_t reload_at;             /* the last reload; 0: none */
+	int reload_ok;                /* 1 when there was none */
+	char reload_error[ERR_MSG_MAX];
+	char reload_warning[ERR_MSG_MAX];   /* settings kept until a restart */
 	struct http_server **http;    /* [0] the console, then api/listen in config order */
 	size_t n_http;
 	char *site;
@@ -44,11 +52,15 @@ struct daemon {
  * cannot bind) are returned; a state file that does not load is not an
  * error: the daemon starts in safe mode. */
 int daemon_init(struct daemon *d, const char *conf_path, struct err *e);
-/* Runs until SIGTERM/SIGINT. SIGHUP reloads config, policy and template
- * (and leaves safe mode if the state file loads now), in the worker. Built
- * with libsystemd it tells systemd (sd_notify, Type=notify) READY=1 once,
- * STATUS= whenever safe mode starts, ends or changes its reason, WATCHDOG=1
- * at half of WatchdogSec= and STOPPING=1. */
+/* Runs until SIGTERM/SIGINT. SIGHUP reloads config, policy, template and
+ * the token file the new config names, validated as a whole in the worker
+ * before anything is swapped (worker_reload; a reload that fails keeps all
+ * of the running config and says why in the log, status and /metrics),
+ * leaves safe mode if the state file loads now, and reopens the audit log
+ * (logrotate). Built with libsystemd it tells systemd (sd_notify,
+ * Type=notify) READY=1 once, STATUS= whenever safe mode starts, ends or
+ * changes its reason or a reload fails or succeeds again, WATCHDOG=1 at
+ * half of WatchdogSec= and STOPPING=1. */
 int daemon_run(struct daemon *d);
 void daemon_free(struct daemon *d);
 

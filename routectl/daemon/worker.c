@@ -1,6 +1,7 @@
 /* routectld's BIRD worker (see worker.h for why a thread). */
 #include "daemon/worker.h"
 
+#include "api/auth.h"
 #include "bird/bird.h"
 #include "daemon/fleetview.h"
 #include "common/log.h"
@@ -29,6 +30,10 @@ enum wjob_kind { WJOB_CHANGE, WJOB_RELOAD };
 struct wjob {
 	enum wjob_kind kind;
 	struct command_job *cj;
+	/* WJOB_RELOAD */
+	worker_reload_fn reload_done;
+	void *reload_arg;
+	struct worker_reload_result reload;
 	struct wjob *next;
 };
 
@@ -75,6 +80,9 @@ struct worker {
 
 	/* The worker thread's own (no lock). */
 	struct site site;
+	/* The config routectld started with, kept after the first good
+	 * reload: what the listeners and the console socket were made from. */
+	struct site_config start_conf;
 	struct bird_conn *bird;
 	char bird_error[ERR_MSG_MAX];
 	int bird_err_code;            /* code of the last logged failure, 0: up */
@@ -443,14 +451,110 @@ static void run_job(struct worker *w, struct command_job *cj)
 		run_change(w, cj);
 }
 
-static void run_reload(struct worker *w)
+/* Appends "NAME (running RUN, new NEW)" to a warning. */
+static void restart_note(char *out, size_t size, const char *name, const char *run,
+			 const char *fresh)
 {
-	int socket_changed = 0;
-	struct err e;
-	if (site_reload(&w->site, &socket_changed, &e) < 0) {
-		log_error("%s", e.msg);
+	size_t n = strlen(out);
+	if (n < size)
+		snprintf(out + n, size - n, "%s%s (running %s, new %s)", n ? "; " : "", name, run,
+			 fresh);
+}
+
+static void listen_text(const struct conf *c, char *out, size_t size)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < c->n_listen && n < size; i++) {
+		const struct conf_listen *l = &c->listen[i];
+		n += (size_t)snprintf(out + n, size - n, "%s%s%s%s:%u%s%s", i ? "," : "",
+				      strchr(l->address, ':') ? "[" : "", l->address,
+				      strchr(l->address, ':') ? "]" : "", l->port,
+				      l->tls_cert ? " tls" : "", l->metrics_only ? " metrics-only" : "");
+	}
+	if (!c->n_listen)
+		snprintf(out, size, "none");
+}
+
+/* What c changes of the settings the event loop made its listeners from
+ * (the config routectld started with): named in out, "" when none. */
+static void restart_only_changes(const struct conf *run, const struct conf *c, char *out,
+				 size_t size)
+{
+	char a[1024], b[1024];
+	out[0] = '\0';
+	listen_text(run, a, sizeof a);
+	listen_text(c, b, sizeof b);
+	if (strcmp(a, b) != 0)
+		restart_note(out, size, "api/listen", a, b);
+	for (size_t i = 0; i < run->n_listen && i < c->n_listen; i++) {
+		const char *rc = run->listen[i].tls_cert, *nc = c->listen[i].tls_cert;
+		const char *rk = run->listen[i].tls_key, *nk = c->listen[i].tls_key;
+		if ((rc && nc && strcmp(rc, nc) != 0) || (rk && nk && strcmp(rk, nk) != 0))
+			restart_note(out, size, "api/listen tls-cert/tls-key", rc, nc);
+	}
+	if (run->max_connections != c->max_connections) {
+		snprintf(a, sizeof a, "%u", run->max_connections);
+		snprintf(b, sizeof b, "%u", c->max_connections);
+		restart_note(out, size, "api/max-connections", a, b);
+	}
+	if (run->max_per_address != c->max_per_address) {
+		snprintf(a, sizeof a, "%u", run->max_per_address);
+		snprintf(b, sizeof b, "%u", c->max_per_address);
+		restart_note(out, size, "api/max-per-address", a, b);
+	}
+	if (run->console_mode != c->console_mode) {
+		snprintf(a, sizeof a, "%04o", run->console_mode);
+		snprintf(b, sizeof b, "%04o", c->console_mode);
+		restart_note(out, size, "console/mode", a, b);
+	}
+	if (strcmp(run->audit_log, c->audit_log) != 0)
+		restart_note(out, size, "api/audit-log", run->audit_log, c->audit_log);
+	size_t n = strlen(out);
+	if (n && n < size)
+		snprintf(out + n, size - n, ": take effect on a restart of routectld; the running "
+		     "values stay until then");
+}
+
+/* Validates everything first (config, policy, template, token file), then
+ * swaps: a reload is never half-applied. */
+static void run_reload(struct worker *w, struct worker_reload_result *r)
+{
+	struct site_config fresh;
+	struct err *e = &r->err;
+	err_clear(e);
+	r->ok = 0;
+	int rc = site_reload_load(&w->site, &fresh, e);
+	if (rc == 0) {
+		const struct conf *c = fresh.conf;
+		r->auth = auth_new(c->token_file, c->console_admin_group, e);
+		if (!r->auth) {
+			err_prefix(e, "reload of %s: keeping the running config", w->site.conf_path);
+			site_config_free(&fresh);
+			rc = -1;
+		}
+	}
+	r->at = time(NULL);
+	if (rc < 0) {
+		log_error("%s", e->msg);
 		return;
 	}
+	const struct conf *run = w->start_conf.conf ? w->start_conf.conf : w->site.conf;
+	restart_only_changes(run, fresh.conf, r->warning, sizeof r->warning);
+	r->write_rate_per_min = fresh.conf->write_rate_per_min;
+	r->write_burst = fresh.conf->write_burst;
+	r->ok = 1;
+
+	int socket_changed = 0;
+	site_reload_swap(&w->site, &fresh, &socket_changed);
+	/* fresh holds the config replaced: the first one stays, it is what the
+	 * listeners were made from */
+	if (!w->start_conf.conf)
+		w->start_conf = fresh;
+	else
+		site_config_free(&fresh);
+	if (r->warning[0])
+		log_warn("reload of %s: %s", w->site.conf_path, r->warning);
 	set_fleet_hook(w);
 	publish_conf(w);
 	publish_state(w, 1);
@@ -491,13 +595,11 @@ static void *worker_main(void *arg)
 		int stop;
 		struct wjob *j;
 		while ((j = next_job(w, &stop)) != NULL) {
-			if (j->kind == WJOB_CHANGE) {
+			if (j->kind == WJOB_CHANGE)
 				run_job(w, j->cj);
-				finish(w, j);
-			} else {
-				run_reload(w);
-				free(j);
-			}
+			else
+				run_reload(w, &j->reload);
+			finish(w, j);
 		}
 		if (stop)
 			break;
@@ -577,14 +679,9 @@ static void *worker_main(void *arg)
 
 /* ---- the loop's side ---------------------------------------------------------- */
 
-static int enqueue(struct worker *w, enum wjob_kind kind, struct command_job *cj,
-		   struct err *e)
+static int enqueue(struct worker *w, struct wjob *j, struct err *e)
 {
-	struct wjob *j = calloc(1, sizeof *j);
-	if (!j)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	j->kind = kind;
-	j->cj = cj;
+	enum wjob_kind kind = j->kind;
 	pthread_mutex_lock(&w->mu);
 	if (w->stop || (kind == WJOB_CHANGE && w->queued >= QUEUE_MAX)) {
 		int stopping = w->stop;
@@ -609,7 +706,12 @@ static int enqueue(struct worker *w, enum wjob_kind kind, struct command_job *cj
 
 static int submit(void *arg, struct command_job *job, struct err *e)
 {
-	return enqueue(arg, WJOB_CHANGE, job, e);
+	struct wjob *j = calloc(1, sizeof *j);
+	if (!j)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	j->kind = WJOB_CHANGE;
+	j->cj = job;
+	return enqueue(arg, j, e);
 }
 
 void worker_backend(struct worker *w, struct command_backend *b)
@@ -619,10 +721,18 @@ void worker_backend(struct worker *w, struct command_backend *b)
 	b->submit = submit;
 }
 
-void worker_reload(struct worker *w)
+void worker_reload(struct worker *w, worker_reload_fn done, void *arg)
 {
 	struct err e;
-	if (enqueue(w, WJOB_RELOAD, NULL, &e) < 0)
+	struct wjob *j = calloc(1, sizeof *j);
+	if (!j) {
+		log_error("reload: out of memory; the running config stays");
+		return;
+	}
+	j->kind = WJOB_RELOAD;
+	j->reload_done = done;
+	j->reload_arg = arg;
+	if (enqueue(w, j, &e) < 0)
 		log_error("reload: %s", e.msg);
 }
 
@@ -644,7 +754,13 @@ void worker_collect(struct worker *w)
 	while (list) {
 		struct wjob *j = list;
 		list = list->next;
-		command_job_done(j->cj);
+		if (j->kind == WJOB_CHANGE) {
+			command_job_done(j->cj);
+		} else {
+			if (j->reload_done)
+				j->reload_done(j->reload_arg, &j->reload);
+			auth_free(j->reload.auth);
+		}
 		free(j);
 	}
 }
@@ -710,6 +826,7 @@ void worker_free(struct worker *w)
 		return;
 	worker_stop(w);
 	site_close(&w->site);
+	site_config_free(&w->start_conf);
 	view_free_services(w->view.services, w->view.listed, w->view.n_services);
 	free(w->view.site);
 	free(w->view.bird_socket);

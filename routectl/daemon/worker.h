@@ -44,8 +44,37 @@ void worker_collect(struct worker *w);
 /* The command layer's backend (with_view, submit) over this worker. */
 void worker_backend(struct worker *w, struct command_backend *b);
 
-/* SIGHUP: queues a reload of config, policy, template and state. */
-void worker_reload(struct worker *w);
+struct auth;
+
+/* How a reload went, handed to the event loop. */
+struct worker_reload_result {
+	time_t at;                /* when it was decided */
+	int ok;
+	struct err err;           /* !ok: why, naming the file and the field */
+	/* ok: settings the new config changes that take effect only on a
+	 * restart (listen addresses, connection limits, console socket mode,
+	 * audit log): the running ones stay; "" when none */
+	char warning[ERR_MSG_MAX];
+	/* ok: the tokens and admin group of the new config, for auth_replace;
+	 * the callback takes it (sets it NULL) or it is freed after */
+	struct auth *auth;
+	unsigned write_rate_per_min, write_burst;
+};
+
+/* Called on the loop's thread (from worker_collect) with the result. */
+typedef void (*worker_reload_fn)(void *arg, struct worker_reload_result *r);
+
+/* SIGHUP: queues a reload, validated as a whole before anything is
+ * swapped: the worker loads the config, policy and template
+ * (site_reload_load: the site, console socket and state directory must
+ * not change) and the token file and admin group the new config names
+ * (auth_new); only when all of them load does it swap the site's part in
+ * (site_reload_swap, which also reloads the state file; then it
+ * reconciles), and hands the API's part (tokens, write rates) to done(arg,
+ * result) on the loop's thread, which puts it in force. A reload that
+ * fails changes nothing: done gets ok 0 and why. Loading runs on the
+ * worker, never on the loop (a config of many prefixes takes a while). */
+void worker_reload(struct worker *w, worker_reload_fn done, void *arg);
 
 /* Stops the thread after its current step; queued changes are refused
  * ("routectld is stopping") and come back through the done queue, so call

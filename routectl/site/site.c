@@ -355,32 +355,65 @@ void site_close(struct site *s)
 	memset(s, 0, sizeof *s);
 }
 
-int site_reload(struct site *s, int *bird_socket_changed, struct err *e)
+/* A setting only a restart can change: named with both values. */
+static int same_or_restart(const char *setting, const char *running, const char *fresh,
+			   const char *path, struct err *e)
 {
-	struct conf *c = NULL;
-	struct policy p;
-	char *tmpl = NULL;
-	*bird_socket_changed = 0;
-	if (site_load_config(s->conf_path, &c, &p, &tmpl, e) < 0)
+	if (strcmp(running, fresh) == 0)
+		return 0;
+	return err_set(e, ERR_INVALID,
+		       "reload of %s: %s changed from '%s' to '%s': it takes effect only on a "
+		       "restart of routectld; keeping the running config",
+		       path, setting, running, fresh);
+}
+
+int site_reload_load(const struct site *s, struct site_config *out, struct err *e)
+{
+	memset(out, 0, sizeof *out);
+	if (site_load_config(s->conf_path, &out->conf, &out->policy, &out->tmpl, e) < 0)
 		return err_prefix(e, "reload: keeping the running config");
-	if (strcmp(c->site, s->conf->site) != 0 ||
-	    strcmp(c->console_socket, s->conf->console_socket) != 0 ||
-	    strcmp(c->state_dir, s->conf->state_dir) != 0) {
-		conf_free(c);
-		free(tmpl);
-		return err_set(e, ERR_INVALID,
-			       "reload: site, console socket and state-dir cannot change on "
-			       "reload (restart routectld); keeping the running config");
-	}
-	*bird_socket_changed = strcmp(c->bird_socket, s->conf->bird_socket) != 0;
-	conf_free(s->conf);
-	free(s->tmpl);
-	s->conf = c;
-	s->policy = p;
-	s->tmpl = tmpl;
+	const struct conf *c = out->conf;
+	int rc = same_or_restart("site", s->conf->site, c->site, s->conf_path, e);
+	if (rc == 0)
+		rc = same_or_restart("console/socket", s->conf->console_socket, c->console_socket,
+				     s->conf_path, e);
+	if (rc == 0)
+		rc = same_or_restart("state-dir", s->conf->state_dir, c->state_dir, s->conf_path,
+				     e);
+	if (rc < 0)
+		site_config_free(out);
+	return rc;
+}
+
+void site_reload_swap(struct site *s, struct site_config *c, int *bird_socket_changed)
+{
+	*bird_socket_changed = strcmp(c->conf->bird_socket, s->conf->bird_socket) != 0;
+	struct site_config old = { s->conf, s->policy, s->tmpl };
+	s->conf = c->conf;
+	s->policy = c->policy;
+	s->tmpl = c->tmpl;
+	*c = old;
 	struct err le;
 	if (load_state(s, &le) < 0)
 		log_error("reload: state: %s", le.msg);
+}
+
+void site_config_free(struct site_config *c)
+{
+	conf_free(c->conf);
+	free(c->tmpl);
+	memset(c, 0, sizeof *c);
+}
+
+int site_reload(struct site *s, int *bird_socket_changed, struct err *e)
+{
+	struct site_config c;
+	*bird_socket_changed = 0;
+	int rc = site_reload_load(s, &c, e);
+	if (rc < 0)
+		return rc;
+	site_reload_swap(s, &c, bird_socket_changed);
+	site_config_free(&c);
 	return 0;
 }
 

@@ -307,6 +307,29 @@ void site_close(struct site *s);
  * and e saying why. */
 int site_reload(struct site *s, int *bird_socket_changed, struct err *e);
 
+/* What a site runs on besides its state: a config with its policy and
+ * template, loaded and valid. */
+struct site_config {
+	struct conf *conf;
+	struct policy policy;
+	char *tmpl;
+};
+
+/* site_reload in two halves, so that a caller can validate more (routectld:
+ * the token file the new config names) before anything is swapped.
+ * site_reload_load loads the config at s->conf_path with its policy and
+ * template (site_load_config) and refuses one that changes the site, the
+ * console socket or the state directory (-ERR_INVALID, naming the setting,
+ * its running and its new value, and that a restart is needed); s is only
+ * read. On failure *out is empty and e names the file and the field. */
+int site_reload_load(const struct site *s, struct site_config *out, struct err *e);
+/* Swaps *c (from site_reload_load) in, and leaves the config it replaced in
+ * *c for the caller to free or keep; then reloads the state file as
+ * site_reload does (a state file that does not load is safe mode, logged,
+ * not a failure of the reload). */
+void site_reload_swap(struct site *s, struct site_config *c, int *bird_socket_changed);
+void site_config_free(struct site_config *c);
+
 /* Validates, plans, prechecks BIRD's protocols, applies, verifies, saves,
  * confirms (apply_state, with apply_opts.takes_away for a withdraw or a
  * prepend and refuse_unlisted from the policy's unlisted-exporter). On
