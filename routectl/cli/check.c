@@ -106,6 +106,11 @@ static void judge_router(const struct check_router *rt, struct problems *p)
 		add(p, CHECK_WARNING, "%s: last apply %s%s%s%s%s%s", name, v->last_result,
 		    v->last_trigger ? " (" : "", opt(v->last_trigger), v->last_trigger ? ")" : "",
 		    v->last_message ? ": " : "", opt(v->last_message));
+	if (v->has_reload && !v->reload_ok)
+		add(p, CHECK_WARNING, "%s: config reload%s%s FAILED (running the config loaded at "
+		    "%s): %s", name, v->reload_at ? " at " : "", opt(v->reload_at),
+		    v->config_loaded_at ? v->config_loaded_at : "start",
+		    v->reload_error ? v->reload_error : "no reason given");
 	for (size_t i = 0; i < v->n_pending; i++)
 		add(p, CHECK_WARNING, "%s: change %s waits for its confirmation%s%s", name,
 		    opt(v->pending[i].change_id), v->pending[i].deadline ? " until " : "",

@@ -524,6 +524,23 @@ static int parse_peers(json_t *peers, json_t *sent, struct view_status *v, struc
 	return 0;
 }
 
+/* reload: {"config_path", "config_loaded_at", "at", "ok", "error",
+ * "warning"} (null: an older routectld, or none said). */
+static int parse_reload(json_t *r, struct view_status *v, struct err *e)
+{
+	int ok = 1;
+	if (!r || json_is_null(r))
+		return 0;
+	if (unpack(r, "reload", 0, e, "{s:b, s?s, s?s, s?s, s?s, s?s}", "ok", &ok,
+		   "config_path", &v->config_path, "config_loaded_at", &v->config_loaded_at,
+		   "at", &v->reload_at, "error", &v->reload_error, "warning",
+		   &v->reload_warning) < 0)
+		return -ERR_PROTOCOL;
+	v->has_reload = true;
+	v->reload_ok = ok;
+	return 0;
+}
+
 int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 {
 	json_t *safe = NULL, *bird, *last = NULL, *svcs, *svc, *flight = NULL;
@@ -583,6 +600,8 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 	    parse_peers(peers, sent, v, e) < 0)
 		goto fail;
 	v->bird_connected = connected;
+	if (parse_reload(json_object_get(body, "reload"), v, e) < 0)
+		goto fail;
 	if (last) {
 		v->has_last_apply = true;
 		if (unpack(last, "last_apply", 0, e, "{s:s, s?s, s?s, s?s, s?s, s?F}",

@@ -106,6 +106,15 @@ struct view_status {
 	 * pending_confirms; none from an older routectld). */
 	struct view_confirm_wait *pending;
 	size_t n_pending;
+	/* The running config and the last reload (status's reload; has_reload
+	 * false from an older routectld). reload_ok false: the last SIGHUP
+	 * found the new config bad and the one loaded at config_loaded_at
+	 * still runs. */
+	bool has_reload;
+	bool reload_ok;
+	const char *config_path, *config_loaded_at;   /* may be NULL */
+	const char *reload_at, *reload_error;         /* may be NULL */
+	const char *reload_warning;                   /* may be NULL */
 };
 
 struct view_change_item {

@@ -273,9 +273,31 @@ static int status_header(struct buf *out, const struct view_status *v)
 		if (buf_puts(out, "\n") < 0)
 			return -ERR_NOMEM;
 	}
+	if (v->has_reload && !v->reload_ok) {
+		if (buf_puts(out, "config reload") < 0 ||
+		    (v->reload_at && buf_printf(out, " at %s", v->reload_at) < 0) ||
+		    buf_puts(out, " FAILED: ") < 0 ||
+		    put_clean(out, v->reload_error ? v->reload_error : "no reason given", false) <
+			    0 ||
+		    buf_printf(out, "; running the config loaded at %s\n\n",
+			       v->config_loaded_at ? v->config_loaded_at : "start") < 0)
+			return -ERR_NOMEM;
+	}
 	if (header_line(out, "site", v->site) < 0 ||
 	    buf_printf(out, "%-12s%lld\n", "generation", v->generation) < 0)
 		return -ERR_NOMEM;
+	if (v->has_reload && v->config_path) {
+		struct buf cl = { 0 };
+		int crc = buf_printf(&cl, "%s", v->config_path);
+		if (v->config_loaded_at)
+			crc |= buf_printf(&cl, " (loaded at %s)", v->config_loaded_at);
+		if (v->reload_ok && v->reload_warning)
+			crc |= buf_printf(&cl, "; %s", v->reload_warning);
+		crc |= header_line(out, "config", crc ? "" : cl.p);
+		buf_free(&cl);
+		if (crc)
+			return -ERR_NOMEM;
+	}
 
 	rc |= buf_puts(&line, v->bird_connected ? "connected" : "NOT CONNECTED");
 	if (v->bird_socket)
