@@ -264,6 +264,14 @@ static void reload_done(void *arg, struct worker_reload_result *r)
 	struct daemon *d = arg;
 	d->reload_at = r->at;
 	d->reload_ok = r->ok;
+	/* Logged once the reload is whole (the site's part reconciled, the
+	 * API's part in force), so that the log and status agree. */
+	if (r->ok && r->warning[0])
+		log_warn("reload of %s: %s", d->conf_path, r->warning);
+	if (r->ok)
+		log_info("reloaded %s", d->conf_path);
+	else
+		log_error("%s", r->err.msg);
 	if (r->ok) {
 		auth_replace(d->auth, r->auth);
 		r->auth = NULL;

@@ -512,8 +512,9 @@ static void restart_only_changes(const struct conf *run, const struct conf *c, c
 		restart_note(out, size, "api/audit-log", run->audit_log, c->audit_log);
 	size_t n = strlen(out);
 	if (n && n < size)
-		snprintf(out + n, size - n, ": take effect on a restart of routectld; the running "
-		     "values stay until then");
+		snprintf(out + n, size - n, ": only a restart of routectld puts %s in force; the "
+			 "running %s until then", strchr(out, ';') ? "these" : "this",
+			 strchr(out, ';') ? "values stay" : "value stays");
 }
 
 /* Validates everything first (config, policy, template, token file), then
@@ -535,10 +536,8 @@ static void run_reload(struct worker *w, struct worker_reload_result *r)
 		}
 	}
 	r->at = time(NULL);
-	if (rc < 0) {
-		log_error("%s", e->msg);
-		return;
-	}
+	if (rc < 0)
+		return;   /* logged by the receiver, with what it changes */
 	const struct conf *run = w->start_conf.conf ? w->start_conf.conf : w->site.conf;
 	restart_only_changes(run, fresh.conf, r->warning, sizeof r->warning);
 	r->write_rate_per_min = fresh.conf->write_rate_per_min;
@@ -553,8 +552,6 @@ static void run_reload(struct worker *w, struct worker_reload_result *r)
 		w->start_conf = fresh;
 	else
 		site_config_free(&fresh);
-	if (r->warning[0])
-		log_warn("reload of %s: %s", w->site.conf_path, r->warning);
 	set_fleet_hook(w);
 	publish_conf(w);
 	publish_state(w, 1);
@@ -567,8 +564,6 @@ static void run_reload(struct worker *w, struct worker_reload_result *r)
 	publish_in_flight(w, NULL, NULL);
 	check_bird(w, w->site.last.message);
 	publish_state(w, 0);
-	/* Logged once the reload is whole, with the reconcile it brings. */
-	log_info("reloaded %s", w->site.conf_path);
 }
 
 /* Takes the next job, or NULL; *stop tells whether to stop. */

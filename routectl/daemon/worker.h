@@ -72,7 +72,8 @@ typedef void (*worker_reload_fn)(void *arg, struct worker_reload_result *r);
  * (site_reload_swap, which also reloads the state file; then it
  * reconciles), and hands the API's part (tokens, write rates) to done(arg,
  * result) on the loop's thread, which puts it in force. A reload that
- * fails changes nothing: done gets ok 0 and why. Loading runs on the
+ * fails changes nothing: done gets ok 0 and why. Nothing is logged here:
+ * done logs the result once the whole reload is in force. Loading runs on the
  * worker, never on the loop (a config of many prefixes takes a while). */
 void worker_reload(struct worker *w, worker_reload_fn done, void *arg);
 

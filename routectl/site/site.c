@@ -362,8 +362,8 @@ static int same_or_restart(const char *setting, const char *running, const char 
 	if (strcmp(running, fresh) == 0)
 		return 0;
 	return err_set(e, ERR_INVALID,
-		       "reload of %s: %s changed from '%s' to '%s': it takes effect only on a "
-		       "restart of routectld; keeping the running config",
+		       "reload of %s: keeping the running config: %s changed from '%s' to '%s': "
+		       "it can change only with a restart of routectld",
 		       path, setting, running, fresh);
 }
 
@@ -371,7 +371,7 @@ int site_reload_load(const struct site *s, struct site_config *out, struct err *
 {
 	memset(out, 0, sizeof *out);
 	if (site_load_config(s->conf_path, &out->conf, &out->policy, &out->tmpl, e) < 0)
-		return err_prefix(e, "reload: keeping the running config");
+		return err_prefix(e, "reload of %s: keeping the running config", s->conf_path);
 	const struct conf *c = out->conf;
 	int rc = same_or_restart("site", s->conf->site, c->site, s->conf_path, e);
 	if (rc == 0)
