@@ -101,6 +101,37 @@ START_TEST(test_one_warnings)
 }
 END_TEST
 
+/* A reload that failed keeps the old config running: WARNING, saying when
+ * and why; a reload that succeeded (or none) is nothing to report. */
+START_TEST(test_one_failed_reload_is_warning)
+{
+	char line[2048];
+	ck_assert_int_eq(judge_one(200, STATUS_X("ash", BIRD_UP, both_announced,
+						 ", \"reload\": {\"ok\": false, "
+						 "\"at\": \"2026-11-30T12:00:00Z\", "
+						 "\"config_loaded_at\": \"2026-11-30T09:00:00Z\", "
+						 "\"config_path\": \"/etc/routectl/routectld.json\", "
+						 "\"error\": \"reload of /etc/routectl/routectld.json: "
+						 "keeping the running config: write-burst: 0\", "
+						 "\"warning\": null}"),
+				   line, sizeof line),
+			 CHECK_WARNING);
+	ck_assert_msg(strstr(line, "ROUTECTL WARNING - /run/r.sock: config reload at 2026-11-30T12:00:00Z "
+				   "FAILED (running the config loaded at 2026-11-30T09:00:00Z): "
+				   "reload of /etc/routectl/routectld.json: keeping the running "
+				   "config: write-burst: 0 | "),
+		      "%s", line);
+	ck_assert_int_eq(judge_one(200, STATUS_X("ash", BIRD_UP, both_announced,
+						 ", \"reload\": {\"ok\": true, "
+						 "\"at\": \"2026-11-30T12:00:00Z\", "
+						 "\"config_loaded_at\": \"2026-11-30T12:00:00Z\", "
+						 "\"config_path\": \"/etc/routectl/routectld.json\", "
+						 "\"error\": null, \"warning\": \"api/listen (...)\"}"),
+				   line, sizeof line),
+			 CHECK_OK);
+}
+END_TEST
+
 START_TEST(test_one_critical)
 {
 	char line[2048];
@@ -295,6 +326,7 @@ static Suite *check_suite(void)
 	tcase_add_test(t, test_one_ok);
 	tcase_add_test(t, test_one_withdrawn_is_warning);
 	tcase_add_test(t, test_one_warnings);
+	tcase_add_test(t, test_one_failed_reload_is_warning);
 	tcase_add_test(t, test_one_critical);
 	tcase_add_test(t, test_one_unknown);
 	tcase_add_test(t, test_fleet_ok);

@@ -650,6 +650,58 @@ START_TEST(status_header_trouble_golden)
 }
 END_TEST
 
+/* status's reload block: a failed reload is said first, with what still
+ * runs; the running config's line names the file and, after a good reload,
+ * what waits for a restart. */
+START_TEST(status_reload_text)
+{
+	static const char failed[] =
+		"{\"site\":\"ash\",\"generation\":1,\"bird\":{\"connected\":true},\"services\":[],"
+		"\"reload\":{\"config_path\":\"/etc/routectl/routectld.json\","
+		"\"config_loaded_at\":\"2026-11-30T09:00:00Z\",\"at\":\"2026-11-30T12:00:00Z\","
+		"\"ok\":false,\"error\":\"reload of /etc/routectl/routectld.json: keeping the "
+		"running config: token file /etc/routectl/tokens: line 2: bad\\u001b\","
+		"\"warning\":null}}";
+	struct cli_result res;
+	char *text = render_status(failed, &res);
+	ck_assert_str_eq(text,
+			 "config reload at 2026-11-30T12:00:00Z FAILED: reload of "
+			 "/etc/routectl/routectld.json: keeping the running config: token file "
+			 "/etc/routectl/tokens: line 2: bad?; running the config loaded at "
+			 "2026-11-30T09:00:00Z\n"
+			 "\n"
+			 "site        ash\n"
+			 "generation  1\n"
+			 "config      /etc/routectl/routectld.json (loaded at 2026-11-30T09:00:00Z)\n"
+			 "bird        connected\n"
+			 "last apply  none yet\n"
+			 "\n"
+			 "no services configured\n");
+	ck_assert(res.status.has_reload);
+	ck_assert(!res.status.reload_ok);
+	free(text);
+	cli_result_free(&res);
+
+	static const char good[] =
+		"{\"site\":\"ash\",\"generation\":1,\"bird\":{\"connected\":true},\"services\":[],"
+		"\"reload\":{\"config_path\":\"/etc/routectl/routectld.json\","
+		"\"config_loaded_at\":\"2026-11-30T12:00:00Z\",\"at\":\"2026-11-30T12:00:00Z\","
+		"\"ok\":true,\"error\":null,\"warning\":\"api/max-connections (running 256, new 7)\"}}";
+	text = render_status(good, &res);
+	ck_assert_str_eq(text,
+			 "site        ash\n"
+			 "generation  1\n"
+			 "config      /etc/routectl/routectld.json (loaded at 2026-11-30T12:00:00Z); "
+			 "api/max-connections (running 256, new 7)\n"
+			 "bird        connected\n"
+			 "last apply  none yet\n"
+			 "\n"
+			 "no services configured\n");
+	free(text);
+	cli_result_free(&res);
+}
+END_TEST
+
 /* Safe mode after the state was lost under a running routectld: the states
  * routectld held before are shown as last known, never as the state. */
 START_TEST(status_last_known_golden)
@@ -967,6 +1019,18 @@ static const struct bad_case {
 	{ CMD_STATUS, 200, "{}", "site is missing" },
 	{ CMD_STATUS, 200, "{\"site\":1}", "site should be a string, not an integer" },
 	{ CMD_STATUS, 200, "{\"site\":\"a\"}", "generation is missing" },
+	{ CMD_STATUS, 200,
+	  "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},\"services\":[],"
+	  "\"reload\":{\"ok\":\"no\"}}",
+	  "reload.ok should be" },
+	{ CMD_STATUS, 200,
+	  "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},\"services\":[],"
+	  "\"reload\":{\"at\":\"2026-11-30T12:00:00Z\"}}",
+	  "reload.ok is missing" },
+	{ CMD_STATUS, 200,
+	  "{\"site\":\"a\",\"generation\":1,\"bird\":{\"connected\":true},\"services\":[],"
+	  "\"reload\":[]}",
+	  "reload should be an object" },
 	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":-1}", "generation is -1" },
 	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1.5}", "generation should be an integer" },
 	{ CMD_STATUS, 200, "{\"site\":\"a\",\"generation\":1,\"services\":[]}", "bird is missing" },
@@ -2164,6 +2228,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, status_peers_block);
 	tcase_add_test(t, status_header_trouble_golden);
 	tcase_add_test(t, status_last_known_golden);
+	tcase_add_test(t, status_reload_text);
 	tcase_add_test(t, change_text_golden);
 	tcase_add_test(t, adopt_text_golden);
 	tcase_add_test(t, error_document_message);

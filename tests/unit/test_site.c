@@ -362,6 +362,53 @@ START_TEST(reload_policy_bad_keeps_old)
 }
 END_TEST
 
+/* What only a restart can change is refused by name, with both values,
+ * and nothing is swapped; a good config is swapped in and the one it
+ * replaced handed back. */
+START_TEST(reload_load_refuses_restart_only_then_swaps)
+{
+	struct site s;
+	open_site(&s);
+	char conf[2048];
+	static const char *const fmt =
+		"{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 65001,"
+		" \"bird\": {\"control-socket\": \"%s/bird.ctl\", \"include\": \"%s/routectl.conf\","
+		" \"bgp-protocol\": [\"isp\"]},"
+		" \"state-dir\": \"%s/%s\", \"console\": {\"socket\": \"%s/%s\"},"
+		" \"service\": [{\"name\": \"web\", \"ipv4-prefix\": [\"192.0.2.0/24\"]}]}}";
+	struct site_config c;
+	struct err e;
+	snprintf(conf, sizeof conf, fmt, tmpdir, tmpdir, tmpdir, "state", tmpdir, "other.sock");
+	tu_write_file(tmpdir, "routectld.json", conf);
+	ck_assert_int_eq(site_reload_load(&s, &c, &e), -ERR_INVALID);
+	ck_assert_ptr_null(c.conf);
+	ck_assert_msg(strstr(e.msg, "keeping the running config: console/socket changed from") &&
+			      strstr(e.msg, "d.sock' to '") && strstr(e.msg, "other.sock'") &&
+			      strstr(e.msg, "only with a restart") && strstr(e.msg, s.conf_path),
+		      "%s", e.msg);
+	snprintf(conf, sizeof conf, fmt, tmpdir, tmpdir, tmpdir, "state2", tmpdir, "d.sock");
+	tu_write_file(tmpdir, "routectld.json", conf);
+	ck_assert_int_eq(site_reload_load(&s, &c, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "state-dir changed from"), "%s", e.msg);
+	ck_assert_uint_eq(s.conf->n_services, 2);
+
+	snprintf(conf, sizeof conf, fmt, tmpdir, tmpdir, tmpdir, "state", tmpdir, "d.sock");
+	tu_write_file(tmpdir, "routectld.json", conf);
+	ck_assert_msg(site_reload_load(&s, &c, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(s.conf->n_services, 2);   /* loaded, not yet in force */
+	const struct conf *fresh = c.conf, *old = s.conf;
+	int changed = -1;
+	site_reload_swap(&s, &c, &changed);
+	ck_assert_ptr_eq(s.conf, fresh);
+	ck_assert_ptr_eq(c.conf, old);
+	ck_assert_int_eq(changed, 0);
+	ck_assert_uint_eq(s.conf->n_services, 1);
+	site_config_free(&c);
+	ck_assert_ptr_null(c.conf);
+	site_close(&s);
+}
+END_TEST
+
 START_TEST(reload_after_delete_is_safe_mode)
 {
 	struct site s;
@@ -959,6 +1006,7 @@ static Suite *site_suite(void)
 	tcase_add_test(tc, adopt_refused_when_state_loaded);
 	tcase_add_test(tc, reload_after_delete_is_safe_mode);
 	tcase_add_test(tc, reload_policy_bad_keeps_old);
+	tcase_add_test(tc, reload_load_refuses_restart_only_then_swaps);
 	tcase_add_test(tc, first_start_unchecked_survives_restart);
 	tcase_add_test(tc, generation_continues_from_include);
 	tcase_add_test(tc, apply_stats_count_applies);
