@@ -149,6 +149,7 @@ static char *full_page(struct metrics *m, struct apply_stats *st, struct audit_s
 	metrics_rate_limited(m);
 	metrics_rate_limited(m);
 	metrics_rate_limited(m);
+	metrics_config_reload(m, 0, 1796000000);
 	as->records = 10;
 	as->failures = 1;
 	as->last_sync_seconds = 0.0025;
@@ -203,6 +204,11 @@ START_TEST(exact_lines)
 	ck_line(page, "routectl_audit_records_total 10");
 	ck_line(page, "routectl_audit_failures_total 1");
 	ck_line(page, "routectl_audit_last_sync_seconds 0.0025");
+	ck_line(page, "# TYPE routectl_config_last_reload_successful gauge");
+	ck_line(page, "routectl_config_last_reload_successful 0");
+	ck_line(page, "routectl_config_last_reload_success_timestamp_seconds 1796000000");
+	char said[4096];
+	ck_assert_msg(promtool_check(page, said, sizeof said) == 0, "promtool: %s\n%s", said, page);
 	free(page);
 	metrics_free(m);
 }
