@@ -491,7 +491,7 @@ static void restart_only_changes(const struct conf *run, const struct conf *c, c
 		const char *rc = run->listen[i].tls_cert, *nc = c->listen[i].tls_cert;
 		const char *rk = run->listen[i].tls_key, *nk = c->listen[i].tls_key;
 		if ((rc && nc && strcmp(rc, nc) != 0) || (rk && nk && strcmp(rk, nk) != 0))
-			restart_note(out, size, "api/listen tls-cert/tls-key", rc, nc);
+			restart_note(out, size, "api/listen tls-certificate/tls-key", rc, nc);
 	}
 	if (run->max_connections != c->max_connections) {
 		snprintf(a, sizeof a, "%u", run->max_connections);
@@ -501,7 +501,7 @@ static void restart_only_changes(const struct conf *run, const struct conf *c, c
 	if (run->max_per_address != c->max_per_address) {
 		snprintf(a, sizeof a, "%u", run->max_per_address);
 		snprintf(b, sizeof b, "%u", c->max_per_address);
-		restart_note(out, size, "api/max-per-address", a, b);
+		restart_note(out, size, "api/max-connections-per-address", a, b);
 	}
 	if (run->console_mode != c->console_mode) {
 		snprintf(a, sizeof a, "%04o", run->console_mode);
@@ -537,7 +537,7 @@ static void run_reload(struct worker *w, struct worker_reload_result *r)
 	}
 	r->at = time(NULL);
 	if (rc < 0)
-		return;   /* logged by the receiver, with what it changes */
+		return;   /* logged by the loop when it takes the result */
 	const struct conf *run = w->start_conf.conf ? w->start_conf.conf : w->site.conf;
 	restart_only_changes(run, fresh.conf, r->warning, sizeof r->warning);
 	r->write_rate_per_min = fresh.conf->write_rate_per_min;
