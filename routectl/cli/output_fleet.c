@@ -241,6 +241,11 @@ int output_fleet_status_text(struct buf *out, const struct fanout_result *r)
 			else if (!fr->res.status.bird_connected)
 				snprintf(note + strlen(note), sizeof note - strlen(note),
 					 "%sBIRD not connected", note[0] ? "; " : "");
+			if (fr->res.status.has_reload && !fr->res.status.reload_ok)
+				snprintf(note + strlen(note), sizeof note - strlen(note),
+					 "%sconfig reload at %s FAILED, the config loaded before runs",
+					 note[0] ? "; " : "",
+					 fr->res.status.reload_at ? fr->res.status.reload_at : "?");
 		} else {
 			snprintf(answered, sizeof answered, "UNREACHABLE");
 			snprintf(note, sizeof note, "%s", vr ? vr->error : fr->reply->error);

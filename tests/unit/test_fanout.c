@@ -101,8 +101,13 @@ START_TEST(test_status)
 		  STATUS("ash", SVC("dns", "announce", 0, "null", "null") ", "
 				SVC("web", "prepend", 3, NEXT_WITHDRAW, "null")),
 		  NULL, NULL, false },
-		{ "primary", 200, STATUS("chi", SVC("web", "announce", 0, "null", "null")), NULL, NULL,
-		  false },
+		/* its last config reload failed: said in its note */
+		{ "primary", 200,
+		  "{\"site\": \"chi\", \"generation\": 4, \"bird\": {\"connected\": true}, "
+		  "\"services\": [" SVC("web", "announce", 0, "null", "null") "], "
+		  "\"reload\": {\"ok\": false, \"at\": \"2026-12-01T09:00:00Z\", "
+		  "\"error\": \"reload of /etc/routectl/routectld.json: keeping the running config\"}}",
+		  NULL, NULL, false },
 		{ NULL, 0, NULL, "http://10.0.2.1:8080: cannot connect: No route to host", NULL, false },
 	};
 	struct fleet_replies rep;
@@ -129,7 +134,7 @@ START_TEST(test_status)
 		"ROUTER  SITE  ANSWERED     NOTE\n"
 		"a1      ash   oob          primary passed over: http://10.0.0.1:8080: cannot connect: Connection refused\n"
 		"a2      ash   primary      -\n"
-		"c1      chi   primary      -\n"
+		"c1      chi   primary      config reload at 2026-12-01T09:00:00Z FAILED, the config loaded before runs\n"
 		"s1      sea   UNREACHABLE  http://10.0.2.1:8080: cannot connect: No route to host\n";
 	ck_assert_msg(strcmp(b.p, want) == 0, "got:\n%s\nwant:\n%s", b.p, want);
 	buf_free(&b);
