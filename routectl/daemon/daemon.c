@@ -264,14 +264,6 @@ static void reload_done(void *arg, struct worker_reload_result *r)
 	struct daemon *d = arg;
 	d->reload_at = r->at;
 	d->reload_ok = r->ok;
-	/* Logged once the reload is whole (the site's part reconciled, the
-	 * API's part in force), so that the log and status agree. */
-	if (r->ok && r->warning[0])
-		log_warn("reload of %s: %s", d->conf_path, r->warning);
-	if (r->ok)
-		log_info("reloaded %s", d->conf_path);
-	else
-		log_error("%s", r->err.msg);
 	if (r->ok) {
 		auth_replace(d->auth, r->auth);
 		r->auth = NULL;
@@ -283,6 +275,15 @@ static void reload_done(void *arg, struct worker_reload_result *r)
 		snprintf(d->reload_error, sizeof d->reload_error, "%s", r->err.msg);
 	}
 	publish_reload(d);
+	/* Logged once the reload is whole (the site's part reconciled, the
+	 * API's part in force), so that the log and status agree. */
+	if (!r->ok) {
+		log_error("%s", r->err.msg);
+		return;
+	}
+	if (r->warning[0])
+		log_warn("reload of %s: %s", d->conf_path, r->warning);
+	log_info("reloaded %s", d->conf_path);
 }
 
 /* SIGHUP, the API's own part: the audit log is opened again by name
