@@ -2,12 +2,14 @@
 #include "daemon/worker.h"
 
 #include "bird/bird.h"
-#include "daemon/fleetview.h"
+#include "fleet/fleetview.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "site/emergency.h"
 #include "store/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -72,6 +74,9 @@ struct worker {
 	int wake_fd;                  /* loop -> worker: a job or stop */
 	int done_fd;                  /* worker -> loop: finished jobs */
 	struct view view;
+	/* Emergency commands adopted and not yet taken by the loop (for the
+	 * audit log); under mu. */
+	struct emergency_journal adopted;
 
 	/* The worker thread's own (no lock). */
 	struct site site;
@@ -90,6 +95,7 @@ struct worker {
 	unsigned long published_repairs;
 	unsigned long long published_applies;
 	unsigned long published_peers_seq;
+	char emergency_error[ERR_MSG_MAX];   /* the last adoption failure logged */
 };
 
 /* ---- the view ---------------------------------------------------------- */
@@ -341,6 +347,73 @@ static void bird_connect(struct worker *w)
 	}
 }
 
+/* ---- the emergency journal ------------------------------------------------- */
+
+/* Moves the records of from to the end of to; from is emptied. On ENOMEM
+ * the records stay in from (and are logged by the caller as lost). */
+static int journal_append(struct emergency_journal *to, struct emergency_journal *from)
+{
+	if (from->n == 0)
+		return 0;
+	struct emergency_record *r = realloc(to->recs, (to->n + from->n) * sizeof *r);
+	if (!r)
+		return -ERR_NOMEM;
+	memcpy(r + to->n, from->recs, from->n * sizeof *r);
+	to->recs = r;
+	to->n += from->n;
+	to->skipped += from->skipped;
+	free(from->recs);
+	memset(from, 0, sizeof *from);
+	return 0;
+}
+
+/* Adopts a journal that `routectl emergency` left (site/emergency.h), one
+ * stat(2) when there is none; the adopted commands go to the loop for the
+ * audit log. Returns 1 while an emergency command is writing it: then the
+ * worker applies nothing on its own (no reconcile, no step, no change), so
+ * that the command is never reverted as drift. */
+static int poll_emergency(struct worker *w)
+{
+	struct emergency_journal j;
+	char aside[PATH_MAX];
+	struct err e;
+	err_clear(&e);
+	int rc = site_emergency_adopt(&w->site, &j, aside, sizeof aside, &e);
+	if (rc == -ERR_BUSY)
+		return 1;
+	if (rc < 0) {
+		/* once per reason: it is retried every tick */
+		if (strcmp(e.msg, w->emergency_error) != 0)
+			log_error("%s", e.msg);
+		snprintf(w->emergency_error, sizeof w->emergency_error, "%s", e.msg);
+		return 0;
+	}
+	w->emergency_error[0] = '\0';
+	if (rc == 0)
+		return 0;
+	publish_state(w, 0);
+	pthread_mutex_lock(&w->mu);
+	int arc = journal_append(&w->adopted, &j);
+	pthread_mutex_unlock(&w->mu);
+	if (arc < 0)
+		log_error("out of memory: %zu adopted emergency command(s) are not in the audit "
+			  "log (the log above names them)", j.n);
+	emergency_journal_free(&j);
+	uint64_t one = 1;
+	if (write(w->done_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_error("worker: cannot signal the event loop: %s", strerror(errno));
+	return 0;
+}
+
+int worker_take_emergency(struct worker *w, struct emergency_journal *out)
+{
+	pthread_mutex_lock(&w->mu);
+	*out = w->adopted;
+	memset(&w->adopted, 0, sizeof w->adopted);
+	pthread_mutex_unlock(&w->mu);
+	return out->n > 0;
+}
+
 /* ---- jobs ------------------------------------------------------------------ */
 
 static void finish(struct worker *w, struct wjob *j)
@@ -488,9 +561,10 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct site *s = &w->site;
 	for (;;) {
-		int stop;
+		int stop = 0;
 		struct wjob *j;
-		while ((j = next_job(w, &stop)) != NULL) {
+		int emergency_busy = poll_emergency(w);
+		while (!emergency_busy && (j = next_job(w, &stop)) != NULL) {
 			if (j->kind == WJOB_CHANGE) {
 				run_job(w, j->cj);
 				finish(w, j);
@@ -499,12 +573,17 @@ static void *worker_main(void *arg)
 				free(j);
 			}
 		}
+		if (emergency_busy) {
+			pthread_mutex_lock(&w->mu);
+			stop = w->stop;
+			pthread_mutex_unlock(&w->mu);
+		}
 		if (stop)
 			break;
 		int64_t now = now_ms();
-		if (!s->safe_mode[0] && !w->bird && now >= w->next_connect_ms)
+		if (!emergency_busy && !s->safe_mode[0] && !w->bird && now >= w->next_connect_ms)
 			bird_connect(w);
-		if (now_ms() >= site_next_due_ms(s, w->bird)) {
+		if (!emergency_busy && now_ms() >= site_next_due_ms(s, w->bird)) {
 			site_run_due(s, w->bird, now_ms());
 			check_bird(w, s->last.message);
 			publish_state(w, 0);
@@ -532,6 +611,8 @@ static void *worker_main(void *arg)
 			timeout = 0;
 		if (timeout > 1000)
 			timeout = 1000;
+		if (emergency_busy && timeout > 50)
+			timeout = 50;   /* look again soon: adopt as soon as it is written */
 		struct pollfd pfd[2] = {
 			{ .fd = w->wake_fd, .events = POLLIN },
 			{ .fd = w->bird ? bird_fd(w->bird) : -1, .events = POLLIN },
@@ -715,6 +796,7 @@ void worker_free(struct worker *w)
 	free(w->view.bird_socket);
 	state_free(w->view.state);
 	apply_peers_free(&w->view.peers);
+	emergency_journal_free(&w->adopted);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	if (w->done_fd >= 0)

@@ -44,6 +44,16 @@ void worker_collect(struct worker *w);
 /* The command layer's backend (with_view, submit) over this worker. */
 void worker_backend(struct worker *w, struct command_backend *b);
 
+struct emergency_journal;
+
+/* In the loop's thread: takes the emergency commands the worker adopted
+ * (site/emergency.h; it looks for the journal before every step, and
+ * applies nothing on its own while an emergency command is writing it), for
+ * the audit log. Returns 1 with *out filled (free it with
+ * emergency_journal_free), 0 when there are none. The done fd turns
+ * readable when some are waiting. */
+int worker_take_emergency(struct worker *w, struct emergency_journal *out);
+
 /* SIGHUP: queues a reload of config, policy, template and state. */
 void worker_reload(struct worker *w);
 
