@@ -25,6 +25,12 @@
 
 /* How long a run waits for a routectld that is adopting the journal. */
 #define JOURNAL_WAIT_MS 5000
+/* After an apply that changed what BIRD runs, BIRD is woken this often for
+ * this long, as routectld's worker does (worker.h): BIRD 2.0.12 sends the
+ * tail of a large update burst only when its I/O loop next wakes (shared
+ * BIRD facts, "Propagation speed"), up to 3 s later otherwise. */
+#define WAKE_WINDOW_MS 3000
+#define WAKE_EVERY_MS 2
 
 /* Whether something accepts connections on routectld's console socket. */
 static int console_answers(const char *path)
@@ -172,6 +178,20 @@ static void print_items(FILE *out, const struct change_result *res)
 	}
 }
 
+/* Keeps BIRD's I/O loop awake for WAKE_WINDOW_MS with cheap commands, so
+ * that the upstream gets the whole change now. */
+static void keep_bird_awake(struct bird_conn *b, int timeout_ms)
+{
+	int64_t until = now_ms() + WAKE_WINDOW_MS;
+	struct err e;
+	while (now_ms() < until && bird_alive(b)) {
+		if (bird_wake(b, timeout_ms, &e) < 0)
+			break;
+		struct timespec ts = { 0, WAKE_EVERY_MS * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 {
 	const char *verb = req->emergency == CLI_EMERGENCY_DRAIN ? "drain" : "undrain";
@@ -304,6 +324,10 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 		fprintf(out, "journal: %s/%s (routectld adopts it %s)\n", s.conf->state_dir,
 			EMERGENCY_JOURNAL, runs ? "within a second" : "when it starts");
 	change_result_free(&res);
+	if (b && s.bird_changed) {
+		fflush(out);
+		keep_bird_awake(b, (int)s.conf->bird_timeout_ms);
+	}
 	if (b)
 		bird_close(b);
 	site_close(&s);
