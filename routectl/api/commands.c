@@ -1691,8 +1691,9 @@ size_t commands_audit_emergency(struct commands *c, const char *site,
 		}
 		char action[32];
 		snprintf(action, sizeof action, "emergency-%s", r->action);
-		struct audit_who w = { .request_id = r->id, .actor = r->actor,
-				       .transport = "emergency" };
+		/* on the router host, with BIRD's socket: every power there is */
+		struct audit_who w = { .request_id = r->id, .actor = r->actor, .role = "admin",
+				       .transport = "emergency", .remote = "local" };
 		json_t *rec = svcs && before && after
 			? audit_record_new(r->epoch_ms, &w, action, site, svcs, r->reason, false,
 					   "outcome")
@@ -1710,6 +1711,7 @@ size_t commands_audit_emergency(struct commands *c, const char *site,
 				     : r->result == EMERGENCY_FAILED ? "failed"
 				     : r->result == EMERGENCY_REFUSED ? "refused" : "unknown";
 		json_object_set_new(rec, "result", json_string(result));
+		json_object_set_new(rec, "status", json_integer(0));
 		json_object_set_new(rec, "before", before);
 		json_object_set_new(rec, "after", after);
 		json_object_set_new(rec, "change_id", json_string(r->id));

@@ -164,7 +164,8 @@ struct emergency_journal;
 /* Writes one audit record per command of an emergency journal that the
  * site adopted (site/emergency.h, site_emergency_adopt): action
  * "emergency-drain" or "emergency-undrain", transport "emergency", phase
- * "outcome", request_id and change_id the command's id, actor and reason
+ * "outcome", role "admin", remote "local", status 0, request_id and
+ * change_id the command's id, actor and reason
  * the command's, result "ok" (applied), "failed", "refused" (not adopted)
  * or "unknown" (no outcome: the command was killed; adopted all the same),
  * before and after per service, and "adopted" (whether it became the
