@@ -14,11 +14,13 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,7 +73,9 @@ static int routectld_runs(const struct conf *c, int *lock_fd, char *why, size_t 
 	return 0;
 }
 
-/* "emergency: alice (uid 1000) on router1" */
+/* "emergency: alice (uid 1000) on router1"; run by root through sudo,
+ * "emergency: root (uid 0, sudo by alice) on router1". Taken before the
+ * command becomes routectld's user (become_state_owner). */
 static void emergency_actor(struct caller *who)
 {
 	memset(who, 0, sizeof *who);
@@ -81,17 +85,61 @@ static void emergency_actor(struct caller *who)
 		snprintf(host, sizeof host, "?");
 	host[sizeof host - 1] = '\0';
 	struct passwd pw, *res = NULL;
-	char buf[4096];
+	char buf[4096], via[96] = "";
 	const char *user = getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res
 				   ? res->pw_name : NULL;
+	const char *sudo = getenv("SUDO_USER");
+	if (uid == 0 && sudo && sudo[0])
+		snprintf(via, sizeof via, ", sudo by %.64s", sudo);
 	if (user)
-		snprintf(who->actor, sizeof who->actor, "emergency: %.64s (uid %u) on %.128s", user,
-			 (unsigned)uid, host);
+		snprintf(who->actor, sizeof who->actor, "emergency: %.64s (uid %u%s) on %.128s", user,
+			 (unsigned)uid, via, host);
 	else
-		snprintf(who->actor, sizeof who->actor, "emergency: uid %u on %.128s", (unsigned)uid,
-			 host);
+		snprintf(who->actor, sizeof who->actor, "emergency: uid %u%s on %.128s",
+			 (unsigned)uid, via, host);
 	who->has_uid = 1;
 	who->uid = uid;
+}
+
+/* Files the command writes (state file, include, journal, locks) must be
+ * routectld's own: a state file routectld cannot read puts it in safe mode.
+ * So the command runs as the owner of the state directory (the user
+ * routectld runs as): root becomes that user, with its groups and the
+ * group of BIRD's control socket (what the unit's SupplementaryGroups=
+ * gives routectld), under routectld's umask; another user is refused.
+ * Returns 0 or -ERR_REFUSED/-ERR_IO with e saying what to do. */
+static int become_state_owner(const struct conf *c, struct err *e)
+{
+	struct stat sb;
+	if (stat(c->state_dir, &sb) < 0)
+		return 0;   /* a first start, or a state directory that is lost: site_open decides */
+	uid_t me = geteuid();
+	umask(0007);
+	if (sb.st_uid == me)
+		return 0;
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	if (getpwuid_r(sb.st_uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+		return err_set(e, ERR_REFUSED,
+			       "the state directory %s belongs to uid %u, which has no user name",
+			       c->state_dir, (unsigned)sb.st_uid);
+	if (me != 0)
+		return err_set(e, ERR_REFUSED,
+			       "run it as the user routectld runs as, the owner of %s (sudo -u %s "
+			       "routectl emergency ..., or as root): files written as uid %u would "
+			       "keep routectld from reading its state",
+			       c->state_dir, pw.pw_name, (unsigned)me);
+	gid_t groups[64];
+	int n = (int)(sizeof groups / sizeof groups[0]) - 1;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+		n = (int)(sizeof groups / sizeof groups[0]) - 1;
+	struct stat bs;
+	if (stat(c->bird_socket, &bs) == 0)
+		groups[n++] = bs.st_gid;
+	if (setgroups((size_t)n, groups) < 0 || setgid(pw.pw_gid) < 0 || setuid(pw.pw_uid) < 0)
+		return err_set(e, ERR_IO, "cannot become %s, the owner of %s: %s", pw.pw_name,
+			       c->state_dir, strerror(errno));
+	return 0;
 }
 
 /* The fleet-view hook of the site (site.h): the config's fleet document,
@@ -202,6 +250,13 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 		fprintf(errf, "routectl: emergency %s: %s\nNothing was changed.\n", verb, e.msg);
 		return CLI_EXIT_FAILED;
 	}
+	struct caller who;
+	emergency_actor(&who);
+	if (become_state_owner(c, &e) < 0) {
+		fprintf(errf, "routectl: emergency %s: %s\nNothing was changed.\n", verb, e.msg);
+		conf_free(c);
+		return CLI_EXIT_FAILED;
+	}
 	int lock_fd = -1;
 	char why[ERR_MSG_MAX];
 	int runs = routectld_runs(c, &lock_fd, why, sizeof why, &e);
@@ -243,8 +298,6 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 		s.fleet_view = ask_fleet;
 		s.fleet_arg = &s;
 	}
-	struct caller who;
-	emergency_actor(&who);
 	char id[17];
 	change_id_new(id);
 	struct emergency_record intent;

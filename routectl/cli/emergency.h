@@ -12,7 +12,10 @@
  * journal before it applies anything and an outcome record after
  * (site/emergency.h), which routectld adopts when it starts.
  *
- * It holds routectld's site lock for its run. When routectld runs (the lock
+ * It runs as routectld's user (the owner of the state directory): root
+ * becomes that user, with the group of BIRD's control socket, so that the
+ * state file, include and journal it writes stay routectld's; another user
+ * is refused. It holds routectld's site lock for its run. When routectld runs (the lock
  * is held, or its console socket answers) it refuses and names the normal
  * path, unless --force: then it goes on beside routectld, which adopts the
  * journal within a second and does not revert the change. status changes

@@ -48,6 +48,8 @@ static int lock_file(const char *dir, const char *name, int wait_ms, struct err 
 	if (stat(dir, &sb) < 0 && errno == ENOENT)
 		return err_set(e, ERR_NOTFOUND, "state directory %s does not exist", dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0 && errno == EACCES)   /* a lock file someone else made: flock needs no write */
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return err_set(e, ERR_IO, "cannot open lock file %s: %s", path, strerror(errno));
 	int64_t until = now_ms() + wait_ms;
