@@ -23,20 +23,6 @@
 
 /* ---- locks -------------------------------------------------------------------- */
 
-/* The directory of path, fsynced: a file created there survives a crash. */
-static int fsync_dir(const char *dir, struct err *e)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, ERR_IO, "cannot open directory %s: %s", dir, strerror(errno));
-	int rc = fsync(fd);
-	int saved = errno;
-	close(fd);
-	if (rc < 0)
-		return err_set(e, ERR_IO, "cannot fsync directory %s: %s", dir, strerror(saved));
-	return 0;
-}
-
 /* Opens (creating) dir/name and takes an exclusive flock, polling every
  * 50 ms up to wait_ms. Returns the fd, or <0 with e set. */
 static int lock_file(const char *dir, const char *name, int wait_ms, struct err *e)
@@ -294,7 +280,7 @@ int emergency_writer_open(const char *state_dir, int wait_ms, struct emergency_w
 		emergency_writer_close(w);
 		return rc;
 	}
-	if (created && fsync_dir(state_dir, e) < 0) {
+	if (created && fs_fsync_dir_of(w->path, e) < 0) {
 		emergency_writer_close(w);
 		return -ERR_IO;
 	}
@@ -467,7 +453,7 @@ int site_emergency_adopt(struct site *s, struct emergency_journal *adopted, char
 	char when[32];
 	time_format_utc(time(NULL), when, sizeof when);
 	snprintf(aside, size, "%s.adopted-%s", path, when);
-	if (rename(path, aside) < 0 || fsync_dir(s->conf->state_dir, e) < 0) {
+	if (rename(path, aside) < 0 || fs_fsync_dir_of(path, e) < 0) {
 		log_error("emergency journal %s adopted, but it cannot be renamed to %s: %s; it "
 			  "will be adopted again (to the same effect)", path, aside,
 			  strerror(errno));
