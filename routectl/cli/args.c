@@ -585,6 +585,11 @@ static int parse_emergency(struct cli_request *req, char **pos, size_t n, struct
 	else
 		return err_set(e, ERR_INVALID, "unknown emergency command \"%s\": drain, undrain or "
 			       "status (%s)", pos[0], shape);
+	if (req->fleet_path || req->socket_given)
+		return err_set(e, ERR_INVALID, "-f and -s do not apply: emergency works on this "
+			       "router host, without routectld (--config names its config)");
+	if (req->json)
+		return err_set(e, ERR_INVALID, "--json does not apply: emergency prints text");
 	if (!req->config_path)
 		req->config_path = CLI_DEFAULT_CONFIG;
 	if (req->emergency == CLI_EMERGENCY_STATUS) {

@@ -316,6 +316,8 @@ START_TEST(parse_emergency)
 		  "needs a file path" },
 		{ { "routectl", "drain", "ash", "--reason", "x", "--config", "c", NULL },
 		  "--config does not apply to drain" },
+		{ { "routectl", "-f", "fleet.json", "emergency", "status", NULL }, "-f and -s do not apply" },
+		{ { "routectl", "emergency", "status", "--json", NULL }, "--json does not apply" },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int argc = 0;
