@@ -1717,6 +1717,11 @@ size_t commands_audit_emergency(struct commands *c, const char *site,
 		json_object_set_new(rec, "change_id", json_string(r->id));
 		json_object_set_new(rec, "force", json_boolean(r->force));
 		json_object_set_new(rec, "adopted", json_boolean(r->result != EMERGENCY_REFUSED));
+		json_t *ov = r->n_overrides ? json_array() : json_null();
+		for (size_t k = 0; k < r->n_overrides; k++)
+			json_array_append_new(ov, json_pack("{s:s,s:s}", "guard", r->overrides[k].guard,
+							     "message", r->overrides[k].message));
+		json_object_set_new(rec, "override", ov);
 		if (r->error)
 			json_object_set_new(rec, "error", json_pack("{s:s,s:s}", "code", "emergency",
 								    "message", r->error));

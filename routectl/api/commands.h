@@ -168,8 +168,8 @@ struct emergency_journal;
  * change_id the command's id, actor and reason
  * the command's, result "ok" (applied), "failed", "refused" (not adopted)
  * or "unknown" (no outcome: the command was killed; adopted all the same),
- * before and after per service, and "adopted" (whether it became the
- * desired state). Queued to the audit writer; a record that cannot be
+ * before and after per service, "adopted" (whether it became the
+ * desired state), force and override (the guards --force overrode). Queued to the audit writer; a record that cannot be
  * written is logged as such. Returns how many records were queued. */
 size_t commands_audit_emergency(struct commands *c, const char *site,
 				const struct emergency_journal *j);

@@ -347,7 +347,8 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 				       : EMERGENCY_REFUSED;
 	struct err oe;
 	int orc = emergency_write_outcome(&w, id, result, rc < 0 ? e.msg : NULL,
-					  s.state ? s.state->generation : 0, ms, &oe);
+					  s.state ? s.state->generation : 0, ms,
+					  res.guards.judged ? &res.guards : NULL, &oe);
 	emergency_writer_close(&w);
 
 	if (rc == 0) {

@@ -94,6 +94,7 @@ static void record_free(struct emergency_record *r)
 	free(r->reason);
 	free(r->error);
 	free(r->svcs);
+	free(r->overrides);
 	memset(r, 0, sizeof *r);
 }
 
@@ -192,6 +193,26 @@ static int parse_outcome(json_t *o, struct emergency_journal *j)
 	json_int_t g = json_integer_value(json_object_get(o, "generation"));
 	r->generation = g > 0 ? (uint64_t)g : 0;
 	r->ms = json_integer_value(json_object_get(o, "ms"));
+	json_t *ov = json_object_get(o, "override");
+	free(r->overrides);
+	r->overrides = NULL;
+	r->n_overrides = 0;
+	if (json_is_array(ov) && json_array_size(ov) > 0) {
+		r->overrides = calloc(json_array_size(ov), sizeof *r->overrides);
+		if (!r->overrides)
+			return -ERR_NOMEM;
+		size_t i;
+		json_t *g;
+		json_array_foreach(ov, i, g) {
+			const char *name = json_string_value(json_object_get(g, "guard"));
+			const char *msg = json_string_value(json_object_get(g, "message"));
+			if (!name)
+				continue;
+			struct emergency_override *eo = &r->overrides[r->n_overrides++];
+			snprintf(eo->guard, sizeof eo->guard, "%s", name);
+			snprintf(eo->message, sizeof eo->message, "%s", msg ? msg : "");
+		}
+	}
 	return 0;
 }
 
@@ -347,16 +368,23 @@ int emergency_write_intent(struct emergency_writer *w, const struct emergency_re
 
 int emergency_write_outcome(struct emergency_writer *w, const char *id,
 			    enum emergency_result result, const char *error, uint64_t generation,
-			    long long ms, struct err *e)
+			    long long ms, const struct guard_report *guards, struct err *e)
 {
+	json_t *ov = json_array();
+	for (size_t i = 0; ov && guards && i < GUARD_COUNT; i++)
+		if (guards->g[i].verdict == GUARD_OVERRIDDEN)
+			json_array_append_new(ov, json_pack("{s:s,s:s}", "guard",
+							    guard_name((enum guard_id)i), "message",
+							    guards->g[i].message));
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	json_t *rec = json_pack("{s:s,s:s,s:o,s:I,s:s,s:o,s:I,s:I}", "type", "outcome", "id", id,
-				"time", when_json(now), "epoch_ms", (json_int_t)now, "result",
-				emergency_result_name(result), "error",
-				error ? json_string(error) : json_null(), "generation",
-				(json_int_t)generation, "ms", (json_int_t)ms);
+	json_t *rec = ov ? json_pack("{s:s,s:s,s:o,s:I,s:s,s:o,s:I,s:I,s:o}", "type", "outcome",
+				     "id", id, "time", when_json(now), "epoch_ms", (json_int_t)now,
+				     "result", emergency_result_name(result), "error",
+				     error ? json_string(error) : json_null(), "generation",
+				     (json_int_t)generation, "ms", (json_int_t)ms, "override", ov)
+			 : NULL;
 	return append(w, rec, e);
 }
 

@@ -21,7 +21,7 @@
  * written BEFORE anything is applied, and after it
  *   {"type":"outcome", "id", "time", "epoch_ms", "result"
  *    ("applied"|"failed"|"refused"), "error" (null or text), "generation",
- *    "ms"}.
+ *    "ms", "override": [{"guard", "message"}] (the guards --force overrode)}.
  * A writer holds an exclusive flock on STATE-DIR/EMERGENCY_LOCK_FILE from
  * before it opens the journal until its outcome is written, so that a
  * routectld beside it (an emergency run with --force) never adopts half a
@@ -40,6 +40,7 @@
 #define ROUTECTL_SITE_EMERGENCY_H
 
 #include "common/model.h"
+#include "site/guards.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +79,12 @@ struct emergency_service {
 	unsigned before_prepend;
 };
 
+/* A guard that --force overrode (site/guards.h). */
+struct emergency_override {
+	char guard[32];
+	char message[GUARD_MSG_MAX];
+};
+
 enum emergency_result {
 	EMERGENCY_NO_OUTCOME = 0,  /* intent only: the writer died, or is still at it */
 	EMERGENCY_APPLIED,
@@ -102,6 +109,8 @@ struct emergency_record {
 	char *error;               /* NULL, or the outcome's error */
 	uint64_t generation;       /* of the outcome; 0 when none */
 	long long ms;              /* of the outcome */
+	struct emergency_override *overrides;   /* of the outcome */
+	size_t n_overrides;
 };
 
 struct emergency_journal {
@@ -143,10 +152,11 @@ int emergency_writer_open(const char *state_dir, int wait_ms, struct emergency_w
 int emergency_write_intent(struct emergency_writer *w, const struct emergency_record *r,
 			   struct err *e);
 
-/* Appends the outcome of the command id likewise. error may be NULL. */
+/* Appends the outcome of the command id likewise. error may be NULL;
+ * guards (may be NULL) gives the guards that were overridden. */
 int emergency_write_outcome(struct emergency_writer *w, const char *id,
 			    enum emergency_result result, const char *error, uint64_t generation,
-			    long long ms, struct err *e);
+			    long long ms, const struct guard_report *guards, struct err *e);
 
 /* Closes the journal and drops the lock. */
 void emergency_writer_close(struct emergency_writer *w);

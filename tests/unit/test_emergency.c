@@ -79,10 +79,11 @@ static void add_svc(struct emergency_record *r, const char *name, enum svc_mode 
 }
 
 /* Writes one command: its intent and, unless result is NO_OUTCOME, its
- * outcome. */
-static void write_command(const char *id, const char *action, const char *actor,
-			  const char *reason, long long epoch_ms, enum svc_mode mode,
-			  const char *svc1, const char *svc2, enum emergency_result result)
+ * outcome (with the guards of g, may be NULL). */
+static void write_command_guards(const char *id, const char *action, const char *actor,
+				 const char *reason, long long epoch_ms, enum svc_mode mode,
+				 const char *svc1, const char *svc2, enum emergency_result result,
+				 const struct guard_report *g)
 {
 	struct emergency_writer w;
 	struct err e;
@@ -97,8 +98,15 @@ static void write_command(const char *id, const char *action, const char *actor,
 	if (result != EMERGENCY_NO_OUTCOME)
 		ck_assert_msg(emergency_write_outcome(&w, id, result,
 						      result == EMERGENCY_APPLIED ? NULL : "it failed",
-						      7, 12, &e) == 0, "%s", e.msg);
+						      7, 12, g, &e) == 0, "%s", e.msg);
 	emergency_writer_close(&w);
+}
+
+static void write_command(const char *id, const char *action, const char *actor,
+			  const char *reason, long long epoch_ms, enum svc_mode mode,
+			  const char *svc1, const char *svc2, enum emergency_result result)
+{
+	write_command_guards(id, action, actor, reason, epoch_ms, mode, svc1, svc2, result, NULL);
 }
 
 static void append_raw(const char *text)
@@ -121,8 +129,11 @@ static size_t adopted_files(void)
 
 START_TEST(test_write_read)
 {
-	write_command("c1", "drain", "emergency: alice (uid 1000) on r1", "fiber cut", 1700000000123,
-		      MODE_WITHDRAW, "web", "dns", EMERGENCY_APPLIED);
+	struct guard_report g = { .judged = 1 };
+	g.g[GUARD_LAST_SITE].verdict = GUARD_OVERRIDDEN;
+	snprintf(g.g[GUARD_LAST_SITE].message, sizeof g.g[0].message, "web is announced nowhere");
+	write_command_guards("c1", "drain", "emergency: alice (uid 1000) on r1", "fiber cut",
+			     1700000000123, MODE_WITHDRAW, "web", "dns", EMERGENCY_APPLIED, &g);
 	struct emergency_journal j;
 	struct err e;
 	ck_assert_msg(emergency_journal_read(journal, &j, &e) == 0, "%s", e.msg);
@@ -139,6 +150,9 @@ START_TEST(test_write_read)
 	ck_assert_ptr_null(r->error);
 	ck_assert_uint_eq(r->generation, 7);
 	ck_assert_int_eq(r->ms, 12);
+	ck_assert_uint_eq(r->n_overrides, 1);
+	ck_assert_str_eq(r->overrides[0].guard, "last-site");
+	ck_assert_str_eq(r->overrides[0].message, "web is announced nowhere");
 	int web = strcmp(r->svcs[0].name, "web") == 0 ? 0 : 1;
 	ck_assert_str_eq(r->svcs[web].name, "web");
 	ck_assert_int_eq(r->svcs[web].mode, MODE_WITHDRAW);
