@@ -274,6 +274,8 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 			"(--force goes on beside the running routectld, which then adopts the "
 			"emergency journal within a second.)\nNothing was changed.\n",
 			verb, c->site, why, c->console_socket, verb, c->site, verb, c->site);
+		if (lock_fd >= 0)
+			close(lock_fd);
 		conf_free(c);
 		return CLI_EXIT_FAILED;
 	}
@@ -284,6 +286,10 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 
 	struct site s;
 	int rc = site_open(&s, req->config_path, &e);
+	if (rc == 0 && s.safe_mode[0])
+		/* no desired state to change: what routectld would refuse too */
+		rc = err_set(&e, ERR_UNAVAILABLE, "refused: the site is in safe mode: %s",
+			     s.safe_mode);
 	if (rc == 0)
 		rc = unknown_services(s.conf, req, &e);
 	if (rc < 0) {

@@ -145,4 +145,13 @@ check "the audit log has the forced command" wait_for 5 bash -c \
 check "undrain web through the normal path" rctl undrain ash --service web --now --reason "done"
 check "the upstream has web again" wait_for 10 up_has 192.0.2.0/24
 
+# --- a lost state file: safe mode, as routectld would be ---------------------------------------
+stop_pid "$DAEMON_PID"
+mv "$D/state/state.json" "$D/state-aside.json"
+run_emerg drain --config "$CONF" --reason "state lost"
+check "with the state file lost: refused, exit 1" test "$RC" = 1
+check "... says safe mode and why" says "$OUT" "refused: the site is in safe mode: the desired state is lost"
+check "... no journal record" test ! -e "$D/state/emergency.jsonl"
+check "... the upstream keeps the routes" both_have
+
 it_summary
