@@ -367,12 +367,20 @@ static int journal_append(struct emergency_journal *to, struct emergency_journal
 	return 0;
 }
 
+/* What poll_emergency leaves the worker free to do. */
+enum emergency_hold {
+	HOLD_NONE,        /* no journal, or adopted */
+	HOLD_ALL,         /* an emergency command is writing it: nothing at all */
+	HOLD_AUTOMATIC,   /* it cannot be adopted: no reconcile, step or revert
+			     (they would undo the emergency change as drift);
+			     operators' changes still run */
+};
+
 /* Adopts a journal that `routectl emergency` left (site/emergency.h), one
  * stat(2) when there is none; the adopted commands go to the loop for the
- * audit log. Returns 1 while an emergency command is writing it: then the
- * worker applies nothing on its own (no reconcile, no step, no change), so
- * that the command is never reverted as drift. */
-static int poll_emergency(struct worker *w)
+ * audit log. Says what the worker may do meanwhile: an emergency change
+ * is never reverted as drift. In safe mode nothing is applied anyway. */
+static enum emergency_hold poll_emergency(struct worker *w)
 {
 	struct emergency_journal j;
 	char aside[PATH_MAX];
@@ -380,17 +388,18 @@ static int poll_emergency(struct worker *w)
 	err_clear(&e);
 	int rc = site_emergency_adopt(&w->site, &j, aside, sizeof aside, &e);
 	if (rc == -ERR_BUSY)
-		return 1;
+		return HOLD_ALL;
 	if (rc < 0) {
 		/* once per reason: it is retried every tick */
 		if (strcmp(e.msg, w->emergency_error) != 0)
-			log_error("%s", e.msg);
+			log_error("%s; until it is adopted routectld reconciles nothing on its own",
+				  e.msg);
 		snprintf(w->emergency_error, sizeof w->emergency_error, "%s", e.msg);
-		return 0;
+		return HOLD_AUTOMATIC;
 	}
 	w->emergency_error[0] = '\0';
 	if (rc == 0)
-		return 0;
+		return HOLD_NONE;
 	publish_state(w, 0);
 	pthread_mutex_lock(&w->mu);
 	int arc = journal_append(&w->adopted, &j);
@@ -402,7 +411,7 @@ static int poll_emergency(struct worker *w)
 	uint64_t one = 1;
 	if (write(w->done_fd, &one, sizeof one) < 0 && errno != EAGAIN)
 		log_error("worker: cannot signal the event loop: %s", strerror(errno));
-	return 0;
+	return HOLD_NONE;
 }
 
 int worker_take_emergency(struct worker *w, struct emergency_journal *out)
@@ -563,7 +572,8 @@ static void *worker_main(void *arg)
 	for (;;) {
 		int stop = 0;
 		struct wjob *j;
-		int emergency_busy = poll_emergency(w);
+		enum emergency_hold hold = poll_emergency(w);
+		int emergency_busy = hold == HOLD_ALL;
 		while (!emergency_busy && (j = next_job(w, &stop)) != NULL) {
 			if (j->kind == WJOB_CHANGE) {
 				run_job(w, j->cj);
@@ -581,9 +591,10 @@ static void *worker_main(void *arg)
 		if (stop)
 			break;
 		int64_t now = now_ms();
-		if (!emergency_busy && !s->safe_mode[0] && !w->bird && now >= w->next_connect_ms)
+		/* connecting reconciles in full: not while the journal waits */
+		if (hold == HOLD_NONE && !s->safe_mode[0] && !w->bird && now >= w->next_connect_ms)
 			bird_connect(w);
-		if (!emergency_busy && now_ms() >= site_next_due_ms(s, w->bird)) {
+		if (hold == HOLD_NONE && now_ms() >= site_next_due_ms(s, w->bird)) {
 			site_run_due(s, w->bird, now_ms());
 			check_bird(w, s->last.message);
 			publish_state(w, 0);
@@ -611,8 +622,11 @@ static void *worker_main(void *arg)
 			timeout = 0;
 		if (timeout > 1000)
 			timeout = 1000;
-		if (emergency_busy && timeout > 50)
-			timeout = 50;   /* look again soon: adopt as soon as it is written */
+		/* What is due waits for the journal: look again soon (adopt as
+		 * soon as it is written), or every second while it cannot be
+		 * adopted, without spinning on what is due. */
+		if (hold != HOLD_NONE)
+			timeout = hold == HOLD_ALL ? 50 : 1000;
 		struct pollfd pfd[2] = {
 			{ .fd = w->wake_fd, .events = POLLIN },
 			{ .fd = w->bird ? bird_fd(w->bird) : -1, .events = POLLIN },
