@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "site/emergency.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -1703,4 +1704,86 @@ int commands_handle(struct commands *c, const struct http_request *rq,
 	o->body = NULL;
 	op_free(o);
 	return 1;
+}
+
+/* ---- adopted emergency commands ------------------------------------------------ */
+
+static void emergency_written(void *ctx, int rc, const struct err *e)
+{
+	char *id = ctx;
+	if (rc < 0)
+		log_error("audit: the adopted emergency command %s is not in the audit log: %s",
+			  id, e->msg);
+	free(id);
+}
+
+size_t commands_audit_emergency(struct commands *c, const char *site,
+				const struct emergency_journal *j)
+{
+	size_t queued = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		const struct emergency_record *r = &j->recs[i];
+		if (!c->d.audit) {
+			log_error("audit: the adopted emergency command %s (%s by %s) is not in the "
+				  "audit log: %s", r->id, r->action, r->actor, c->audit_error);
+			continue;
+		}
+		json_t *svcs = json_array(), *before = json_object(), *after = json_object();
+		for (size_t k = 0; svcs && before && after && k < r->n_svcs; k++) {
+			const struct emergency_service *es = &r->svcs[k];
+			json_array_append_new(svcs, json_string(es->name));
+			json_object_set_new(after, es->name, mode_json(es->mode, es->prepend));
+			if (es->has_before)
+				json_object_set_new(before, es->name,
+						    mode_json(es->before_mode, es->before_prepend));
+		}
+		char action[32];
+		snprintf(action, sizeof action, "emergency-%s", r->action);
+		/* on the router host, with BIRD's socket: every power there is */
+		struct audit_who w = { .request_id = r->id, .actor = r->actor, .role = "admin",
+				       .transport = "emergency", .remote = "local" };
+		json_t *rec = svcs && before && after
+			? audit_record_new(r->epoch_ms, &w, action, site, svcs, r->reason, false,
+					   "outcome")
+			: NULL;
+		if (!rec) {
+			if (!svcs || !before || !after)
+				json_decref(svcs);
+			json_decref(before);
+			json_decref(after);
+			log_error("audit: the adopted emergency command %s cannot be recorded (out of "
+				  "memory, or text that is not UTF-8)", r->id);
+			continue;
+		}
+		const char *result = r->result == EMERGENCY_APPLIED ? "ok"
+				     : r->result == EMERGENCY_FAILED ? "failed"
+				     : r->result == EMERGENCY_REFUSED ? "refused" : "unknown";
+		json_object_set_new(rec, "result", json_string(result));
+		json_object_set_new(rec, "status", json_integer(0));
+		json_object_set_new(rec, "before", before);
+		json_object_set_new(rec, "after", after);
+		json_object_set_new(rec, "change_id", json_string(r->id));
+		json_object_set_new(rec, "force", json_boolean(r->force));
+		json_object_set_new(rec, "adopted", json_boolean(r->result != EMERGENCY_REFUSED));
+		json_t *ov = r->n_overrides ? json_array() : json_null();
+		for (size_t k = 0; k < r->n_overrides; k++)
+			json_array_append_new(ov, json_pack("{s:s,s:s}", "guard", r->overrides[k].guard,
+							     "message", r->overrides[k].message));
+		json_object_set_new(rec, "override", ov);
+		if (r->error)
+			json_object_set_new(rec, "error", json_pack("{s:s,s:s}", "code", "emergency",
+								    "message", r->error));
+		char *id = strdup(r->id);
+		struct err ae;
+		if (!id || audit_submit(c->d.audit, rec, NULL, emergency_written, id, &ae) < 0) {
+			log_error("audit: the adopted emergency command %s is not in the audit log: %s",
+				  r->id, id ? ae.msg : "out of memory");
+			if (!id)
+				json_decref(rec);
+			free(id);
+			continue;
+		}
+		queued++;
+	}
+	return queued;
 }

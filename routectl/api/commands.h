@@ -177,6 +177,21 @@ int commands_handle(struct commands *c, const struct http_request *rq,
  * goes out through the continuation, and the job is freed. */
 void command_job_done(struct command_job *job);
 
+struct emergency_journal;
+
+/* Writes one audit record per command of an emergency journal that the
+ * site adopted (site/emergency.h, site_emergency_adopt): action
+ * "emergency-drain" or "emergency-undrain", transport "emergency", phase
+ * "outcome", role "admin", remote "local", status 0, request_id and
+ * change_id the command's id, actor and reason
+ * the command's, result "ok" (applied), "failed", "refused" (not adopted)
+ * or "unknown" (no outcome: the command was killed; adopted all the same),
+ * before and after per service, "adopted" (whether it became the
+ * desired state), force and override (the guards --force overrode). Queued to the audit writer; a record that cannot be
+ * written is logged as such. Returns how many records were queued. */
+size_t commands_audit_emergency(struct commands *c, const char *site,
+				const struct emergency_journal *j);
+
 /* One route of the API, for the test that compares the routes served with
  * the OpenAPI document. path is a template: "/v1/services/{service}". */
 struct command_route {

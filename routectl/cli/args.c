@@ -29,6 +29,7 @@ enum opt_id {
 	OPT_LIMIT,
 	OPT_CONFIRM_WITHIN,
 	OPT_FLEET,
+	OPT_CONFIG,
 	OPT__COUNT
 };
 
@@ -60,6 +61,7 @@ static const struct cli_option options[] = {
 	{ "limit",   'n', true,  OPT_LIMIT },
 	{ "confirm-within", 0, true, OPT_CONFIRM_WITHIN },
 	{ "fleet",   'f', true,  OPT_FLEET },
+	{ "config",  0,   true,  OPT_CONFIG },
 };
 
 /* ---- the command table ---- */
@@ -84,6 +86,7 @@ static int parse_adopt(struct cli_request *req, char **pos, size_t n, struct err
 static int parse_token(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_history(struct cli_request *req, char **pos, size_t n, struct err *e);
 static int parse_confirm(struct cli_request *req, char **pos, size_t n, struct err *e);
+static int parse_emergency(struct cli_request *req, char **pos, size_t n, struct err *e);
 
 static const struct cli_command commands[] = {
 	{ "status", CMD_STATUS, "GET", "/v1/status", 0, parse_status,
@@ -149,6 +152,19 @@ static const struct cli_command commands[] = {
 	  "    With -s the check sees one router, which cannot know whether the other\n"
 	  "    sites announce a service: a service withdrawn there is WARNING; use -f\n"
 	  "    to tell a service announced from no site (CRITICAL).\n" },
+	{ "emergency", CMD_EMERGENCY, NULL, NULL,
+	  OPTF(OPT_SERVICE) | OPTF(OPT_REASON) | OPTF(OPT_FORCE) | OPTF(OPT_CONFIG),
+	  parse_emergency,
+	  "routectl emergency drain|undrain [--service NAME]... --reason TEXT [--config FILE]\n"
+	  "         [--force]\n"
+	  "routectl emergency status [--config FILE]\n"
+	  "    On the router host when routectld is down: drain (withdraw) or undrain\n"
+	  "    (announce) this site's services (all, or the ones named) at once, with\n"
+	  "    routectld's config (default " CLI_DEFAULT_CONFIG ") and its\n"
+	  "    renderer, apply and verify, and a journal record that routectld adopts\n"
+	  "    when it starts. Refused while routectld runs (use the normal path);\n"
+	  "    --force goes on anyway and overrides the guards. status: the desired\n"
+	  "    state, the include, BIRD, and journal records not adopted yet.\n" },
 	{ "help", CMD_HELP, NULL, NULL, 0, parse_help,
 	  "routectl help [COMMAND] | --help | --version\n" },
 };
@@ -178,6 +194,7 @@ static const char usage_tail[] =
 	"                        drain/undrain/set: override the guards (admin, audited)\n"
 	"  --token-file PATH     token new: the token file (default: $ROUTECTL_TOKEN_FILE,\n"
 	"                        else /etc/routectl/tokens)\n"
+	"  --config FILE         emergency: routectld's config (default " CLI_DEFAULT_CONFIG ")\n"
 	"\n"
 	"Exit status: 0 done, 1 refused or failed (or routectld unreachable),\n"
 	"2 wrong command line (nothing was sent), 3 outcome unknown: a change was\n"
@@ -201,7 +218,7 @@ static const struct cli_command *command_of(enum cli_cmd cmd)
 
 const char *cli_usage(const char *cmd_name)
 {
-	static char all[6144];
+	static char all[8192];
 
 	if (cmd_name) {
 		const struct cli_command *c = find_command(cmd_name);
@@ -549,6 +566,50 @@ static int parse_confirm(struct cli_request *req, char **pos, size_t n, struct e
 	return 0;
 }
 
+static int parse_emergency(struct cli_request *req, char **pos, size_t n, struct err *e)
+{
+	static const char shape[] = "routectl emergency drain|undrain|status";
+	if (n == 0)
+		return err_set(e, ERR_INVALID, "missing what to do: drain, undrain or status (%s)",
+			       shape);
+	if (n > 1)
+		return err_set(e, ERR_INVALID,
+			       "unexpected argument \"%s\" after \"%s\" (the site is the one of "
+			       "routectld's config; name services with --service)", pos[1], pos[0]);
+	if (strcmp(pos[0], "drain") == 0)
+		req->emergency = CLI_EMERGENCY_DRAIN;
+	else if (strcmp(pos[0], "undrain") == 0)
+		req->emergency = CLI_EMERGENCY_UNDRAIN;
+	else if (strcmp(pos[0], "status") == 0)
+		req->emergency = CLI_EMERGENCY_STATUS;
+	else
+		return err_set(e, ERR_INVALID, "unknown emergency command \"%s\": drain, undrain or "
+			       "status (%s)", pos[0], shape);
+	if (req->fleet_path || req->socket_given)
+		return err_set(e, ERR_INVALID, "-f and -s do not apply: emergency works on this "
+			       "router host, without routectld (--config names its config)");
+	if (req->json)
+		return err_set(e, ERR_INVALID, "--json does not apply: emergency prints text");
+	if (!req->config_path)
+		req->config_path = CLI_DEFAULT_CONFIG;
+	if (req->emergency == CLI_EMERGENCY_STATUS) {
+		if (req->reason || req->force || req->n_services)
+			return err_set(e, ERR_INVALID, "status changes nothing: it takes only "
+				       "--config");
+		return 0;
+	}
+	for (size_t i = 0; i < req->n_services; i++)
+		if (check_name("--service", req->services[i], e) < 0)
+			return -ERR_INVALID;
+	if (!req->reason)
+		return err_set(e, ERR_INVALID,
+			       "--reason is required: say why (it goes into the emergency journal "
+			       "and, through routectld, into the audit trail)");
+	if (is_blank(req->reason) || !is_utf8(req->reason))
+		return err_set(e, ERR_INVALID, "--reason is blank or not valid UTF-8");
+	return 0;
+}
+
 static int parse_help(struct cli_request *req, char **pos, size_t n, struct err *e)
 {
 	if (n > 1)
@@ -556,7 +617,7 @@ static int parse_help(struct cli_request *req, char **pos, size_t n, struct err 
 	if (n == 1) {
 		if (!find_command(pos[0]))
 			return err_set(e, ERR_INVALID,
-				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt, confirm, token, history)",
+				       "unknown command \"%s\" (commands: status, drain, undrain, set, adopt, confirm, token, history, check, emergency)",
 				       pos[0]);
 		req->help_topic = pos[0];
 	}
@@ -658,6 +719,11 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 	}
 	case OPT_CONFIRM_WITHIN:
 		return cli_parse_duration(val, &req->confirm_within_s, e);
+	case OPT_CONFIG:
+		if (val[0] == '\0')
+			return err_set(e, ERR_INVALID, "%s needs a file path, not \"\"", spelled);
+		req->config_path = val;
+		break;
 	case OPT__COUNT:
 		break;
 	}
@@ -788,7 +854,7 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 	if (npos == 0) {
 		rc = err_set(e, ERR_INVALID,
 			     "missing command: one of status, drain, undrain, set, adopt, confirm, history, "
-			     "token, check "
+			     "token, check, emergency "
 			     "(routectl help)");
 		goto fail;
 	}
@@ -796,7 +862,7 @@ int cli_parse_args(int argc, char **argv, const char *env_socket,
 		rc = err_set(e, ERR_INVALID,
 			     "unknown command \"%s\": one of status, drain, undrain, set, adopt, confirm, "
 			     "history, "
-			     "token, check (routectl help)",
+			     "token, check, emergency (routectl help)",
 			     pos[0]);
 		goto fail;
 	}

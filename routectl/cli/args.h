@@ -41,7 +41,13 @@ enum cli_cmd {
 	CMD_HISTORY,
 	CMD_CONFIRM,       /* confirm CHANGE_ID: POST /v1/changes/{id}/confirm */
 	CMD_CHECK,         /* status judged for monitoring (cli/check.h) */
+	CMD_EMERGENCY,     /* local: no daemon (cli/emergency.h) */
 };
+
+enum cli_emergency { CLI_EMERGENCY_DRAIN = 1, CLI_EMERGENCY_UNDRAIN, CLI_EMERGENCY_STATUS };
+
+/* routectld's default config (routectld -c), which emergency mode reads. */
+#define CLI_DEFAULT_CONFIG "/etc/routectl/routectld.json"
 
 struct cli_request {
 	enum cli_cmd cmd;
@@ -82,6 +88,10 @@ struct cli_request {
 	long confirm_within_s;
 	/* confirm: the change id (its --reason is optional) */
 	const char *change_id;
+	/* emergency: what to do, and routectld's config (--config; default
+	 * CLI_DEFAULT_CONFIG); --service, --reason and --force as for drain */
+	enum cli_emergency emergency;
+	const char *config_path;
 };
 
 /* The longest --confirm-within: a day, as routectld takes (site.h,

@@ -7,6 +7,7 @@
  * Nagios plugin codes instead (cli/check.h). */
 #include "cli/check.h"
 #include "cli/client.h"
+#include "cli/emergency.h"
 #include "cli/fanout.h"
 #include "cli/output.h"
 #include "cli/token.h"
@@ -110,6 +111,12 @@ int main(int argc, char **argv)
 	case CMD_TOKEN_NEW: {
 		/* Local: works with no routectld at all. */
 		enum cli_exit code = cli_token_new(&req, getenv(CLI_TOKEN_FILE_ENV), stdout, stderr);
+		cli_request_free(&req);
+		return code;
+	}
+	case CMD_EMERGENCY: {
+		/* Local: routectld's config, its state directory and BIRD. */
+		int code = cli_emergency(&req, stdout, stderr);
 		cli_request_free(&req);
 		return code;
 	}

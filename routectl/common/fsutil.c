@@ -42,6 +42,14 @@ static int fsync_dir_of(const char *path)
 	return rc;
 }
 
+int fs_fsync_dir_of(const char *path, struct err *e)
+{
+	if (fsync_dir_of(path) < 0)
+		return err_set(e, ERR_IO, "cannot fsync the directory of %s: %s", path,
+			       strerror(errno));
+	return 0;
+}
+
 #define TEMP_INFIX ".tmp."
 /* mkstemp(3) needs its template to end in six 'X' characters, which it
  * replaces with random ones. */

@@ -72,6 +72,10 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 int fs_read_file_flags(const char *path, size_t max, unsigned flags, char **data,
 		       size_t *len, struct err *e);
 
+/* fsync(2)s the directory that holds path, so that a file created, renamed
+ * or removed there survives a crash. 0 or -ERR_IO naming path. */
+int fs_fsync_dir_of(const char *path, struct err *e);
+
 /* mkdir -p with the given mode for directories it creates. */
 int fs_mkdirs(const char *path, mode_t mode, struct err *e);
 

@@ -11,10 +11,12 @@
 #include "common/timeutil.h"
 #include "conf/conf.h"
 #include "daemon/worker.h"
+#include "site/emergency.h"
 #include "site/site.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -147,24 +149,69 @@ static int start_listeners(struct daemon *d, const struct conf *c, struct err *e
 	return 0;
 }
 
+/* The site lock (site/emergency.h), before the state is read: a second
+ * routectld, or a `routectl emergency` that runs now, holds it. An
+ * emergency command ends within seconds, so routectld waits for it, up to
+ * SITE_LOCK_WAIT_MS. A state directory that does not exist yet (a first
+ * start makes it in site_open) is locked after site_open. */
+#define SITE_LOCK_WAIT_MS 30000
+
+static int take_site_lock(struct daemon *d, const char *state_dir, struct err *e)
+{
+	struct err le;
+	int rc = site_lock_take(state_dir, 0, &d->lock_fd, &le);
+	if (rc == -ERR_BUSY) {
+		log_warn("%s (a routectl emergency command, or another routectld for this site); "
+			 "waiting up to %d s for it", le.msg, SITE_LOCK_WAIT_MS / 1000);
+		rc = site_lock_take(state_dir, SITE_LOCK_WAIT_MS, &d->lock_fd, &le);
+	}
+	if (rc == -ERR_NOTFOUND)
+		return 0;
+	if (rc < 0)
+		return err_set(e, le.code, "%s; routectld does not start beside it", le.msg);
+	return 0;
+}
+
 int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 {
 	memset(d, 0, sizeof *d);
 	d->signal_fd = -1;
+	d->lock_fd = -1;
 	d->conf_path = strdup(conf_path);
 	d->config_loaded_at = time(NULL);
 	d->reload_ok = 1;
 	if (!d->conf_path)
 		return err_set(e, ERR_NOMEM, "out of memory");
+	struct conf *lc = NULL;
+	int rc = conf_load(conf_path, &lc, e);
+	if (rc == 0)
+		rc = take_site_lock(d, lc->state_dir, e);
+	conf_free(lc);
+	if (rc < 0)
+		return rc;
 	struct site s;
-	int rc = site_open(&s, conf_path, e);
+	rc = site_open(&s, conf_path, e);
 	if (rc < 0) {
 		site_close(&s);
 		return rc;
 	}
+	if (d->lock_fd < 0 && (rc = take_site_lock(d, s.conf->state_dir, e)) < 0) {
+		site_close(&s);
+		return rc;
+	}
+	/* What `routectl emergency` did while routectld was down becomes the
+	 * desired state before anything is served or reconciled. */
+	struct emergency_journal adopted = { 0 };
+	char aside[PATH_MAX];
+	struct err ae;
+	err_clear(&ae);
+	if (site_emergency_adopt(&s, &adopted, aside, sizeof aside, &ae) < 0 &&
+	    ae.code != ERR_BUSY)
+		log_error("%s", ae.msg);
 	d->site = strdup(s.conf->site);
 	d->console_socket = strdup(s.conf->console_socket);
 	if (!d->site || !d->console_socket) {
+		emergency_journal_free(&adopted);
 		site_close(&s);
 		return err_set(e, ERR_NOMEM, "out of memory");
 	}
@@ -180,6 +227,7 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (d->signal_fd < 0) {
+		emergency_journal_free(&adopted);
 		site_close(&s);
 		return err_set(e, ERR_IO, "signalfd: %s", strerror(errno));
 	}
@@ -191,15 +239,20 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 	struct conf *conf = s.conf;
 	rc = start_listeners(d, conf, e);
 	if (rc < 0) {
+		emergency_journal_free(&adopted);
 		site_close(&s);
 		return rc;
 	}
 	/* The API reads the config before worker_start takes it over. */
 	rc = start_api(d, conf, e);
 	if (rc < 0) {
+		emergency_journal_free(&adopted);
 		site_close(&s);
 		return rc;
 	}
+	if (adopted.n)
+		commands_audit_emergency(d->commands, d->site, &adopted);
+	emergency_journal_free(&adopted);
 	d->worker = worker_start(&s, e);
 	if (!d->worker) {
 		site_close(&s);
@@ -250,6 +303,8 @@ void daemon_free(struct daemon *d)
 	free(d->conf_path);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);   /* last: the state is no longer touched */
 	free(d->site);
 	free(d->console_socket);
 	memset(d, 0, sizeof *d);
@@ -413,8 +468,14 @@ int daemon_run(struct daemon *d)
 		}
 		if (n > 0 && pfd[0].revents)
 			handle_signals(d);
-		if (n > 0 && pfd[1].revents)
+		if (n > 0 && pfd[1].revents) {
 			worker_collect(d->worker);   /* back from BIRD: audits the outcomes */
+			struct emergency_journal ej;
+			if (worker_take_emergency(d->worker, &ej)) {
+				commands_audit_emergency(d->commands, d->site, &ej);
+				emergency_journal_free(&ej);
+			}
+		}
 		if (n > 0 && pfd[2].revents)
 			audit_collect(d->audit);     /* on disk: hands over or answers */
 		/* Every server runs each time: its timeouts are due, or its

@@ -44,10 +44,13 @@ struct daemon {
 	char *site;
 	char *console_socket;
 	int signal_fd;
+	int lock_fd;                  /* the site lock (site/emergency.h), for life */
 	int stop;
 };
 
-/* Loads config, policy, template and state (site_open), binds the console
+/* Takes the site lock (waiting up to 30 s for a `routectl emergency` that
+ * holds it), loads config, policy, template and state (site_open), adopts
+ * the emergency journal (audited once the API is up), binds the console
  * and the api/listen addresses, starts the BIRD worker. Errors that make starting pointless (bad config,
  * cannot bind) are returned; a state file that does not load is not an
  * error: the daemon starts in safe mode. */

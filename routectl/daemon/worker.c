@@ -3,12 +3,14 @@
 
 #include "api/auth.h"
 #include "bird/bird.h"
-#include "daemon/fleetview.h"
+#include "fleet/fleetview.h"
 #include "common/log.h"
 #include "common/timeutil.h"
+#include "site/emergency.h"
 #include "store/store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -77,6 +79,9 @@ struct worker {
 	int wake_fd;                  /* loop -> worker: a job or stop */
 	int done_fd;                  /* worker -> loop: finished jobs */
 	struct view view;
+	/* Emergency commands adopted and not yet taken by the loop (for the
+	 * audit log); under mu. */
+	struct emergency_journal adopted;
 
 	/* The worker thread's own (no lock). */
 	struct site site;
@@ -98,6 +103,7 @@ struct worker {
 	unsigned long published_repairs;
 	unsigned long long published_applies;
 	unsigned long published_peers_seq;
+	char emergency_error[ERR_MSG_MAX];   /* the last adoption failure logged */
 };
 
 /* ---- the view ---------------------------------------------------------- */
@@ -349,6 +355,82 @@ static void bird_connect(struct worker *w)
 	}
 }
 
+/* ---- the emergency journal ------------------------------------------------- */
+
+/* Moves the records of from to the end of to; from is emptied. On ENOMEM
+ * the records stay in from (and are logged by the caller as lost). */
+static int journal_append(struct emergency_journal *to, struct emergency_journal *from)
+{
+	if (from->n == 0)
+		return 0;
+	struct emergency_record *r = realloc(to->recs, (to->n + from->n) * sizeof *r);
+	if (!r)
+		return -ERR_NOMEM;
+	memcpy(r + to->n, from->recs, from->n * sizeof *r);
+	to->recs = r;
+	to->n += from->n;
+	to->skipped += from->skipped;
+	free(from->recs);
+	memset(from, 0, sizeof *from);
+	return 0;
+}
+
+/* What poll_emergency leaves the worker free to do. */
+enum emergency_hold {
+	HOLD_NONE,        /* no journal, or adopted */
+	HOLD_ALL,         /* an emergency command is writing it: nothing at all */
+	HOLD_AUTOMATIC,   /* it cannot be adopted: no reconcile, step or revert
+			     (they would undo the emergency change as drift);
+			     operators' changes still run */
+};
+
+/* Adopts a journal that `routectl emergency` left (site/emergency.h), one
+ * stat(2) when there is none; the adopted commands go to the loop for the
+ * audit log. Says what the worker may do meanwhile: an emergency change
+ * is never reverted as drift. In safe mode nothing is applied anyway. */
+static enum emergency_hold poll_emergency(struct worker *w)
+{
+	struct emergency_journal j;
+	char aside[PATH_MAX];
+	struct err e;
+	err_clear(&e);
+	int rc = site_emergency_adopt(&w->site, &j, aside, sizeof aside, &e);
+	if (rc == -ERR_BUSY)
+		return HOLD_ALL;
+	if (rc < 0) {
+		/* once per reason: it is retried every tick */
+		if (strcmp(e.msg, w->emergency_error) != 0)
+			log_error("%s; until it is adopted routectld reconciles nothing on its own",
+				  e.msg);
+		snprintf(w->emergency_error, sizeof w->emergency_error, "%s", e.msg);
+		return HOLD_AUTOMATIC;
+	}
+	w->emergency_error[0] = '\0';
+	if (rc == 0)
+		return HOLD_NONE;
+	publish_state(w, 0);
+	pthread_mutex_lock(&w->mu);
+	int arc = journal_append(&w->adopted, &j);
+	pthread_mutex_unlock(&w->mu);
+	if (arc < 0)
+		log_error("out of memory: %zu adopted emergency command(s) are not in the audit "
+			  "log (the log above names them)", j.n);
+	emergency_journal_free(&j);
+	uint64_t one = 1;
+	if (write(w->done_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_error("worker: cannot signal the event loop: %s", strerror(errno));
+	return HOLD_NONE;
+}
+
+int worker_take_emergency(struct worker *w, struct emergency_journal *out)
+{
+	pthread_mutex_lock(&w->mu);
+	*out = w->adopted;
+	memset(&w->adopted, 0, sizeof w->adopted);
+	pthread_mutex_unlock(&w->mu);
+	return out->n > 0;
+}
+
 /* ---- jobs ------------------------------------------------------------------ */
 
 static void finish(struct worker *w, struct wjob *j)
@@ -587,21 +669,29 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct site *s = &w->site;
 	for (;;) {
-		int stop;
+		int stop = 0;
 		struct wjob *j;
-		while ((j = next_job(w, &stop)) != NULL) {
+		enum emergency_hold hold = poll_emergency(w);
+		int emergency_busy = hold == HOLD_ALL;
+		while (!emergency_busy && (j = next_job(w, &stop)) != NULL) {
 			if (j->kind == WJOB_CHANGE)
 				run_job(w, j->cj);
 			else
 				run_reload(w, &j->reload);
 			finish(w, j);
 		}
+		if (emergency_busy) {
+			pthread_mutex_lock(&w->mu);
+			stop = w->stop;
+			pthread_mutex_unlock(&w->mu);
+		}
 		if (stop)
 			break;
 		int64_t now = now_ms();
-		if (!s->safe_mode[0] && !w->bird && now >= w->next_connect_ms)
+		/* connecting reconciles in full: not while the journal waits */
+		if (hold == HOLD_NONE && !s->safe_mode[0] && !w->bird && now >= w->next_connect_ms)
 			bird_connect(w);
-		if (now_ms() >= site_next_due_ms(s, w->bird)) {
+		if (hold == HOLD_NONE && now_ms() >= site_next_due_ms(s, w->bird)) {
 			site_run_due(s, w->bird, now_ms());
 			check_bird(w, s->last.message);
 			publish_state(w, 0);
@@ -629,6 +719,11 @@ static void *worker_main(void *arg)
 			timeout = 0;
 		if (timeout > 1000)
 			timeout = 1000;
+		/* What is due waits for the journal: look again soon (adopt as
+		 * soon as it is written), or every second while it cannot be
+		 * adopted, without spinning on what is due. */
+		if (hold != HOLD_NONE)
+			timeout = hold == HOLD_ALL ? 50 : 1000;
 		struct pollfd pfd[2] = {
 			{ .fd = w->wake_fd, .events = POLLIN },
 			{ .fd = w->bird ? bird_fd(w->bird) : -1, .events = POLLIN },
@@ -827,6 +922,7 @@ void worker_free(struct worker *w)
 	free(w->view.bird_socket);
 	state_free(w->view.state);
 	apply_peers_free(&w->view.peers);
+	emergency_journal_free(&w->adopted);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	if (w->done_fd >= 0)

@@ -22,7 +22,14 @@
  * one per attempt. After an apply that changed what BIRD runs, the worker
  * keeps waking BIRD with `show status` every 2 ms for 3 s: BIRD 2.0.12
  * sends the tail of a large update burst only when its I/O loop wakes
- * (shared BIRD facts, "Propagation speed"). */
+ * (shared BIRD facts, "Propagation speed").
+ *
+ * Before every step it looks for the emergency journal that `routectl
+ * emergency --force` leaves beside a running routectld (one stat(2)), and
+ * adopts it (site/emergency.h): the emergency state becomes the desired
+ * state, so the reconciler never reverts it as drift; while a command is
+ * writing the journal, the worker applies nothing on its own. The adopted
+ * commands go to the loop for the audit log (worker_take_emergency). */
 #ifndef ROUTECTL_WORKER_H
 #define ROUTECTL_WORKER_H
 
@@ -43,6 +50,16 @@ void worker_collect(struct worker *w);
 
 /* The command layer's backend (with_view, submit) over this worker. */
 void worker_backend(struct worker *w, struct command_backend *b);
+
+struct emergency_journal;
+
+/* In the loop's thread: takes the emergency commands the worker adopted
+ * (site/emergency.h; it looks for the journal before every step, and
+ * applies nothing on its own while an emergency command is writing it), for
+ * the audit log. Returns 1 with *out filled (free it with
+ * emergency_journal_free), 0 when there are none. The done fd turns
+ * readable when some are waiting. */
+int worker_take_emergency(struct worker *w, struct emergency_journal *out);
 
 struct auth;
 

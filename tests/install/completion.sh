@@ -49,6 +49,10 @@ expect "admin operator viewer" "$ROUTECTL" token new bot ""
 expect "--confirm-within" "$ROUTECTL" undrain ash --co
 expect "" "$ROUTECTL" drain ""
 expect "" "$ROUTECTL" drain ash --service ""
+expect "emergency" "$ROUTECTL" em
+expect "drain status undrain" "$ROUTECTL" emergency ""
+expect "--config" "$ROUTECTL" emergency status --
+expect "--config --force --reason --service" "$ROUTECTL" emergency drain --
 start=$SECONDS
 complete_words "$ROUTECTL" drain "" >/dev/null
 check "without a daemon it answers at once" test $((SECONDS - start)) -le 1

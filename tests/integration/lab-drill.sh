@@ -5,11 +5,13 @@
 # be drained too, the last announcing site sea is refused and the upstream
 # keeps its routes), and no BGP session reset. Fails when the drill fails.
 #
-# usage: lab-drill.sh ROUTECTLD ROUTECTL PORT_BASE   (env ROUTECTL_SOURCE_ROOT)
+# Arguments after PORT_BASE go to `deploy/lab drill` (e.g. --daemon-dead).
+#
+# usage: lab-drill.sh ROUTECTLD ROUTECTL PORT_BASE [DRILL_ARG...]   (env ROUTECTL_SOURCE_ROOT)
 set -euo pipefail
 
-if (($# != 3)); then
-	echo "usage: $0 ROUTECTLD ROUTECTL PORT_BASE" >&2
+if (($# < 3)); then
+	echo "usage: $0 ROUTECTLD ROUTECTL PORT_BASE [DRILL_ARG...]" >&2
 	exit 2
 fi
 routectld=$(realpath "$1")
@@ -71,7 +73,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-"$lab_script" drill
+"$lab_script" drill "${@:4}"
 "$lab_script" down
 # Leaks and other sanitizer findings show in the daemons' logs at exit.
 if grep -l -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$lab"/*/*.log 2>/dev/null; then

@@ -270,6 +270,67 @@ START_TEST(parse_adopt)
 }
 END_TEST
 
+/* routectl emergency: local, with routectld's config. */
+START_TEST(parse_emergency)
+{
+	struct cli_request req;
+	struct err e;
+	char *d[] = { "routectl", "emergency", "drain", "--service", "web", "--reason", "fiber cut",
+		      "--config", "/etc/x.json", "--force", NULL };
+	ck_assert_int_eq(parse(d, ARGC(d), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_EMERGENCY);
+	ck_assert_int_eq(req.emergency, CLI_EMERGENCY_DRAIN);
+	ck_assert_str_eq(req.config_path, "/etc/x.json");
+	ck_assert_uint_eq(req.n_services, 1);
+	ck_assert_str_eq(req.services[0], "web");
+	ck_assert(req.force);
+	ck_assert_ptr_null(cli_method(req.cmd));   /* nothing goes to a daemon */
+	cli_request_free(&req);
+
+	char *u[] = { "routectl", "emergency", "undrain", "--reason", "back", NULL };
+	ck_assert_int_eq(parse(u, ARGC(u), &req, &e), 0);
+	ck_assert_int_eq(req.emergency, CLI_EMERGENCY_UNDRAIN);
+	ck_assert_str_eq(req.config_path, CLI_DEFAULT_CONFIG);
+	cli_request_free(&req);
+
+	char *st[] = { "routectl", "emergency", "status", NULL };
+	ck_assert_int_eq(parse(st, ARGC(st), &req, &e), 0);
+	ck_assert_int_eq(req.emergency, CLI_EMERGENCY_STATUS);
+	cli_request_free(&req);
+
+	static const struct {
+		char *argv[8];
+		const char *why;
+	} bad[] = {
+		{ { "routectl", "emergency", NULL }, "missing what to do" },
+		{ { "routectl", "emergency", "drain", NULL }, "--reason is required" },
+		{ { "routectl", "emergency", "drain", "--reason", " ", NULL }, "blank" },
+		{ { "routectl", "emergency", "drain", "ash", "--reason", "x", NULL },
+		  "unexpected argument \"ash\"" },
+		{ { "routectl", "emergency", "withdraw", "--reason", "x", NULL },
+		  "unknown emergency command" },
+		{ { "routectl", "emergency", "status", "--reason", "x", NULL }, "changes nothing" },
+		{ { "routectl", "emergency", "drain", "--reason", "x", "--now", NULL },
+		  "--now does not apply to emergency" },
+		{ { "routectl", "emergency", "drain", "--reason", "x", "--config", "", NULL },
+		  "needs a file path" },
+		{ { "routectl", "drain", "ash", "--reason", "x", "--config", "c", NULL },
+		  "--config does not apply to drain" },
+		{ { "routectl", "-f", "fleet.json", "emergency", "status", NULL }, "-f and -s do not apply" },
+		{ { "routectl", "emergency", "status", "--json", NULL }, "--json does not apply" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int argc = 0;
+		while (bad[i].argv[argc])
+			argc++;
+		err_clear(&e);
+		ck_assert_int_eq(parse((char **)bad[i].argv, argc, &req, &e), -ERR_INVALID);
+		ck_assert_msg(strstr(e.msg, bad[i].why), "case %zu: %s", i, e.msg);
+		cli_request_free(&req);
+	}
+}
+END_TEST
+
 START_TEST(parse_help_and_version)
 {
 	struct cli_request req;
@@ -2215,6 +2276,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, parse_drain_full);
 	tcase_add_test(t, parse_set_states);
 	tcase_add_test(t, parse_adopt);
+	tcase_add_test(t, parse_emergency);
 	tcase_add_test(t, parse_fleet_and_force);
 	tcase_add_test(t, parse_help_and_version);
 	tcase_add_test(t, parse_history);

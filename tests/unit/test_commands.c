@@ -11,6 +11,7 @@
 #include "api/metrics.h"
 #include "common/err.h"
 #include "conf/tokens.h"
+#include "site/emergency.h"
 #include "store/store.h"
 #include "testutil.h"
 
@@ -615,6 +616,83 @@ START_TEST(rate_limit)
 }
 END_TEST
 
+/* The emergency commands routectld adopted: one outcome record each, with
+ * the emergency actor, transport and action, the adoption said, a killed
+ * command "unknown", a refused one not adopted, the overridden guards. */
+START_TEST(emergency_adopted_audited)
+{
+	fx_setup(NULL, 5);
+	static const char text[] =
+		"{\"type\":\"intent\",\"id\":\"e1\",\"action\":\"drain\",\"actor\":\"emergency: alice "
+		"(uid 1000) on r1\",\"reason\":\"fiber cut\",\"epoch_ms\":1796000000000,\"force\":true,"
+		"\"services\":{\"web\":{\"state\":\"withdraw\",\"prepend\":0}},"
+		"\"before\":{\"web\":{\"state\":\"announce\",\"prepend\":0}}}\n"
+		"{\"type\":\"outcome\",\"id\":\"e1\",\"result\":\"applied\",\"error\":null,"
+		"\"generation\":8,\"ms\":20,\"override\":[{\"guard\":\"last-site\",\"message\":\"m\"}]}\n"
+		"{\"type\":\"intent\",\"id\":\"e2\",\"action\":\"undrain\",\"actor\":\"emergency: bob\","
+		"\"reason\":\"killed\",\"epoch_ms\":1796000060000,"
+		"\"services\":{\"web\":{\"state\":\"announce\",\"prepend\":0}}}\n"
+		"{\"type\":\"intent\",\"id\":\"e3\",\"action\":\"drain\",\"actor\":\"emergency: carol\","
+		"\"reason\":\"refused\",\"epoch_ms\":1796000120000,"
+		"\"services\":{\"dns\":{\"state\":\"withdraw\",\"prepend\":0}}}\n"
+		"{\"type\":\"outcome\",\"id\":\"e3\",\"result\":\"refused\",\"error\":\"guard\","
+		"\"generation\":0,\"ms\":1}\n";
+	struct emergency_journal j;
+	struct err e;
+	ck_assert_int_eq(emergency_journal_parse(text, strlen(text), "t", &j, &e), 0);
+	ck_assert_uint_eq(j.n, 3);
+	ck_assert_uint_eq(commands_audit_emergency(F.c, "ash", &j), 3);
+	emergency_journal_free(&j);
+	json_t *recs[3] = { NULL, NULL, NULL };
+	for (int i = 0; i < 500 && !recs[2]; i++) {
+		collect_once();
+		char *log = tu_read_file(F.dir, "audit.log");
+		char *line = log;
+		for (int k = 0; k < 3 && line && *line; k++) {
+			char *nl = strchr(line, '\n');
+			if (!nl)
+				break;
+			if (!recs[k])
+				recs[k] = json_loadb(line, (size_t)(nl - line), 0, NULL);
+			line = nl + 1;
+		}
+		free(log);
+	}
+	ck_assert_msg(recs[2] != NULL, "three records in the audit log");
+	json_t *r = recs[0];
+	ck_assert_str_eq(json_string_value(json_object_get(r, "action")), "emergency-drain");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transport")), "emergency");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "phase")), "outcome");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "result")), "ok");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "actor")),
+			 "emergency: alice (uid 1000) on r1");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "reason")), "fiber cut");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "change_id")), "e1");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "request_id")), "e1");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "site")), "ash");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "time")), "2026-11-30T00:53:20.000Z");
+	ck_assert(json_is_true(json_object_get(r, "adopted")));
+	ck_assert(json_is_true(json_object_get(r, "force")));
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+				 json_object_get(r, "after"), "web"), "state")), "withdraw");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+				 json_object_get(r, "before"), "web"), "state")), "announce");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+				 json_object_get(r, "override"), 0), "guard")), "last-site");
+	ck_assert_str_eq(json_string_value(json_object_get(recs[1], "action")),
+			 "emergency-undrain");
+	ck_assert_str_eq(json_string_value(json_object_get(recs[1], "result")), "unknown");
+	ck_assert(json_is_true(json_object_get(recs[1], "adopted")));
+	ck_assert_str_eq(json_string_value(json_object_get(recs[2], "result")), "refused");
+	ck_assert(json_is_false(json_object_get(recs[2], "adopted")));
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(recs[2], "error"),
+							   "message")), "guard");
+	for (int k = 0; k < 3; k++)
+		json_decref(recs[k]);
+	fx_teardown();
+}
+END_TEST
+
 /* Commit-confirm through the API: confirm_within reaches the site
  * controller as seconds and is bounded; the confirm route needs an
  * operator, hands the path's id to the backend as a confirm job, is audited
@@ -772,6 +850,7 @@ int main(void)
 	tcase_add_test(tw, rate_limit);
 	tcase_add_test(tw, force_admin_only_override_audited);
 	tcase_add_test(tw, confirm_within_and_confirm_route);
+	tcase_add_test(tw, emergency_adopted_audited);
 	suite_add_tcase(s, tw);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,8 +1,8 @@
-/* Unit tests of routectld's fleet view for the guards (daemon/fleetview.c):
+/* Unit tests of routectld's fleet view for the guards (fleet/fleetview.c):
  * the fleet view from hand-made answers of the routers, as the guards see
  * it, and the errors that leave no view at all. */
 #include "common/err.h"
-#include "daemon/fleetview.h"
+#include "fleet/fleetview.h"
 #include "fleet/fleet.h"
 #include "site/guards.h"
 #include "testutil.h"

@@ -1,5 +1,5 @@
-/* routectld's view of the other sites (see fleetview.h). */
-#include "daemon/fleetview.h"
+/* The view of the other sites for the guards (see fleetview.h). */
+#include "fleet/fleetview.h"
 
 #include "common/err.h"
 #include "fleet/fleet.h"

@@ -1,6 +1,7 @@
-/* routectld's view of the other sites for the guards across sites
- * (site/guards.h): the fleet document (config fleet-file) asked live, every
- * router of every other site at once, with fleet_view() (fleet/fleet.h).
+/* The view of the other sites for the guards across sites (site/guards.h),
+ * as routectld and `routectl emergency` judge them: the fleet document
+ * (config fleet-file) asked live, every router of every other site at once,
+ * with fleet_view() (fleet/fleet.h).
  * The first backend of the fleet view; a later one (etcd) fills the same
  * struct guard_view. */
 #ifndef ROUTECTL_FLEETVIEW_H
@@ -19,7 +20,7 @@ struct err;
  * announced there). Returns 0 with *out filled (free with guard_view_free),
  * or <0 with e saying why there is no view at all (the document does not
  * load or does not list except_site, no router selected). Blocks up to about timeout_ms: call it from
- * the BIRD worker, never from the event loop. */
+ * routectld's BIRD worker (never from its event loop) or from the CLI. */
 int fleetview_ask(const char *fleet_path, const char *except_site, unsigned timeout_ms,
 		  struct guard_view *out, struct err *e);
 
