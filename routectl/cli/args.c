@@ -29,13 +29,14 @@ enum opt_id {
 	OPT_LIMIT,
 	OPT_CONFIRM_WITHIN,
 	OPT_FLEET,
+	OPT_VIA,
 	OPT__COUNT
 };
 
 #define OPTF(id) (1u << (id))
 /* Accepted by every command, before or after it. */
 #define OPTS_GLOBAL (OPTF(OPT_SOCKET) | OPTF(OPT_JSON) | OPTF(OPT_TIMEOUT) | \
-		     OPTF(OPT_HELP) | OPTF(OPT_VERSION) | OPTF(OPT_FLEET))
+		     OPTF(OPT_HELP) | OPTF(OPT_VERSION) | OPTF(OPT_FLEET) | OPTF(OPT_VIA))
 
 struct cli_option {
 	const char *long_name;
@@ -60,6 +61,7 @@ static const struct cli_option options[] = {
 	{ "limit",   'n', true,  OPT_LIMIT },
 	{ "confirm-within", 0, true, OPT_CONFIRM_WITHIN },
 	{ "fleet",   'f', true,  OPT_FLEET },
+	{ "via",     0,   true,  OPT_VIA },
 };
 
 /* ---- the command table ---- */
@@ -164,6 +166,10 @@ static const char usage_tail[] =
 	"  -f, --fleet FLEET     act on the fleet document FLEET (default: $ROUTECTL_FLEET):\n"
 	"                        status of every router; drain, undrain and set on every\n"
 	"                        router of SITE at once (SITE ALL: of every site)\n"
+	"  --via primary|oob|auto  with -f: the endpoint of each router to use: its\n"
+	"                        api-url, its oob-url (out-of-band, the management\n"
+	"                        network), or (auto, the default) the api-url, then the\n"
+	"                        oob-url when the api-url cannot be connected to\n"
 	"  --timeout SECONDS     give up waiting for the daemon after this long (default 60)\n"
 	"  --service NAME        drain/undrain only this service (repeatable);\n"
 	"                        history: only the records of this service\n"
@@ -604,6 +610,18 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 		if (val[0] == '\0')
 			return err_set(e, ERR_INVALID, "%s needs a fleet document, not \"\"", spelled);
 		req->fleet_path = val;
+		break;
+	case OPT_VIA:
+		if (strcmp(val, "auto") == 0)
+			req->via = CLI_VIA_AUTO;
+		else if (strcmp(val, "primary") == 0)
+			req->via = CLI_VIA_PRIMARY;
+		else if (strcmp(val, "oob") == 0)
+			req->via = CLI_VIA_OOB;
+		else
+			return err_set(e, ERR_INVALID, "%s takes primary, oob or auto, not \"%s\"",
+				       spelled, val);
+		req->via_given = true;
 		break;
 	case OPT_JSON:
 		req->json = true;

@@ -70,6 +70,14 @@ struct view_peer {
 	const char *message;        /* one line saying what is wrong; may be NULL */
 };
 
+/* A TCP listener of routectld's API (status api.listeners). */
+struct view_listener {
+	const char *address, *kind, *transport;
+	long long port;
+	bool bound;
+	const char *error;              /* why not bound; may be NULL */
+};
+
 struct view_status {
 	const char *site;
 	long long generation;
@@ -106,6 +114,10 @@ struct view_status {
 	 * pending_confirms; none from an older routectld). */
 	struct view_confirm_wait *pending;
 	size_t n_pending;
+	/* routectld's TCP listeners, bound or not (api.listeners; none from an
+	 * older routectld). */
+	struct view_listener *listeners;
+	size_t n_listeners;
 };
 
 struct view_change_item {
