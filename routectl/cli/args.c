@@ -147,8 +147,8 @@ static const struct cli_command commands[] = {
 	  "    site. WARNING: a service withdrawn or prepended at a site, a change\n"
 	  "    waiting for its confirmation, a peer filter with a problem (e.g. one\n"
 	  "    that ignores routectl), the last apply failed, an API listener (primary\n"
-	  "    or out-of-band) not bound. UNKNOWN: routectld (or\n"
-	  "    with -f, a router) cannot be asked, unless something is CRITICAL.\n"
+	  "    or out-of-band) not bound. UNKNOWN: routectld (or with -f, a router)\n"
+	  "    cannot be asked, unless something is CRITICAL.\n"
 	  "    With -s the check sees one router, which cannot know whether the other\n"
 	  "    sites announce a service: a service withdrawn there is WARNING; use -f\n"
 	  "    to tell a service announced from no site (CRITICAL).\n" },
