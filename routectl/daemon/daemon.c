@@ -15,10 +15,10 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdbool.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +110,9 @@ static int start_api(struct daemon *d, const struct conf *c, struct err *e)
 	}
 	/* The backend (the BIRD worker) is set once the worker runs. */
 	struct commands_deps deps = {
-		.auth = d->auth, .oob_auth = d->oob_auth, .audit = d->audit, .idem = d->idem, .metrics = d->metrics,
-		.write_rate_per_min = c->write_rate_per_min, .write_burst = c->write_burst,
+		.auth = d->auth, .oob_auth = d->oob_auth, .audit = d->audit, .idem = d->idem,
+		.metrics = d->metrics, .write_rate_per_min = c->write_rate_per_min,
+		.write_burst = c->write_burst,
 	};
 	d->commands = commands_new(&deps);
 	if (!d->commands)
@@ -361,9 +362,9 @@ void daemon_free(struct daemon *d)
 	memset(d, 0, sizeof *d);
 }
 
-/* SIGHUP: the token files (primary and out-of-band) and the group are read again (the old ones stay
- * in force when they do not load), and the audit log is opened again by
- * name (logrotate moved it). The paths are those routectld started with. */
+/* SIGHUP: the token files (primary and out-of-band) and the group are read
+ * again (the old ones stay in force when they do not load), and the audit
+ * log is opened again by name (logrotate moved it). The paths are those routectld started with. */
 static void reload_api(struct daemon *d)
 {
 	struct err e;

@@ -164,14 +164,14 @@ struct fleet_replies {
  * connect timeout, TLS handshake failure: nothing of the request was sent),
  * the out-of-band endpoint (oob-url) with its token. FLEET_VIA_PRIMARY uses
  * the api-url only, FLEET_VIA_OOB the oob-url only (a router without one
- * fails, with nothing sent, naming the router; never the primary instead). An HTTP answer of any status, also an
- * error, is an answer: it is never sent again elsewhere, because the
- * request may have done something there. Every router has opts->timeout_ms
- * in all; connecting takes at most FLEET_CONNECT_TIMEOUT_MS, and with an
- * oob-url to fall back to, connecting to the primary at most
- * FLEET_PRIMARY_CONNECT_TIMEOUT_MS and FLEET_PRIMARY_CONNECT_SHARE percent
- * of the deadline. Proxies from the environment
- * are not used (a drain goes to the router named, not through whatever
+ * fails, with nothing sent, naming the router; never the primary instead).
+ * An HTTP answer of any status, also an error, is an answer: it is never
+ * sent again elsewhere, because the request may have done something there.
+ * Every router has opts->timeout_ms in all; connecting takes at most
+ * FLEET_CONNECT_TIMEOUT_MS, and with an oob-url to fall back to, connecting
+ * to the primary at most FLEET_PRIMARY_CONNECT_TIMEOUT_MS and
+ * FLEET_PRIMARY_CONNECT_SHARE percent of the deadline. Proxies from the
+ * environment are not used (a drain goes to the router named, not through whatever
  * http_proxy says). Answers above opts->max_response are not read (an
  * error; for a write maybe_applied is set).
  *
