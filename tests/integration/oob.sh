@@ -141,7 +141,10 @@ fleet "$D/fleet.json" --via oob status
 check "--via oob status: exit 0" test "$RC" = 0
 check "... the router answered via oob" grep -qE 'ash-r1 +ash +oob' <<<"$OUT"
 fleet "$D/fleet.json" --via oob check
-check "routectl check -f --via oob: OK (0)" test "$RC" = 0
+check "routectl check -f --via oob answers, WARNING (1): the primary listener is not bound" \
+	test "$RC" = 1
+check "... and the line names it" \
+	grep -q "^ROUTECTL WARNING - ash-r1: primary listener $SITE_IP port $API_PORT not bound: .*Address already in use" <<<"$OUT"
 fleet "$D/fleet2.json" --via oob --json status
 check "--via oob, a router without oob-url: exit 1" test "$RC" = 1
 check "... an error for that router naming it, nothing sent to its primary" \
@@ -161,6 +164,8 @@ check "primary: an out-of-band token is refused (401)" \
 	test "$(status_of "$API" GET /v1/status --token "$ONCALL")" = 401
 fleet "$D/fleet.json" --via primary status
 check "--via primary answers through the primary now" grep -qE 'ash-r1 +ash +primary' <<<"$OUT"
+fleet "$D/fleet.json" --via primary check
+check "routectl check -f --via primary: OK (0) once every listener is bound" test "$RC" = 0
 
 # ---- a flood on the primary does not slow the out-of-band path ----
 python3 "$HERE/oob_flood.py" "$SITE_IP" "$API_PORT" $((2 * PRIMARY_MAX)) 4 "$OOB" "$ONCALL" >"$D/flood.out"
