@@ -728,6 +728,7 @@ void commands_set_listeners(struct commands *c, const struct command_listener *v
 {
 	c->listeners = v;
 	c->n_listeners = n;
+	metrics_set_listeners(c->d.metrics, v, n);
 }
 
 /* {"listeners": [{"address", "port", "kind", "transport", "bound", "error"}]}:

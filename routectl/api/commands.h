@@ -142,8 +142,9 @@ struct command_listener {
 struct commands;
 
 struct commands *commands_new(const struct commands_deps *d);
-/* The listeners status reports: n entries at v, owned by the caller, read
- * on every status (same thread), so updated in place as they bind. */
+/* The listeners status (and /metrics, routectl_api_listener_up) reports: n
+ * entries at v, owned by the caller, read on every status (same thread), so
+ * updated in place as they bind. */
 void commands_set_listeners(struct commands *c, const struct command_listener *v, size_t n);
 void commands_free(struct commands *c);
 /* The audit log and idempotency store in use (may be NULL, with why: then

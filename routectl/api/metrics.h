@@ -22,6 +22,8 @@
  *   routectl_rate_limited_total                          counter
  *   routectl_audit_records_total, routectl_audit_failures_total   counters
  *   routectl_audit_last_sync_seconds                     gauge, last write + fdatasync
+ *   routectl_api_listener_up{kind,address,port}          gauge 0/1: a TCP listener bound
+ *                                                        (kind primary, out-of-band, metrics)
  *
  * Everything about BIRD and the applies is of this site, so those families
  * carry a site label: a Prometheus that scrapes every routectld of the
@@ -32,6 +34,7 @@
 #include <stddef.h>
 
 struct command_view;
+struct command_listener;
 struct audit_stats;
 struct metrics;
 
@@ -50,6 +53,9 @@ void metrics_http(struct metrics *m, const char *route, const char *method, int 
  * anything else counts as "other". */
 void metrics_auth_failure(struct metrics *m, const char *reason);
 void metrics_rate_limited(struct metrics *m);
+/* The TCP listeners routectl_api_listener_up reports: n entries at v, the
+ * caller's, read at every render (same thread). m may be NULL. */
+void metrics_set_listeners(struct metrics *m, const struct command_listener *v, size_t n);
 
 /* The whole page: heap text, the caller frees it; NULL when out of memory.
  * m, v and as may be NULL (then their families are left out; so is the
