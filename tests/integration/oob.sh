@@ -2,10 +2,13 @@
 # The out-of-band listener and the fleet's --via, against a real routectld
 # and real BIRD on loopback:
 #  - the primary API address is taken (a socket bound there, not listening:
-#    connections to it are refused): routectld starts anyway, the console
-#    and the out-of-band listener work, status shows the primary unbound
-#    with the reason, and routectl -f falls back to the out-of-band path
-#    (--via primary fails, --via oob and auto answer through it);
+#    connections to it are refused), and so is the second of two
+#    out-of-band addresses: routectld starts anyway, the console and the
+#    first out-of-band listener work, status shows the two unbound with the
+#    reason (the out-of-band one logged as such), routectl check -f warns,
+#    and routectl -f falls back to the out-of-band path (--via primary
+#    fails, --via oob and auto answer through it); once the ports are free
+#    both bind by themselves;
 #  - each listener set has its own tokens: a primary token gets 401 on the
 #    out-of-band address, an out-of-band token 401 on the primary one (once
 #    the port is free: the primary binds by itself within seconds);
@@ -24,20 +27,23 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 it_init
 D=$IT_DIR
 SITE_IP=127.0.0.91 UP_IP=127.0.0.92 OOB_IP=127.0.1.91
-API_PORT=$((PORT + 10)) OOB_PORT=$((PORT + 11))
+API_PORT=$((PORT + 10)) OOB_PORT=$((PORT + 11)) OOB_PORT2=$((PORT + 12))
 API=http://$SITE_IP:$API_PORT OOB=http://$OOB_IP:$OOB_PORT
 PRIMARY_MAX=8
 
 it_site_and_upstream "$SITE_IP" "$UP_IP" "$PORT" "$D/routectl.conf"
-python3 - "$D/routectld.json" "$SITE_IP" "$API_PORT" "$OOB_IP" "$OOB_PORT" "$D" "$PRIMARY_MAX" <<'PY'
+# Two out-of-band addresses; the second one's port is taken at start too.
+python3 - "$D/routectld.json" "$SITE_IP" "$API_PORT" "$OOB_IP" "$OOB_PORT" "$D" "$PRIMARY_MAX" \
+	"$OOB_PORT2" <<'PY'
 import json, sys
-path, ip, port, oip, oport, d, pmax = sys.argv[1:]
+path, ip, port, oip, oport, d, pmax, oport2 = sys.argv[1:]
 c = json.load(open(path))
 r = c["routectl-config:routectld"]
 r["api"] = {"listen": [{"address": ip, "port": int(port)}],
             "token-file": d + "/tokens",
             "max-connections": int(pmax), "max-connections-per-address": int(pmax),
-            "out-of-band": {"listen": [{"address": oip, "port": int(oport)}],
+            "out-of-band": {"listen": [{"address": oip, "port": int(oport)},
+                                       {"address": oip, "port": int(oport2)}],
                             "token-file": d + "/oob-tokens",
                             "max-connections": 16, "max-connections-per-address": 8}}
 json.dump(c, open(path, "w"), indent=1)
@@ -52,11 +58,13 @@ BOT=$(cat "$D/secret-bot") ONCALL=$(cat "$D/secret-oncall")
 call() { python3 "$HERE/http_call.py" "$@"; }
 status_of() { call "$@" | jget 'j["status"]'; }
 
-# The primary address taken: bound, not listening, without SO_REUSEADDR, so
-# that routectld's bind fails with "Address already in use" and a client's
-# connect is refused, as when the chat-ops side is down. (A TIME_WAIT left
-# on the port by an earlier run blocks such a bind for up to a minute.)
-python3 -c '
+# hold IP PORT NAME: the address taken by a socket bound there, not
+# listening, without SO_REUSEADDR, so that routectld's bind fails with
+# "Address already in use" and a client's connect is refused, as when the
+# chat-ops side is down. (A TIME_WAIT left on the port by an earlier run
+# blocks such a bind for up to a minute.) Sets HELD_PID.
+hold() {
+	python3 -c '
 import socket, sys, time
 s = socket.socket()
 end = time.monotonic() + 70
@@ -69,10 +77,15 @@ while True:
             raise
         time.sleep(0.5)
 open(sys.argv[3], "w").write("bound\n")
-time.sleep(600)' "$SITE_IP" "$API_PORT" "$D/placeholder.ready" &
-PLACEHOLDER=$!
-IT_PIDS+=("$PLACEHOLDER")
-wait_for 75 test -s "$D/placeholder.ready"
+time.sleep(600)' "$1" "$2" "$D/$3.ready" &
+	HELD_PID=$!
+	IT_PIDS+=("$HELD_PID")
+	wait_for 75 test -s "$D/$3.ready"
+}
+hold "$SITE_IP" "$API_PORT" primary-held
+PLACEHOLDER=$HELD_PID
+hold "$OOB_IP" "$OOB_PORT2" oob-held
+OOB_PLACEHOLDER=$HELD_PID
 
 established() { birdc_q up show protocols site | grep -q Established; }
 up_has() { birdc_q up show route "$1" protocol site | grep -q "$1"; }
@@ -95,11 +108,17 @@ check "status: ... and says why (address in use)" \
 check "status: the out-of-band listener is bound" test "$(listener "$D/status1.json" out-of-band 'l["bound"]')" = True
 check "status: addresses and ports as configured" \
 	test "$(listener "$D/status1.json" out-of-band '(l["address"], l["port"])')" = "('$OOB_IP', $OOB_PORT)"
+check "status: the second out-of-band listener, whose port is taken, is not bound" \
+	test "$(python3 -c "import json; j=json.load(open('$D/status1.json')); print([(x['kind'], x['bound']) for x in j['api']['listeners'] if x['port']==$OOB_PORT2])")" = "[('out-of-band', False)]"
+check "the log says loudly that an out-of-band listener is down" \
+	grep -q "api listen $OOB_IP:$OOB_PORT2: cannot bind: Address already in use; the OUT-OF-BAND listener is DOWN" "$D/routectld.log"
 rctl status >"$D/status1.txt"
 check "routectl status prints the unbound primary" \
 	grep -q "NOT BOUND: primary $SITE_IP:$API_PORT: .*Address already in use" "$D/status1.txt"
+check "routectl status prints the unbound out-of-band listener" \
+	grep -q "NOT BOUND: out-of-band $OOB_IP:$OOB_PORT2: .*Address already in use" "$D/status1.txt"
 check "routectl status does not list the bound out-of-band listener as down" \
-	bash -c "! grep -q 'NOT BOUND: out-of-band' '$D/status1.txt'"
+	bash -c "! grep -q 'NOT BOUND: out-of-band $OOB_IP:$OOB_PORT:' '$D/status1.txt'"
 check "the log says the primary could not bind and routectld runs without it" \
 	grep -q "api listen $SITE_IP:$API_PORT: cannot bind: Address already in use; routectld runs without this primary listener" "$D/routectld.log"
 check "the log says the out-of-band listener listens" \
@@ -152,13 +171,15 @@ check "... an error for that router naming it, nothing sent to its primary" \
 check "... the error says it has no oob-url" grep -q "router ash-r2 has no oob-url" <<<"$OUT"
 
 # ---- the primary binds by itself once its port is free ----
-kill "$PLACEHOLDER"
+kill "$PLACEHOLDER" "$OOB_PLACEHOLDER"
 primary_up() { [[ $(status_of "$API" GET /healthz --timeout 2) == 200 ]]; }
 check "the primary binds within the retry interval once the port is free" wait_for 12 primary_up
 check "the log says it listens now, after failed binds" \
 	grep -q "api: listening on $SITE_IP:$API_PORT (http, primary) now, after [0-9]* failed binds" "$D/routectld.log"
 rctl --json status >"$D/status2.json"
 check "status: the primary listener is bound now" test "$(listener "$D/status2.json" primary '(l["bound"], l["error"])')" = "(True, None)"
+second_oob_bound() { [[ $(status_of "http://$OOB_IP:$OOB_PORT2" GET /healthz --timeout 2) == 200 ]]; }
+check "the second out-of-band listener binds too" wait_for 12 second_oob_bound
 check "primary: a primary token is 200" test "$(status_of "$API" GET /v1/status --token "$BOT")" = 200
 check "primary: an out-of-band token is refused (401)" \
 	test "$(status_of "$API" GET /v1/status --token "$ONCALL")" = 401
