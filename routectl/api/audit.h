@@ -13,7 +13,8 @@
  * A record (see audit_record_new) has these members:
  *   time (RFC 3339 UTC, milliseconds), request_id, actor, on_behalf_of
  *   (null when none), role, transport ("console", "http", "https"),
- *   remote, action ("drain", "undrain", "set", "adopt"), site, services
+ *   out_of_band (true when it came in on an out-of-band listener; set by
+ *   the command layer), remote, action ("drain", "undrain", "set", "adopt"), site, services
  *   (array), reason, dry_run, phase ("intent" before a change is handed to
  *   the BIRD worker, "outcome" after), result ("accepted", "ok",
  *   "partial", "failed", "refused"), status (HTTP), error (null or

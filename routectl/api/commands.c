@@ -678,7 +678,8 @@ const struct command_route *commands_routes(size_t *n)
 #define HISTORY_MAX 1000
 
 struct bucket {
-	char who[TOKEN_NAME_MAX + 1];
+	char who[TOKEN_NAME_MAX + 8];   /* the token's name; "oob " first for an
+					   out-of-band token (another set) */
 	double tokens;
 	int64_t at_ms;
 };
@@ -699,6 +700,8 @@ struct commands {
 	char idem_error[512];      /* why there is no idempotency store */
 	struct bucket buckets[BUCKETS_MAX];
 	size_t n_buckets;
+	const struct command_listener *listeners;
+	size_t n_listeners;
 };
 
 struct commands *commands_new(const struct commands_deps *d)
@@ -766,6 +769,32 @@ static json_t *reload_json(const struct reload_info *ri)
 			 ri->warning[0] ? json_string(ri->warning) : json_null());
 }
 
+void commands_set_listeners(struct commands *c, const struct command_listener *v, size_t n)
+{
+	c->listeners = v;
+	c->n_listeners = n;
+	metrics_set_listeners(c->d.metrics, v, n);
+}
+
+/* {"listeners": [{"address", "port", "kind", "transport", "bound", "error"}]}:
+ * a listener that could not bind is named with the reason (routectld keeps
+ * trying). */
+static json_t *api_json(const struct commands *c)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < c->n_listeners; i++) {
+		const struct command_listener *l = &c->listeners[i];
+		json_array_append_new(a, json_pack("{s:s,s:i,s:s,s:s,s:b,s:o}", "address",
+						   l->address, "port", (int)l->port, "kind",
+						   l->kind, "transport", l->transport, "bound",
+						   l->bound, "error",
+						   l->bound || !l->error || !l->error[0]
+							   ? json_null()
+							   : json_string(l->error)));
+	}
+	return json_pack("{s:o}", "listeners", a);
+}
+
 /* Takes one write from the bucket of token `who`: 0, or the seconds until
  * one is available. Buckets start full (write_burst) and refill at
  * write_rate_per_min. */
@@ -810,10 +839,12 @@ struct op {
 	char request_id[129];
 	char remote[96];
 	char transport[8];
+	int out_of_band;                     /* came in on an out-of-band listener */
 	struct principal who;
 	char on_behalf_of[ON_BEHALF_MAX + 1];
 	char idem_key[IDEM_KEY_MAX + 1];
-	char idem_who[TOKEN_NAME_MAX + 16];  /* "token:NAME" or "console:uid N" */
+	char idem_who[TOKEN_NAME_MAX + 16];  /* "token:NAME", "oob-token:NAME" or
+						"console:uid N" */
 	uint8_t fp[32];
 	int idem_marked;                     /* idem_begin said IDEM_NEW */
 	char path_service[64];
@@ -982,6 +1013,7 @@ static json_t *audit_record(const struct op *o, const char *phase, const char *r
 		json_decref(after);
 		return NULL;
 	}
+	json_object_set_new(r, "out_of_band", json_boolean(o->out_of_band));
 	json_object_set_new(r, "result", json_string(result));
 	json_object_set_new(r, "status", json_integer(o->status));
 	if (e)
@@ -1322,8 +1354,8 @@ static void make_caller(const struct op *o, const struct http_request *rq, struc
 		if (close)
 			*close = '\0';
 	}
-	snprintf(who->actor, sizeof who->actor, "%s via %s from %s%s%s", o->who.name,
-		 o->transport, h, for_, o->on_behalf_of);
+	snprintf(who->actor, sizeof who->actor, "%s via %s%s from %s%s%s", o->who.name,
+		 o->transport, o->out_of_band ? " (out-of-band)" : "", h, for_, o->on_behalf_of);
 }
 
 /* The challenge of a 401 (RFC 6750, section 3). */
@@ -1389,7 +1421,9 @@ static int handle_write(struct op *o, const struct http_request *rq, struct http
 		return refuse_err(o, &e, out);
 	}
 	if (rq->transport != HTTP_CONSOLE) {
-		unsigned wait_s = take_write(c, o->who.name);
+		char bucket[TOKEN_NAME_MAX + 8];
+		snprintf(bucket, sizeof bucket, "%s%s", o->out_of_band ? "oob " : "", o->who.name);
+		unsigned wait_s = take_write(c, bucket);
 		if (wait_s) {
 			if (c->d.metrics)
 				metrics_rate_limited(c->d.metrics);
@@ -1416,7 +1450,10 @@ static int handle_write(struct op *o, const struct http_request *rq, struct http
 	if (key) {
 		snprintf(o->idem_key, sizeof o->idem_key, "%s", key);
 		snprintf(o->idem_who, sizeof o->idem_who, "%s:%s",
-			 rq->transport == HTTP_CONSOLE ? "console" : "token", o->who.name);
+			 rq->transport == HTTP_CONSOLE ? "console"
+			 : o->out_of_band	       ? "oob-token"
+							: "token",
+			 o->who.name);
 		idem_fingerprint(o->method, rq->path, rq->body, rq->body_len, o->fp);
 		int status = 0;
 		const char *body = NULL;
@@ -1479,6 +1516,7 @@ static void answer_read(const struct command_view *v, void *arg)
 	{
 		json_t *st = status_json(v);
 		json_object_set_new(st, "reload", reload_json(&r->c->reload));
+		json_object_set_new(st, "api", api_json(r->c));
 		r->status = 200;
 		r->reply = dump(st);
 		return;
@@ -1662,8 +1700,12 @@ int commands_handle(struct commands *c, const struct http_request *rq,
 	snprintf(o->remote, sizeof o->remote, "%s", rq->remote ? rq->remote : "");
 	snprintf(o->transport, sizeof o->transport, "%s", http_transport_name(rq->transport));
 	snprintf(o->path_service, sizeof o->path_service, "%s", seg);
-	if (c->d.auth)
-		auth_identify(c->d.auth, rq, &o->who);
+	/* Each listener set has its own tokens: a request is never tried
+	 * against the other set's. */
+	o->out_of_band = rq->transport != HTTP_CONSOLE && rq->out_of_band;
+	struct auth *auth = o->out_of_band ? c->d.oob_auth : c->d.auth;
+	if (auth)
+		auth_identify(auth, rq, &o->who);
 	else
 		o->who.fail = AUTH_MISSING;
 	if (r->write)

@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "site/site.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -117,6 +118,9 @@ struct command_backend {
 struct commands_deps {
 	struct command_backend backend;
 	struct auth *auth;            /* who is calling (api/auth.h) */
+	/* Who is calling on an out-of-band listener (http_request.out_of_band):
+	 * tokens of their own; NULL: every request there is 401. */
+	struct auth *oob_auth;
 	struct audit *audit;          /* the audit log (api/audit.h) */
 	struct idem *idem;            /* Idempotency-Key answers (api/idempotency.h) */
 	struct metrics *metrics;      /* counters for /metrics (api/metrics.h) */
@@ -124,9 +128,24 @@ struct commands_deps {
 	unsigned write_burst;         /* per token: writes at once */
 };
 
+/* A TCP listener of the API as status shows it (api.listeners): whether
+ * it is bound, and why not. */
+struct command_listener {
+	const char *address;
+	unsigned port;
+	const char *kind;             /* "primary", "out-of-band" or "metrics" */
+	const char *transport;        /* "http" or "https" */
+	bool bound;
+	const char *error;            /* why it is not bound; "" when bound */
+};
+
 struct commands;
 
 struct commands *commands_new(const struct commands_deps *d);
+/* The listeners status (and /metrics, routectl_api_listener_up) reports: n
+ * entries at v, owned by the caller, read on every status (same thread), so
+ * updated in place as they bind. */
+void commands_set_listeners(struct commands *c, const struct command_listener *v, size_t n);
 void commands_free(struct commands *c);
 /* The audit log and idempotency store in use (may be NULL, with why: then
  * every write is refused with 503 and the reason, and history says it). */
@@ -156,7 +175,9 @@ void commands_set_reload(struct commands *c, const struct command_reload *r);
 
 /* Handles one request of the API (api/openapi.yaml):
  *  - routes: a path not served is 404, a method not served on it 405;
- *  - who: auth_identify (console: peer credentials; TCP: bearer token),
+ *  - who: auth_identify (console: peer credentials; TCP: bearer token,
+ *    against the out-of-band tokens for a request that came in on an
+ *    out-of-band listener, else the primary ones),
  *    401 without a valid identity, 403 when the role is too low; /healthz
  *    and /readyz are open, and on a metrics-only listener so is /metrics
  *    (every other route is 404 there);

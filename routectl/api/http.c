@@ -117,6 +117,10 @@ struct http_server {
 	struct MHD_Daemon *mhd;
 	enum http_transport transport;
 	int metrics_only;
+	int out_of_band;
+	unsigned mode;               /* console: file mode of the socket */
+	struct sockaddr_storage addr;   /* TCP: where to bind */
+	socklen_t addrlen;
 	http_handler_fn handler;
 	void *handler_arg;
 	size_t pending;
@@ -203,46 +207,55 @@ static int bind_unix(const char *path, unsigned mode, struct err *e)
 	return fd;
 }
 
-/* A TCP listener on an IPv4 or IPv6 literal. IPV6_V6ONLY, so that "::" and
- * "0.0.0.0" on one port can both be listed (without it the IPv6 socket
- * takes the IPv4 addresses too and the second bind fails); SO_REUSEADDR, so
- * that a restart does not wait for the old connections' TIME_WAIT. */
-static int bind_tcp(const char *address, unsigned port, const char *name, struct err *e)
+/* The socket address of a TCP listener: an IPv4 or IPv6 literal (a name is
+ * not resolved) and a port 1..65535. */
+static int tcp_address(const char *address, unsigned port, const char *name,
+		       struct sockaddr_storage *ss, socklen_t *sslen, struct err *e)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen;
-	memset(&ss, 0, sizeof ss);
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	memset(ss, 0, sizeof *ss);
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
 	if (!address || port == 0 || port > 65535)
 		return err_set(e, ERR_INVALID, "api listen %s: no address or a port out of 1..65535",
 			       name);
 	if (inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
 		v4->sin_family = AF_INET;
 		v4->sin_port = htons((uint16_t)port);
-		sslen = sizeof *v4;
+		*sslen = sizeof *v4;
 	} else if (inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
 		v6->sin6_family = AF_INET6;
 		v6->sin6_port = htons((uint16_t)port);
-		sslen = sizeof *v6;
+		*sslen = sizeof *v6;
 	} else {
 		return err_set(e, ERR_INVALID, "api listen %s: not an IPv4 or IPv6 address", name);
 	}
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	return 0;
+}
+
+/* A TCP listener on ss. IPV6_V6ONLY, so that "::" and "0.0.0.0" on one port
+ * can both be listed (without it the IPv6 socket takes the IPv4 addresses
+ * too and the second bind fails); SO_REUSEADDR, so that a restart does not
+ * wait for the old connections' TIME_WAIT. A bind that fails (address in
+ * use, address not on this host) is -ERR_UNAVAILABLE: it may work later. */
+static int bind_tcp(const struct sockaddr_storage *ss, socklen_t sslen, const char *name,
+		    struct err *e)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return err_set(e, ERR_IO, "api listen %s: socket: %s", name, strerror(errno));
 	int one = 1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-	    (ss.ss_family == AF_INET6 &&
+	    (ss->ss_family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)) {
 		int saved = errno;
 		close(fd);
 		return err_set(e, ERR_IO, "api listen %s: setsockopt: %s", name, strerror(saved));
 	}
-	if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+	if (bind(fd, (const struct sockaddr *)ss, sslen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		int saved = errno;
 		close(fd);
-		return err_set(e, ERR_IO, "api listen %s: cannot bind: %s", name, strerror(saved));
+		return err_set(e, ERR_UNAVAILABLE, "api listen %s: cannot bind: %s", name,
+			       strerror(saved));
 	}
 	return fd;
 }
@@ -530,6 +543,8 @@ static int admit(struct http_server *s, int fd, const struct sockaddr_storage *s
  * the admitted ones to libmicrohttpd. */
 static void accept_connections(struct http_server *s)
 {
+	if (s->listen_fd < 0)
+		return;
 	for (unsigned i = 0; i < s->accept_batch; i++) {
 		struct sockaddr_storage ss;
 		socklen_t salen = sizeof ss;
@@ -894,6 +909,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		.request_id = rq->id,
 		.transport = s->transport,
 		.metrics_only = s->metrics_only,
+		.out_of_band = s->out_of_band,
 		.remote = c ? c->remote : "unknown peer",
 	};
 	if (c && c->has_cred) {
@@ -1050,7 +1066,7 @@ static struct http_server *fail(struct http_server *s)
 	return NULL;
 }
 
-struct http_server *http_server_start(const struct http_listen *l, http_handler_fn handler,
+struct http_server *http_server_new(const struct http_listen *l, http_handler_fn handler,
 				      void *handler_arg, struct err *e)
 {
 	struct http_server *s = calloc(1, sizeof *s);
@@ -1060,6 +1076,8 @@ struct http_server *http_server_start(const struct http_listen *l, http_handler_
 	}
 	s->transport = l->transport;
 	s->metrics_only = l->metrics_only;
+	s->out_of_band = l->out_of_band;
+	s->mode = l->mode;
 	s->handler = handler;
 	s->handler_arg = handler_arg;
 	s->listen_fd = s->epoll_fd = s->reserve_fd = -1;
@@ -1084,13 +1102,11 @@ struct http_server *http_server_start(const struct http_listen *l, http_handler_
 			peer_word(s), s->name, l->max_connections, l->max_per_address);
 		return fail(s);
 	}
+	if (l->transport != HTTP_CONSOLE &&
+	    tcp_address(l->address, l->port, s->name, &s->addr, &s->addrlen, e) < 0)
+		return fail(s);
 	if (l->transport == HTTP_TLS && load_tls(s, l->tls_cert, l->tls_key, e) < 0)
 		return fail(s);
-	int fd = l->transport == HTTP_CONSOLE ? bind_unix(s->path, l->mode, e)
-					      : bind_tcp(l->address, l->port, s->name, e);
-	if (fd < 0)
-		return fail(s);
-	s->listen_fd = fd;
 	unsigned mhd_limit = MHD_LIMIT_FOR(lim.total);
 	s->nofile = mhd_limit;
 	nofile_for_servers += mhd_limit;
@@ -1126,20 +1142,53 @@ struct http_server *http_server_start(const struct http_listen *l, http_handler_
 				s->name);
 		return fail(s);
 	}
-	/* One descriptor for the event loop: new connections and
-	 * libmicrohttpd's own epoll set. */
+	/* One descriptor for the event loop: new connections (once bound)
+	 * and libmicrohttpd's own epoll set. */
 	const union MHD_DaemonInfo *ei = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event lev = { .events = EPOLLIN, .data.fd = s->listen_fd };
 	struct epoll_event mev = { .events = EPOLLIN, .data.fd = ei ? ei->epoll_fd : -1 };
 	if (!ei || s->epoll_fd < 0 ||
-	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &lev) < 0 ||
 	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, ei->epoll_fd, &mev) < 0) {
 		int saved = errno;
 		err_set(e, ERR_IO, "%s %s: cannot set up polling: %s", peer_word(s), s->name,
 			strerror(saved));
 		return fail(s);
 	}
+	return s;
+}
+
+int http_server_bind(struct http_server *s, struct err *e)
+{
+	if (s->listen_fd >= 0)
+		return 0;
+	int fd = s->transport == HTTP_CONSOLE ? bind_unix(s->path, s->mode, e)
+					      : bind_tcp(&s->addr, s->addrlen, s->name, e);
+	if (fd < 0)
+		return fd;
+	struct epoll_event lev = { .events = EPOLLIN, .data.fd = fd };
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &lev) < 0) {
+		int saved = errno;
+		close(fd);
+		if (s->transport == HTTP_CONSOLE)
+			unlink(s->path);
+		return err_set(e, ERR_IO, "%s %s: cannot set up polling: %s", peer_word(s),
+			       s->name, strerror(saved));
+	}
+	s->listen_fd = fd;
+	return 0;
+}
+
+bool http_server_bound(const struct http_server *s)
+{
+	return s->listen_fd >= 0;
+}
+
+struct http_server *http_server_start(const struct http_listen *l, http_handler_fn handler,
+				      void *handler_arg, struct err *e)
+{
+	struct http_server *s = http_server_new(l, handler, handler_arg, e);
+	if (s && http_server_bind(s, e) < 0)
+		return fail(s);
 	return s;
 }
 

@@ -25,6 +25,7 @@
 #ifndef ROUTECTL_HTTP_H
 #define ROUTECTL_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct err;
@@ -61,6 +62,10 @@ struct http_request {
 	const char *request_id;
 	enum http_transport transport;
 	int metrics_only;                 /* the listener serves /metrics, /healthz, /readyz only */
+	/* The request came in on an out-of-band listener (the management
+	 * network): it is authenticated against that listener set's own
+	 * tokens, never the primary ones. */
+	int out_of_band;
 	/* Who is at the other end: "127.0.0.1:40312", "[::1]:40312", or on the
 	 * console "pid 4242 uid 1000". */
 	const char *remote;
@@ -107,15 +112,26 @@ struct http_listen {
 	const char *tls_cert;        /* HTTP_TLS: PEM files */
 	const char *tls_key;
 	int metrics_only;
+	int out_of_band;             /* TCP: one of the out-of-band listeners */
 	unsigned max_connections;    /* TCP: in all (console: admission's own table) */
 	unsigned max_per_address;    /* TCP: per remote address */
 };
 
-/* Binds the listener (console: replacing a stale socket, refusing if another
- * daemon answers there; TCP: SO_REUSEADDR, IPV6_V6ONLY for IPv6) and starts
- * serving with handler. TLS: the certificate and key are read here; an
- * unreadable or unusable one fails the start with a message naming the
- * file. */
+/* Sets up a listener without binding it: checks the address (a literal)
+ * and the limits, reads the TLS certificate and key (an unreadable or
+ * unusable one fails with a message naming the file), and starts the HTTP
+ * server that will serve it with handler. It serves nothing until
+ * http_server_bind succeeds. */
+struct http_server *http_server_new(const struct http_listen *l, http_handler_fn handler,
+				    void *handler_arg, struct err *e);
+/* Binds a listener made by http_server_new (console: replacing a stale
+ * socket, refusing with -ERR_REFUSED if another daemon answers there; TCP:
+ * SO_REUSEADDR, IPV6_V6ONLY for IPv6). 0 (also when bound already), or
+ * -ERR_UNAVAILABLE when the TCP address cannot be bound now (in use, not an
+ * address of this host: a later try may work), other -ERR_* otherwise. */
+int http_server_bind(struct http_server *s, struct err *e);
+bool http_server_bound(const struct http_server *s);
+/* http_server_new and http_server_bind in one: NULL when either fails. */
 struct http_server *http_server_start(const struct http_listen *l, http_handler_fn handler,
 				      void *handler_arg, struct err *e);
 /* Answers a request the handler kept (r->body is taken). */

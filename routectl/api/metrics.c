@@ -52,6 +52,8 @@ struct metrics {
 	int have_reload;
 	int reload_ok;
 	time_t config_loaded_at;
+	const struct command_listener *listeners;
+	size_t n_listeners;
 };
 
 struct metrics *metrics_new(void)
@@ -366,6 +368,31 @@ static void render_view(struct page *pg, const struct command_view *v)
 	sample(pg, "routectl_reconcile_repairs_total", site_l, 1, u64_text(num, v->repairs));
 }
 
+void metrics_set_listeners(struct metrics *m, const struct command_listener *v, size_t n)
+{
+	if (!m)
+		return;
+	m->listeners = v;
+	m->n_listeners = n;
+}
+
+static void render_listeners(struct page *pg, const struct metrics *m)
+{
+	char port[16];
+	if (!m->n_listeners)
+		return;
+	family(pg, "routectl_api_listener_up", "gauge",
+	       "1 while a TCP listener of the API is bound (one that cannot bind is tried "
+	       "again every few seconds).");
+	for (size_t i = 0; i < m->n_listeners; i++) {
+		const struct command_listener *l = &m->listeners[i];
+		snprintf(port, sizeof port, "%u", l->port);
+		struct label lb[] = { { "kind", l->kind }, { "address", l->address },
+				      { "port", port } };
+		sample(pg, "routectl_api_listener_up", lb, 3, l->bound ? "1" : "0");
+	}
+}
+
 static void render_api(struct page *pg, const struct metrics *m)
 {
 	char num[24], status[16];
@@ -448,8 +475,10 @@ char *metrics_render(const struct metrics *m, const struct command_view *v,
 	sample(&pg, "routectl_build_info", ver, 1, "1");
 	if (v)
 		render_view(&pg, v);
-	if (m)
+	if (m) {
 		render_api(&pg, m);
+		render_listeners(&pg, m);
+	}
 	if (m && m->have_reload)
 		render_reload(&pg, m);
 	if (as)

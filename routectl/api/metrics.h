@@ -25,6 +25,8 @@
  *   routectl_config_last_reload_successful               gauge 0/1 (SIGHUP; 1 before any)
  *   routectl_config_last_reload_success_timestamp_seconds  gauge, when the running
  *                                                        config was loaded
+ *   routectl_api_listener_up{kind,address,port}          gauge 0/1: a TCP listener bound
+ *                                                        (kind primary, out-of-band, metrics)
  *
  * Everything about BIRD and the applies is of this site, so those families
  * carry a site label: a Prometheus that scrapes every routectld of the
@@ -36,6 +38,7 @@
 #include <time.h>
 
 struct command_view;
+struct command_listener;
 struct audit_stats;
 struct metrics;
 
@@ -58,6 +61,10 @@ void metrics_rate_limited(struct metrics *m);
  * (the start, or the last reload that succeeded; Unix seconds). The two
  * reload families are on the page once this was called; m may be NULL. */
 void metrics_config_reload(struct metrics *m, int ok, time_t loaded_at);
+
+/* The TCP listeners routectl_api_listener_up reports: n entries at v, the
+ * caller's, read at every render (same thread). m may be NULL. */
+void metrics_set_listeners(struct metrics *m, const struct command_listener *v, size_t n);
 
 /* The whole page: heap text, the caller frees it; NULL when out of memory.
  * m, v and as may be NULL (then their families are left out; so is the

@@ -30,13 +30,14 @@ enum opt_id {
 	OPT_CONFIRM_WITHIN,
 	OPT_FLEET,
 	OPT_CONFIG,
+	OPT_VIA,
 	OPT__COUNT
 };
 
 #define OPTF(id) (1u << (id))
 /* Accepted by every command, before or after it. */
 #define OPTS_GLOBAL (OPTF(OPT_SOCKET) | OPTF(OPT_JSON) | OPTF(OPT_TIMEOUT) | \
-		     OPTF(OPT_HELP) | OPTF(OPT_VERSION) | OPTF(OPT_FLEET))
+		     OPTF(OPT_HELP) | OPTF(OPT_VERSION) | OPTF(OPT_FLEET) | OPTF(OPT_VIA))
 
 struct cli_option {
 	const char *long_name;
@@ -62,6 +63,7 @@ static const struct cli_option options[] = {
 	{ "confirm-within", 0, true, OPT_CONFIRM_WITHIN },
 	{ "fleet",   'f', true,  OPT_FLEET },
 	{ "config",  0,   true,  OPT_CONFIG },
+	{ "via",     0,   true,  OPT_VIA },
 };
 
 /* ---- the command table ---- */
@@ -147,8 +149,9 @@ static const struct cli_command commands[] = {
 	  "    safe mode, BIRD not connected, or (with -f) a service announced from no\n"
 	  "    site. WARNING: a service withdrawn or prepended at a site, a change\n"
 	  "    waiting for its confirmation, a peer filter with a problem (e.g. one\n"
-	  "    that ignores routectl), the last apply failed. UNKNOWN: routectld (or\n"
-	  "    with -f, a router) cannot be asked, unless something is CRITICAL.\n"
+	  "    that ignores routectl), the last apply failed, an API listener (primary\n"
+	  "    or out-of-band) not bound. UNKNOWN: routectld (or with -f, a router)\n"
+	  "    cannot be asked, unless something is CRITICAL.\n"
 	  "    With -s the check sees one router, which cannot know whether the other\n"
 	  "    sites announce a service: a service withdrawn there is WARNING; use -f\n"
 	  "    to tell a service announced from no site (CRITICAL).\n" },
@@ -180,6 +183,10 @@ static const char usage_tail[] =
 	"  -f, --fleet FLEET     act on the fleet document FLEET (default: $ROUTECTL_FLEET):\n"
 	"                        status of every router; drain, undrain and set on every\n"
 	"                        router of SITE at once (SITE ALL: of every site)\n"
+	"  --via primary|oob|auto  with -f: the endpoint of each router to use: its\n"
+	"                        api-url, its oob-url (out-of-band, the management\n"
+	"                        network), or (auto, the default) the api-url, then the\n"
+	"                        oob-url when the api-url cannot be connected to\n"
 	"  --timeout SECONDS     give up waiting for the daemon after this long (default 60)\n"
 	"  --service NAME        drain/undrain only this service (repeatable);\n"
 	"                        history: only the records of this service\n"
@@ -665,6 +672,18 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 		if (val[0] == '\0')
 			return err_set(e, ERR_INVALID, "%s needs a fleet document, not \"\"", spelled);
 		req->fleet_path = val;
+		break;
+	case OPT_VIA:
+		if (strcmp(val, "auto") == 0)
+			req->via = CLI_VIA_AUTO;
+		else if (strcmp(val, "primary") == 0)
+			req->via = CLI_VIA_PRIMARY;
+		else if (strcmp(val, "oob") == 0)
+			req->via = CLI_VIA_OOB;
+		else
+			return err_set(e, ERR_INVALID, "%s takes primary, oob or auto, not \"%s\"",
+				       spelled, val);
+		req->via_given = true;
 		break;
 	case OPT_JSON:
 		req->json = true;

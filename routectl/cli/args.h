@@ -49,6 +49,14 @@ enum cli_emergency { CLI_EMERGENCY_DRAIN = 1, CLI_EMERGENCY_UNDRAIN, CLI_EMERGEN
 /* routectld's default config (routectld -c), which emergency mode reads. */
 #define CLI_DEFAULT_CONFIG "/etc/routectl/routectld.json"
 
+/* --via: which endpoint of each router a fleet command uses (fleet.h,
+ * enum fleet_via). */
+enum cli_via {
+	CLI_VIA_AUTO = 0,     /* primary, then out-of-band when it cannot be connected to */
+	CLI_VIA_PRIMARY,
+	CLI_VIA_OOB,
+};
+
 struct cli_request {
 	enum cli_cmd cmd;
 	const char *cmd_name;      /* "drain", ... ; "routectl" before a command */
@@ -58,6 +66,8 @@ struct cli_request {
 	const char *socket_path;
 	bool socket_given;         /* -s on the command line */
 	const char *fleet_path;    /* -f: the fleet document (cli/fanout.h); NULL: one router */
+	enum cli_via via;          /* --via primary|oob|auto, with -f */
+	bool via_given;
 	bool json;
 	long timeout_s;
 

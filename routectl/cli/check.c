@@ -119,6 +119,13 @@ static void judge_router(const struct check_router *rt, struct problems *p)
 		if (v->peers[i].problems[0])
 			add(p, CHECK_WARNING, "%s: peer %s: %s", name, opt(v->peers[i].name),
 			    v->peers[i].problems);
+	/* A listener that is not bound: a fallback path (out-of-band) or the
+	 * chat-ops path is down while routectld runs. */
+	for (size_t i = 0; i < v->n_listeners; i++)
+		if (!v->listeners[i].bound)
+			add(p, CHECK_WARNING, "%s: %s listener %s port %lld not bound%s%s", name,
+			    v->listeners[i].kind, v->listeners[i].address, v->listeners[i].port,
+			    v->listeners[i].error ? ": " : "", opt(v->listeners[i].error));
 }
 
 /* b gets s without control characters, and with no '|' (it would start the

@@ -18,7 +18,8 @@
  *             CRITICAL outranks it (what is known to be broken is said);
  *   WARNING   a service withdrawn or prepended at a site (drained), a change
  *             waiting for its confirmation, a BGP peer whose export filter
- *             has a problem (e.g. ignores routectl), the last apply failed;
+ *             has a problem (e.g. ignores routectl), the last apply failed,
+ *             an API listener (primary or out-of-band) is not bound;
  *   OK        none of these.
  * The summary names every problem, the worst first. */
 #ifndef ROUTECTL_CLI_CHECK_H

@@ -366,6 +366,7 @@ static void view_status_free(struct view_status *v)
 	for (size_t i = 0; i < v->n_pending; i++)
 		free(v->pending[i].services);
 	free(v->pending);
+	free(v->listeners);
 	memset(v, 0, sizeof *v);
 }
 
@@ -541,6 +542,38 @@ static int parse_reload(json_t *r, struct view_status *v, struct err *e)
 	return 0;
 }
 
+/* api.listeners: [{"address", "port", "kind", "transport", "bound", "error"}]. */
+static int parse_listeners(json_t *api, struct view_status *v, struct err *e)
+{
+	json_t *list = NULL, *l;
+	size_t i;
+	if (!api || json_is_null(api))
+		return 0;
+	if (want_type(api, "", "api", JSON_OBJECT, e) < 0 ||
+	    unpack(api, "api", 0, e, "{s?o}", "listeners", &list) < 0 ||
+	    want_type(list, "api", "listeners", JSON_ARRAY, e) < 0)
+		return -ERR_PROTOCOL;
+	v->listeners = calloc(json_array_size(list) + 1, sizeof *v->listeners);
+	if (!v->listeners)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	json_array_foreach(list, i, l) {
+		char p[64];
+		int bound;
+		json_int_t port;
+		struct view_listener *x = &v->listeners[i];
+		snprintf(p, sizeof p, "api.listeners[%zu]", i);
+		if (unpack(l, p, 0, e, "{s:s, s:I, s:s, s?s, s:b, s?s}", "address", &x->address,
+			   "port", &port, "kind", &x->kind, "transport", &x->transport, "bound",
+			   &bound, "error", &x->error) < 0 ||
+		    want_range(p, "port", port, 1, 65535, e) < 0)
+			return -ERR_PROTOCOL;
+		x->port = port;
+		x->bound = bound;
+		v->n_listeners++;
+	}
+	return 0;
+}
+
 int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 {
 	json_t *safe = NULL, *bird, *last = NULL, *svcs, *svc, *flight = NULL;
@@ -641,6 +674,8 @@ int cli_parse_status(json_t *body, struct view_status *v, struct err *e)
 				goto fail;
 		}
 	}
+	if (parse_listeners(json_object_get(body, "api"), v, e) < 0)
+		goto fail;
 	return 0;
 fail:
 	view_status_free(v);

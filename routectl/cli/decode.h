@@ -70,6 +70,14 @@ struct view_peer {
 	const char *message;        /* one line saying what is wrong; may be NULL */
 };
 
+/* A TCP listener of routectld's API (status api.listeners). */
+struct view_listener {
+	const char *address, *kind, *transport;
+	long long port;
+	bool bound;
+	const char *error;              /* why not bound; may be NULL */
+};
+
 struct view_status {
 	const char *site;
 	long long generation;
@@ -115,6 +123,10 @@ struct view_status {
 	const char *config_path, *config_loaded_at;   /* may be NULL */
 	const char *reload_at, *reload_error;         /* may be NULL */
 	const char *reload_warning;                   /* may be NULL */
+	/* routectld's TCP listeners, bound or not (api.listeners; none from an
+	 * older routectld). */
+	struct view_listener *listeners;
+	size_t n_listeners;
 };
 
 struct view_change_item {

@@ -66,7 +66,12 @@ int fanout_execute(const struct fleet *f, const struct cli_request *req,
 		return err_set(e, ERR_INVALID, "%s: the request is too long", req->cmd_name);
 
 	struct fleet_select sel = { FLEET_ALL, NULL };
-	struct fleet_call_opts o = { .timeout_ms = (unsigned)req->timeout_s * 1000u };
+	struct fleet_call_opts o = {
+		.timeout_ms = (unsigned)req->timeout_s * 1000u,
+		.via = req->via == CLI_VIA_OOB	       ? FLEET_VIA_OOB
+		       : req->via == CLI_VIA_PRIMARY ? FLEET_VIA_PRIMARY
+						     : FLEET_VIA_AUTO,
+	};
 	char *body = NULL;
 	if (req->cmd != CMD_STATUS) {
 		if (!all_sites(req)) {

@@ -128,6 +128,15 @@ int main(int argc, char **argv)
 	const char *env_fleet = getenv(CLI_FLEET_ENV);
 	if (!req.fleet_path && !req.socket_given && env_fleet && env_fleet[0])
 		req.fleet_path = env_fleet;
+	if (req.via_given && !req.fleet_path) {
+		output_usage_error(stderr, "--via chooses the endpoint of each router of a fleet: "
+				   "use it with -f FLEET (or $ROUTECTL_FLEET)");
+		bool check = req.cmd == CMD_CHECK;
+		if (check)
+			printf("ROUTECTL UNKNOWN - wrong command line (routectl help check)\n");
+		cli_request_free(&req);
+		return check ? CHECK_UNKNOWN : CLI_EXIT_USAGE;
+	}
 	if (req.cmd == CMD_CHECK) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 			printf("ROUTECTL UNKNOWN - cannot initialise libcurl\n");

@@ -354,6 +354,22 @@ static int status_header(struct buf *out, const struct view_status *v)
 				 c->change_id);
 		rc |= header_line(out, "confirm", line.p);
 	}
+	/* A listener that could not bind: routectld runs without it and keeps
+	 * trying; an out-of-band one down means no evacuation over the
+	 * management network. */
+	for (size_t i = 0; i < v->n_listeners; i++) {
+		const struct view_listener *l = &v->listeners[i];
+		if (l->bound)
+			continue;
+		buf_reset(&line);
+		rc |= buf_printf(&line, strchr(l->address, ':') ? "NOT BOUND: %s [%s]:%lld"
+							       : "NOT BOUND: %s %s:%lld",
+				 l->kind, l->address, l->port);
+		if (l->error)
+			rc |= buf_printf(&line, ": %s", l->error);
+		rc |= buf_puts(&line, " (routectld tries again every few seconds)");
+		rc |= header_line(out, "listener", line.p);
+	}
 	buf_free(&line);
 	rc |= peers_block(out, v);
 	return rc ? -ERR_NOMEM : 0;

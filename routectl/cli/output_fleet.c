@@ -246,6 +246,15 @@ int output_fleet_status_text(struct buf *out, const struct fanout_result *r)
 					 "%sconfig reload at %s FAILED, the config loaded before runs",
 					 note[0] ? "; " : "",
 					 fr->res.status.reload_at ? fr->res.status.reload_at : "?");
+			/* a path to this router that is down while routectld runs */
+			for (size_t k = 0; k < fr->res.status.n_listeners; k++) {
+				const struct view_listener *l = &fr->res.status.listeners[k];
+				if (!l->bound)
+					snprintf(note + strlen(note), sizeof note - strlen(note),
+						 strchr(l->address, ':') ? "%s%s listener [%s]:%lld NOT BOUND"
+									 : "%s%s listener %s:%lld NOT BOUND",
+						 note[0] ? "; " : "", l->kind, l->address, l->port);
+			}
 		} else {
 			snprintf(answered, sizeof answered, "UNREACHABLE");
 			snprintf(note, sizeof note, "%s", vr ? vr->error : fr->reply->error);

@@ -69,6 +69,44 @@ static int owned_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->service, y->service);
 }
 
+/* The out-of-band listeners are independent of the primary ones: their
+ * tokens are another file (a primary token must not open the out-of-band
+ * path, nor the reverse), and none of their addresses is a primary one (the
+ * second bind would fail, and one address could not tell which set of
+ * tokens a request is for). Addresses are compared as written (the document
+ * before libyang makes them canonical), which catches the usual copy of
+ * an entry; "::1" against "0:0::1" is left to the failing bind. */
+static void check_out_of_band(json_t *api, const char *what, struct err *e)
+{
+	json_t *oob = json_object_get(api, "out-of-band");
+	if (!json_is_object(oob))
+		return;
+	const char *primary_tokens = json_string_value(json_object_get(api, "token-file"));
+	const char *oob_tokens = json_string_value(json_object_get(oob, "token-file"));
+	if (primary_tokens && oob_tokens && strcmp(primary_tokens, oob_tokens) == 0)
+		yangctx_report(e, what, CONF_ROOT "/api/out-of-band/token-file",
+			       "%s is also api/token-file; the out-of-band listeners need tokens "
+			       "of their own (a primary token must not work there)", oob_tokens);
+	json_t *ol = json_object_get(oob, "listen"), *pl = json_object_get(api, "listen"), *a, *b;
+	size_t i, k;
+	json_array_foreach(ol, i, a) {
+		const char *addr = json_string_value(json_object_get(a, "address"));
+		json_int_t port = json_integer_value(json_object_get(a, "port"));
+		json_array_foreach(pl, k, b) {
+			const char *paddr = json_string_value(json_object_get(b, "address"));
+			if (!addr || !paddr || strcmp(addr, paddr) != 0 ||
+			    port != json_integer_value(json_object_get(b, "port")))
+				continue;
+			char path[600];
+			yangctx_entry_path(path, sizeof path, CONF_ROOT "/api/out-of-band", "listen",
+					   "address", addr);
+			yangctx_report(e, what, path,
+				       "%s port %lld is also in api/listen; an out-of-band address "
+				       "must be one of its own", addr, (long long)port);
+		}
+	}
+}
+
 /* Rules YANG says with must and when, which libyang reports one at a
  * time, and one it cannot say: a prefix belongs to one service only (two
  * services cannot both own it: draining one would move the other's
@@ -76,6 +114,7 @@ static int owned_cmp(const void *a, const void *b)
 static void check_document(void *arg, json_t *doc, const char *what, struct err *e)
 {
 	(void)arg;
+	check_out_of_band(json_object_get(json_object_get(doc, CONF_TOP), "api"), what, e);
 	json_t *svcs = json_object_get(json_object_get(doc, CONF_TOP), "service");
 	if (!json_is_array(svcs))
 		return;
@@ -208,6 +247,28 @@ static int fill_service(const struct lyd_node *node, struct conf_service *s, con
 	return 0;
 }
 
+/* The listen entries under node (api or api/out-of-band) into *out. */
+static int fill_listen(const struct lyd_node *node, struct conf_listen **out, size_t *n_out)
+{
+	size_t n = node ? yangctx_count_children(node, "listen") : 0;
+	*out = calloc(n ? n : 1, sizeof **out);
+	if (!*out)
+		return -1;
+	for (const struct lyd_node *l = node ? lyd_child(node) : NULL; l; l = l->next) {
+		if (!l->schema || strcmp(l->schema->name, "listen") != 0)
+			continue;
+		struct conf_listen *x = &(*out)[(*n_out)++];
+		x->port = (unsigned)yangctx_get_uint(l, "port", 0);
+		const char *mo = yangctx_get(l, "metrics-only");
+		x->metrics_only = mo && strcmp(mo, "true") == 0;
+		if (copy_str(&x->address, yangctx_get(l, "address")) < 0 ||
+		    copy_str(&x->tls_cert, yangctx_get(l, "tls-certificate")) < 0 ||
+		    copy_str(&x->tls_key, yangctx_get(l, "tls-key")) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* console/admin-group and the api container. */
 static int fill_api(const struct lyd_node *root, struct conf *c)
 {
@@ -224,25 +285,18 @@ static int fill_api(const struct lyd_node *root, struct conf *c)
 	c->max_per_address = (unsigned)yangctx_get_uint(root, "api/max-connections-per-address", 32);
 	c->write_rate_per_min = (unsigned)yangctx_get_uint(root, "api/write-rate", 60);
 	c->write_burst = (unsigned)yangctx_get_uint(root, "api/write-burst", 20);
-	struct lyd_node *api = NULL;
+	struct lyd_node *api = NULL, *oob = NULL;
 	lyd_find_path(root, "api", 0, &api);
-	size_t n = api ? yangctx_count_children(api, "listen") : 0;
-	c->listen = calloc(n ? n : 1, sizeof *c->listen);
-	if (!c->listen)
+	if (fill_listen(api, &c->listen, &c->n_listen) < 0)
 		return -1;
-	for (const struct lyd_node *l = api ? lyd_child(api) : NULL; l; l = l->next) {
-		if (!l->schema || strcmp(l->schema->name, "listen") != 0)
-			continue;
-		struct conf_listen *x = &c->listen[c->n_listen++];
-		x->port = (unsigned)yangctx_get_uint(l, "port", 0);
-		const char *mo = yangctx_get(l, "metrics-only");
-		x->metrics_only = mo && strcmp(mo, "true") == 0;
-		if (copy_str(&x->address, yangctx_get(l, "address")) < 0 ||
-		    copy_str(&x->tls_cert, yangctx_get(l, "tls-certificate")) < 0 ||
-		    copy_str(&x->tls_key, yangctx_get(l, "tls-key")) < 0)
-			return -1;
-	}
-	return 0;
+	lyd_find_path(root, "api/out-of-band", 0, &oob);
+	if (copy_str(&c->oob_token_file, yangctx_get(root, "api/out-of-band/token-file")) < 0)
+		return -1;
+	c->oob_max_connections =
+		(unsigned)yangctx_get_uint(root, "api/out-of-band/max-connections", 64);
+	c->oob_max_per_address =
+		(unsigned)yangctx_get_uint(root, "api/out-of-band/max-connections-per-address", 16);
+	return fill_listen(oob, &c->oob_listen, &c->n_oob_listen);
 }
 
 static int fill_conf(const struct lyd_node *tree, const char *what, void *arg, struct err *e)
@@ -371,6 +425,13 @@ void conf_free(struct conf *c)
 		free(c->listen[i].tls_key);
 	}
 	free(c->listen);
+	for (size_t i = 0; i < c->n_oob_listen; i++) {
+		free(c->oob_listen[i].address);
+		free(c->oob_listen[i].tls_cert);
+		free(c->oob_listen[i].tls_key);
+	}
+	free(c->oob_listen);
+	free(c->oob_token_file);
 	free(c->token_file);
 	free(c->audit_log);
 	free(c->policy_path);

@@ -60,6 +60,14 @@ struct conf {
 	char *audit_log;              /* never NULL: default state_dir/audit.log */
 	unsigned max_connections;     /* per listen address */
 	unsigned max_per_address;     /* per remote address */
+	/* The out-of-band listeners (api/out-of-band): the same API on the
+	 * management network, with tokens and connection limits of their own,
+	 * so that evacuation works while the primary (chat-ops) path is down. */
+	struct conf_listen *oob_listen;   /* metrics_only always 0 */
+	size_t n_oob_listen;
+	char *oob_token_file;         /* NULL: out-of-band requests get 401 */
+	unsigned oob_max_connections; /* per out-of-band address */
+	unsigned oob_max_per_address; /* per remote address */
 	unsigned write_rate_per_min;  /* per token */
 	unsigned write_burst;
 	unsigned reconcile_interval_s;

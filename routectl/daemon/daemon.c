@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,17 @@
 /* How long a stopping daemon keeps serving the answers of changes that
  * finished while it stopped. */
 #define STOP_FLUSH_MS 1000
+
+/* A TCP listener of the API beside the console. */
+struct daemon_listener {
+	char *address;
+	unsigned port;
+	const char *kind;          /* "primary", "out-of-band", "metrics" */
+	bool out_of_band;
+	char error[ERR_MSG_MAX];   /* why the last bind failed; "" when bound */
+	int64_t retry_at_ms;       /* when to try binding again */
+	unsigned failures;         /* binds failed in a row */
+};
 
 /* The command layer's continuation: the answer of a kept request. */
 static void send_later(void *ctx, struct http_reply *r)
@@ -80,6 +92,14 @@ static int start_api(struct daemon *d, const struct conf *c, struct err *e)
 		if (!d->auth)
 			return err_set(e, ae.code, "%s", ae.msg);
 	}
+	d->oob_auth = auth_new(c->oob_token_file, NULL, &ae);
+	if (!d->oob_auth) {
+		log_error("api: out-of-band: %s; on the out-of-band addresses every request is "
+			  "refused (401) until it loads (kill -HUP routectld)", ae.msg);
+		d->oob_auth = auth_new(NULL, NULL, &ae);
+		if (!d->oob_auth)
+			return err_set(e, ae.code, "%s", ae.msg);
+	}
 	d->metrics = metrics_new();
 	if (!d->metrics)
 		return err_set(e, ERR_NOMEM, "out of memory");
@@ -100,23 +120,80 @@ static int start_api(struct daemon *d, const struct conf *c, struct err *e)
 	}
 	/* The backend (the BIRD worker) is set once the worker runs. */
 	struct commands_deps deps = {
-		.auth = d->auth, .audit = d->audit, .idem = d->idem, .metrics = d->metrics,
-		.write_rate_per_min = c->write_rate_per_min, .write_burst = c->write_burst,
+		.auth = d->auth, .oob_auth = d->oob_auth, .audit = d->audit, .idem = d->idem,
+		.metrics = d->metrics, .write_rate_per_min = c->write_rate_per_min,
+		.write_burst = c->write_burst,
 	};
 	d->commands = commands_new(&deps);
 	if (!d->commands)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	commands_set_audit(d->commands, d->audit, d->idem, audit_err, idem_err);
+	commands_set_listeners(d->commands, d->listener_view, d->n_http ? d->n_http - 1 : 0);
 	publish_reload(d);
 	return 0;
 }
 
-/* Starts the console, then one server per api/listen entry; logs one line
- * per listener. */
+static void log_listening(const struct daemon_listener *l, enum http_transport t, bool retried)
+{
+	char where[128];
+	snprintf(where, sizeof where, strchr(l->address, ':') ? "[%s]:%u" : "%s:%u", l->address,
+		 l->port);
+	if (retried)
+		log_warn("api: listening on %s (%s, %s) now, after %u failed binds", where,
+			 http_transport_name(t), l->kind, l->failures);
+	else if (l->out_of_band)
+		log_info("api: listening on %s (%s, out-of-band)", where, http_transport_name(t));
+	else
+		log_info("api: listening on %s (%s%s)", where, http_transport_name(t),
+			 strcmp(l->kind, "metrics") == 0 ? ", metrics only" : "");
+}
+
+/* Tries to bind listener i (http[1 + i]); logs what came of it: the first
+ * failure and every change of its reason, an out-of-band one as an error
+ * that says what it costs, and the bind that finally works. */
+static void bind_listener(struct daemon *d, size_t i, int64_t now)
+{
+	struct daemon_listener *l = &d->listeners[i];
+	struct command_listener *v = &d->listener_view[i];
+	struct http_server *s = d->http[1 + i];
+	struct err e;
+	if (http_server_bind(s, &e) == 0) {
+		log_listening(l, strcmp(v->transport, "https") == 0 ? HTTP_TLS : HTTP_TCP,
+			      l->failures > 0);
+		l->error[0] = '\0';
+		l->failures = 0;
+		v->bound = true;
+		return;
+	}
+	l->failures++;
+	l->retry_at_ms = now + DAEMON_LISTEN_RETRY_MS;
+	v->bound = false;
+	if (strcmp(l->error, e.msg) == 0)
+		return;
+	snprintf(l->error, sizeof l->error, "%s", e.msg);
+	if (l->out_of_band)
+		log_error("%s; the OUT-OF-BAND listener is DOWN: evacuation over the management "
+			  "network does not work until it binds (routectld runs and tries again "
+			  "every %u s)", e.msg, DAEMON_LISTEN_RETRY_MS / 1000);
+	else
+		log_error("%s; routectld runs without this %s listener (the console%s keeps "
+			  "working) and tries again every %u s", e.msg, l->kind,
+			  d->n_http > 2 ? " and the other listeners" : "",
+			  DAEMON_LISTEN_RETRY_MS / 1000);
+}
+
+/* Starts the console (its failure stops routectld: it is how a second
+ * routectld on the same console is refused), then one server per api/listen
+ * and api/out-of-band/listen entry. A TCP listener that cannot be set up
+ * (an unusable TLS file, bad limits) stops routectld too; one that cannot
+ * be bound does not (bind_listener). */
 static int start_listeners(struct daemon *d, const struct conf *c, struct err *e)
 {
-	d->http = calloc(1 + c->n_listen, sizeof *d->http);
-	if (!d->http)
+	size_t n_tcp = c->n_listen + c->n_oob_listen;
+	d->http = calloc(1 + n_tcp, sizeof *d->http);
+	d->listeners = calloc(n_tcp + 1, sizeof *d->listeners);
+	d->listener_view = calloc(n_tcp + 1, sizeof *d->listener_view);
+	if (!d->http || !d->listeners || !d->listener_view)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	struct http_listen console = {
 		.transport = HTTP_CONSOLE, .path = c->console_socket, .mode = c->console_mode,
@@ -125,8 +202,10 @@ static int start_listeners(struct daemon *d, const struct conf *c, struct err *e
 	if (!d->http[0])
 		return -(int)e->code;
 	d->n_http = 1;
-	for (size_t i = 0; i < c->n_listen; i++) {
-		const struct conf_listen *cl = &c->listen[i];
+	int64_t now = now_ms();
+	for (size_t i = 0; i < n_tcp; i++) {
+		bool oob = i >= c->n_listen;
+		const struct conf_listen *cl = oob ? &c->oob_listen[i - c->n_listen] : &c->listen[i];
 		struct http_listen l = {
 			.transport = cl->tls_cert ? HTTP_TLS : HTTP_TCP,
 			.address = cl->address,
@@ -134,17 +213,27 @@ static int start_listeners(struct daemon *d, const struct conf *c, struct err *e
 			.tls_cert = cl->tls_cert,
 			.tls_key = cl->tls_key,
 			.metrics_only = cl->metrics_only,
-			.max_connections = c->max_connections,
-			.max_per_address = c->max_per_address,
+			.out_of_band = oob,
+			.max_connections = oob ? c->oob_max_connections : c->max_connections,
+			.max_per_address = oob ? c->oob_max_per_address : c->max_per_address,
 		};
-		d->http[d->n_http] = http_server_start(&l, on_request, d, e);
+		d->http[d->n_http] = http_server_new(&l, on_request, d, e);
 		if (!d->http[d->n_http])
 			return -(int)e->code;
 		d->n_http++;
-		log_info(strchr(cl->address, ':') ? "api: listening on [%s]:%u (%s%s)"
-						  : "api: listening on %s:%u (%s%s)",
-			 cl->address, cl->port, http_transport_name(l.transport),
-			 cl->metrics_only ? ", metrics only" : "");
+		struct daemon_listener *dl = &d->listeners[i];
+		dl->address = strdup(cl->address);
+		if (!dl->address)
+			return err_set(e, ERR_NOMEM, "out of memory");
+		dl->port = cl->port;
+		dl->out_of_band = oob;
+		dl->kind = oob ? "out-of-band" : cl->metrics_only ? "metrics" : "primary";
+		d->listener_view[i] = (struct command_listener){
+			.address = dl->address, .port = dl->port, .kind = dl->kind,
+			.transport = http_transport_name(l.transport), .bound = false,
+			.error = dl->error,
+		};
+		bind_listener(d, i, now);
 	}
 	return 0;
 }
@@ -170,6 +259,31 @@ static int take_site_lock(struct daemon *d, const char *state_dir, struct err *e
 	if (rc < 0)
 		return err_set(e, le.code, "%s; routectld does not start beside it", le.msg);
 	return 0;
+}
+
+/* Binds again the listeners whose retry time has come. */
+static void retry_listeners(struct daemon *d)
+{
+	int64_t now = now_ms();
+	for (size_t i = 0; i + 1 < d->n_http; i++)
+		if (!d->listener_view[i].bound && now >= d->listeners[i].retry_at_ms)
+			bind_listener(d, i, now);
+}
+
+/* Milliseconds until the next listener is due to be bound again, or -1. */
+static int64_t next_listener_retry_ms(const struct daemon *d)
+{
+	int64_t next = -1, now = now_ms();
+	for (size_t i = 0; i + 1 < d->n_http; i++) {
+		if (d->listener_view[i].bound)
+			continue;
+		int64_t left = d->listeners[i].retry_at_ms - now;
+		if (left < 0)
+			left = 0;
+		if (next < 0 || left < next)
+			next = left;
+	}
+	return next;
 }
 
 int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
@@ -295,11 +409,16 @@ void daemon_free(struct daemon *d)
 		http_server_stop(d->http[i]);
 	}
 	free(d->http);
+	for (size_t i = 0; d->listeners && i + 1 < d->n_http; i++)
+		free(d->listeners[i].address);
+	free(d->listeners);
+	free(d->listener_view);
 	worker_free(d->worker);
 	commands_free(d->commands);
 	idem_free(d->idem);
 	metrics_free(d->metrics);
 	auth_free(d->auth);
+	auth_free(d->oob_auth);
 	free(d->conf_path);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
@@ -322,6 +441,8 @@ static void reload_done(void *arg, struct worker_reload_result *r)
 	if (r->ok) {
 		auth_replace(d->auth, r->auth);
 		r->auth = NULL;
+		auth_replace(d->oob_auth, r->oob_auth);
+		r->oob_auth = NULL;
 		commands_set_rates(d->commands, r->write_rate_per_min, r->write_burst);
 		d->config_loaded_at = r->at;
 		d->reload_error[0] = '\0';
@@ -458,6 +579,9 @@ int daemon_run(struct daemon *d)
 			pfd[FIXED + i] = (struct pollfd){ .fd = http_server_fd(d->http[i]),
 							  .events = POLLIN };
 		}
+		int64_t retry_ms = next_listener_retry_ms(d);
+		if (retry_ms >= 0 && retry_ms < timeout)
+			timeout = retry_ms;
 		if (timeout < 0)
 			timeout = 0;
 		int n = poll(pfd, FIXED + d->n_http, (int)timeout);
@@ -482,6 +606,7 @@ int daemon_run(struct daemon *d)
 		 * kept requests may have been answered just now. */
 		for (size_t i = 0; i < d->n_http; i++)
 			http_server_run(d->http[i]);
+		retry_listeners(d);
 	}
 	free(pfd);
 #ifdef HAVE_LIBSYSTEMD

@@ -543,19 +543,30 @@ static void restart_note(char *out, size_t size, const char *name, const char *r
 			 fresh);
 }
 
-static void listen_text(const struct conf *c, char *out, size_t size)
+static void listen_list_text(const struct conf_listen *list, size_t n_list, char *out,
+			     size_t size)
 {
 	size_t n = 0;
 	out[0] = '\0';
-	for (size_t i = 0; i < c->n_listen && n < size; i++) {
-		const struct conf_listen *l = &c->listen[i];
+	for (size_t i = 0; i < n_list && n < size; i++) {
+		const struct conf_listen *l = &list[i];
 		n += (size_t)snprintf(out + n, size - n, "%s%s%s%s:%u%s%s", i ? "," : "",
 				      strchr(l->address, ':') ? "[" : "", l->address,
 				      strchr(l->address, ':') ? "]" : "", l->port,
 				      l->tls_cert ? " tls" : "", l->metrics_only ? " metrics-only" : "");
 	}
-	if (!c->n_listen)
+	if (!n_list)
 		snprintf(out, size, "none");
+}
+
+static void listen_text(const struct conf *c, char *out, size_t size)
+{
+	listen_list_text(c->listen, c->n_listen, out, size);
+}
+
+static void listen_text_oob(const struct conf *c, char *out, size_t size)
+{
+	listen_list_text(c->oob_listen, c->n_oob_listen, out, size);
 }
 
 /* What c changes of the settings the event loop made its listeners from
@@ -574,6 +585,20 @@ static void restart_only_changes(const struct conf *run, const struct conf *c, c
 		const char *rk = run->listen[i].tls_key, *nk = c->listen[i].tls_key;
 		if ((rc && nc && strcmp(rc, nc) != 0) || (rk && nk && strcmp(rk, nk) != 0))
 			restart_note(out, size, "api/listen tls-certificate/tls-key", rc, nc);
+	}
+	listen_text_oob(run, a, sizeof a);
+	listen_text_oob(c, b, sizeof b);
+	if (strcmp(a, b) != 0)
+		restart_note(out, size, "api/out-of-band/listen", a, b);
+	if (run->oob_max_connections != c->oob_max_connections) {
+		snprintf(a, sizeof a, "%u", run->oob_max_connections);
+		snprintf(b, sizeof b, "%u", c->oob_max_connections);
+		restart_note(out, size, "api/out-of-band/max-connections", a, b);
+	}
+	if (run->oob_max_per_address != c->oob_max_per_address) {
+		snprintf(a, sizeof a, "%u", run->oob_max_per_address);
+		snprintf(b, sizeof b, "%u", c->oob_max_per_address);
+		restart_note(out, size, "api/out-of-band/max-connections-per-address", a, b);
 	}
 	if (run->max_connections != c->max_connections) {
 		snprintf(a, sizeof a, "%u", run->max_connections);
@@ -611,8 +636,15 @@ static void run_reload(struct worker *w, struct worker_reload_result *r)
 	if (rc == 0) {
 		const struct conf *c = fresh.conf;
 		r->auth = auth_new(c->token_file, c->console_admin_group, e);
-		if (!r->auth) {
+		if (r->auth) {
+			r->oob_auth = auth_new(c->oob_token_file, NULL, e);
+			if (!r->oob_auth)
+				err_prefix(e, "api/out-of-band");
+		}
+		if (!r->auth || !r->oob_auth) {
 			err_prefix(e, "reload of %s: keeping the running config", w->site.conf_path);
+			auth_free(r->auth);
+			r->auth = NULL;
 			site_config_free(&fresh);
 			rc = -1;
 		}
@@ -850,6 +882,7 @@ void worker_collect(struct worker *w)
 			if (j->reload_done)
 				j->reload_done(j->reload_arg, &j->reload);
 			auth_free(j->reload.auth);
+			auth_free(j->reload.oob_auth);
 		}
 		free(j);
 	}

@@ -75,6 +75,7 @@ struct worker_reload_result {
 	/* ok: the tokens and admin group of the new config, for auth_replace;
 	 * the callback takes it (sets it NULL) or it is freed after */
 	struct auth *auth;
+	struct auth *oob_auth;    /* the same for api/out-of-band/token-file */
 	unsigned write_rate_per_min, write_burst;
 };
 
@@ -84,8 +85,8 @@ typedef void (*worker_reload_fn)(void *arg, struct worker_reload_result *r);
 /* SIGHUP: queues a reload, validated as a whole before anything is
  * swapped: the worker loads the config, policy and template
  * (site_reload_load: the site, console socket and state directory must
- * not change) and the token file and admin group the new config names
- * (auth_new); only when all of them load does it swap the site's part in
+ * not change) and the token files (primary and out-of-band) and admin
+ * group the new config names (auth_new); only when all of them load does it swap the site's part in
  * (site_reload_swap, which also reloads the state file; then it
  * reconciles), and hands the API's part (tokens, write rates) to done(arg,
  * result) on the loop's thread, which puts it in force. A reload that

@@ -400,6 +400,13 @@ static int start(struct call *c, struct attempt *a, bool oob)
 	const struct fleet_token *tok = oob && r->has_oob_token ? &r->oob_token : &r->token;
 	const char *base = oob ? r->oob_url : r->api_url;
 	a->on_oob = oob;
+	if (!base) {
+		char why[300];
+		snprintf(why, sizeof why, "router %s has no oob-url in the fleet document "
+			 "(--via oob); nothing was sent to it", r->name);
+		fail_unsent(a, why);
+		return -1;
+	}
 	if (!tok->secret) {
 		fail_unsent(a, tok->error ? tok->error : "no token");
 		return -1;
@@ -435,8 +442,10 @@ static int start(struct call *c, struct attempt *a, bool oob)
 	}
 	struct curl_slist *h = a->headers;
 	long connect_ms = left < FLEET_CONNECT_TIMEOUT_MS ? (long)left : FLEET_CONNECT_TIMEOUT_MS;
-	if (!oob && r->oob_url) {
+	if (!oob && r->oob_url && c->opts->via == FLEET_VIA_AUTO) {
 		long share = (long)c->opts->timeout_ms * FLEET_PRIMARY_CONNECT_SHARE / 100;
+		if (share > FLEET_PRIMARY_CONNECT_TIMEOUT_MS)
+			share = FLEET_PRIMARY_CONNECT_TIMEOUT_MS;
 		if (share < connect_ms)
 			connect_ms = share > 0 ? share : 1;
 	}
@@ -559,7 +568,7 @@ static void done(struct call *c, struct attempt *a, CURLcode rc)
 	release(c, a);
 	buf_free(&a->rx);
 	a->too_big = a->nomem = false;
-	if (unsent && !a->on_oob && a->router->oob_url) {
+	if (unsent && !a->on_oob && a->router->oob_url && c->opts->via == FLEET_VIA_AUTO) {
 		snprintf(rep->primary_error, sizeof rep->primary_error, "%s", why);
 		start(c, a, true);
 		return;
@@ -575,6 +584,15 @@ static void done(struct call *c, struct attempt *a, CURLcode rc)
 		snprintf(rep->error, sizeof rep->error, "%s", why);
 	rep->maybe_applied = c->is_write;
 	finish(a);
+}
+
+const char *fleet_via_name(enum fleet_via v)
+{
+	switch (v) {
+	case FLEET_VIA_PRIMARY: return "primary";
+	case FLEET_VIA_OOB: return "oob";
+	default: return "auto";
+	}
 }
 
 static bool selected(const struct fleet_select *sel, const char *site)
@@ -689,7 +707,7 @@ int fleet_call(const struct fleet *f, struct fleet_select sel, const char *metho
 					continue;
 				}
 			}
-			start(&c, a, false);
+			start(&c, a, o.via == FLEET_VIA_OOB);
 		}
 	}
 	while (c.active) {

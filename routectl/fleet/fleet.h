@@ -28,11 +28,17 @@ struct err;
 /* Answers larger than this are not read (a status of the largest site
  * routectl is built for is a few MiB: large services come with counts). */
 #define FLEET_MAX_RESPONSE (16u << 20)
-/* Connecting to an endpoint takes at most FLEET_CONNECT_TIMEOUT_MS (a router
- * that does not answer SYNs is not waited for until the deadline); with an
- * out-of-band URL, connecting to the primary takes at most this share of
- * the deadline (in percent) too, so that the fallback still has time. */
-#define FLEET_CONNECT_TIMEOUT_MS 5000
+/* Connecting to an endpoint (TCP, and TLS's handshake) takes at most
+ * FLEET_CONNECT_TIMEOUT_MS: a router that does not answer SYNs is not
+ * waited for until the deadline. When an out-of-band URL is there to fall
+ * back to, connecting to the primary takes at most
+ * FLEET_PRIMARY_CONNECT_TIMEOUT_MS, and at most FLEET_PRIMARY_CONNECT_SHARE
+ * percent of the deadline, so that a primary path that is down (a chat-ops
+ * network that drops packets) costs an evacuation 1.5 s, not the deadline:
+ * enough for a handshake across a continent, and a refused connection
+ * falls back at once. */
+#define FLEET_CONNECT_TIMEOUT_MS 3000
+#define FLEET_PRIMARY_CONNECT_TIMEOUT_MS 1500
 #define FLEET_PRIMARY_CONNECT_SHARE 50
 
 /* Where a router's bearer token was looked for, and what was found. */
@@ -103,8 +109,21 @@ struct fleet_select {
 	const char *site;   /* FLEET_SITE, FLEET_EXCEPT_SITE */
 };
 
+/* Which endpoint of each router a call uses. */
+enum fleet_via {
+	FLEET_VIA_AUTO = 0,   /* api-url, then oob-url when the first cannot be
+				 connected to */
+	FLEET_VIA_PRIMARY,    /* api-url only */
+	FLEET_VIA_OOB,        /* oob-url only; a router without one is an error
+				 (nothing is sent to it) */
+};
+
+/* "auto", "primary", "oob". */
+const char *fleet_via_name(enum fleet_via v);
+
 /* Bounds of one call; zeroes mean the defaults. */
 struct fleet_call_opts {
+	enum fleet_via via;           /* default FLEET_VIA_AUTO */
 	unsigned timeout_ms;          /* per router, fallback included; default 10 s */
 	size_t max_response;          /* default FLEET_MAX_RESPONSE */
 	const char *const *headers;   /* extra request headers ("Name: value"),
@@ -140,16 +159,19 @@ struct fleet_replies {
  * appended to the endpoint's URL) with body (JSON, or NULL for none) to
  * every selected router at once, with "Authorization: Bearer TOKEN".
  *
- * Per router: the primary endpoint (api-url) first; when it cannot be
- * connected to (refused, unreachable, no name, connect timeout, TLS
- * handshake failure: nothing of the request was sent), the out-of-band
- * endpoint (oob-url) with its token. An HTTP answer of any status, also an
- * error, is an answer: it is never sent again elsewhere, because the
- * request may have done something there. Every router has opts->timeout_ms
- * in all; connecting takes at most FLEET_CONNECT_TIMEOUT_MS, and with an
- * oob-url, connecting to the primary at most FLEET_PRIMARY_CONNECT_SHARE
- * percent of the deadline. Proxies from the environment
- * are not used (a drain goes to the router named, not through whatever
+ * Per router (opts->via FLEET_VIA_AUTO): the primary endpoint (api-url)
+ * first; when it cannot be connected to (refused, unreachable, no name,
+ * connect timeout, TLS handshake failure: nothing of the request was sent),
+ * the out-of-band endpoint (oob-url) with its token. FLEET_VIA_PRIMARY uses
+ * the api-url only, FLEET_VIA_OOB the oob-url only (a router without one
+ * fails, with nothing sent, naming the router; never the primary instead).
+ * An HTTP answer of any status, also an error, is an answer: it is never
+ * sent again elsewhere, because the request may have done something there.
+ * Every router has opts->timeout_ms in all; connecting takes at most
+ * FLEET_CONNECT_TIMEOUT_MS, and with an oob-url to fall back to, connecting
+ * to the primary at most FLEET_PRIMARY_CONNECT_TIMEOUT_MS and
+ * FLEET_PRIMARY_CONNECT_SHARE percent of the deadline. Proxies from the
+ * environment are not used (a drain goes to the router named, not through whatever
  * http_proxy says). Answers above opts->max_response are not read (an
  * error; for a write maybe_applied is set).
  *

@@ -98,6 +98,18 @@ START_TEST(test_one_warnings)
 		"\"message\": \"BIRD said | no\"}"), line, sizeof line), CHECK_WARNING);
 	/* '|' would start the perfdata: it is replaced */
 	ck_assert_msg(strstr(line, "last apply failed (reconcile): BIRD said / no |"), "%s", line);
+	/* an out-of-band listener that is not bound; a bound one is fine */
+	ck_assert_int_eq(judge_one(200, STATUS_X("ash", BIRD_UP, both_announced,
+		", \"api\": {\"listeners\": [{\"address\": \"10.0.0.5\", \"port\": 8443, "
+		"\"kind\": \"primary\", \"transport\": \"https\", \"bound\": true, \"error\": null}]}"),
+		line, sizeof line), CHECK_OK);
+	ck_assert_int_eq(judge_one(200, STATUS_X("ash", BIRD_UP, both_announced,
+		", \"api\": {\"listeners\": [{\"address\": \"10.9.0.5\", \"port\": 8080, "
+		"\"kind\": \"out-of-band\", \"transport\": \"http\", \"bound\": false, "
+		"\"error\": \"api listen 10.9.0.5:8080: cannot bind: Cannot assign requested address\"}]}"),
+		line, sizeof line), CHECK_WARNING);
+	ck_assert_msg(strstr(line, "out-of-band listener 10.9.0.5 port 8080 not bound: api listen "
+			  "10.9.0.5:8080: cannot bind: Cannot assign requested address"), "%s", line);
 }
 END_TEST
 

@@ -75,6 +75,35 @@ START_TEST(parse_fleet_and_force)
 }
 END_TEST
 
+/* --via primary|oob|auto: any place on the line; a wrong value names the
+ * choices. (Without -f it is refused in main, after $ROUTECTL_FLEET.) */
+START_TEST(parse_via)
+{
+	struct cli_request req;
+	struct err e;
+	char *v[] = { "routectl", "-f", "/f.json", "drain", "ash", "--reason", "x", "--via",
+		      "oob", NULL };
+	ck_assert_int_eq(parse(v, 9, &req, &e), 0);
+	ck_assert_int_eq(req.via, CLI_VIA_OOB);
+	ck_assert(req.via_given);
+	cli_request_free(&req);
+	char *w[] = { "routectl", "--via=primary", "-f", "/f.json", "check", NULL };
+	ck_assert_int_eq(parse(w, 5, &req, &e), 0);
+	ck_assert_int_eq(req.via, CLI_VIA_PRIMARY);
+	cli_request_free(&req);
+	char *x[] = { "routectl", "-f", "/f.json", "status", NULL };
+	ck_assert_int_eq(parse(x, 4, &req, &e), 0);
+	ck_assert_int_eq(req.via, CLI_VIA_AUTO);
+	ck_assert(!req.via_given);
+	cli_request_free(&req);
+	char *y[] = { "routectl", "-f", "/f.json", "status", "--via", "mgmt", NULL };
+	ck_assert_int_eq(parse(y, 6, &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "--via takes primary, oob or auto, not \"mgmt\""), "%s", e.msg);
+	cli_request_free(&req);
+	ck_assert_msg(strstr(cli_usage(NULL), "--via primary|oob|auto"), "%s", cli_usage(NULL));
+}
+END_TEST
+
 START_TEST(parse_status_defaults)
 {
 	struct cli_request req;
@@ -603,6 +632,45 @@ START_TEST(status_peers_block)
 	text = render_status(sample_status, &res);
 	ck_assert_msg(!strstr(text, "peers"), "%s", text);
 	free(text);
+	cli_result_free(&res);
+}
+END_TEST
+
+/* api.listeners: a listener that is not bound is shown with its reason;
+ * bound ones are not listed. */
+START_TEST(status_unbound_listener)
+{
+	static const char body[] =
+		"{\"site\":\"ash\",\"generation\":5,\"safe_mode\":null,"
+		"\"bird\":{\"connected\":true,\"socket\":\"/x/bird.ctl\"},"
+		"\"last_apply\":null,\"services\":[],\"api\":{\"listeners\":["
+		"{\"address\":\"10.0.0.5\",\"port\":8443,\"kind\":\"primary\",\"transport\":\"https\","
+		"\"bound\":false,\"error\":\"api listen 10.0.0.5:8443: cannot bind: Address already in use\"},"
+		"{\"address\":\"::1\",\"port\":8080,\"kind\":\"out-of-band\",\"transport\":\"http\","
+		"\"bound\":false,\"error\":null},"
+		"{\"address\":\"10.9.0.5\",\"port\":8080,\"kind\":\"out-of-band\",\"transport\":\"http\","
+		"\"bound\":true,\"error\":null}]}}";
+	struct cli_result res;
+	char *text = render_status(body, &res);
+	ck_assert_uint_eq(res.status.n_listeners, 3);
+	ck_assert_msg(strstr(text, "listener    NOT BOUND: primary 10.0.0.5:8443: api listen "
+				   "10.0.0.5:8443: cannot bind: Address already in use (routectld "
+				   "tries again every few seconds)\n"), "%s", text);
+	ck_assert_msg(strstr(text, "listener    NOT BOUND: out-of-band [::1]:8080 (routectld"),
+		      "%s", text);
+	ck_assert_msg(!strstr(text, "10.9.0.5"), "%s", text);
+	free(text);
+	cli_result_free(&res);
+
+	/* a listener entry of the wrong shape is a protocol error naming it */
+	static const char bad[] =
+		"{\"site\":\"ash\",\"generation\":5,\"bird\":{\"connected\":true},"
+		"\"services\":[],\"api\":{\"listeners\":[{\"address\":\"x\",\"port\":0,"
+		"\"kind\":\"primary\",\"bound\":true}]}}";
+	struct cli_request req = request_for(CMD_STATUS, "status");
+	cli_result_from_response(&req, 200, bad, strlen(bad), &res);
+	ck_assert_int_ne(res.kind, RESULT_STATUS);
+	ck_assert_msg(strstr(res.local_msg, "api.listeners[0]"), "%s", res.local_msg);
 	cli_result_free(&res);
 }
 END_TEST
@@ -2278,6 +2346,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, parse_adopt);
 	tcase_add_test(t, parse_emergency);
 	tcase_add_test(t, parse_fleet_and_force);
+	tcase_add_test(t, parse_via);
 	tcase_add_test(t, parse_help_and_version);
 	tcase_add_test(t, parse_history);
 	tcase_add_loop_test(t, parse_usage_errors, 0,
@@ -2288,6 +2357,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, status_table_golden);
 	tcase_add_test(t, status_prefix_counts);
 	tcase_add_test(t, status_peers_block);
+	tcase_add_test(t, status_unbound_listener);
 	tcase_add_test(t, status_header_trouble_golden);
 	tcase_add_test(t, status_last_known_golden);
 	tcase_add_test(t, status_reload_text);

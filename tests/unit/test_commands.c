@@ -163,6 +163,11 @@ struct fx {
 	struct state *state;
 	char secret_viewer[TOKEN_SECRET_MAX], secret_operator[TOKEN_SECRET_MAX];
 	char secret_admin[TOKEN_SECRET_MAX];
+	/* the out-of-band listeners' own tokens: "oncall", and a "bot" of
+	 * their own (same name as a primary token, another secret) */
+	struct auth *oob_auth;
+	char secret_oob_oncall[TOKEN_SECRET_MAX], secret_oob_bot[TOKEN_SECRET_MAX];
+	int out_of_band;          /* tcp() sends as if on an out-of-band listener */
 	/* the fake backend */
 	int submitted;
 	int intent_on_disk_at_submit;
@@ -217,6 +222,13 @@ static void fx_setup(const char *audit_path, unsigned burst)
 				 sizeof F.secret_admin, &e) == 0, "%s", e.msg);
 	F.auth = auth_new(tokens, NULL, &e);
 	ck_assert_msg(F.auth != NULL, "%s", e.msg);
+	snprintf(tokens, sizeof tokens, "%s/oob-tokens", F.dir);
+	ck_assert_msg(tokens_new(tokens, "oncall", ROLE_OPERATOR, F.secret_oob_oncall,
+				 sizeof F.secret_oob_oncall, &e) == 0, "%s", e.msg);
+	ck_assert_msg(tokens_new(tokens, "bot", ROLE_OPERATOR, F.secret_oob_bot,
+				 sizeof F.secret_oob_bot, &e) == 0, "%s", e.msg);
+	F.oob_auth = auth_new(tokens, NULL, &e);
+	ck_assert_msg(F.oob_auth != NULL, "%s", e.msg);
 	snprintf(F.audit_path, sizeof F.audit_path, "%s",
 		 audit_path ? audit_path : "");
 	if (!audit_path)
@@ -233,8 +245,8 @@ static void fx_setup(const char *audit_path, unsigned burst)
 	F.view.bird_connected = 1;
 	struct commands_deps d = {
 		.backend = { &F.view, lend_view, fake_submit },
-		.auth = F.auth, .audit = F.audit, .idem = F.idem, .metrics = F.metrics,
-		.write_rate_per_min = 1, .write_burst = burst,
+		.auth = F.auth, .oob_auth = F.oob_auth, .audit = F.audit, .idem = F.idem,
+		.metrics = F.metrics, .write_rate_per_min = 1, .write_burst = burst,
 	};
 	F.c = commands_new(&d);
 	ck_assert_ptr_nonnull(F.c);
@@ -247,6 +259,7 @@ static void fx_teardown(void)
 	idem_free(F.idem);
 	metrics_free(F.metrics);
 	auth_free(F.auth);
+	auth_free(F.oob_auth);
 	state_free(F.state);
 	free(F.body);
 	tu_remove_tree(F.dir);
@@ -294,6 +307,7 @@ static int tcp(const char *method, const char *path, const char *token, const ch
 		.method = method, .path = path, .headers = h, .n_headers = n,
 		.body = body, .body_len = body ? strlen(body) : 0,
 		.request_id = request_id, .transport = HTTP_TCP, .remote = "127.0.0.1:40000",
+		.out_of_band = F.out_of_band,
 	};
 	F.answered = 0;
 	struct http_reply out = { 0 };
@@ -693,6 +707,91 @@ START_TEST(emergency_adopted_audited)
 }
 END_TEST
 
+/* Each listener set authenticates with its own tokens only: a primary
+ * token is 401 out-of-band and the reverse (also for a token of the same
+ * name); an out-of-band write says so in the actor and the audit record,
+ * and has a rate-limit bucket of its own; status lists the listeners. */
+START_TEST(out_of_band_tokens_actor_audit)
+{
+	fx_setup(NULL, 1);
+	struct command_listener ls[] = {
+		{ "127.0.0.1", 8080, "primary", "http", false, "api listen 127.0.0.1:8080: cannot "
+		  "bind: Address already in use" },
+		{ "10.9.0.5", 8080, "out-of-band", "https", true, "" },
+	};
+	commands_set_listeners(F.c, ls, 2);
+
+	F.out_of_band = 1;
+	ck_assert_int_eq(tcp("GET", "/v1/status", F.secret_oob_oncall, NULL, NULL, 0, "o1"), 1);
+	ck_assert_int_eq(F.status, 200);
+	json_t *st = json_loads(F.body, 0, NULL);
+	json_t *l0 = json_array_get(json_object_get(json_object_get(st, "api"), "listeners"), 0);
+	json_t *l1 = json_array_get(json_object_get(json_object_get(st, "api"), "listeners"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(l0, "kind")), "primary");
+	ck_assert(json_is_false(json_object_get(l0, "bound")));
+	ck_assert_str_eq(json_string_value(json_object_get(l0, "error")),
+			 "api listen 127.0.0.1:8080: cannot bind: Address already in use");
+	ck_assert_str_eq(json_string_value(json_object_get(l1, "address")), "10.9.0.5");
+	ck_assert_int_eq(json_integer_value(json_object_get(l1, "port")), 8080);
+	ck_assert_str_eq(json_string_value(json_object_get(l1, "kind")), "out-of-band");
+	ck_assert_str_eq(json_string_value(json_object_get(l1, "transport")), "https");
+	ck_assert(json_is_true(json_object_get(l1, "bound")));
+	ck_assert(json_is_null(json_object_get(l1, "error")));
+	json_decref(st);
+
+	const char *primary_secrets[] = { F.secret_viewer, F.secret_operator, F.secret_admin };
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(tcp("GET", "/v1/status", primary_secrets[i], NULL, NULL, 0, "o2"), 1);
+		ck_assert_int_eq(F.status, 401);
+	}
+	ck_assert_int_eq(tcp("GET", "/v1/status", NULL, NULL, NULL, 0, "o3"), 1);
+	ck_assert_int_eq(F.status, 401);
+	F.out_of_band = 0;
+	ck_assert_int_eq(tcp("GET", "/v1/status", F.secret_oob_oncall, NULL, NULL, 0, "p1"), 1);
+	ck_assert_int_eq(F.status, 401);
+	ck_assert_int_eq(tcp("GET", "/v1/status", F.secret_oob_bot, NULL, NULL, 0, "p2"), 1);
+	ck_assert_int_eq(F.status, 401);
+	ck_assert_int_eq(tcp("GET", "/v1/status", F.secret_operator, NULL, NULL, 0, "p3"), 1);
+	ck_assert_int_eq(F.status, 200);
+
+	/* A write through the primary by "bot" uses up its burst of 1 ... */
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, NULL, 0, "w1"), 0);
+	wait_submitted(1);
+	ck_assert_str_eq(F.who_actor, "bot via http from 127.0.0.1");
+	finish_job();
+	pump();
+	ck_assert_int_eq(F.status, 200);
+	json_t *r = last_outcome();
+	ck_assert(json_is_false(json_object_get(r, "out_of_band")));
+	json_decref(r);
+	/* ... which is not the bucket of the out-of-band "bot" */
+	F.out_of_band = 1;
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_oob_bot, DRAIN_WEB, NULL, 0, "w2"), 0);
+	wait_submitted(2);
+	ck_assert_str_eq(F.who_actor, "bot via http (out-of-band) from 127.0.0.1");
+	finish_job();
+	pump();
+	ck_assert_int_eq(F.status, 200);
+	r = last_outcome();
+	ck_assert(json_is_true(json_object_get(r, "out_of_band")));
+	ck_assert_str_eq(json_string_value(json_object_get(r, "actor")),
+			 "bot via http (out-of-band) from 127.0.0.1");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "transport")), "http");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "role")), "operator");
+	json_decref(r);
+	/* an out-of-band write refused for its token is audited as such */
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_WEB, NULL, 0, "w3"), 0);
+	pump();
+	ck_assert_int_eq(F.status, 401);
+	r = last_outcome();
+	ck_assert(json_is_true(json_object_get(r, "out_of_band")));
+	ck_assert_str_eq(json_string_value(json_object_get(r, "result")), "refused");
+	json_decref(r);
+	ck_assert_int_eq(F.submitted, 2);
+	fx_teardown();
+}
+END_TEST
+
 /* Commit-confirm through the API: confirm_within reaches the site
  * controller as seconds and is bounded; the confirm route needs an
  * operator, hands the path's id to the backend as a confirm job, is audited
@@ -851,6 +950,7 @@ int main(void)
 	tcase_add_test(tw, force_admin_only_override_audited);
 	tcase_add_test(tw, confirm_within_and_confirm_route);
 	tcase_add_test(tw, emergency_adopted_audited);
+	tcase_add_test(tw, out_of_band_tokens_actor_audit);
 	suite_add_tcase(s, tw);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -377,6 +377,67 @@ START_TEST(test_inline)
 }
 END_TEST
 
+/* api/out-of-band: its own listen list, token file and limits (defaults 64
+ * and 16); refused when it shares the primary token file or an address. */
+START_TEST(test_out_of_band)
+{
+	struct conf *c = NULL;
+	struct err e = { 0 };
+	int rc = conf_parse("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+			    "\"api\": {\"listen\": [{\"address\": \"10.0.0.5\", \"port\": 8080}], "
+			    "\"token-file\": \"/etc/routectl/tokens\", \"out-of-band\": {"
+			    "\"listen\": [{\"address\": \"10.9.0.5\", \"port\": 8080}, "
+			    "{\"address\": \"10.0.0.5\", \"port\": 8081, "
+			    "\"tls-certificate\": \"/c.pem\", \"tls-key\": \"/k.pem\"}], "
+			    "\"token-file\": \"/etc/routectl/oob-tokens\", \"max-connections\": 8}}}}",
+			    "inline", &c, &e);
+	ck_assert_msg(rc == 0, "%s", e.msg);
+	ck_assert_uint_eq(c->n_listen, 1);
+	ck_assert_uint_eq(c->n_oob_listen, 2);
+	ck_assert_str_eq(c->oob_listen[0].address, "10.9.0.5");
+	ck_assert_uint_eq(c->oob_listen[0].port, 8080);
+	ck_assert_ptr_null(c->oob_listen[0].tls_cert);
+	ck_assert_str_eq(c->oob_listen[1].address, "10.0.0.5");
+	ck_assert_uint_eq(c->oob_listen[1].port, 8081);
+	ck_assert_str_eq(c->oob_listen[1].tls_cert, "/c.pem");
+	ck_assert_str_eq(c->oob_listen[1].tls_key, "/k.pem");
+	ck_assert_int_eq(c->oob_listen[1].metrics_only, 0);
+	ck_assert_str_eq(c->token_file, "/etc/routectl/tokens");
+	ck_assert_str_eq(c->oob_token_file, "/etc/routectl/oob-tokens");
+	ck_assert_uint_eq(c->oob_max_connections, 8);
+	ck_assert_uint_eq(c->oob_max_per_address, 16);
+	/* the primary limits are their own */
+	ck_assert_uint_eq(c->max_connections, 256);
+	conf_free(c);
+
+	/* none: no out-of-band listener, no token file */
+	c = load_good("api-good.json");
+	ck_assert_uint_eq(c->n_oob_listen, 0);
+	ck_assert_ptr_null(c->oob_token_file);
+	ck_assert_uint_eq(c->oob_max_connections, 64);
+	conf_free(c);
+
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"api\": {\"token-file\": \"/t\", \"out-of-band\": {\"token-file\": \"/t\"}}}}",
+		  ROOT "/api/out-of-band/token-file: /t is also api/token-file");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"api\": {\"listen\": [{\"address\": \"127.0.0.1\", \"port\": 80}], "
+		  "\"out-of-band\": {\"listen\": [{\"address\": \"127.0.0.1\", \"port\": 80}]}}}}",
+		  "127.0.0.1 port 80 is also in api/listen");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"api\": {\"out-of-band\": {\"listen\": [{\"address\": \"127.0.0.1\", "
+		  "\"port\": 80, \"metrics-only\": true}]}}}}",
+		  "metrics-only");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"api\": {\"out-of-band\": {\"max-connections\": 0}}}}",
+		  ROOT "/api/out-of-band/max-connections: 0: out of range");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"api\": {\"out-of-band\": {\"listen\": [{\"address\": \"mgmt\", "
+		  "\"port\": 80}]}}}}",
+		  "'mgmt' is not an IPv4 or IPv6 address");
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct conf *c = NULL;
@@ -553,6 +614,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_bad_values);
 	tcase_add_test(t, test_many_errors);
 	tcase_add_test(t, test_inline);
+	tcase_add_test(t, test_out_of_band);
 	tcase_add_test(t, test_configure_timeout_room);
 	tcase_add_test(t, test_error_cap);
 	tcase_add_test(t, test_missing_file);

@@ -86,6 +86,14 @@ static void parse_req(struct cli_request *req, char **argv)
 #define STATUS(site, svcs)                                                                    \
 	"{\"site\": \"" site "\", \"generation\": 4, \"bird\": {\"connected\": true}, "        \
 	"\"services\": [" svcs "]}"
+/* A status whose primary listener is not bound (it answered out-of-band). */
+#define STATUS_PRIMARY_UNBOUND(site, svcs)                                                    \
+	"{\"site\": \"" site "\", \"generation\": 4, \"bird\": {\"connected\": true}, "        \
+	"\"services\": [" svcs "], \"api\": {\"listeners\": [{\"address\": \"10.0.0.1\", "       \
+	"\"port\": 8080, \"kind\": \"primary\", \"transport\": \"http\", \"bound\": false, "       \
+	"\"error\": \"api listen 10.0.0.1:8080: cannot bind: Address already in use\"}, "        \
+	"{\"address\": \"10.9.0.1\", \"port\": 8080, \"kind\": \"out-of-band\", "              \
+	"\"transport\": \"http\", \"bound\": true, \"error\": null}]}}"
 #define NEXT_WITHDRAW "{\"state\": \"withdraw\", \"prepend\": 0, \"at\": \"2026-12-01T10:05:00Z\", \"in_s\": 45}"
 #define CONFIRM "{\"change_id\": \"c0ffee\", \"deadline\": \"2026-12-01T10:10:00Z\", \"in_s\": 345}"
 
@@ -94,7 +102,7 @@ START_TEST(test_status)
 	struct fleet *f = test_fleet();
 	const struct canned c[] = {
 		{ "oob", 200,
-		  STATUS("ash", SVC("dns", "withdraw", 0, "null", CONFIRM) ", "
+		  STATUS_PRIMARY_UNBOUND("ash", SVC("dns", "withdraw", 0, "null", CONFIRM) ", "
 				SVC("web", "prepend", 3, NEXT_WITHDRAW, "null")),
 		  NULL, "http://10.0.0.1:8080: cannot connect: Connection refused", false },
 		{ "primary", 200,
@@ -132,7 +140,7 @@ START_TEST(test_status)
 		"sea   -        UNREACHABLE (no router answered)            -                                           -\n"
 		"\n"
 		"ROUTER  SITE  ANSWERED     NOTE\n"
-		"a1      ash   oob          primary passed over: http://10.0.0.1:8080: cannot connect: Connection refused\n"
+		"a1      ash   oob          primary passed over: http://10.0.0.1:8080: cannot connect: Connection refused; primary listener 10.0.0.1:8080 NOT BOUND\n"
 		"a2      ash   primary      -\n"
 		"c1      chi   primary      config reload at 2026-12-01T09:00:00Z FAILED, the config loaded before runs\n"
 		"s1      sea   UNREACHABLE  http://10.0.2.1:8080: cannot connect: No route to host\n";

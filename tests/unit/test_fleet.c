@@ -539,6 +539,131 @@ START_TEST(test_call_oob_fallback)
 }
 END_TEST
 
+/* opts.via: FLEET_VIA_OOB asks the oob-url only (also when the primary
+ * answers), and a router without one fails naming it, with nothing sent
+ * anywhere; FLEET_VIA_PRIMARY never falls back. */
+START_TEST(test_call_via)
+{
+	struct fake primary, oob;
+	fake_start(&primary, 200, "{\"via\": \"primary\"}");
+	fake_start(&oob, 200, "{\"via\": \"oob\"}");
+	struct fleet_replies r;
+	struct err e = { 0 };
+	struct fleet_call_opts o = { .via = FLEET_VIA_OOB };
+
+	struct fleet *f = with_oob(primary.port, oob.port, true);
+	ck_assert_int_eq(fleet_call(f, (struct fleet_select){ FLEET_ALL, NULL }, "POST",
+				    "/v1/drain", "{}", &o, &r, &e), 0);
+	ck_assert_str_eq(r.v[0].endpoint, "oob");
+	ck_assert_str_eq(r.v[0].body, "{\"via\": \"oob\"}");
+	ck_assert_str_eq(r.v[0].primary_error, "");
+	ck_assert_str_eq(oob.auth, "Bearer oob-token");
+	ck_assert_uint_eq(fake_requests(&primary), 0);
+	fleet_replies_free(&r);
+	fleet_free(f);
+
+	/* --via oob with the oob down: no fallback to the primary either */
+	f = with_oob(primary.port, closed_port(), true);
+	ck_assert_int_eq(fleet_call(f, (struct fleet_select){ FLEET_ALL, NULL }, "POST",
+				    "/v1/drain", "{}", &o, &r, &e), 0);
+	ck_assert_ptr_null(r.v[0].endpoint);
+	ck_assert(!r.v[0].maybe_applied);
+	ck_assert_msg(strstr(r.v[0].error, "Connection refused"), "%s", r.v[0].error);
+	ck_assert_uint_eq(fake_requests(&primary), 0);
+	fleet_replies_free(&r);
+	fleet_free(f);
+
+	/* a router without oob-url */
+	setenv("TEST_FLEET_P", "primary-token", 1);
+	char json[600];
+	snprintf(json, sizeof json,
+		 "{\"routectl-fleet:fleet\": {\"site\": [{\"name\": \"ash\", \"router\": ["
+		 "{\"name\": \"r1\", \"api-url\": \"http://127.0.0.1:%u\", "
+		 "\"token\": {\"env\": \"TEST_FLEET_P\"}}]}]}}", primary.port);
+	f = parse_ok(json);
+	ck_assert_int_eq(fleet_call(f, (struct fleet_select){ FLEET_ALL, NULL }, "POST",
+				    "/v1/drain", "{}", &o, &r, &e), 0);
+	ck_assert_ptr_null(r.v[0].endpoint);
+	ck_assert_int_eq(r.v[0].status, 0);
+	ck_assert(!r.v[0].maybe_applied);
+	ck_assert_str_eq(r.v[0].error, "router r1 has no oob-url in the fleet document "
+			 "(--via oob); nothing was sent to it");
+	ck_assert_uint_eq(fake_requests(&primary), 0);
+	fleet_replies_free(&r);
+	fleet_free(f);
+
+	/* --via primary: the primary down is a failure, the oob is not asked */
+	o.via = FLEET_VIA_PRIMARY;
+	unsigned before = fake_requests(&oob);
+	f = with_oob(closed_port(), oob.port, true);
+	ck_assert_int_eq(fleet_call(f, (struct fleet_select){ FLEET_ALL, NULL }, "GET",
+				    "/v1/status", NULL, &o, &r, &e), 0);
+	ck_assert_ptr_null(r.v[0].endpoint);
+	ck_assert_str_eq(r.v[0].primary_error, "");
+	ck_assert_msg(strstr(r.v[0].error, "Connection refused") &&
+		      !strstr(r.v[0].error, "out-of-band"), "%s", r.v[0].error);
+	ck_assert_uint_eq(fake_requests(&oob), before);
+	fleet_replies_free(&r);
+	fleet_free(f);
+	ck_assert_str_eq(fleet_via_name(FLEET_VIA_AUTO), "auto");
+	ck_assert_str_eq(fleet_via_name(FLEET_VIA_OOB), "oob");
+	fake_stop(&primary);
+	fake_stop(&oob);
+}
+END_TEST
+
+/* A loopback port that drops connection attempts, as a network path that
+ * drops SYNs: a listener with a backlog of 0 whose accept queue is full
+ * (the kernel then drops new SYNs). fds[0] the listener, fds[1..2] the
+ * connections that fill it; close them with close_fds. */
+static unsigned blackhole_port(int fds[3])
+{
+	fds[0] = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fds[0], (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(fds[0], 0), 0);
+	socklen_t len = sizeof sa;
+	getsockname(fds[0], (struct sockaddr *)&sa, &len);
+	for (int i = 1; i < 3; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		(void)!connect(fds[i], (struct sockaddr *)&sa, sizeof sa);
+	}
+	usleep(100 * 1000);
+	return ntohs(sa.sin_port);
+}
+
+/* A primary that cannot be connected to in time (its path drops packets):
+ * with an oob-url behind it, the fallback comes after
+ * FLEET_PRIMARY_CONNECT_TIMEOUT_MS, not at the call's deadline (10 s). */
+START_TEST(test_call_primary_connect_timeout)
+{
+	struct fake oob;
+	fake_start(&oob, 200, "{\"via\": \"oob\"}");
+	int fds[3];
+	unsigned hole = blackhole_port(fds);
+	struct fleet_replies r;
+	struct err e = { 0 };
+	struct fleet *f = with_oob(hole, oob.port, true);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(fleet_call(f, (struct fleet_select){ FLEET_ALL, NULL }, "POST",
+				    "/v1/drain", "{}", NULL, &r, &e), 0);
+	double ms = elapsed_ms(&t0);
+	ck_assert_str_eq(r.v[0].endpoint, "oob");
+	ck_assert_msg(strstr(r.v[0].primary_error, "could not connect in time"), "%s",
+		      r.v[0].primary_error);
+	ck_assert_msg(ms >= FLEET_PRIMARY_CONNECT_TIMEOUT_MS - 100 &&
+		      ms < FLEET_PRIMARY_CONNECT_TIMEOUT_MS + 1500,
+		      "the fallback came after %.0f ms", ms);
+	fleet_replies_free(&r);
+	fleet_free(f);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	fake_stop(&oob);
+}
+END_TEST
+
 START_TEST(test_call_timeout_and_cap)
 {
 	struct fake slow, oob, big;
@@ -759,6 +884,8 @@ static Suite *fleet_suite(void)
 	tcase_set_timeout(t, 30);
 	tcase_add_test(t, test_call_fanout);
 	tcase_add_test(t, test_call_oob_fallback);
+	tcase_add_test(t, test_call_via);
+	tcase_add_test(t, test_call_primary_connect_timeout);
 	tcase_add_test(t, test_call_timeout_and_cap);
 	suite_add_tcase(s, t);
 	t = tcase_create("view");

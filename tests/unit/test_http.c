@@ -100,7 +100,7 @@ struct seen {
 	char method[16], path[256], remote[80], request_id[160];
 	char args[512], headers[2048], x_two[64];
 	enum http_transport transport;
-	int metrics_only, has_cred;
+	int metrics_only, has_cred, out_of_band;
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
@@ -132,6 +132,7 @@ static int record(void *arg, const struct http_request *rq, struct http_pending 
 	snprintf(w->x_two, sizeof w->x_two, "%s", two ? two : "(none)");
 	w->transport = rq->transport;
 	w->metrics_only = rq->metrics_only;
+	w->out_of_band = rq->out_of_band;
 	w->has_cred = rq->has_cred;
 	w->uid = rq->uid;
 	w->gid = rq->gid;
@@ -381,6 +382,46 @@ START_TEST(tcp_listener_refuses_a_bad_address)
 }
 END_TEST
 
+/* A listener set up on an address whose port is taken: http_server_new
+ * succeeds, the bind fails with -ERR_UNAVAILABLE and can be tried again;
+ * once the port is free it binds and serves, and its requests carry
+ * out_of_band as the listener was made. */
+START_TEST(tcp_listener_binds_once_the_port_is_free)
+{
+	struct seen w = { .reply = { 200, "{\"ok\":true}", NULL, 0 } };
+	unsigned port = 0;
+	struct http_server *holder = start_tcp(&w, "127.0.0.1", &port, 0);
+	struct http_listen l = {
+		.transport = HTTP_TCP, .address = "127.0.0.1", .port = port, .out_of_band = 1,
+		.max_connections = 8, .max_per_address = 4,
+	};
+	struct err e;
+	struct http_server *s = http_server_new(&l, record, &w, &e);
+	ck_assert_msg(s, "%s", e.msg);
+	ck_assert(!http_server_bound(s));
+	http_server_run(s);   /* nothing to accept: no effect */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(http_server_bind(s, &e), -ERR_UNAVAILABLE);
+		ck_assert_msg(strstr(e.msg, "cannot bind: Address already in use"), "%s", e.msg);
+		ck_assert(!http_server_bound(s));
+	}
+	http_server_stop(holder);
+	ck_assert_msg(http_server_bind(s, &e) == 0, "%s", e.msg);
+	ck_assert(http_server_bound(s));
+	ck_assert_int_eq(http_server_bind(s, &e), 0);   /* bound already */
+	struct client c = {
+		.family = AF_INET, .port = port,
+		.request = "GET /healthz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+	};
+	client_start(&c);
+	serve_until_done(&s, 1, &c);
+	ck_assert_msg(strncmp(c.response, "HTTP/1.1 200 ", 13) == 0, "%s", c.response);
+	ck_assert_int_eq(w.out_of_band, 1);
+	free(c.response);
+	http_server_stop(s);
+}
+END_TEST
+
 START_TEST(kept_request_is_answered_later)
 {
 	struct seen w = { .keep = 1 };
@@ -519,6 +560,7 @@ static Suite *http_suite(void)
 	tcase_add_test(t, request_ids_are_made_when_missing_or_unusable);
 	tcase_add_test(t, tcp_remote_on_ipv4_and_ipv6_of_one_port);
 	tcase_add_test(t, tcp_listener_refuses_a_bad_address);
+	tcase_add_test(t, tcp_listener_binds_once_the_port_is_free);
 	tcase_add_test(t, kept_request_is_answered_later);
 	tcase_add_test(t, large_body_and_head_are_refused);
 	tcase_add_test(t, unusable_tls_files_are_named);

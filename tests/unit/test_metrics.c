@@ -301,6 +301,39 @@ START_TEST(label_escaping)
 }
 END_TEST
 
+/* routectl_api_listener_up: one series per TCP listener, 0 while it is not
+ * bound; none without listeners. */
+START_TEST(listener_up)
+{
+	struct command_view v = base_view();
+	struct metrics *m = metrics_new();
+	ck_assert_ptr_nonnull(m);
+	char *page = metrics_render(m, &v, NULL);
+	ck_assert_ptr_null(strstr(page, "routectl_api_listener_up"));
+	free(page);
+	struct command_listener ls[] = {
+		{ "10.0.0.5", 8443, "primary", "https", false, "cannot bind" },
+		{ "::1", 8080, "out-of-band", "http", true, "" },
+	};
+	metrics_set_listeners(m, ls, 2);
+	page = metrics_render(m, &v, NULL);
+	check_families(page);
+	ck_line(page, "routectl_api_listener_up{kind=\"primary\",address=\"10.0.0.5\","
+		      "port=\"8443\"} 0");
+	ck_line(page, "routectl_api_listener_up{kind=\"out-of-band\",address=\"::1\","
+		      "port=\"8080\"} 1");
+	char said[4096];
+	ck_assert_msg(promtool_check(page, said, sizeof said) == 0, "promtool: %s\n%s", said, page);
+	free(page);
+	ls[0].bound = true;
+	page = metrics_render(m, &v, NULL);
+	ck_line(page, "routectl_api_listener_up{kind=\"primary\",address=\"10.0.0.5\","
+		      "port=\"8443\"} 1");
+	free(page);
+	metrics_free(m);
+}
+END_TEST
+
 /* The whole page passes promtool; and promtool does reject a page with a
  * label value left unescaped (so that the check above means something). */
 START_TEST(promtool_accepts_page)
@@ -410,6 +443,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(t, exact_lines);
 	tcase_add_test(t, histogram_cumulative);
 	tcase_add_test(t, label_escaping);
+	tcase_add_test(t, listener_up);
 	tcase_add_test(t, promtool_accepts_page);
 	tcase_add_test(t, http_table_bounded);
 	tcase_add_test(t, safe_mode_and_missing_sources);
