@@ -543,6 +543,16 @@ static void restart_note(char *out, size_t size, const char *name, const char *r
 			 fresh);
 }
 
+static void note_uint(char *out, size_t size, const char *name, unsigned run, unsigned fresh)
+{
+	char a[16], b[16];
+	if (run == fresh)
+		return;
+	snprintf(a, sizeof a, "%u", run);
+	snprintf(b, sizeof b, "%u", fresh);
+	restart_note(out, size, name, a, b);
+}
+
 static void listen_list_text(const struct conf_listen *list, size_t n_list, char *out,
 			     size_t size)
 {
@@ -559,16 +569,6 @@ static void listen_list_text(const struct conf_listen *list, size_t n_list, char
 		snprintf(out, size, "none");
 }
 
-static void listen_text(const struct conf *c, char *out, size_t size)
-{
-	listen_list_text(c->listen, c->n_listen, out, size);
-}
-
-static void listen_text_oob(const struct conf *c, char *out, size_t size)
-{
-	listen_list_text(c->oob_listen, c->n_oob_listen, out, size);
-}
-
 /* What c changes of the settings the event loop made its listeners from
  * (the config routectld started with): named in out, "" when none. */
 static void restart_only_changes(const struct conf *run, const struct conf *c, char *out,
@@ -576,8 +576,8 @@ static void restart_only_changes(const struct conf *run, const struct conf *c, c
 {
 	char a[1024], b[1024];
 	out[0] = '\0';
-	listen_text(run, a, sizeof a);
-	listen_text(c, b, sizeof b);
+	listen_list_text(run->listen, run->n_listen, a, sizeof a);
+	listen_list_text(c->listen, c->n_listen, b, sizeof b);
 	if (strcmp(a, b) != 0)
 		restart_note(out, size, "api/listen", a, b);
 	for (size_t i = 0; i < run->n_listen && i < c->n_listen; i++) {
@@ -586,30 +586,17 @@ static void restart_only_changes(const struct conf *run, const struct conf *c, c
 		if ((rc && nc && strcmp(rc, nc) != 0) || (rk && nk && strcmp(rk, nk) != 0))
 			restart_note(out, size, "api/listen tls-certificate/tls-key", rc, nc);
 	}
-	listen_text_oob(run, a, sizeof a);
-	listen_text_oob(c, b, sizeof b);
+	listen_list_text(run->oob_listen, run->n_oob_listen, a, sizeof a);
+	listen_list_text(c->oob_listen, c->n_oob_listen, b, sizeof b);
 	if (strcmp(a, b) != 0)
 		restart_note(out, size, "api/out-of-band/listen", a, b);
-	if (run->oob_max_connections != c->oob_max_connections) {
-		snprintf(a, sizeof a, "%u", run->oob_max_connections);
-		snprintf(b, sizeof b, "%u", c->oob_max_connections);
-		restart_note(out, size, "api/out-of-band/max-connections", a, b);
-	}
-	if (run->oob_max_per_address != c->oob_max_per_address) {
-		snprintf(a, sizeof a, "%u", run->oob_max_per_address);
-		snprintf(b, sizeof b, "%u", c->oob_max_per_address);
-		restart_note(out, size, "api/out-of-band/max-connections-per-address", a, b);
-	}
-	if (run->max_connections != c->max_connections) {
-		snprintf(a, sizeof a, "%u", run->max_connections);
-		snprintf(b, sizeof b, "%u", c->max_connections);
-		restart_note(out, size, "api/max-connections", a, b);
-	}
-	if (run->max_per_address != c->max_per_address) {
-		snprintf(a, sizeof a, "%u", run->max_per_address);
-		snprintf(b, sizeof b, "%u", c->max_per_address);
-		restart_note(out, size, "api/max-connections-per-address", a, b);
-	}
+	note_uint(out, size, "api/out-of-band/max-connections", run->oob_max_connections,
+		  c->oob_max_connections);
+	note_uint(out, size, "api/out-of-band/max-connections-per-address",
+		  run->oob_max_per_address, c->oob_max_per_address);
+	note_uint(out, size, "api/max-connections", run->max_connections, c->max_connections);
+	note_uint(out, size, "api/max-connections-per-address", run->max_per_address,
+		  c->max_per_address);
 	if (run->console_mode != c->console_mode) {
 		snprintf(a, sizeof a, "%04o", run->console_mode);
 		snprintf(b, sizeof b, "%04o", c->console_mode);

@@ -5,7 +5,10 @@
 # be drained too, the last announcing site sea is refused and the upstream
 # keeps its routes), and no BGP session reset. Fails when the drill fails.
 #
-# Arguments after PORT_BASE go to `deploy/lab drill` (e.g. --daemon-dead).
+# Arguments after PORT_BASE go to `deploy/lab drill` (--daemon-dead: ash's
+# routectld killed and ash drained with routectl emergency; --chatops-down:
+# every primary API address held by another socket and ash drained through
+# the out-of-band listeners).
 #
 # usage: lab-drill.sh ROUTECTLD ROUTECTL PORT_BASE [DRILL_ARG...]   (env ROUTECTL_SOURCE_ROOT)
 set -euo pipefail
@@ -41,7 +44,7 @@ print_logs() {
 # `deploy/lab down` itself fails.
 kill_recorded() {
 	local f pid i
-	for f in "$lab"/*/routectld.pid "$lab"/*/bird.pid; do
+	for f in "$lab"/*/routectld.pid "$lab"/*/bird.pid "$lab"/*/primary-placeholder.pid; do
 		# Not $(<"$f"): BIRD deletes its pidfile as it exits, and a failed
 		# $(<file) ends a `set -e` script even here.
 		pid=$(cat -- "$f" 2>/dev/null) || continue

@@ -25,17 +25,7 @@ static char journal[192];
 static void setup(void)
 {
 	tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_emergency");
-	char conf[2048];
-	snprintf(conf, sizeof conf,
-		 "{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 65001,"
-		 " \"bird\": {\"control-socket\": \"%s/bird.ctl\", \"include\": \"%s/routectl.conf\","
-		 " \"bgp-protocol\": [\"isp\"]},"
-		 " \"state-dir\": \"%s/state\", \"console\": {\"socket\": \"%s/d.sock\"},"
-		 " \"service\": ["
-		 "  {\"name\": \"web\", \"ipv4-prefix\": [\"192.0.2.0/24\"]},"
-		 "  {\"name\": \"dns\", \"ipv4-prefix\": [\"198.51.100.0/24\"]}]}}",
-		 tmpdir, tmpdir, tmpdir, tmpdir);
-	tu_write_file(tmpdir, "routectld.json", conf);
+	tu_write_site_config(tmpdir);
 	snprintf(state_dir, sizeof state_dir, "%s/state", tmpdir);
 	snprintf(journal, sizeof journal, "%s/%s", state_dir, EMERGENCY_JOURNAL);
 	ck_assert_int_eq(mkdir(state_dir, 0750), 0);

@@ -82,17 +82,8 @@ static void fleet(size_t n, const struct fake_site *sites)
 
 static void open_site(struct site *s)
 {
-	char conf[2048], path[128];
-	snprintf(conf, sizeof conf,
-		 "{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 65001,"
-		 " \"bird\": {\"control-socket\": \"%s/bird.ctl\", \"include\": \"%s/routectl.conf\","
-		 " \"bgp-protocol\": [\"isp\"]},"
-		 " \"state-dir\": \"%s/state\", \"console\": {\"socket\": \"%s/d.sock\"},"
-		 " \"service\": ["
-		 "  {\"name\": \"web\", \"ipv4-prefix\": [\"192.0.2.0/24\"]},"
-		 "  {\"name\": \"dns\", \"ipv4-prefix\": [\"198.51.100.0/24\"]}]}}",
-		 tmpdir, tmpdir, tmpdir, tmpdir);
-	tu_write_file(tmpdir, "routectld.json", conf);
+	char path[128];
+	tu_write_site_config(tmpdir);
 	snprintf(path, sizeof path, "%s/routectld.json", tmpdir);
 	struct err e;
 	ck_assert_msg(site_open(s, path, &e) == 0, "site_open: %s", e.msg);

@@ -25,17 +25,7 @@ static char tmpdir[64];
 
 static void write_config(void)
 {
-	char conf[2048];
-	snprintf(conf, sizeof conf,
-		 "{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 65001,"
-		 " \"bird\": {\"control-socket\": \"%s/bird.ctl\", \"include\": \"%s/routectl.conf\","
-		 " \"bgp-protocol\": [\"isp\"]},"
-		 " \"state-dir\": \"%s/state\", \"console\": {\"socket\": \"%s/d.sock\"},"
-		 " \"service\": ["
-		 "  {\"name\": \"web\", \"ipv4-prefix\": [\"192.0.2.0/24\"]},"
-		 "  {\"name\": \"dns\", \"ipv4-prefix\": [\"198.51.100.0/24\"]}]}}",
-		 tmpdir, tmpdir, tmpdir, tmpdir);
-	tu_write_file(tmpdir, "routectld.json", conf);
+	tu_write_site_config(tmpdir);
 }
 
 static void open_site(struct site *s)

@@ -166,6 +166,25 @@ static inline void tu_write_file(const char *dir, const char *name, const char *
 	ck_assert_msg(fs_write_atomic(p, text, strlen(text), 0644, &e) == 0, "%s", e.msg);
 }
 
+/* Writes dir/routectld.json: site ash (AS 65001) with services web
+ * (192.0.2.0/24) and dns (198.51.100.0/24), BIRD's socket dir/bird.ctl,
+ * the include dir/routectl.conf, BGP protocol isp, state dir/state and the
+ * console dir/d.sock: the site the controller's unit tests drive. */
+static inline void tu_write_site_config(const char *dir)
+{
+	char conf[2048];
+	snprintf(conf, sizeof conf,
+		 "{\"routectl-config:routectld\": {\"site\": \"ash\", \"local-as\": 65001,"
+		 " \"bird\": {\"control-socket\": \"%s/bird.ctl\", \"include\": \"%s/routectl.conf\","
+		 " \"bgp-protocol\": [\"isp\"]},"
+		 " \"state-dir\": \"%s/state\", \"console\": {\"socket\": \"%s/d.sock\"},"
+		 " \"service\": ["
+		 "  {\"name\": \"web\", \"ipv4-prefix\": [\"192.0.2.0/24\"]},"
+		 "  {\"name\": \"dns\", \"ipv4-prefix\": [\"198.51.100.0/24\"]}]}}",
+		 dir, dir, dir, dir);
+	tu_write_file(dir, "routectld.json", conf);
+}
+
 /* The content of dir/name (at most 16 MiB), on the heap. */
 static inline char *tu_read_file(const char *dir, const char *name)
 {
