@@ -243,18 +243,20 @@ static void keep_bird_awake(struct bird_conn *b, int timeout_ms)
 static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 {
 	const char *verb = req->emergency == CLI_EMERGENCY_DRAIN ? "drain" : "undrain";
-	struct conf *c = NULL;
+	struct site s;
 	struct err e;
 	err_clear(&e);
-	if (conf_load(req->config_path, &c, &e) < 0) {
+	if (site_open_config(&s, req->config_path, &e) < 0) {
 		fprintf(errf, "routectl: emergency %s: %s\nNothing was changed.\n", verb, e.msg);
+		site_close(&s);
 		return CLI_EXIT_FAILED;
 	}
+	const struct conf *c = s.conf;
 	struct caller who;
 	emergency_actor(&who);
 	if (become_state_owner(c, &e) < 0) {
 		fprintf(errf, "routectl: emergency %s: %s\nNothing was changed.\n", verb, e.msg);
-		conf_free(c);
+		site_close(&s);
 		return CLI_EXIT_FAILED;
 	}
 	int lock_fd = -1;
@@ -262,7 +264,7 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 	int runs = routectld_runs(c, &lock_fd, why, sizeof why, &e);
 	if (runs < 0) {
 		fprintf(errf, "routectl: emergency %s: %s\nNothing was changed.\n", verb, e.msg);
-		conf_free(c);
+		site_close(&s);
 		return CLI_EXIT_FAILED;
 	}
 	if (runs && !req->force) {
@@ -276,7 +278,7 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 			verb, c->site, why, c->console_socket, verb, c->site, verb, c->site);
 		if (lock_fd >= 0)
 			close(lock_fd);
-		conf_free(c);
+		site_close(&s);
 		return CLI_EXIT_FAILED;
 	}
 	if (runs)
@@ -284,8 +286,7 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 			"on because of --force: it adopts the journal record within a second and "
 			"keeps this change\n", verb, c->site, why);
 
-	struct site s;
-	int rc = site_open(&s, req->config_path, &e);
+	int rc = site_open_state(&s, &e);
 	if (rc == 0 && s.safe_mode[0])
 		/* no desired state to change: what routectld would refuse too */
 		rc = err_set(&e, ERR_UNAVAILABLE, "refused: the site is in safe mode: %s",
@@ -295,7 +296,6 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 	if (rc < 0) {
 		fprintf(errf, "routectl: emergency %s: %s\nNothing was changed.\n", verb, e.msg);
 		site_close(&s);
-		conf_free(c);
 		if (lock_fd >= 0)
 			close(lock_fd);
 		return CLI_EXIT_FAILED;
@@ -319,7 +319,6 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 			"changed.\n", verb, e.msg);
 		emergency_writer_close(&w);
 		site_close(&s);
-		conf_free(c);
 		if (lock_fd >= 0)
 			close(lock_fd);
 		return CLI_EXIT_FAILED;
@@ -391,7 +390,6 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 	if (b)
 		bird_close(b);
 	site_close(&s);
-	conf_free(c);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;

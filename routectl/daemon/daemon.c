@@ -296,15 +296,12 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 	d->reload_ok = 1;
 	if (!d->conf_path)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	struct conf *lc = NULL;
-	int rc = conf_load(conf_path, &lc, e);
-	if (rc == 0)
-		rc = take_site_lock(d, lc->state_dir, e);
-	conf_free(lc);
-	if (rc < 0)
-		return rc;
 	struct site s;
-	rc = site_open(&s, conf_path, e);
+	int rc = site_open_config(&s, conf_path, e);
+	if (rc == 0)
+		rc = take_site_lock(d, s.conf->state_dir, e);
+	if (rc == 0)
+		rc = site_open_state(&s, e);
 	if (rc < 0) {
 		site_close(&s);
 		return rc;

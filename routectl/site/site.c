@@ -312,15 +312,24 @@ static int ensure_include(struct site *s, struct err *e)
 	return rc;
 }
 
-int site_open(struct site *s, const char *conf_path, struct err *e)
+int site_open_config(struct site *s, const char *conf_path, struct err *e)
 {
 	memset(s, 0, sizeof *s);
 	s->conf_path = strdup(conf_path);
 	if (!s->conf_path)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	int rc = site_load_config(conf_path, &s->conf, &s->policy, &s->tmpl, e);
-	if (rc < 0)
-		return rc;
+	return site_load_config(conf_path, &s->conf, &s->policy, &s->tmpl, e);
+}
+
+int site_open(struct site *s, const char *conf_path, struct err *e)
+{
+	int rc = site_open_config(s, conf_path, e);
+	return rc < 0 ? rc : site_open_state(s, e);
+}
+
+int site_open_state(struct site *s, struct err *e)
+{
+	int rc;
 	snprintf(s->state_path, sizeof s->state_path, "%s/state.json", s->conf->state_dir);
 	fs_clean_stale_temps(s->conf->include_path, s->conf->state_dir);  /* left by a crash */
 	/* The state directory is made only at a first start (load_state):

@@ -295,6 +295,14 @@ int site_load_config(const char *path, struct conf **c, struct policy *p, char *
  * (every apply then fails saying why). Errors (bad config, state directory
  * not writable at a first start) leave s empty for site_close. */
 int site_open(struct site *s, const char *conf_path, struct err *e);
+/* site_open in its two halves, for a caller that takes the site lock
+ * (site/emergency.h) between them, once it knows the state directory and
+ * before the state is read: site_open_config loads config, policy and
+ * template (site_load_config) into s and touches nothing on disk;
+ * site_open_state does the rest of site_open. After a failure of either,
+ * site_close(s). */
+int site_open_config(struct site *s, const char *conf_path, struct err *e);
+int site_open_state(struct site *s, struct err *e);
 void site_close(struct site *s);
 
 /* SIGHUP: loads a new config, policy and template and swaps them in only if
