@@ -39,11 +39,15 @@ void err_clear(struct err *e)
 int err_set(struct err *e, enum err_code code, const char *fmt, ...)
 {
 	if (e) {
+		/* Formatted aside first: the arguments may be e->msg itself
+		 * ("%s: more", e->msg). */
+		char msg[sizeof e->msg];
 		va_list ap;
 		va_start(ap, fmt);
-		e->code = code;
-		vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+		vsnprintf(msg, sizeof msg, fmt, ap);
 		va_end(ap);
+		e->code = code;
+		memcpy(e->msg, msg, sizeof msg);
 	}
 	return -(int)code;
 }

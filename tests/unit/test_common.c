@@ -819,6 +819,10 @@ START_TEST(test_err)
 	ck_assert_int_eq(err_append(&e, ERR_INVALID, "first"), -ERR_INVALID);
 	ck_assert_str_eq(e.msg, "first");
 	ck_assert_int_eq(err_set(NULL, ERR_IO, "x"), -ERR_IO);
+	/* a message made from the message it replaces */
+	err_set(&e, ERR_CONNECT, "%s", "BIRD is not connected");
+	ck_assert_int_eq(err_set(&e, ERR_CONNECT, "%s: %s", e.msg, "no such file"), -ERR_CONNECT);
+	ck_assert_str_eq(e.msg, "BIRD is not connected: no such file");
 	ck_assert_str_eq(err_code_name(ERR_INVALID), "invalid");
 	ck_assert_str_eq(err_code_name(ERR_NOTFOUND), "not-found");
 	ck_assert_str_eq(err_code_name((enum err_code)99), "unknown");
