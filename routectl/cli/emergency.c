@@ -143,12 +143,54 @@ static int become_state_owner(const struct conf *c, struct err *e)
 }
 
 /* The fleet-view hook of the site (site.h): the config's fleet document,
- * asked live, as routectld asks it. */
+ * asked live, as routectld asks it, once per command: the dry run that
+ * judges the guards before the intent is written asks, and the change
+ * itself judges the same view (a copy), so that it cannot be refused by a
+ * view the operator did not see, and the other sites are asked once. */
+struct fleet_once {
+	const struct site *s;
+	int asked;
+	int rc;
+	struct err err;
+	struct guard_view view;
+};
+
+static int view_copy(const struct guard_view *from, struct guard_view *to, struct err *e)
+{
+	memset(to, 0, sizeof *to);
+	to->sites = calloc(from->n_sites + 1, sizeof *to->sites);
+	if (!to->sites)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < from->n_sites; i++) {
+		const struct guard_view_site *f = &from->sites[i];
+		struct guard_view_site *t = &to->sites[i];
+		*t = *f;
+		t->services = calloc(f->n_services + 1, sizeof *t->services);
+		if (!t->services) {
+			t->n_services = 0;
+			to->n_sites = i + 1;
+			guard_view_free(to);
+			return err_set(e, ERR_NOMEM, "out of memory");
+		}
+		memcpy(t->services, f->services, f->n_services * sizeof *t->services);
+	}
+	to->n_sites = from->n_sites;
+	return 0;
+}
+
 static int ask_fleet(void *arg, const char *except_site, unsigned timeout_ms,
 		     struct guard_view *out, struct err *e)
 {
-	const struct site *s = arg;
-	return fleetview_ask(s->conf->fleet_path, except_site, timeout_ms, out, e);
+	struct fleet_once *f = arg;
+	if (!f->asked) {
+		err_clear(&f->err);
+		f->rc = fleetview_ask(f->s->conf->fleet_path, except_site, timeout_ms, &f->view,
+				      &f->err);
+		f->asked = 1;
+	}
+	if (f->rc < 0)
+		return err_set(e, f->err.code, "%s", f->err.msg);
+	return view_copy(&f->view, out, e);
 }
 
 /* A refusal by the controller before anything changed: the guards, the
@@ -300,24 +342,49 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 			close(lock_fd);
 		return CLI_EXIT_FAILED;
 	}
+	struct fleet_once fleet = { .s = &s };
 	if (s.conf->fleet_path) {
 		s.fleet_view = ask_fleet;
-		s.fleet_arg = &s;
+		s.fleet_arg = &fleet;
 	}
 	char id[17];
 	change_id_new(id);
+	struct change_request cr = {
+		.kind = req->emergency == CLI_EMERGENCY_DRAIN ? CHANGE_DRAIN : CHANGE_UNDRAIN,
+		.site = s.conf->site,
+		.services = req->services,
+		.n_services = req->n_services,
+		.reason = req->reason,
+		.now = 1,
+		.force = req->force,
+		.dry_run = 1,
+	};
+	memcpy(cr.change_id, id, sizeof cr.change_id);
+	struct change_result res;
+	/* The guards first, by a dry run, before the intent is written: a
+	 * command they refuse, or one interrupted while the other sites are
+	 * asked, leaves no intent for routectld to adopt. */
+	struct err je;
+	int refused = site_change(&s, NULL, &cr, &who, &res, &e);
+	change_result_free(&res);
 	struct emergency_record intent;
 	struct emergency_writer w = { -1, -1, "" };
-	rc = build_intent(&s, req, id, who.actor, &intent, &e);
+	rc = build_intent(&s, req, id, who.actor, &intent, &je);
 	if (rc == 0)
-		rc = emergency_writer_open(s.conf->state_dir, JOURNAL_WAIT_MS, &w, &e);
+		rc = emergency_writer_open(s.conf->state_dir, JOURNAL_WAIT_MS, &w, &je);
 	if (rc == 0)
-		rc = emergency_write_intent(&w, &intent, &e);
+		rc = refused < 0 ? emergency_write_refused(&w, &intent, e.msg, &je)
+				 : emergency_write_intent(&w, &intent, &je);
 	free(intent.svcs);
-	if (rc < 0) {
-		fprintf(errf, "routectl: emergency %s: the emergency journal: %s\nNothing was "
-			"changed.\n", verb, e.msg);
+	if (rc < 0 || refused < 0) {
+		if (refused < 0)
+			fprintf(errf, "routectl: emergency %s: refused: %s\n", verb, e.msg);
+		if (rc < 0)
+			fprintf(errf, "routectl: emergency %s: the emergency journal: %s\n", verb,
+				je.msg);
+		fprintf(errf, "Nothing was changed.\n");
 		emergency_writer_close(&w);
+		guard_view_free(&fleet.view);
 		site_close(&s);
 		if (lock_fd >= 0)
 			close(lock_fd);
@@ -330,17 +397,7 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 	err_clear(&be);
 	if (bird_open(s.conf->bird_socket, (int)s.conf->bird_timeout_ms, &b, &be) < 0)
 		b = NULL;
-	struct change_request cr = {
-		.kind = req->emergency == CLI_EMERGENCY_DRAIN ? CHANGE_DRAIN : CHANGE_UNDRAIN,
-		.site = s.conf->site,
-		.services = req->services,
-		.n_services = req->n_services,
-		.reason = req->reason,
-		.now = 1,
-		.force = req->force,
-	};
-	memcpy(cr.change_id, id, sizeof cr.change_id);
-	struct change_result res;
+	cr.dry_run = 0;
 	uint64_t gen_before = s.state ? s.state->generation : 0;
 	rc = site_change(&s, b, &cr, &who, &res, &e);
 	if (rc == -ERR_CONNECT && !b)
@@ -389,6 +446,7 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 	}
 	if (b)
 		bird_close(b);
+	guard_view_free(&fleet.view);
 	site_close(&s);
 	if (lock_fd >= 0)
 		close(lock_fd);

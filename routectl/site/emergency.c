@@ -1,6 +1,8 @@
 /* The site lock, the emergency journal and its adoption (see emergency.h). */
 #include "site/emergency.h"
 
+#include "common/buf.h"
+
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -308,19 +310,29 @@ int emergency_writer_open(const char *state_dir, int wait_ms, struct emergency_w
 	return 0;
 }
 
-/* One record: compact, one line, one write, fsync. */
-static int append(struct emergency_writer *w, json_t *rec, struct err *e)
+/* Records, compact, one line each, in one write, then fsync: a crash
+ * leaves all of them or a torn tail the reader skips. Takes recs. */
+static int append(struct emergency_writer *w, json_t *const *recs, size_t n_recs,
+		  struct err *e)
 {
-	char *line = rec ? json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(rec);
-	if (!line)
+	struct buf b = { 0 };
+	int bad = 0;
+	for (size_t i = 0; i < n_recs; i++) {
+		char *line = recs[i] ? json_dumps(recs[i], JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(recs[i]);
+		if (!line || buf_puts(&b, line) < 0 || buf_puts(&b, "\n") < 0)
+			bad = 1;
+		free(line);
+	}
+	if (bad || !b.len) {
+		buf_free(&b);
 		return err_set(e, ERR_NOMEM, "out of memory (or a text that is not UTF-8)");
-	size_t n = strlen(line);
-	line[n] = '\n';   /* json_dumps' NUL becomes the newline: one write */
-	ssize_t wr = write(w->fd, line, n + 1);
+	}
+	ssize_t wr = write(w->fd, b.p, b.len);
 	int saved = errno;
-	free(line);
-	if (wr != (ssize_t)(n + 1))
+	int whole = wr == (ssize_t)b.len;
+	buf_free(&b);
+	if (!whole)
 		return err_set(e, ERR_IO, "cannot write the emergency journal %s: %s", w->path,
 			       wr < 0 ? strerror(saved) : "short write");
 	if (fsync(w->fd) < 0)
@@ -341,8 +353,7 @@ static json_t *mode_json(enum svc_mode m, unsigned prepend)
 	return json_pack("{s:s,s:i}", "state", svc_mode_name(m), "prepend", (int)prepend);
 }
 
-int emergency_write_intent(struct emergency_writer *w, const struct emergency_record *r,
-			   struct err *e)
+static json_t *intent_json(const struct emergency_record *r)
 {
 	json_t *svcs = json_object(), *before = json_object();
 	for (size_t i = 0; svcs && before && i < r->n_svcs; i++) {
@@ -363,12 +374,11 @@ int emergency_write_intent(struct emergency_writer *w, const struct emergency_re
 		json_decref(svcs);
 		json_decref(before);
 	}
-	return append(w, rec, e);
+	return rec;
 }
 
-int emergency_write_outcome(struct emergency_writer *w, const char *id,
-			    enum emergency_result result, const char *error, uint64_t generation,
-			    long long ms, const struct guard_report *guards, struct err *e)
+static json_t *outcome_json(const char *id, enum emergency_result result, const char *error,
+			    uint64_t generation, long long ms, const struct guard_report *guards)
 {
 	json_t *ov = json_array();
 	for (size_t i = 0; ov && guards && i < GUARD_COUNT; i++)
@@ -379,13 +389,35 @@ int emergency_write_outcome(struct emergency_writer *w, const char *id,
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	json_t *rec = ov ? json_pack("{s:s,s:s,s:o,s:I,s:s,s:o,s:I,s:I,s:o}", "type", "outcome",
-				     "id", id, "time", when_json(now), "epoch_ms", (json_int_t)now,
-				     "result", emergency_result_name(result), "error",
-				     error ? json_string(error) : json_null(), "generation",
-				     (json_int_t)generation, "ms", (json_int_t)ms, "override", ov)
-			 : NULL;
-	return append(w, rec, e);
+	return ov ? json_pack("{s:s,s:s,s:o,s:I,s:s,s:o,s:I,s:I,s:o}", "type", "outcome", "id", id,
+			      "time", when_json(now), "epoch_ms", (json_int_t)now, "result",
+			      emergency_result_name(result), "error",
+			      error ? json_string(error) : json_null(), "generation",
+			      (json_int_t)generation, "ms", (json_int_t)ms, "override", ov)
+		  : NULL;
+}
+
+int emergency_write_intent(struct emergency_writer *w, const struct emergency_record *r,
+			   struct err *e)
+{
+	json_t *rec = intent_json(r);
+	return append(w, &rec, 1, e);
+}
+
+int emergency_write_outcome(struct emergency_writer *w, const char *id,
+			    enum emergency_result result, const char *error, uint64_t generation,
+			    long long ms, const struct guard_report *guards, struct err *e)
+{
+	json_t *rec = outcome_json(id, result, error, generation, ms, guards);
+	return append(w, &rec, 1, e);
+}
+
+int emergency_write_refused(struct emergency_writer *w, const struct emergency_record *r,
+			    const char *error, struct err *e)
+{
+	json_t *recs[2] = { intent_json(r), outcome_json(r->id, EMERGENCY_REFUSED, error, 0, 0,
+							 NULL) };
+	return append(w, recs, 2, e);
 }
 
 void emergency_writer_close(struct emergency_writer *w)

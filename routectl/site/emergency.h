@@ -158,6 +158,14 @@ int emergency_write_outcome(struct emergency_writer *w, const char *id,
 			    enum emergency_result result, const char *error, uint64_t generation,
 			    long long ms, const struct guard_report *guards, struct err *e);
 
+/* Appends the intent of r and a "refused" outcome (error says why)
+ * together, in one write and one fsync: a command refused before anything
+ * changed (its guards, found by a dry run before the intent is written) is
+ * in the journal for the audit log, and is never adopted, even after a
+ * crash. 0 or -ERR_IO. */
+int emergency_write_refused(struct emergency_writer *w, const struct emergency_record *r,
+			    const char *error, struct err *e);
+
 /* Closes the journal and drops the lock. */
 void emergency_writer_close(struct emergency_writer *w);
 

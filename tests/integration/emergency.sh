@@ -12,7 +12,10 @@
 #     aside), and the upstream still lacks the routes after reconciles and a
 #     SIGHUP; undrain through the normal path brings them back;
 #   - --force beside a running routectld: the drain is not reverted by its
-#     next reconciles, and it is adopted and audited.
+#     next reconciles, and it is adopted and audited;
+#   - the guards are judged before the intent is written: a command
+#     interrupted while another site is asked leaves no intent, and one
+#     they refuse leaves its intent and refusal together, never adopted.
 # usage: emergency.sh ROUTECTLD ROUTECTL PORT_BASE
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -144,6 +147,73 @@ check "the audit log has the forced command" wait_for 5 bash -c \
 	"grep '\"action\":\"emergency-drain\"' '$D/state/audit.log' | grep -q 'forced beside routectld'"
 check "undrain web through the normal path" rctl undrain ash --service web --now --reason "done"
 check "the upstream has web again" wait_for 10 up_has 192.0.2.0/24
+
+# --- the guards are judged before the intent is written ------------------------------------
+# A fleet whose other site (chi) accepts connections and never answers: the
+# guards wait ask-timeout-ms for it, then refuse (unreachable). A command
+# interrupted while it waits, and one the guards refuse, must leave no
+# intent that routectld would adopt (it would drain without the guards).
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.133", int(sys.argv[1]))); s.listen(64)
+time.sleep(3600)' "$((PORT + 7))" &
+HOLE_PID=$!
+IT_PIDS+=("$HOLE_PID")
+echo "secret-of-chi" >"$D/chi-token"
+chmod 600 "$D/chi-token"
+cat >"$D/fleet.json" <<FLEET
+{"routectl-fleet:fleet": {"site": [
+  {"name": "ash", "router": [{"name": "ash-r1", "api-url": "http://$SITE_IP:1", "token": {"file": "$D/chi-token"}}]},
+  {"name": "chi", "router": [{"name": "chi-r1", "api-url": "http://127.0.0.133:$((PORT + 7))", "token": {"file": "$D/chi-token"}}]}]}}
+FLEET
+printf '%s\n' '{"routectl-policy:policy": {"guards": {"ask-timeout-ms": 3000},' \
+	' "flap-budget": {"changes": 1000, "window": 1}}}' >"$D/fleet-policy.json"
+cp "$CONF" "$D/routectld.json.no-fleet"
+python3 - "$CONF" "$D/fleet.json" "$D/fleet-policy.json" <<'PY'
+import json, sys
+path, fleet, policy = sys.argv[1:4]
+c = json.load(open(path))
+c["routectl-config:routectld"]["fleet-file"] = fleet
+c["routectl-config:routectld"]["policy-file"] = policy
+json.dump(c, open(path, "w"), indent=1)
+PY
+stop_pid "$DAEMON_PID"
+rm -f "$D/state/emergency.jsonl"
+sum0=$(include_sum)
+"$ROUTECTL" emergency drain --service web --config "$CONF" --reason "interrupted" \
+	>"$D/int.out" 2>&1 &
+cmd=$!
+sleep 1
+# SIGTERM: a background job of a script ignores SIGINT (what Ctrl-C sends)
+kill -TERM "$cmd"
+RC=0
+wait "$cmd" || RC=$?
+cat "$D/int.out"
+check "interrupted while the other sites are asked: killed by the signal (exit $RC)" test "$RC" = 143
+check "... no intent in the journal" bash -c "! grep -qs '\"interrupted\"' '$D/state/emergency.jsonl'"
+check "... the include is unchanged" test "$(include_sum)" = "$sum0"
+run_emerg drain --service web --config "$CONF" --reason "chi does not answer"
+check "refused by the unreachable guard: exit 1" test "$RC" = 1
+check "... says refused and names the site not answering" \
+	bash -c "grep -q 'refused' <<<\"\$0\" && grep -q 'chi' <<<\"\$0\"" "$OUT"
+check "... the journal has its intent and its refusal, in order" python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+mine = [r for r in recs if r.get("reason") == "chi does not answer"]
+assert len(mine) == 1, mine
+i = recs.index(mine[0])
+assert recs[i + 1]["type"] == "outcome" and recs[i + 1]["id"] == mine[0]["id"], recs
+assert recs[i + 1]["result"] == "refused", recs[i + 1]' "$D/state/emergency.jsonl"
+check "... the include is unchanged" test "$(include_sum)" = "$sum0"
+cp "$D/routectld.json.no-fleet" "$CONF"
+start_daemon
+check "routectld ready again" wait_for 10 ready
+check "the refused command is not adopted: web announced" test "$(svc_field web state)" = announce
+check "... and audited as refused" wait_for 5 bash -c \
+	"grep '\"action\":\"emergency-drain\"' '$D/state/audit.log' | grep 'chi does not answer' | grep -q '\"result\":\"refused\"'"
+check "the upstream keeps web" up_has 192.0.2.0/24
+stop_pid "$HOLE_PID"
 
 # --- a lost state file: safe mode, as routectld would be ---------------------------------------
 stop_pid "$DAEMON_PID"
