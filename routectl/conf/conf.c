@@ -3,6 +3,7 @@
 #include "common/fsutil.h"
 #include "common/yangctx.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <libyang/libyang.h>
 #include <stdio.h>
@@ -76,9 +77,75 @@ static int owned_cmp(const void *a, const void *b)
  * tokens a request is for). Addresses are compared as written (the document
  * before libyang makes them canonical), which catches the usual copy of
  * an entry; "::1" against "0:0::1" is left to the failing bind. */
+/* Whether TCP listeners on addresses a and b (IP literals) with the same
+ * port would take each other's connections: the same address, or a
+ * wildcard (0.0.0.0, ::) of the same family, which the kernel binds across
+ * every address of that family. IPv6 listeners are IPV6_V6ONLY, so the
+ * families never overlap. */
+static int listen_overlap(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+	static const unsigned char zero[16];
+	int fam = strchr(a, ':') ? AF_INET6 : AF_INET;
+	if ((strchr(b, ':') ? AF_INET6 : AF_INET) != fam || inet_pton(fam, a, x) != 1 ||
+	    inet_pton(fam, b, y) != 1)
+		return 0;
+	size_t n = fam == AF_INET6 ? 16 : 4;
+	return memcmp(x, y, n) == 0 || memcmp(x, zero, n) == 0 || memcmp(y, zero, n) == 0;
+}
+
+/* Two listeners (api/listen and api/out-of-band/listen, in any pairing)
+ * that would take each other's connections: the same address and port
+ * (also written two ways, "::1" and "0::1"), or a wildcard and another
+ * address of its family on the same port. One of them could never bind
+ * (routectld would keep retrying it), or the wildcard would answer for the
+ * other, with the other's tokens refused. */
+static void check_listen_overlap(json_t *api, json_t *oob, const char *what, struct err *e)
+{
+	json_t *lists[2] = { json_object_get(api, "listen"), json_object_get(oob, "listen") };
+	static const char *const names[2] = { "api/listen", "api/out-of-band/listen" };
+	for (size_t la = 0; la < 2; la++) {
+		json_t *a, *b;
+		size_t i, k;
+		json_array_foreach(lists[la], i, a) {
+			const char *addr = json_string_value(json_object_get(a, "address"));
+			json_int_t port = json_integer_value(json_object_get(a, "port"));
+			/* each pair once: later entries of the same list, then the other list */
+			for (size_t lb = la; lb < 2; lb++) {
+				json_array_foreach(lists[lb], k, b) {
+					if (lb == la && k <= i)
+						continue;
+					const char *baddr = json_string_value(json_object_get(b, "address"));
+					if (!addr || !baddr || !listen_overlap(addr, baddr) ||
+					    port != json_integer_value(json_object_get(b, "port")))
+						continue;
+					char path[600];
+					yangctx_entry_path(path, sizeof path,
+							   lb ? CONF_ROOT "/api/out-of-band" : CONF_ROOT "/api",
+							   "listen", "address", baddr);
+					if (lb != la && strcmp(addr, baddr) == 0)
+						yangctx_report(e, what, path,
+							       "%s port %lld is also in api/listen; an "
+							       "out-of-band address must be one of its own",
+							       baddr, (long long)port);
+					else
+						yangctx_report(e, what, path,
+							       "%s port %lld overlaps %s %s port %lld (the "
+							       "same address, or a wildcard that binds every "
+							       "address of its family): only one of them can "
+							       "be bound; give each a port of its own",
+							       baddr, (long long)port, names[la], addr,
+							       (long long)port);
+				}
+			}
+		}
+	}
+}
+
 static void check_out_of_band(json_t *api, const char *what, struct err *e)
 {
 	json_t *oob = json_object_get(api, "out-of-band");
+	check_listen_overlap(api, oob, what, e);
 	if (!json_is_object(oob))
 		return;
 	const char *primary_tokens = json_string_value(json_object_get(api, "token-file"));
@@ -87,24 +154,6 @@ static void check_out_of_band(json_t *api, const char *what, struct err *e)
 		yangctx_report(e, what, CONF_ROOT "/api/out-of-band/token-file",
 			       "%s is also api/token-file; the out-of-band listeners need tokens "
 			       "of their own (a primary token must not work there)", oob_tokens);
-	json_t *ol = json_object_get(oob, "listen"), *pl = json_object_get(api, "listen"), *a, *b;
-	size_t i, k;
-	json_array_foreach(ol, i, a) {
-		const char *addr = json_string_value(json_object_get(a, "address"));
-		json_int_t port = json_integer_value(json_object_get(a, "port"));
-		json_array_foreach(pl, k, b) {
-			const char *paddr = json_string_value(json_object_get(b, "address"));
-			if (!addr || !paddr || strcmp(addr, paddr) != 0 ||
-			    port != json_integer_value(json_object_get(b, "port")))
-				continue;
-			char path[600];
-			yangctx_entry_path(path, sizeof path, CONF_ROOT "/api/out-of-band", "listen",
-					   "address", addr);
-			yangctx_report(e, what, path,
-				       "%s port %lld is also in api/listen; an out-of-band address "
-				       "must be one of its own", addr, (long long)port);
-		}
-	}
 }
 
 /* Rules YANG says with must and when, which libyang reports one at a

@@ -424,6 +424,32 @@ START_TEST(test_out_of_band)
 		  "\"api\": {\"listen\": [{\"address\": \"127.0.0.1\", \"port\": 80}], "
 		  "\"out-of-band\": {\"listen\": [{\"address\": \"127.0.0.1\", \"port\": 80}]}}}}",
 		  "127.0.0.1 port 80 is also in api/listen");
+	/* a wildcard of the same family on the same port overlaps (either way
+	 * round); another family or another port does not */
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"api\": {\"listen\": [{\"address\": \"0.0.0.0\", \"port\": 80}], "
+		  "\"out-of-band\": {\"listen\": [{\"address\": \"10.9.0.5\", \"port\": 80}]}}}}",
+		  "10.9.0.5 port 80 overlaps api/listen 0.0.0.0 port 80");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"api\": {\"listen\": [{\"address\": \"0.0.0.0\", \"port\": 9100}, "
+		  "{\"address\": \"127.0.0.1\", \"port\": 9100, \"metrics-only\": true}]}}}",
+		  ROOT "/api/listen[address='127.0.0.1']: 127.0.0.1 port 9100 overlaps api/listen "
+		  "0.0.0.0 port 9100");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"api\": {\"listen\": [{\"address\": \"::1\", \"port\": 80}, "
+		  "{\"address\": \"0::1\", \"port\": 80}]}}}",
+		  "0::1 port 80 overlaps api/listen ::1 port 80");
+	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+		  "\"api\": {\"listen\": [{\"address\": \"2001:db8::1\", \"port\": 80}], "
+		  "\"out-of-band\": {\"listen\": [{\"address\": \"::\", \"port\": 80}]}}}}",
+		  ":: port 80 overlaps api/listen 2001:db8::1 port 80");
+	struct err pe;
+	ck_assert_msg(conf_parse("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
+				 "\"api\": {\"listen\": [{\"address\": \"0.0.0.0\", \"port\": 80}, "
+				 "{\"address\": \"::\", \"port\": 443}], \"out-of-band\": {\"listen\": "
+				 "[{\"address\": \"::1\", \"port\": 80}, {\"address\": \"10.9.0.5\", "
+				 "\"port\": 443}]}}}}", "t", &c, &pe) == 0, "%s", pe.msg);
+	conf_free(c);
 	parse_bad("{\"routectl-config:routectld\": {" GOOD_BODY ", \"local-as\": 1, "
 		  "\"api\": {\"out-of-band\": {\"listen\": [{\"address\": \"127.0.0.1\", "
 		  "\"port\": 80, \"metrics-only\": true}]}}}}",
