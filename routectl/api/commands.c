@@ -1829,3 +1829,92 @@ size_t commands_audit_emergency(struct commands *c, const char *site,
 	}
 	return queued;
 }
+
+/* ---- changes routectld made on its own ---------------------------------------- */
+
+static void auto_written(void *ctx, int rc, const struct err *e)
+{
+	char *id = ctx;
+	if (rc < 0)
+		log_error("audit: routectld's own change %s is not in the audit log: %s", id,
+			  e->msg);
+	free(id);
+}
+
+/* The audit record of r (NULL on ENOMEM or text that is not UTF-8). */
+static json_t *auto_record(const char *site, const struct auto_change *r)
+{
+	json_t *svcs = json_array(), *before = json_object(), *after = json_object();
+	for (size_t k = 0; svcs && before && after && k < r->n_svcs; k++) {
+		const struct auto_service *v = &r->svcs[k];
+		json_array_append_new(svcs, json_string(v->name));
+		json_object_set_new(before, v->name, mode_json(v->from_mode, v->from_prepend));
+		json_object_set_new(after, v->name, mode_json(v->to_mode, v->to_prepend));
+	}
+	/* routectld acts on its own authority over its BIRD, on the router
+	 * host: as an emergency command does */
+	struct audit_who w = { .request_id = r->change_id, .actor = "routectld", .role = "admin",
+			       .transport = "routectld", .remote = "local" };
+	json_t *rec = svcs && before && after
+		? audit_record_new(r->epoch_ms, &w, auto_kind_name(r->kind), site, svcs, r->reason,
+				   false, "outcome")
+		: NULL;
+	if (!rec) {
+		if (!svcs || !before || !after)
+			json_decref(svcs);
+		json_decref(before);
+		json_decref(after);
+		return NULL;
+	}
+	const char *result = r->result == APPLY_RESULT_FAILED ? "failed"
+			     : r->kind == AUTO_REVERT_KEPT ? "refused"
+			     : r->result == APPLY_RESULT_PARTIAL ? "partial" : "ok";
+	json_object_set_new(rec, "result", json_string(result));
+	json_object_set_new(rec, "status", json_integer(0));
+	json_object_set_new(rec, "before", before);
+	json_object_set_new(rec, "after", after);
+	json_object_set_new(rec, "change_id", json_string(r->change_id));
+	json_object_set_new(rec, "follows_change_id", json_string(r->follows));
+	json_object_set_new(rec, "follows_actor", json_string(r->follows_actor));
+	json_object_set_new(rec, "failed_attempts", json_integer(r->failed_attempts));
+	if (r->error[0])
+		json_object_set_new(rec, "error",
+				    json_pack("{s:s,s:s}", "code",
+					      err_code_name(r->error_code ? r->error_code : ERR_IO),
+					      "message", r->error));
+	return rec;
+}
+
+size_t commands_audit_auto(struct commands *c, const char *site, const struct auto_changes *a)
+{
+	size_t queued = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct auto_change *r = &a->recs[i];
+		const char *what = auto_kind_name(r->kind);
+		if (!c->d.audit) {
+			log_error("audit: routectld's own change %s (%s after %s) is not in the audit "
+				  "log: %s", r->change_id, what, r->follows, c->audit_error);
+			continue;
+		}
+		json_t *rec = auto_record(site, r);
+		if (!rec) {
+			log_error("audit: routectld's own change %s (%s after %s) cannot be recorded "
+				  "(out of memory, or text that is not UTF-8)", r->change_id, what,
+				  r->follows);
+			continue;
+		}
+		char *id = strdup(r->change_id);
+		struct err ae;
+		if (!id || audit_submit(c->d.audit, rec, NULL, auto_written, id, &ae) < 0) {
+			log_error("audit: routectld's own change %s (%s after %s) is not in the audit "
+				  "log: %s", r->change_id, what, r->follows,
+				  id ? ae.msg : "out of memory");
+			if (!id)
+				json_decref(rec);
+			free(id);
+			continue;
+		}
+		queued++;
+	}
+	return queued;
+}

@@ -213,6 +213,23 @@ struct emergency_journal;
 size_t commands_audit_emergency(struct commands *c, const char *site,
 				const struct emergency_journal *j);
 
+struct auto_changes;
+
+/* Writes one audit record per change the site made on its own (site.h,
+ * "Automatic changes"): action "staged-step", "confirm-revert" or
+ * "confirm-revert-kept", actor "routectld", transport "routectld", role
+ * "admin", remote "local", phase "outcome", status 0, request_id and
+ * change_id the automatic change's id, follows_change_id and
+ * follows_actor the change it follows from and who asked for it, reason
+ * why, before and after per service (for a failed one: what it tried),
+ * result "ok", "partial", "failed" (error: what went wrong) or, for a kept
+ * revert, "refused" (error: the guard that refused it; the service stays),
+ * failed_attempts (the failures right before it, which have no record of
+ * their own but the first). Queued to the audit writer; a record that
+ * cannot be written is logged as such. Returns how many records were
+ * queued. */
+size_t commands_audit_auto(struct commands *c, const char *site, const struct auto_changes *a);
+
 /* One route of the API, for the test that compares the routes served with
  * the OpenAPI document. path is a template: "/v1/services/{service}". */
 struct command_route {

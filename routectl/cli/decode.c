@@ -407,6 +407,17 @@ static int parse_audit_record(json_t *o, const char *path, struct view_audit_rec
 		   "services", &svcs) < 0 ||
 	    want_type(svcs, path, "services", JSON_ARRAY, e) < 0)
 		return -ERR_PROTOCOL;
+	json_int_t failed = 0;
+	if (unpack(o, path, 0, e, "{s?s, s?s, s?o, s?o, s?I}", "follows_change_id",
+		   &r->follows_change_id, "follows_actor", &r->follows_actor, "before", &r->before,
+		   "after", &r->after, "failed_attempts", &failed) < 0 ||
+	    want_range(path, "failed_attempts", failed, 0, LLONG_MAX, e) < 0)
+		return -ERR_PROTOCOL;
+	r->failed_attempts = failed;
+	if (!json_is_object(r->before))
+		r->before = NULL;
+	if (!json_is_object(r->after))
+		r->after = NULL;
 	r->dry_run = dry_run;
 	r->services = calloc(json_array_size(svcs) + 1, sizeof *r->services);
 	if (!r->services)

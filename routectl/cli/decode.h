@@ -174,6 +174,13 @@ struct view_audit_record {
 	const char **services;
 	size_t n_services;
 	bool dry_run;
+	/* A change routectld made on its own (a staged step, a confirm
+	 * revert): the change it follows and who asked for that; NULL for
+	 * others. before and after: objects service -> {"state","prepend"}
+	 * (borrowed from the answer), or NULL. */
+	const char *follows_change_id, *follows_actor;
+	json_t *before, *after;
+	long long failed_attempts;
 };
 
 struct view_history {

@@ -578,13 +578,27 @@ int output_confirmed_text(struct buf *out, const struct view_confirmed *v)
 
 /* ---- history ---- */
 
+/* "prepend 3" from {"state": "prepend", "prepend": 3}; "?" when it is not
+ * one. */
+static void audit_state_name(json_t *st, char *out, size_t size)
+{
+	enum svc_mode mode;
+	const char *name = json_string_value(json_object_get(st, "state"));
+	json_t *p = json_object_get(st, "prepend");
+	if (!name || svc_mode_parse(name, &mode) < 0)
+		snprintf(out, size, "?");
+	else
+		output_state_name(mode, json_is_integer(p) ? (unsigned)json_integer_value(p) : 0,
+				  out, size);
+}
+
 int output_history_text(struct buf *out, const struct view_history *v)
 {
 	static const char *const head[] = {
 		"TIME", "ACTOR", "ACTION", "SITE", "SERVICES", "RESULT", "CHANGE", "REASON"
 	};
 	struct table t;
-	struct buf actor = { 0 }, action = { 0 }, services = { 0 };
+	struct buf actor = { 0 }, action = { 0 }, services = { 0 }, result = { 0 };
 	int rc = 0;
 
 	if (v->n_records == 0) {
@@ -602,12 +616,29 @@ int output_history_text(struct buf *out, const struct view_history *v)
 			rc |= buf_puts(&actor, r->actor ? r->actor : "-");
 			if (r->on_behalf_of)
 				rc |= buf_printf(&actor, " for %s", r->on_behalf_of);
+			/* routectld on its own: on whose change, and each move */
+			if (r->follows_change_id)
+				rc |= buf_printf(&actor, " (after %s of %s)", r->follows_change_id,
+						 r->follows_actor ? r->follows_actor : "-");
 			rc |= buf_printf(&action, "%s%s", r->action, r->dry_run ? " (dry run)" : "");
-			for (size_t k = 0; k < r->n_services; k++)
+			for (size_t k = 0; k < r->n_services; k++) {
 				rc |= buf_printf(&services, "%s%s", k ? "," : "", r->services[k]);
+				json_t *from = r->before ? json_object_get(r->before, r->services[k]) : NULL;
+				json_t *to = r->after ? json_object_get(r->after, r->services[k]) : NULL;
+				if (r->follows_change_id && from && to) {
+					char f[32], t[32];
+					audit_state_name(from, f, sizeof f);
+					audit_state_name(to, t, sizeof t);
+					rc |= buf_printf(&services, " %s -> %s", f, t);
+				}
+			}
+			buf_reset(&result);
+			rc |= buf_puts(&result, r->result);
+			if (r->failed_attempts > 0)
+				rc |= buf_printf(&result, " (after %lld failed)", r->failed_attempts);
 			if (rc == 0) {
 				const char *row[] = {
-					r->time, actor.p, action.p, r->site, services.p, r->result,
+					r->time, actor.p, action.p, r->site, services.p, result.p,
 					r->change_id, r->reason
 				};
 				rc = table_add(&t, row);
@@ -624,6 +655,7 @@ int output_history_text(struct buf *out, const struct view_history *v)
 	buf_free(&actor);
 	buf_free(&action);
 	buf_free(&services);
+	buf_free(&result);
 	return rc ? -ERR_NOMEM : 0;
 }
 

@@ -375,11 +375,29 @@ int daemon_init(struct daemon *d, const char *conf_path, struct err *e)
 	return 0;
 }
 
+/* What the worker did on its own (adopted emergency commands, staged
+ * steps, confirm reverts) goes to the audit log through the command layer's
+ * writer: the worker never writes it. */
+static void audit_worker_own(struct daemon *d)
+{
+	struct emergency_journal ej;
+	if (worker_take_emergency(d->worker, &ej)) {
+		commands_audit_emergency(d->commands, d->site, &ej);
+		emergency_journal_free(&ej);
+	}
+	struct auto_changes ac = { 0 };
+	if (worker_take_auto_changes(d->worker, &ac))
+		commands_audit_auto(d->commands, d->site, &ac);
+	auto_changes_free(&ac);
+}
+
 void daemon_free(struct daemon *d)
 {
 	if (d->worker) {
 		worker_stop(d->worker);
 		worker_collect(d->worker);
+		/* what it did last is queued before the audit writer stops */
+		audit_worker_own(d);
 	}
 	/* Answers that came back while stopping go out before the listeners
 	 * close. */
@@ -591,11 +609,7 @@ int daemon_run(struct daemon *d)
 			handle_signals(d);
 		if (n > 0 && pfd[1].revents) {
 			worker_collect(d->worker);   /* back from BIRD: audits the outcomes */
-			struct emergency_journal ej;
-			if (worker_take_emergency(d->worker, &ej)) {
-				commands_audit_emergency(d->commands, d->site, &ej);
-				emergency_journal_free(&ej);
-			}
+			audit_worker_own(d);
 		}
 		if (n > 0 && pfd[2].revents)
 			audit_collect(d->audit);     /* on disk: hands over or answers */

@@ -82,6 +82,9 @@ struct worker {
 	/* Emergency commands adopted and not yet taken by the loop (for the
 	 * audit log); under mu. */
 	struct emergency_journal adopted;
+	/* Changes the site made on its own and not yet taken by the loop (for
+	 * the audit log); under mu. */
+	struct auto_changes autos;
 
 	/* The worker thread's own (no lock). */
 	struct site site;
@@ -431,6 +434,37 @@ int worker_take_emergency(struct worker *w, struct emergency_journal *out)
 	return out->n > 0;
 }
 
+/* ---- automatic changes ------------------------------------------------------ */
+
+/* Hands what site_run_due changed on its own to the loop, for the audit
+ * log (the worker never writes it: the loop's audit writer does). */
+static void publish_auto_changes(struct worker *w)
+{
+	if (w->site.autos.n == 0)
+		return;
+	pthread_mutex_lock(&w->mu);
+	int rc = site_take_auto_changes(&w->site, &w->autos);
+	pthread_mutex_unlock(&w->mu);
+	if (rc < 0) {
+		/* kept in the site: tried again after the next run */
+		log_error("out of memory: %zu automatic change record(s) wait for the audit log",
+			  w->site.autos.n);
+		return;
+	}
+	uint64_t one = 1;
+	if (write(w->done_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_error("worker: cannot signal the event loop: %s", strerror(errno));
+}
+
+int worker_take_auto_changes(struct worker *w, struct auto_changes *out)
+{
+	pthread_mutex_lock(&w->mu);
+	*out = w->autos;
+	memset(&w->autos, 0, sizeof w->autos);
+	pthread_mutex_unlock(&w->mu);
+	return out->n > 0;
+}
+
 /* ---- jobs ------------------------------------------------------------------ */
 
 static void finish(struct worker *w, struct wjob *j)
@@ -714,6 +748,7 @@ static void *worker_main(void *arg)
 			site_run_due(s, w->bird, now_ms());
 			check_bird(w, s->last.message);
 			publish_state(w, 0);
+			publish_auto_changes(w);
 		}
 		if (s->bird_changed) {
 			s->bird_changed = 0;
@@ -943,6 +978,7 @@ void worker_free(struct worker *w)
 	state_free(w->view.state);
 	apply_peers_free(&w->view.peers);
 	emergency_journal_free(&w->adopted);
+	auto_changes_free(&w->autos);
 	if (w->wake_fd >= 0)
 		close(w->wake_fd);
 	if (w->done_fd >= 0)

@@ -61,6 +61,13 @@ struct emergency_journal;
  * readable when some are waiting. */
 int worker_take_emergency(struct worker *w, struct emergency_journal *out);
 
+/* In the loop's thread: takes the changes the worker made on its own
+ * (site.h, "Automatic changes": staged steps, reverts at a confirm
+ * deadline, reverts a guard kept), for the audit log. Returns 1 with *out
+ * filled (free it with auto_changes_free), 0 when there are none. The done
+ * fd turns readable when some are waiting. */
+int worker_take_auto_changes(struct worker *w, struct auto_changes *out);
+
 struct auth;
 
 /* How a reload went, handed to the event loop. */

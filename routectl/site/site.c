@@ -357,6 +357,7 @@ int site_open_state(struct site *s, struct err *e)
 void site_close(struct site *s)
 {
 	apply_peers_free(&s->peers);
+	auto_changes_free(&s->autos);
 	state_free(s->state);
 	conf_free(s->conf);
 	free(s->tmpl);
@@ -1241,6 +1242,151 @@ int site_adopt(struct site *s, struct bird_conn *b, const struct adopt_request *
 	return 0;
 }
 
+/* ---- automatic changes -------------------------------------------------------- */
+
+const char *auto_kind_name(enum auto_kind k)
+{
+	switch (k) {
+	case AUTO_STAGED_STEP:
+		return "staged-step";
+	case AUTO_CONFIRM_REVERT:
+		return "confirm-revert";
+	case AUTO_REVERT_KEPT:
+		return "confirm-revert-kept";
+	}
+	return "?";
+}
+
+void auto_changes_free(struct auto_changes *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->recs[i].svcs);
+	free(a->recs);
+	memset(a, 0, sizeof *a);
+}
+
+int site_take_auto_changes(struct site *s, struct auto_changes *out)
+{
+	size_t n = s->autos.n;
+	if (n == 0)
+		return 0;
+	struct auto_change *r = realloc(out->recs, (out->n + n) * sizeof *r);
+	if (!r)
+		return -ERR_NOMEM;
+	memcpy(r + out->n, s->autos.recs, n * sizeof *r);
+	out->recs = r;
+	out->n += n;
+	free(s->autos.recs);
+	memset(&s->autos, 0, sizeof s->autos);
+	return (int)n;
+}
+
+static int64_t epoch_ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The record of kind for the change it follows in a (one per followed
+ * change), made when missing; the strings are copied, as the state they
+ * come from may be freed before the record is kept. NULL on ENOMEM. */
+static struct auto_change *auto_for(struct auto_changes *a, enum auto_kind kind,
+				    const char *change_id, const struct svc_state *cur,
+				    const char *follows, const char *reason)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->recs[i].kind == kind && strcmp(a->recs[i].follows, follows) == 0)
+			return &a->recs[i];
+	struct auto_change *r = realloc(a->recs, (a->n + 1) * sizeof *r);
+	if (!r)
+		return NULL;
+	a->recs = r;
+	r = &a->recs[a->n++];
+	memset(r, 0, sizeof *r);
+	r->kind = kind;
+	r->epoch_ms = epoch_ms_now();
+	snprintf(r->change_id, sizeof r->change_id, "%s", change_id);
+	snprintf(r->follows, sizeof r->follows, "%s", follows);
+	snprintf(r->follows_actor, sizeof r->follows_actor, "%s", cur->actor ? cur->actor : "");
+	snprintf(r->reason, sizeof r->reason, "%s", reason);
+	return r;
+}
+
+/* Adds cur's move to to_mode/to_prepend to the record of kind for the
+ * change it follows. Returns that record, or NULL on ENOMEM. */
+static struct auto_change *auto_note(struct auto_changes *a, enum auto_kind kind, const char *change_id,
+		     const struct svc_state *cur, const char *follows, const char *reason,
+		     enum svc_mode to_mode, unsigned to_prepend)
+{
+	struct auto_change *r = auto_for(a, kind, change_id, cur, follows, reason);
+	if (!r)
+		return NULL;
+	struct auto_service *v = realloc(r->svcs, (r->n_svcs + 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	r->svcs = v;
+	v = &r->svcs[r->n_svcs++];
+	memset(v, 0, sizeof *v);
+	snprintf(v->name, sizeof v->name, "%s", cur->name);
+	v->from_mode = cur->mode;
+	v->from_prepend = cur->prepend;
+	v->to_mode = to_mode;
+	v->to_prepend = to_prepend;
+	return r;
+}
+
+/* Ends an attempt of the automatic changes in *pending (all of one
+ * attempt): they take the result of the apply (rc, e, partial) and are
+ * kept for site_take_auto_changes, except a failed attempt that continues
+ * a failure streak (*failures > 0: its first failure has a record). A kept
+ * revert's error is the guard that kept it, unless the attempt failed.
+ * *pending is emptied. */
+static void auto_finish(struct site *s, struct auto_changes *pending, unsigned *failures,
+			int rc, const struct err *e, int partial)
+{
+	unsigned before = *failures;
+	*failures = rc < 0 ? before + 1 : 0;
+	if (rc < 0 && before > 0) {
+		auto_changes_free(pending);
+		return;
+	}
+	for (size_t i = 0; i < pending->n; i++) {
+		struct auto_change *r = &pending->recs[i];
+		r->failed_attempts = before;
+		if (rc < 0) {
+			r->result = APPLY_RESULT_FAILED;
+			r->error_code = e->code;
+			snprintf(r->error, sizeof r->error, "%s", e->msg);
+		} else {
+			r->result = partial ? APPLY_RESULT_PARTIAL : APPLY_RESULT_OK;
+		}
+	}
+	size_t room = AUTO_CHANGES_MAX > s->autos.n ? AUTO_CHANGES_MAX - s->autos.n : 0;
+	size_t take = pending->n < room ? pending->n : room;
+	struct auto_change *r = take ? realloc(s->autos.recs,
+					       (s->autos.n + take) * sizeof *r) : NULL;
+	int oom = take && !r;
+	if (oom)
+		take = 0;
+	for (size_t i = take; i < pending->n; i++) {
+		const struct auto_change *lost = &pending->recs[i];
+		struct log_fields lf = { LOG_MSGID_CHANGE, lost->change_id, s->conf->site, NULL };
+		log_record(LOG_LVL_ERROR, &lf,
+			   "%s %s (after change %s) is not in the audit log: %s",
+			   auto_kind_name(lost->kind), lost->change_id, lost->follows,
+			   oom ? "out of memory" : "too many records not yet taken");
+		free(lost->svcs);
+	}
+	if (take) {
+		memcpy(r + s->autos.n, pending->recs, take * sizeof *r);
+		s->autos.recs = r;
+		s->autos.n += take;
+	}
+	free(pending->recs);
+	memset(pending, 0, sizeof *pending);
+}
+
 /* ---- staged steps ----------------------------------------------------------- */
 
 static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
@@ -1248,6 +1394,7 @@ static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
 	if (s->safe_mode[0] || !s->state || now_ms() < s->step_retry_ms)
 		return;
 	struct state *new = NULL;
+	struct auto_changes pending = { 0 };
 	char change_id[17];
 	const char *service = NULL;
 	size_t n_steps = 0;
@@ -1266,9 +1413,13 @@ static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
 		snprintf(actor, sizeof actor, "routectld (staged, asked by %s)", cur->actor);
 		char *reason = strdup(cur->reason);
 		if (!reason || svc_state_set(ns, cur->next_mode, cur->next_prepend, actor, reason,
-					     change_id, now) < 0) {
+					     change_id, now) < 0 ||
+		    auto_note(&pending, AUTO_STAGED_STEP, change_id, cur,
+			      cur->change_id ? cur->change_id : "", cur->reason ? cur->reason : "",
+			      cur->next_mode, cur->next_prepend) == NULL) {
 			free(reason);
 			state_free(new);
+			auto_changes_free(&pending);
 			return;
 		}
 		free(reason);
@@ -1285,20 +1436,27 @@ static void run_due_steps(struct site *s, struct bird_conn *b, time_t now)
 		log_info("staged step: %s %s -> %s", cur->name, svc_mode_name(cur->mode),
 			 svc_mode_name(cur->next_mode));
 	}
-	if (!new)
+	if (!new) {
+		s->step_failures = 0;    /* nothing due: a failure streak ended */
 		return;
+	}
 	new->generation = s->state->generation + 1;
 	/* service points into s->state, which commit_state frees on success:
 	 * keep a copy for the log record. */
 	char svc_name[128];
 	snprintf(svc_name, sizeof svc_name, "%s", service ? service : "");
 	struct err e;
-	if (commit_state(s, b, new, "staged", change_id, n_steps == 1 ? svc_name : NULL, NULL,
-			 NULL, &e) < 0) {
+	err_clear(&e);
+	int partial = 0;
+	struct partial_out po = { &partial, NULL, 0 };
+	int rc = commit_state(s, b, new, "staged", change_id, n_steps == 1 ? svc_name : NULL,
+			      NULL, &po, &e);
+	if (rc < 0) {
 		if (s->state != new)
 			state_free(new);
 		s->step_retry_ms = now_ms() + STEP_RETRY_MS;
 	}
+	auto_finish(s, &pending, &s->step_failures, rc, &e, partial);
 }
 
 /* Whether reverting the due services of new (their moves in moves[0..n))
@@ -1361,6 +1519,7 @@ static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
 	int keep_takers = n_moves && judge_revert(s, moves, n_moves, &ge) < 0;
 	free(moves);
 	struct state *new = NULL;
+	struct auto_changes pending = { 0 };
 	char change_id[17], ids[1024] = "", summary[2048] = "";
 	size_t used_ids = 0, used_sum = 0, n = 0;
 	const char *service = NULL;
@@ -1375,11 +1534,28 @@ static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
 			change_id_new(change_id);
 		}
 		struct svc_state *ns = &new->svcs[i];
+		char deadline[32];
+		time_format_utc(cur->confirm_deadline, deadline, sizeof deadline);
 		if (keep_takers && guard_takes_away(cur->mode, cur->prepend, cur->revert_mode,
 						    cur->revert_prepend)) {
 			/* Safety first: the service stays as the change left it. */
-			char line[ERR_MSG_MAX];
+			char line[ERR_MSG_MAX], why[1024];
 			apply_one_line(ge.msg, line, sizeof line);
+			snprintf(why, sizeof why,
+				 "change %s was not confirmed by %s, but going back to the state "
+				 "before it would take announcements away and a guard refuses it: "
+				 "the service stays as the change left it", cur->confirm_change_id,
+				 deadline);
+			struct auto_change *kr = auto_note(&pending, AUTO_REVERT_KEPT, change_id, cur,
+							   cur->confirm_change_id, why, cur->mode,
+							   cur->prepend);
+			if (!kr) {
+				state_free(new);
+				auto_changes_free(&pending);
+				return -ERR_NOMEM;
+			}
+			kr->error_code = ge.code;
+			snprintf(kr->error, sizeof kr->error, "%s", line);
 			struct log_fields kf = { LOG_MSGID_CHANGE, cur->confirm_change_id,
 						 s->conf->site, cur->name };
 			log_record(LOG_LVL_ERROR, &kf,
@@ -1390,17 +1566,24 @@ static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
 			state_note_confirm_end(new, cur->confirm_change_id, CONFIRM_KEPT, now);
 			continue;
 		}
-		char actor[160], reason[4096], deadline[32];
-		time_format_utc(cur->confirm_deadline, deadline, sizeof deadline);
+		char actor[160], reason[4096], why[256];
 		snprintf(actor, sizeof actor, "routectld (confirm deadline of %s passed)",
 			 cur->confirm_change_id);
 		snprintf(reason, sizeof reason,
 			 "change %s was not confirmed by %s: back to the state before it "
 			 "(it was asked by %s: %.2048s)",
 			 cur->confirm_change_id, deadline, cur->actor, cur->reason);
-		if (svc_state_set(ns, cur->revert_mode, cur->revert_prepend, actor, reason,
+		snprintf(why, sizeof why,
+			 "change %s was not confirmed by %s: back to the state before it",
+			 cur->confirm_change_id, deadline);
+		/* noted before svc_state_set, which frees what cur's twin in new
+		 * holds (cur itself is s->state's, and stays) */
+		if (auto_note(&pending, AUTO_CONFIRM_REVERT, change_id, cur, cur->confirm_change_id,
+			      why, cur->revert_mode, cur->revert_prepend) == NULL ||
+		    svc_state_set(ns, cur->revert_mode, cur->revert_prepend, actor, reason,
 				  change_id, now) < 0) {
 			state_free(new);
+			auto_changes_free(&pending);
 			return -ERR_NOMEM;
 		}
 		if (!strstr(ids, cur->confirm_change_id) && used_ids < sizeof ids)
@@ -1414,16 +1597,22 @@ static int run_due_reverts(struct site *s, struct bird_conn *b, time_t now)
 		service = cur->name;
 		n++;
 	}
-	if (!new)
+	if (!new) {
+		s->revert_failures = 0;    /* nothing due: a failure streak ended */
 		return 0;
+	}
 	char ended[1024] = "";
 	note_ended_confirms(s->state, new, CONFIRM_REVERTED, now, ended, sizeof ended);
 	new->generation = s->state->generation + 1;
 	char svc_name[128];
 	snprintf(svc_name, sizeof svc_name, "%s", service ? service : "");
 	struct err e;
+	err_clear(&e);
+	int partial = 0;
+	struct partial_out po = { &partial, NULL, 0 };
 	int rc = commit_state(s, b, new, n ? "confirm-revert" : "confirm-kept", change_id,
-			      n == 1 ? svc_name : NULL, NULL, NULL, &e);
+			      n == 1 ? svc_name : NULL, NULL, &po, &e);
+	auto_finish(s, &pending, &s->revert_failures, rc, &e, partial);
 	struct log_fields lf = { LOG_MSGID_CHANGE, change_id, s->conf->site,
 				 n == 1 ? svc_name : NULL };
 	if (rc < 0) {

@@ -216,6 +216,73 @@ struct adopt_result {
 
 void adopt_result_free(struct adopt_result *r);
 
+struct site;
+
+/*
+ * Automatic changes. What routectld changes on its own (site_run_due: the
+ * staged steps that follow a staged drain or undrain, the revert of a change
+ * not confirmed by its deadline, and a revert the guards kept from taking
+ * announcements away) is kept as records in struct site, for the caller to
+ * take (site_take_auto_changes) and write where operators look (routectld:
+ * its audit log). One record per automatic change and change it follows
+ * from: one step that moves the services of two drains is two records with
+ * the same change_id.
+ *
+ * Failures are recorded once per streak: the first failed attempt of a kind
+ * (step, revert) gets a record with result failed and the error; the
+ * attempts that follow every STEP_RETRY (5 s) and fail too get none (each is
+ * in the log), and the attempt that then succeeds says in failed_attempts
+ * how many failed before it. A streak ends when an attempt succeeds or
+ * nothing of its kind is due any more (a later change superseded it).
+ */
+enum auto_kind { AUTO_STAGED_STEP, AUTO_CONFIRM_REVERT, AUTO_REVERT_KEPT };
+
+/* "staged-step", "confirm-revert", "confirm-revert-kept" (the audit
+ * record's action). */
+const char *auto_kind_name(enum auto_kind k);
+
+struct auto_service {
+	char name[64];
+	enum svc_mode from_mode, to_mode;     /* to: the mode asked (kept: the
+						 mode it stays in) */
+	unsigned from_prepend, to_prepend;
+};
+
+struct auto_change {
+	enum auto_kind kind;
+	int64_t epoch_ms;          /* wall clock, when it was tried */
+	char change_id[17];        /* the change routectld made (or tried) */
+	char follows[65];          /* the change it follows from: the staged drain
+				      or undrain, the change not confirmed */
+	char follows_actor[256];   /* who asked for that change */
+	char reason[1024];         /* why: the followed change's reason (step),
+				      or why it reverts or keeps */
+	struct auto_service *svcs;
+	size_t n_svcs;
+	enum apply_result result;  /* kept: OK once the state is saved, and
+				      the guard's refusal in error */
+	enum err_code error_code;  /* ERR_OK when none */
+	char error[ERR_MSG_MAX];   /* "" when none: what went wrong, or the
+				      guard that kept the service */
+	unsigned failed_attempts;  /* attempts of this kind that failed right
+				      before this one (its streak) */
+};
+
+/* The records not yet taken; at most AUTO_CHANGES_MAX (beyond, a record is
+ * logged as not taken and dropped: nobody takes them). */
+#define AUTO_CHANGES_MAX 256
+struct auto_changes {
+	struct auto_change *recs;
+	size_t n;
+};
+
+void auto_changes_free(struct auto_changes *a);
+
+/* Moves the records kept in s to the end of *out (which may hold records
+ * already; zeroed for a first call). Returns how many were moved; on
+ * ENOMEM they stay in s (-ERR_NOMEM). */
+int site_take_auto_changes(struct site *s, struct auto_changes *out);
+
 /* In the state directory while the state of a first start has not been
  * compared with what BIRD exports (struct site, first_start_unchecked). */
 #define FIRST_START_MARKER "first-start-unchecked"
@@ -275,6 +342,12 @@ struct site {
 	 * included). */
 	guard_view_fn fleet_view;
 	void *fleet_arg;
+
+	/* What site_run_due changed on its own, for site_take_auto_changes
+	 * ("Automatic changes" above), and the failed attempts in a row of
+	 * the steps and of the reverts (failure streaks). */
+	struct auto_changes autos;
+	unsigned step_failures, revert_failures;
 };
 
 /* Loads config (conf_load), policy and template: the three things a site
@@ -371,9 +444,10 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
  * service drops it (that service keeps the later change). When the deadline
  * passes, site_run_due puts every such service back to its mode before the
  * change, as a new change whose actor is "routectld (confirm deadline of ID
- * passed)", with a log record at level warning (the audit log belongs to
- * the API's command layer, which the BIRD worker does not reach: the state
- * file's attribution and the log tell who reverted). Without BIRD the
+ * passed)", with a log record at level warning and an automatic change
+ * record (site_take_auto_changes; routectld writes it to the audit log as
+ * action "confirm-revert", or "confirm-revert-kept" when a guard kept the
+ * service as the change left it). Without BIRD the
  * revert waits for it, like a staged step, and runs as soon as BIRD is
  * connected (after a restart: at once when the deadline passed meanwhile).
  */
