@@ -1056,6 +1056,43 @@ START_TEST(history_text_golden)
 }
 END_TEST
 
+/* Changes routectld made on its own show on whose change they follow and
+ * each service's move; a success after failed attempts says so. */
+static const char sample_auto_history[] =
+	"{\"history\":["
+	"{\"time\":\"2026-11-30T07:05:00.000Z\",\"actor\":\"routectld\",\"on_behalf_of\":null,"
+	"\"action\":\"confirm-revert\",\"site\":\"ash\",\"services\":[\"web\"],"
+	"\"result\":\"ok\",\"change_id\":\"r-2\",\"reason\":\"not confirmed\","
+	"\"follows_change_id\":\"c-1\",\"follows_actor\":\"alice\",\"failed_attempts\":0,"
+	"\"before\":{\"web\":{\"state\":\"withdraw\",\"prepend\":0}},"
+	"\"after\":{\"web\":{\"state\":\"announce\",\"prepend\":0}}},"
+	"{\"time\":\"2026-11-30T07:04:00.000Z\",\"actor\":\"routectld\",\"on_behalf_of\":null,"
+	"\"action\":\"staged-step\",\"site\":\"ash\",\"services\":[\"web\"],"
+	"\"result\":\"ok\",\"change_id\":\"s-1\",\"reason\":\"drill\","
+	"\"follows_change_id\":\"c-1\",\"follows_actor\":\"alice\",\"failed_attempts\":2,"
+	"\"before\":{\"web\":{\"state\":\"prepend\",\"prepend\":3}},"
+	"\"after\":{\"web\":{\"state\":\"withdraw\",\"prepend\":0}}}"
+	"],\"skipped\":0}";
+
+static const char golden_auto_history[] =
+	"TIME                      ACTOR                           ACTION          SITE  SERVICES                   RESULT               CHANGE  REASON\n"
+	"2026-11-30T07:05:00.000Z  routectld (after c-1 of alice)  confirm-revert  ash   web withdraw -> announce   ok                   r-2     not confirmed\n"
+	"2026-11-30T07:04:00.000Z  routectld (after c-1 of alice)  staged-step     ash   web prepend 3 -> withdraw  ok (after 2 failed)  s-1     drill\n";
+
+START_TEST(history_text_automatic)
+{
+	struct cli_request req = request_for(CMD_HISTORY, "history");
+	struct cli_result res;
+	cli_result_from_response(&req, 200, sample_auto_history, strlen(sample_auto_history), &res);
+	ck_assert_msg(res.kind == RESULT_HISTORY, "kind %d: %s", res.kind, res.local_msg);
+	struct buf b = { 0 };
+	ck_assert_int_eq(output_history_text(&b, &res.history), 0);
+	ck_assert_str_eq(b.p, golden_auto_history);
+	buf_free(&b);
+	cli_result_free(&res);
+}
+END_TEST
+
 static const struct {
 	const char *body, *msg;
 } bad_history[] = {
@@ -2367,6 +2404,7 @@ static Suite *cli_suite(void)
 	tcase_add_loop_test(t, bad_bodies, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
 	tcase_add_test(t, accepted_change_unreadable_answer);
 	tcase_add_test(t, history_text_golden);
+	tcase_add_test(t, history_text_automatic);
 	tcase_add_loop_test(t, history_bad_bodies, 0,
 			    (int)(sizeof bad_history / sizeof bad_history[0]));
 	suite_add_tcase(s, t);

@@ -707,6 +707,132 @@ START_TEST(emergency_adopted_audited)
 }
 END_TEST
 
+/* Reads the first n records of the audit log, waiting for the writer. */
+static void read_audit_records(json_t **recs, int n)
+{
+	for (int i = 0; i < 500 && !recs[n - 1]; i++) {
+		collect_once();
+		char *log = tu_read_file(F.dir, "audit.log");
+		char *line = log;
+		for (int k = 0; k < n && line && *line; k++) {
+			char *nl = strchr(line, '\n');
+			if (!nl)
+				break;
+			if (!recs[k])
+				recs[k] = json_loadb(line, (size_t)(nl - line), 0, NULL);
+			line = nl + 1;
+		}
+		free(log);
+	}
+}
+
+static const char *rec_str(json_t *r, const char *key)
+{
+	const char *v = json_string_value(json_object_get(r, key));
+	ck_assert_msg(v != NULL, "%s is a string", key);
+	return v;
+}
+
+static const char *rec_state(json_t *r, const char *side, const char *svc)
+{
+	return json_string_value(json_object_get(json_object_get(json_object_get(r, side), svc),
+						 "state"));
+}
+
+/* What routectld changed on its own is audited: a staged step that went
+ * through after failed attempts, a confirm revert that failed, a revert a
+ * guard kept; each as routectld, on the change it follows, with before and
+ * after, the result and the error. History shows them as they are. */
+START_TEST(automatic_changes_audited)
+{
+	fx_setup(NULL, 5);
+	struct auto_service step_svcs[] = {
+		{ "web", MODE_PREPEND, MODE_WITHDRAW, 3, 0 },
+		{ "dns", MODE_PREPEND, MODE_WITHDRAW, 3, 0 },
+	};
+	struct auto_service revert_svc = { "web", MODE_WITHDRAW, MODE_ANNOUNCE, 0, 0 };
+	struct auto_service kept_svc = { "dns", MODE_ANNOUNCE, MODE_ANNOUNCE, 0, 0 };
+	struct auto_change recs[3];
+	memset(recs, 0, sizeof recs);
+	recs[0] = (struct auto_change){ .kind = AUTO_STAGED_STEP, .epoch_ms = 1796000000000,
+					.change_id = "00000000000000a1",
+					.follows = "00000000000000d1",
+					.follows_actor = "alice (uid 1000) via console",
+					.reason = "drill", .svcs = step_svcs, .n_svcs = 2,
+					.result = APPLY_RESULT_OK, .failed_attempts = 2 };
+	recs[1] = (struct auto_change){ .kind = AUTO_CONFIRM_REVERT, .epoch_ms = 1796000060000,
+					.change_id = "00000000000000a2",
+					.follows = "00000000000000d2", .follows_actor = "bob",
+					.reason = "change 00000000000000d2 was not confirmed",
+					.svcs = &revert_svc, .n_svcs = 1,
+					.result = APPLY_RESULT_FAILED, .error_code = ERR_BIRD };
+	snprintf(recs[1].error, sizeof recs[1].error, "BIRD refused the configuration");
+	recs[2] = (struct auto_change){ .kind = AUTO_REVERT_KEPT, .epoch_ms = 1796000120000,
+					.change_id = "00000000000000a3",
+					.follows = "00000000000000d3", .follows_actor = "carol",
+					.reason = "kept", .svcs = &kept_svc, .n_svcs = 1,
+					.result = APPLY_RESULT_OK, .error_code = ERR_POLICY };
+	snprintf(recs[2].error, sizeof recs[2].error, "last-site: dns would be announced nowhere");
+	struct auto_changes a = { recs, 3 };
+	ck_assert_uint_eq(commands_audit_auto(F.c, "ash", &a), 3);
+
+	json_t *r[3] = { NULL, NULL, NULL };
+	read_audit_records(r, 3);
+	ck_assert_msg(r[2] != NULL, "three records in the audit log");
+	ck_assert_str_eq(rec_str(r[0], "action"), "staged-step");
+	ck_assert_str_eq(rec_str(r[0], "actor"), "routectld");
+	ck_assert_str_eq(rec_str(r[0], "transport"), "routectld");
+	ck_assert_str_eq(rec_str(r[0], "role"), "admin");
+	ck_assert_str_eq(rec_str(r[0], "phase"), "outcome");
+	ck_assert_str_eq(rec_str(r[0], "result"), "ok");
+	ck_assert_str_eq(rec_str(r[0], "site"), "ash");
+	ck_assert_str_eq(rec_str(r[0], "reason"), "drill");
+	ck_assert_str_eq(rec_str(r[0], "change_id"), "00000000000000a1");
+	ck_assert_str_eq(rec_str(r[0], "request_id"), "00000000000000a1");
+	ck_assert_str_eq(rec_str(r[0], "follows_change_id"), "00000000000000d1");
+	ck_assert_str_eq(rec_str(r[0], "follows_actor"), "alice (uid 1000) via console");
+	ck_assert_str_eq(rec_str(r[0], "time"), "2026-11-30T00:53:20.000Z");
+	ck_assert_int_eq(json_integer_value(json_object_get(r[0], "failed_attempts")), 2);
+	ck_assert(json_is_null(json_object_get(r[0], "error")));
+	ck_assert(json_is_false(json_object_get(r[0], "dry_run")));
+	ck_assert_uint_eq(json_array_size(json_object_get(r[0], "services")), 2);
+	ck_assert_str_eq(rec_state(r[0], "before", "web"), "prepend");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(json_object_get(
+				 r[0], "before"), "web"), "prepend")), 3);
+	ck_assert_str_eq(rec_state(r[0], "after", "web"), "withdraw");
+	ck_assert_str_eq(rec_state(r[0], "after", "dns"), "withdraw");
+
+	ck_assert_str_eq(rec_str(r[1], "action"), "confirm-revert");
+	ck_assert_str_eq(rec_str(r[1], "result"), "failed");
+	ck_assert_str_eq(rec_str(r[1], "follows_actor"), "bob");
+	ck_assert_str_eq(rec_state(r[1], "before", "web"), "withdraw");
+	ck_assert_str_eq(rec_state(r[1], "after", "web"), "announce");
+	json_t *err1 = json_object_get(r[1], "error");
+	ck_assert_str_eq(rec_str(err1, "code"), err_code_name(ERR_BIRD));
+	ck_assert_str_eq(rec_str(err1, "message"), "BIRD refused the configuration");
+
+	ck_assert_str_eq(rec_str(r[2], "action"), "confirm-revert-kept");
+	ck_assert_str_eq(rec_str(r[2], "result"), "refused");
+	ck_assert_str_eq(rec_str(json_object_get(r[2], "error"), "code"), err_code_name(ERR_POLICY));
+	ck_assert_str_eq(rec_state(r[2], "after", "dns"), "announce");
+	for (int k = 0; k < 3; k++)
+		json_decref(r[k]);
+
+	/* history reads them back, newest first (no intent to pair with) */
+	tcp("GET", "/v1/history", F.secret_viewer, NULL, NULL, 0, "h1");
+	pump();
+	ck_assert_msg(F.status == 200, "%d %s", F.status, F.body);
+	json_t *doc = json_loads(F.body, 0, NULL);
+	json_t *h = json_object_get(doc, "history");
+	ck_assert_uint_eq(json_array_size(h), 3);
+	ck_assert_str_eq(rec_str(json_array_get(h, 0), "action"), "confirm-revert-kept");
+	ck_assert_str_eq(rec_str(json_array_get(h, 0), "result"), "refused");
+	ck_assert_str_eq(rec_str(json_array_get(h, 2), "follows_change_id"), "00000000000000d1");
+	json_decref(doc);
+	fx_teardown();
+}
+END_TEST
+
 /* Each listener set authenticates with its own tokens only: a primary
  * token is 401 out-of-band and the reverse (also for a token of the same
  * name); an out-of-band write says so in the actor and the audit record,
@@ -950,6 +1076,7 @@ int main(void)
 	tcase_add_test(tw, force_admin_only_override_audited);
 	tcase_add_test(tw, confirm_within_and_confirm_route);
 	tcase_add_test(tw, emergency_adopted_audited);
+	tcase_add_test(tw, automatic_changes_audited);
 	tcase_add_test(tw, out_of_band_tokens_actor_audit);
 	suite_add_tcase(s, tw);
 	SRunner *sr = srunner_create(s);

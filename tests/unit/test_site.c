@@ -657,6 +657,15 @@ static void open_checked_site(struct site *s)
 	open_site(s);
 }
 
+/* Takes the site's automatic change records: exactly n of them. */
+static void take_autos(struct site *s, struct auto_changes *a, size_t n)
+{
+	memset(a, 0, sizeof *a);
+	ck_assert_int_ge(site_take_auto_changes(s, a), 0);
+	ck_assert_uint_eq(a->n, n);
+	ck_assert_uint_eq(s->autos.n, 0);
+}
+
 static void drain_web_confirmed(struct site *s, struct bird_conn *b, unsigned within,
 				char id[17])
 {
@@ -717,10 +726,30 @@ START_TEST(confirm_deadline_reverts_across_restart)
 	web->confirm_deadline = time(NULL) - 1;
 	ck_assert_int_le(site_next_due_ms(&s, b), now_ms());
 	uint64_t gen = s.state->generation;
+	struct auto_changes autos;
+	take_autos(&s, &autos, 0);     /* nothing was done on its own yet */
 	site_run_due(&s, b, now_ms());
 	web = state_find(s.state, "web");
 	ck_assert_int_eq(web->mode, MODE_ANNOUNCE);
 	ck_assert(!web->has_confirm);
+	/* The revert has a record of its own: on which change, what moved. */
+	take_autos(&s, &autos, 1);
+	const struct auto_change *ac = &autos.recs[0];
+	ck_assert_int_eq(ac->kind, AUTO_CONFIRM_REVERT);
+	ck_assert_str_eq(auto_kind_name(ac->kind), "confirm-revert");
+	ck_assert_str_eq(ac->change_id, web->change_id);
+	ck_assert_str_eq(ac->follows, id);
+	ck_assert_str_eq(ac->follows_actor, "alice");
+	ck_assert_ptr_nonnull(strstr(ac->reason, id));
+	ck_assert_int_eq(ac->result, APPLY_RESULT_OK);
+	ck_assert_str_eq(ac->error, "");
+	ck_assert_uint_eq(ac->failed_attempts, 0);
+	ck_assert_uint_eq(ac->n_svcs, 1);
+	ck_assert_str_eq(ac->svcs[0].name, "web");
+	ck_assert_int_eq(ac->svcs[0].from_mode, MODE_WITHDRAW);
+	ck_assert_int_eq(ac->svcs[0].to_mode, MODE_ANNOUNCE);
+	ck_assert_int_gt(ac->epoch_ms, (int64_t)(time(NULL) - 60) * 1000);
+	auto_changes_free(&autos);
 	char actor[128];
 	snprintf(actor, sizeof actor, "routectld (confirm deadline of %s passed)", id);
 	ck_assert_str_eq(web->actor, actor);
@@ -798,6 +827,20 @@ START_TEST(confirm_revert_refused_by_guard_keeps_service)
 	ck_assert_ptr_nonnull(ce);
 	ck_assert_int_eq(ce->outcome, CONFIRM_KEPT);
 	ck_assert_str_eq(s.last.trigger, "confirm-kept");
+	/* The kept revert has a record: web stays announced, and why. */
+	struct auto_changes autos;
+	take_autos(&s, &autos, 1);
+	const struct auto_change *ac = &autos.recs[0];
+	ck_assert_int_eq(ac->kind, AUTO_REVERT_KEPT);
+	ck_assert_str_eq(auto_kind_name(ac->kind), "confirm-revert-kept");
+	ck_assert_str_eq(ac->follows, id);
+	ck_assert_int_eq(ac->result, APPLY_RESULT_OK);
+	ck_assert_int_eq(ac->error_code, ERR_POLICY);
+	ck_assert_msg(ac->error[0] != '\0', "the guard that kept it is named");
+	ck_assert_uint_eq(ac->n_svcs, 1);
+	ck_assert_int_eq(ac->svcs[0].from_mode, MODE_ANNOUNCE);
+	ck_assert_int_eq(ac->svcs[0].to_mode, MODE_ANNOUNCE);
+	auto_changes_free(&autos);
 	fake_stop(&f, b);
 	site_close(&s);
 }
@@ -926,6 +969,86 @@ START_TEST(staged_step_resumes_after_restart)
 	ck_assert(web->has_confirm);
 	ck_assert_str_eq(web->confirm_change_id, "00000000000000aa");
 	ck_assert_int_eq(web->revert_mode, MODE_ANNOUNCE);
+	/* The step has a record: routectld's change on the staged drain's. */
+	struct auto_changes autos;
+	take_autos(&s, &autos, 1);
+	const struct auto_change *ac = &autos.recs[0];
+	ck_assert_int_eq(ac->kind, AUTO_STAGED_STEP);
+	ck_assert_str_eq(auto_kind_name(ac->kind), "staged-step");
+	ck_assert_str_eq(ac->change_id, web->change_id);
+	ck_assert_str_ne(ac->change_id, "00000000000000aa");
+	ck_assert_str_eq(ac->follows, "00000000000000aa");
+	ck_assert_str_eq(ac->follows_actor, "alice");
+	ck_assert_str_eq(ac->reason, "drill");
+	ck_assert_int_eq(ac->result, APPLY_RESULT_OK);
+	ck_assert_uint_eq(ac->n_svcs, 1);
+	ck_assert_str_eq(ac->svcs[0].name, "web");
+	ck_assert_int_eq(ac->svcs[0].from_mode, MODE_PREPEND);
+	ck_assert_uint_eq(ac->svcs[0].from_prepend, 3);
+	ck_assert_int_eq(ac->svcs[0].to_mode, MODE_WITHDRAW);
+	auto_changes_free(&autos);
+	fake_stop(&f, b);
+	site_close(&s);
+}
+END_TEST
+
+/* A staged step that BIRD refuses is retried; only the first failure of
+ * the streak has a record (failed, with BIRD's words), the retries that
+ * fail too have none, and the step that then goes through says how many
+ * failed before it. Its next failure starts a new streak. */
+START_TEST(staged_step_failure_streak_recorded_once)
+{
+	static const struct fake_exch ex[] = {
+		PRECHECK_ISP,
+		{ "configure timeout 30", "configure_check_syntax_error.txt", 1 },
+		PRECHECK_ISP,
+		{ "configure timeout 30", "configure_check_syntax_error.txt", 1 },
+		PRECHECK_ISP,
+		{ "configure timeout 30", "configure_check_syntax_error.txt", 1 },
+		APPLY_EXPORTING(EXPORT_DNS),
+	};
+	struct site s;
+	open_checked_site(&s);
+	struct svc_state *web = state_find(s.state, "web");
+	ck_assert_int_eq(svc_state_set(web, MODE_PREPEND, 3, "alice", "drill", "00000000000000cc",
+				       time(NULL)), 0);
+	web->has_next = 1;
+	web->next_mode = MODE_WITHDRAW;
+	web->next_at = time(NULL);
+	struct fake_bird f;
+	struct bird_conn *b = fake_start(&f, ex, sizeof ex / sizeof ex[0]);
+	struct auto_changes autos;
+
+	site_run_due(&s, b, now_ms());
+	ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_PREPEND);
+	take_autos(&s, &autos, 1);
+	ck_assert_int_eq(autos.recs[0].kind, AUTO_STAGED_STEP);
+	ck_assert_int_eq(autos.recs[0].result, APPLY_RESULT_FAILED);
+	ck_assert_int_eq(autos.recs[0].error_code, ERR_BIRD);
+	ck_assert_msg(autos.recs[0].error[0] != '\0', "BIRD's words are in the record");
+	ck_assert_str_eq(autos.recs[0].follows, "00000000000000cc");
+	ck_assert_int_eq(autos.recs[0].svcs[0].to_mode, MODE_WITHDRAW);
+	ck_assert_uint_eq(autos.recs[0].failed_attempts, 0);
+	auto_changes_free(&autos);
+
+	/* Retried (not waiting the 5 s here): fails again, no record. */
+	for (int i = 0; i < 2; i++) {
+		s.step_retry_ms = 0;
+		site_run_due(&s, b, now_ms());
+		ck_assert_int_eq(state_find(s.state, "web")->mode, MODE_PREPEND);
+		take_autos(&s, &autos, 0);
+	}
+	s.step_retry_ms = 0;
+	site_run_due(&s, b, now_ms());
+	web = state_find(s.state, "web");
+	ck_assert_int_eq(web->mode, MODE_WITHDRAW);
+	take_autos(&s, &autos, 1);
+	ck_assert_int_eq(autos.recs[0].result, APPLY_RESULT_OK);
+	ck_assert_uint_eq(autos.recs[0].failed_attempts, 3);
+	ck_assert_str_eq(autos.recs[0].change_id, web->change_id);
+	ck_assert_str_eq(autos.recs[0].error, "");
+	auto_changes_free(&autos);
+	ck_assert_uint_eq(s.step_failures, 0);   /* the streak ended */
 	fake_stop(&f, b);
 	site_close(&s);
 }
@@ -1008,6 +1131,7 @@ static Suite *site_suite(void)
 	tcase_add_test(tc, staged_step_resumes_after_restart);
 	tcase_add_test(tc, new_change_supersedes_staged_plan);
 	tcase_add_test(tc, confirm_within_bounded);
+	tcase_add_test(tc, staged_step_failure_streak_recorded_once);
 	suite_add_tcase(su, tc);
 	return su;
 }
