@@ -1,6 +1,7 @@
 /* The audit log: one JSON object per line for every write routectld is
- * asked for, accepted or refused, so that an incident review can tell who
- * changed what, on whose behalf, why, and what came of it.
+ * asked for, accepted or refused, and for every change it makes on its own
+ * (api/commands.h, commands_audit_auto), so that an incident review can tell
+ * who changed what, on whose behalf, why, and what came of it.
  *
  * Lines are written by a thread of this module (group commit: whatever is
  * queued is written with one write(2) and one fdatasync(2)), so that the
@@ -12,9 +13,11 @@
  *
  * A record (see audit_record_new) has these members:
  *   time (RFC 3339 UTC, milliseconds), request_id, actor, on_behalf_of
- *   (null when none), role, transport ("console", "http", "https"),
+ *   (null when none), role, transport ("console", "http", "https";
+ *   "emergency" and "routectld" for the records of commands.h),
  *   out_of_band (true when it came in on an out-of-band listener; set by
- *   the command layer), remote, action ("drain", "undrain", "set", "adopt"), site, services
+ *   the command layer), remote, action ("drain", "undrain", "set", "adopt",
+ *   "confirm"; commands.h adds others), site, services
  *   (array), reason, dry_run, phase ("intent" before a change is handed to
  *   the BIRD worker, "outcome" after), result ("accepted", "ok",
  *   "partial", "failed", "refused"), status (HTTP), error (null or

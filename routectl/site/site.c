@@ -1373,7 +1373,8 @@ static void auto_finish(struct site *s, struct auto_changes *pending, unsigned *
 		const struct auto_change *lost = &pending->recs[i];
 		struct log_fields lf = { LOG_MSGID_CHANGE, lost->change_id, s->conf->site, NULL };
 		log_record(LOG_LVL_ERROR, &lf,
-			   "%s %s (after change %s) is not in the audit log: %s",
+			   "the record of %s %s (after change %s) is dropped, so routectld's "
+			   "audit log will not have it: %s",
 			   auto_kind_name(lost->kind), lost->change_id, lost->follows,
 			   oom ? "out of memory" : "too many records not yet taken");
 		free(lost->svcs);
