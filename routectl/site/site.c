@@ -1315,9 +1315,10 @@ static struct auto_change *auto_for(struct auto_changes *a, enum auto_kind kind,
 
 /* Adds cur's move to to_mode/to_prepend to the record of kind for the
  * change it follows. Returns that record, or NULL on ENOMEM. */
-static struct auto_change *auto_note(struct auto_changes *a, enum auto_kind kind, const char *change_id,
-		     const struct svc_state *cur, const char *follows, const char *reason,
-		     enum svc_mode to_mode, unsigned to_prepend)
+static struct auto_change *auto_note(struct auto_changes *a, enum auto_kind kind,
+				     const char *change_id, const struct svc_state *cur,
+				     const char *follows, const char *reason, enum svc_mode to_mode,
+				     unsigned to_prepend)
 {
 	struct auto_change *r = auto_for(a, kind, change_id, cur, follows, reason);
 	if (!r)
