@@ -292,6 +292,47 @@ static json_t *pending_json(const struct fanout_result *r)
 	return a;
 }
 
+/* The change a router waits for on service svc ("" for none). */
+static const char *confirm_id_of(const struct fanout_router *fr, const char *svc)
+{
+	json_t *c = json_object_get(service_obj(fr, svc), "confirm");
+	const char *id = json_string_value(json_object_get(c, "change_id"));
+	return id ? id : "";
+}
+
+/* A change made on every router of a site waits under one id on each: when
+ * the routers of site wait for different changes on svc (or some for none),
+ * the CONFIRM cell says which router waits for which. */
+static void confirm_differs(const struct fanout_result *r, const char *site, const char *svc,
+			    char *out, size_t size)
+{
+	const char *first = NULL;
+	bool differ = false;
+	for (size_t i = 0; i < r->n_routers; i++) {
+		const struct fanout_router *fr = &r->routers[i];
+		if (strcmp(fr->reply->router->site, site) != 0 || !router_ok(fr))
+			continue;
+		const char *id = confirm_id_of(fr, svc);
+		if (!first)
+			first = id;
+		else if (strcmp(first, id) != 0)
+			differ = true;
+	}
+	if (!differ)
+		return;
+	size_t used = (size_t)snprintf(out, size, "ROUTERS DIFFER:");
+	for (size_t i = 0; i < r->n_routers && used < size; i++) {
+		const struct fanout_router *fr = &r->routers[i];
+		if (strcmp(fr->reply->router->site, site) != 0 || !router_ok(fr))
+			continue;
+		const char *id = confirm_id_of(fr, svc);
+		used += (size_t)snprintf(out + used, size - used, " %s %s,", fr->reply->router->name,
+					 id[0] ? id : "none");
+	}
+	if (used < size && out[used - 1] == ',')
+		out[used - 1] = '\0';
+}
+
 int output_fleet_status_text(struct buf *out, const struct fanout_result *r)
 {
 	static const char *const head[] = { "SITE", "SERVICE", "STATE", "NEXT", "CONFIRM" };
@@ -309,7 +350,7 @@ int output_fleet_status_text(struct buf *out, const struct fanout_result *r)
 		}
 		for (size_t k = 0; k < s->n_services; k++) {
 			const struct fleet_view_service *vs = &s->services[k];
-			char state[512], next[160] = "-", confirm[200] = "-";
+			char state[512], next[160] = "-", confirm[512] = "-";
 			state_cell(vs, r, s->name, state, sizeof state);
 			/* next step and pending confirmation from the first router
 			 * that has one */
@@ -342,6 +383,7 @@ int output_fleet_status_text(struct buf *out, const struct fanout_result *r)
 						 id ? id : "?");
 				}
 			}
+			confirm_differs(r, s->name, vs->name, confirm, sizeof confirm);
 			const char *row[] = { s->name, vs->name, state, next, confirm };
 			ft_add(&t, row);
 		}
