@@ -344,7 +344,8 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 	req->kind = kind;
 #define CHANGE_FIELDS FIELD_STRING("site"), FIELD_STRING("reason"), FIELD_BOOL("now"), \
 		      FIELD_BOOL("dry_run"), FIELD_BOOL("force"),                            \
-		      { "confirm_within", JSON_INTEGER, "must be an integer (seconds)" }
+		      { "confirm_within", JSON_INTEGER, "must be an integer (seconds)" },      \
+		      FIELD_STRING("change_id")
 	static const struct body_field set_fields[] = {
 		CHANGE_FIELDS, FIELD_STRING("service"), FIELD_STRING("state"),
 		{ "prepend", JSON_INTEGER, "must be an integer" },
@@ -385,6 +386,17 @@ static int parse_change(const char *body, size_t len, enum change_kind kind,
 				       "field 'confirm_within' must be 1..%u seconds, not %lld",
 				       CONFIRM_WITHIN_MAX_S, (long long)n);
 		req->confirm_within_s = (unsigned)n;
+	}
+	/* The caller's id of the change (routectl -f: one id on every router
+	 * of the fleet, confirmed with one command). Whether it is new here is
+	 * judged against the state (handle_write, site_change). */
+	const char *id = json_string_value(json_object_get(*root, "change_id"));
+	if (id) {
+		if (!change_id_valid(id))
+			return err_set(e, ERR_INVALID,
+				       "field 'change_id' must be 16 lowercase hex digits, as "
+				       "routectld makes them, not \"%.40s\"", id);
+		memcpy(req->change_id, id, sizeof req->change_id);
 	}
 	if (kind == CHANGE_SET) {
 		*one_service = path_service ? path_service
@@ -1162,6 +1174,16 @@ void command_job_done(struct command_job *job)
 					 err_code_name(job->err.code), "message", job->err.msg,
 					 "guards", guards_json(&job->res.guards)));
 		result = job->err.code == ERR_POLICY ? "refused" : "failed";
+	} else if (job->rc < 0 && job->kind == COMMAND_JOB_CONFIRM && job->confirm_res.ended[0]) {
+		/* Too late or no longer waiting: how the wait ended, for a
+		 * client that confirms at many routers and must tell "confirmed
+		 * already" from "reverted". */
+		o->status = status_of(job->err.code);
+		o->body = dump(json_pack("{s:{s:s,s:s,s:s,s:o}}", "error", "code",
+					 err_code_name(job->err.code), "message", job->err.msg,
+					 "outcome", job->confirm_res.ended, "at",
+					 time_json(job->confirm_res.ended_at)));
+		result = "refused";
 	} else if (job->rc < 0) {
 		o->status = status_of(job->err.code);
 		o->body = error_body(err_code_name(job->err.code), job->err.msg);
@@ -1284,6 +1306,20 @@ static void copy_site(const struct command_view *v, void *arg)
 {
 	struct site_ctx *s = arg;
 	snprintf(s->site, sizeof s->site, "%s", v->site);
+}
+
+struct id_ctx {
+	const char *change_id;
+	int taken;
+	char site[64];
+};
+
+/* Whether the view's state already has a change with the id asked for. */
+static void find_change_id(const struct command_view *v, void *arg)
+{
+	struct id_ctx *ic = arg;
+	snprintf(ic->site, sizeof ic->site, "%s", v->site);
+	ic->taken = state_names_change(v->state, ic->change_id);
 }
 
 /* Reads the body of a write into o->job. */
@@ -1475,6 +1511,19 @@ static int handle_write(struct op *o, const struct http_request *rq, struct http
 		case IDEM_NEW:
 			o->idem_marked = 1;
 			break;
+		}
+	}
+	/* After the replay above: the retry of a change made with this id
+	 * gets its first answer, a new request with it a 409. */
+	if (o->job->kind == COMMAND_JOB_CHANGE && o->job->req.change_id[0]) {
+		struct id_ctx ic = { o->job->req.change_id, 0, "" };
+		c->d.backend.with_view(c->d.backend.arg, find_change_id, &ic);
+		if (ic.taken) {
+			err_set(&e, ERR_REFUSED,
+				"change id %s already names another change at site '%s': a change "
+				"takes a new id (routectl history shows that one)",
+				o->job->req.change_id, ic.site);
+			return refuse_err(o, &e, out);
 		}
 	}
 	/* The intent is on disk before anything changes. */

@@ -31,6 +31,7 @@ enum opt_id {
 	OPT_FLEET,
 	OPT_CONFIG,
 	OPT_VIA,
+	OPT_SITE,
 	OPT__COUNT
 };
 
@@ -64,6 +65,7 @@ static const struct cli_option options[] = {
 	{ "fleet",   'f', true,  OPT_FLEET },
 	{ "config",  0,   true,  OPT_CONFIG },
 	{ "via",     0,   true,  OPT_VIA },
+	{ "site",    0,   true,  OPT_SITE },
 };
 
 /* ---- the command table ---- */
@@ -135,11 +137,14 @@ static const struct cli_command commands[] = {
 	  "routectl [-s SOCKET] [--json] history [--service NAME] [-n N]\n"
 	  "    Show the audit trail of the site's changes, newest first: who, on whose\n"
 	  "    behalf, what, the result and the reason (the last N, default 20).\n" },
-	{ "confirm", CMD_CONFIRM, "POST", "/v1/changes/{change_id}/confirm", OPTF(OPT_REASON),
-	  parse_confirm,
-	  "routectl [-s SOCKET] [--json] confirm CHANGE_ID [--reason TEXT]\n"
+	{ "confirm", CMD_CONFIRM, "POST", "/v1/changes/{change_id}/confirm",
+	  OPTF(OPT_REASON) | OPTF(OPT_SITE), parse_confirm,
+	  "routectl [-s SOCKET | -f FLEET] [--json] confirm CHANGE_ID [--reason TEXT]\n"
+	  "         [--site SITE]\n"
 	  "    Confirm a change made with --confirm-within, so that routectld does not\n"
-	  "    revert it at its deadline (status lists the pending ones).\n" },
+	  "    revert it at its deadline (status lists the pending ones). With -f, at\n"
+	  "    every router of the fleet (or of SITE) at once: a change made with -f\n"
+	  "    has one id on every router it went to.\n" },
 	{ "check", CMD_CHECK, "GET", "/v1/status", 0, parse_status,
 	  "routectl [-s SOCKET | -f FLEET] [--timeout SECONDS] check\n"
 	  "    For monitoring (Nagios, Icinga): print one line, ROUTECTL OK|WARNING|\n"
@@ -182,7 +187,8 @@ static const char usage_tail[] =
 	"  --json                print the daemon's JSON answer\n"
 	"  -f, --fleet FLEET     act on the fleet document FLEET (default: $ROUTECTL_FLEET):\n"
 	"                        status of every router; drain, undrain and set on every\n"
-	"                        router of SITE at once (SITE ALL: of every site)\n"
+	"                        router of SITE at once (SITE ALL: of every site), with\n"
+	"                        one change id; confirm on every router (or of --site)\n"
 	"  --via primary|oob|auto  with -f: the endpoint of each router to use: its\n"
 	"                        api-url, its oob-url (out-of-band, the management\n"
 	"                        network), or (auto, the default) the api-url, then the\n"
@@ -196,6 +202,8 @@ static const char usage_tail[] =
 	"  --dry-run             show what would change and the BIRD diff; change nothing\n"
 	"  --confirm-within DURATION  revert by itself unless `routectl confirm` comes\n"
 	"                        within DURATION (600, 90s, 10m, 1h30m; at most 1d)\n"
+	"  --site SITE           confirm: only at SITE (with -f: its routers; with -s:\n"
+	"                        refused unless routectld serves SITE)\n"
 	"  --state SERVICE=STATE adopt: the state of a service BIRD cannot tell (repeatable)\n"
 	"  --force               adopt: also over a state file that does not load;\n"
 	"                        drain/undrain/set: override the guards (admin, audited)\n"
@@ -570,6 +578,8 @@ static int parse_confirm(struct cli_request *req, char **pos, size_t n, struct e
 	req->change_id = pos[0];
 	if (req->reason && (is_blank(req->reason) || !is_utf8(req->reason)))
 		return err_set(e, ERR_INVALID, "--reason is blank or not valid UTF-8");
+	if (req->site && check_name("--site", req->site, e) < 0)
+		return -ERR_INVALID;
 	return 0;
 }
 
@@ -738,6 +748,9 @@ static int apply_option(struct cli_request *req, const struct cli_option *o,
 	}
 	case OPT_CONFIRM_WITHIN:
 		return cli_parse_duration(val, &req->confirm_within_s, e);
+	case OPT_SITE:
+		req->site = val;
+		break;
 	case OPT_CONFIG:
 		if (val[0] == '\0')
 			return err_set(e, ERR_INVALID, "%s needs a file path, not \"\"", spelled);
@@ -980,8 +993,18 @@ json_t *cli_request_body(const struct cli_request *req)
 		}
 		return with_confirm_within(req, body);
 	}
-	case CMD_CONFIRM:
-		return req->reason ? json_pack("{s:s}", "reason", req->reason) : json_object();
+	case CMD_CONFIRM: {
+		/* --site: routectld refuses to confirm when it serves another */
+		json_t *body = json_object();
+		if (body && ((req->reason && json_object_set_new(body, "reason",
+								 json_string(req->reason)) < 0) ||
+			     (req->site && json_object_set_new(body, "site",
+							       json_string(req->site)) < 0))) {
+			json_decref(body);
+			return NULL;
+		}
+		return body;
+	}
 	case CMD_ADOPT: {
 		json_t *assume = json_array();
 		if (!assume)

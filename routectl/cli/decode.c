@@ -909,6 +909,7 @@ void cli_result_from_response(const struct cli_request *req, long http_status,
 	res->kind = RESULT_API_ERROR;
 	res->error_code = code ? code : "unknown";
 	res->error_message = msg;
+	res->error_outcome = json_string_value(json_object_get(err_obj, "outcome"));
 }
 
 void cli_result_free(struct cli_result *res)

@@ -214,6 +214,10 @@ struct cli_result {
 	 * RESULT_LOCAL_ERROR: local_code/local_msg. */
 	const char *error_code;
 	const char *error_message;
+	/* A confirm refused because the wait is over (error.outcome, from a
+	 * routectld that says it): "confirmed", "reverted", "superseded",
+	 * "kept" or "late"; NULL otherwise. */
+	const char *error_outcome;
 	const char *local_code;
 	char local_msg[4096];
 	/* A change (not a dry run) reached routectld, or may have, and no usable

@@ -1,5 +1,6 @@
 #include "cli/fanout.h"
 #include "common/err.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@ int fanout_check_command(const struct cli_request *req, struct err *e)
 	case CMD_DRAIN:
 	case CMD_UNDRAIN:
 	case CMD_SET:
+	case CMD_CONFIRM:
 		return 0;
 	default:
 		return err_set(e, ERR_INVALID, "%s: not with -f (a fleet): it acts on one "
@@ -73,7 +75,27 @@ int fanout_execute(const struct fleet *f, const struct cli_request *req,
 						     : FLEET_VIA_AUTO,
 	};
 	char *body = NULL;
-	if (req->cmd != CMD_STATUS) {
+	if (req->cmd == CMD_CONFIRM) {
+		/* Every router of the fleet by default: a router that does not
+		 * have the change answers 404 and that is fine. */
+		if (req->site && !all_sites(req)) {
+			sel.scope = FLEET_SITE;
+			sel.site = req->site;
+			if (!fleet_find_site(f, req->site))
+				return err_set(e, ERR_NOTFOUND, "%s: the fleet %s has no site %s "
+					       "(nothing was sent)", req->cmd_name, f->source,
+					       req->site);
+		}
+		struct cli_request rq = *req;
+		if (all_sites(req))
+			rq.site = NULL;
+		json_t *j = cli_request_body(&rq);
+		body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (!body)
+			return err_set(e, ERR_NOMEM, "%s: out of memory building the request",
+				       req->cmd_name);
+	} else if (req->cmd != CMD_STATUS) {
 		if (!all_sites(req)) {
 			sel.scope = FLEET_SITE;
 			sel.site = req->site;
@@ -85,18 +107,32 @@ int fanout_execute(const struct fleet *f, const struct cli_request *req,
 			o.site_per_router = true;
 		}
 		json_t *j = cli_request_body(req);
+		/* One change, one id on every router: one confirm confirms it
+		 * everywhere. A dry run changes nothing and has none. */
+		char id[17] = "";
+		if (!req->dry_run)
+			change_id_new(id);
+		if (j && id[0] && json_object_set_new(j, "change_id", json_string(id)) < 0) {
+			json_decref(j);
+			j = NULL;
+		}
 		body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		if (!body)
 			return err_set(e, ERR_NOMEM, "%s: out of memory building the request",
 				       req->cmd_name);
+		memcpy(out->change_id, id, sizeof id);
 	}
 	struct fleet_replies replies;
 	rc = fleet_call(f, sel, cli_method(req->cmd), target, body, &o, &replies, e);
 	free(body);
 	if (rc < 0)
 		return err_prefix(e, "%s", req->cmd_name);
-	return fanout_from_replies(f, req, &replies, out, e);
+	char id[17];
+	memcpy(id, out->change_id, sizeof id);
+	rc = fanout_from_replies(f, req, &replies, out, e);
+	memcpy(out->change_id, id, sizeof id);
+	return rc;
 }
 
 int fanout_from_replies(const struct fleet *f, const struct cli_request *req,
@@ -139,8 +175,76 @@ void fanout_result_free(struct fanout_result *r)
 	memset(r, 0, sizeof *r);
 }
 
+enum fanout_confirm fanout_confirm_outcome(const struct fanout_router *fr)
+{
+	const struct cli_result *res = &fr->res;
+	if (res->outcome_unknown)
+		return FCONFIRM_UNKNOWN;
+	if (res->kind == RESULT_CONFIRMED)
+		return FCONFIRM_CONFIRMED;
+	if (res->kind != RESULT_API_ERROR)
+		return fr->reply->endpoint ? FCONFIRM_REFUSED : FCONFIRM_UNREACHABLE;
+	if (res->http_status == 404)
+		return FCONFIRM_NOT_PENDING;
+	const char *oc = res->error_outcome;
+	if (res->http_status != 409 || !oc)
+		return FCONFIRM_REFUSED;
+	if (strcmp(oc, "confirmed") == 0)
+		return FCONFIRM_ALREADY;
+	if (strcmp(oc, "superseded") == 0)
+		return FCONFIRM_SUPERSEDED;
+	if (strcmp(oc, "late") == 0 || strcmp(oc, "reverted") == 0 || strcmp(oc, "kept") == 0)
+		return FCONFIRM_LATE;
+	return FCONFIRM_REFUSED;
+}
+
+const char *fanout_confirm_name(enum fanout_confirm c)
+{
+	switch (c) {
+	case FCONFIRM_CONFIRMED: return "confirmed";
+	case FCONFIRM_ALREADY: return "already-confirmed";
+	case FCONFIRM_NOT_PENDING: return "not-pending";
+	case FCONFIRM_SUPERSEDED: return "superseded";
+	case FCONFIRM_LATE: return "late";
+	case FCONFIRM_REFUSED: return "refused";
+	case FCONFIRM_UNREACHABLE: return "unreachable";
+	case FCONFIRM_UNKNOWN: return "unknown";
+	}
+	return "refused";
+}
+
+static enum cli_exit confirm_exit(const struct fanout_result *r)
+{
+	enum cli_exit worst = CLI_EXIT_OK;
+	bool known = false;
+	for (size_t i = 0; i < r->n_routers; i++) {
+		switch (fanout_confirm_outcome(&r->routers[i])) {
+		case FCONFIRM_UNKNOWN:
+			return CLI_EXIT_UNKNOWN;
+		case FCONFIRM_CONFIRMED:
+		case FCONFIRM_ALREADY:
+		case FCONFIRM_SUPERSEDED:
+			known = true;
+			break;
+		case FCONFIRM_NOT_PENDING:
+			break;
+		case FCONFIRM_LATE:
+			known = true;
+			worst = CLI_EXIT_FAILED;
+			break;
+		case FCONFIRM_REFUSED:
+		case FCONFIRM_UNREACHABLE:
+			worst = CLI_EXIT_FAILED;
+			break;
+		}
+	}
+	return known ? worst : CLI_EXIT_FAILED;
+}
+
 enum cli_exit fanout_exit(const struct fanout_result *r)
 {
+	if (r->req->cmd == CMD_CONFIRM)
+		return confirm_exit(r);
 	enum cli_exit worst = CLI_EXIT_OK;
 	for (size_t i = 0; i < r->n_routers; i++) {
 		enum cli_exit x = cli_result_exit(&r->routers[i].res);

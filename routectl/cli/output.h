@@ -57,6 +57,10 @@ int output_fleet(FILE *out, FILE *errout, const struct fanout_result *r,
 		 enum output_format fmt);
 int output_fleet_status_text(struct buf *out, const struct fanout_result *r);
 int output_fleet_change_text(struct buf *out, const struct fanout_result *r);
+/* confirm: one line per router (confirmed and what stays, confirmed
+ * before, not pending there, late or refused with routectld's words,
+ * unreachable) and a count; says so when no router has the change. */
+int output_fleet_confirm_text(struct buf *out, const struct fanout_result *r);
 int output_fleet_json_text(struct buf *out, const struct fanout_result *r);
 
 /* s cleaned of control characters (each shown as '?'; newlines and tabs

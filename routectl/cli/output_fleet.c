@@ -155,6 +155,184 @@ static void state_cell(const struct fleet_view_service *vs, const struct fanout_
 		out[used - 1] = '\0';
 }
 
+/* The changes that wait for a confirmation, each once with the routers
+ * that wait for it: a change made with -f has one id on every router. */
+struct pending_one {
+	const char *change_id;
+	const char *deadline;         /* the earliest of its routers' */
+	long long in_s;
+	bool has_in_s;
+	json_t *routers, *sites, *services;   /* arrays of names */
+};
+
+static void add_name(json_t *a, const char *name)
+{
+	json_t *x;
+	size_t i;
+	json_array_foreach(a, i, x)
+		if (strcmp(json_string_value(x), name) == 0)
+			return;
+	json_array_append_new(a, json_string(name));
+}
+
+/* Fills *out (n entries; free with pending_free) from the routers' status
+ * answers. */
+static int pending_collect(const struct fanout_result *r, struct pending_one **out, size_t *n)
+{
+	size_t cap = 0;
+	for (size_t i = 0; i < r->n_routers; i++)
+		if (r->routers[i].res.kind == RESULT_STATUS)
+			cap += r->routers[i].res.status.n_pending;
+	*n = 0;
+	*out = calloc(cap + 1, sizeof **out);
+	if (!*out)
+		return -ERR_NOMEM;
+	for (size_t i = 0; i < r->n_routers; i++) {
+		const struct fanout_router *fr = &r->routers[i];
+		if (fr->res.kind != RESULT_STATUS)
+			continue;
+		for (size_t k = 0; k < fr->res.status.n_pending; k++) {
+			const struct view_confirm_wait *w = &fr->res.status.pending[k];
+			struct pending_one *p = NULL;
+			for (size_t m = 0; m < *n && !p; m++)
+				if (strcmp((*out)[m].change_id, w->change_id) == 0)
+					p = &(*out)[m];
+			if (!p) {
+				p = &(*out)[(*n)++];
+				p->change_id = w->change_id;
+				p->routers = json_array();
+				p->sites = json_array();
+				p->services = json_array();
+			}
+			/* ISO 8601 UTC strings of one form compare as times */
+			if (!p->deadline || strcmp(w->deadline, p->deadline) < 0) {
+				p->deadline = w->deadline;
+				p->has_in_s = w->has_in_s;
+				p->in_s = w->in_s;
+			}
+			add_name(p->routers, fr->reply->router->name);
+			add_name(p->sites, fr->reply->router->site);
+			for (size_t m = 0; m < w->n_services; m++)
+				add_name(p->services, w->services[m]);
+		}
+	}
+	return 0;
+}
+
+static void pending_free(struct pending_one *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_decref(v[i].routers);
+		json_decref(v[i].sites);
+		json_decref(v[i].services);
+	}
+	free(v);
+}
+
+static void join_names(json_t *a, char *out, size_t size)
+{
+	json_t *x;
+	size_t i, used = 0;
+	out[0] = '\0';
+	json_array_foreach(a, i, x)
+		if (used < size)
+			used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "",
+						 json_string_value(x));
+}
+
+static int pending_text(struct buf *out, const struct fanout_result *r)
+{
+	struct pending_one *v;
+	size_t n;
+	if (pending_collect(r, &v, &n) < 0)
+		return -ERR_NOMEM;
+	int rc = 0;
+	if (n) {
+		static const char *const head[] = { "CHANGE", "DEADLINE", "ROUTERS", "SITES",
+						    "SERVICES" };
+		struct ftable t = { .ncols = 5 };
+		ft_add(&t, head);
+		for (size_t i = 0; i < n; i++) {
+			char when[100], routers[1024], sites[512], svcs[1024];
+			if (v[i].has_in_s)
+				snprintf(when, sizeof when, "%s (in %lld s)", v[i].deadline, v[i].in_s);
+			else
+				snprintf(when, sizeof when, "%s", v[i].deadline);
+			join_names(v[i].routers, routers, sizeof routers);
+			join_names(v[i].sites, sites, sizeof sites);
+			join_names(v[i].services, svcs, sizeof svcs);
+			const char *row[] = { v[i].change_id, when, routers, sites, svcs };
+			ft_add(&t, row);
+		}
+		rc |= buf_printf(out, "\nwaiting for a confirmation (routectl -f %s confirm "
+				 "CHANGE):\n", r->fleet->source);
+		rc |= ft_render(out, &t);
+		ft_free(&t);
+	}
+	pending_free(v, n);
+	return rc ? -ERR_NOMEM : 0;
+}
+
+static json_t *pending_json(const struct fanout_result *r)
+{
+	struct pending_one *v;
+	size_t n;
+	if (pending_collect(r, &v, &n) < 0)
+		return NULL;
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:s,s:s,s:O,s:O,s:O}", "change_id", v[i].change_id,
+				      "deadline", v[i].deadline, "routers", v[i].routers, "sites",
+				      v[i].sites, "services", v[i].services);
+		if (o && v[i].has_in_s)
+			json_object_set_new(o, "in_s", json_integer(v[i].in_s));
+		json_array_append_new(a, o);
+	}
+	pending_free(v, n);
+	return a;
+}
+
+/* The change a router waits for on service svc ("" for none). */
+static const char *confirm_id_of(const struct fanout_router *fr, const char *svc)
+{
+	json_t *c = json_object_get(service_obj(fr, svc), "confirm");
+	const char *id = json_string_value(json_object_get(c, "change_id"));
+	return id ? id : "";
+}
+
+/* A change made on every router of a site waits under one id on each: when
+ * the routers of site wait for different changes on svc (or some for none),
+ * the CONFIRM cell says which router waits for which. */
+static void confirm_differs(const struct fanout_result *r, const char *site, const char *svc,
+			    char *out, size_t size)
+{
+	const char *first = NULL;
+	bool differ = false;
+	for (size_t i = 0; i < r->n_routers; i++) {
+		const struct fanout_router *fr = &r->routers[i];
+		if (strcmp(fr->reply->router->site, site) != 0 || !router_ok(fr))
+			continue;
+		const char *id = confirm_id_of(fr, svc);
+		if (!first)
+			first = id;
+		else if (strcmp(first, id) != 0)
+			differ = true;
+	}
+	if (!differ)
+		return;
+	size_t used = (size_t)snprintf(out, size, "ROUTERS DIFFER:");
+	for (size_t i = 0; i < r->n_routers && used < size; i++) {
+		const struct fanout_router *fr = &r->routers[i];
+		if (strcmp(fr->reply->router->site, site) != 0 || !router_ok(fr))
+			continue;
+		const char *id = confirm_id_of(fr, svc);
+		used += (size_t)snprintf(out + used, size - used, " %s %s,", fr->reply->router->name,
+					 id[0] ? id : "none");
+	}
+	if (used < size && out[used - 1] == ',')
+		out[used - 1] = '\0';
+}
+
 int output_fleet_status_text(struct buf *out, const struct fanout_result *r)
 {
 	static const char *const head[] = { "SITE", "SERVICE", "STATE", "NEXT", "CONFIRM" };
@@ -172,7 +350,7 @@ int output_fleet_status_text(struct buf *out, const struct fanout_result *r)
 		}
 		for (size_t k = 0; k < s->n_services; k++) {
 			const struct fleet_view_service *vs = &s->services[k];
-			char state[512], next[160] = "-", confirm[200] = "-";
+			char state[512], next[160] = "-", confirm[512] = "-";
 			state_cell(vs, r, s->name, state, sizeof state);
 			/* next step and pending confirmation from the first router
 			 * that has one */
@@ -205,6 +383,7 @@ int output_fleet_status_text(struct buf *out, const struct fanout_result *r)
 						 id ? id : "?");
 				}
 			}
+			confirm_differs(r, s->name, vs->name, confirm, sizeof confirm);
 			const char *row[] = { s->name, vs->name, state, next, confirm };
 			ft_add(&t, row);
 		}
@@ -266,6 +445,7 @@ int output_fleet_status_text(struct buf *out, const struct fanout_result *r)
 	rc |= buf_puts(out, "\n");
 	rc |= ft_render(out, &rt);
 	ft_free(&rt);
+	rc |= pending_text(out, r);
 	return rc ? -ERR_NOMEM : 0;
 }
 
@@ -339,8 +519,8 @@ static json_t *status_json(const struct fanout_result *r)
 	for (size_t i = 0; i < r->n_routers; i++)
 		json_array_append_new(routers, router_json(&r->routers[i],
 							   view_router(r, r->routers[i].reply->router)));
-	return json_pack("{s:s,s:o,s:o}", "fleet", r->fleet->source, "sites", sites, "routers",
-			 routers);
+	return json_pack("{s:s,s:o,s:o,s:o}", "fleet", r->fleet->source, "sites", sites, "routers",
+			 routers, "pending_confirms", pending_json(r));
 }
 
 /* ---- changes ---- */
@@ -473,6 +653,95 @@ int output_fleet_change_text(struct buf *out, const struct fanout_result *r)
 		if (counts[k])
 			rc |= buf_printf(out, ", %zu %s", counts[k], names[k]);
 	rc |= buf_puts(out, "\n");
+	/* One change, one id: what confirms it everywhere. */
+	const char *deadline = NULL;
+	for (size_t i = 0; i < r->n_routers && !deadline; i++)
+		if (r->routers[i].res.kind == RESULT_CHANGE)
+			deadline = r->routers[i].res.change.confirm_deadline;
+	if (r->change_id[0] && deadline)
+		rc |= buf_printf(out, "change %s reverts by itself at %s unless confirmed: "
+				 "routectl -f %s confirm %s\n", r->change_id, deadline,
+				 r->fleet->source, r->change_id);
+	else if (r->change_id[0])
+		rc |= buf_printf(out, "change %s\n", r->change_id);
+	return rc ? -ERR_NOMEM : 0;
+}
+
+/* ---- confirm ---- */
+
+static const char *confirm_word(enum fanout_confirm c)
+{
+	switch (c) {
+	case FCONFIRM_CONFIRMED: return "confirmed";
+	case FCONFIRM_ALREADY: return "confirmed before";
+	case FCONFIRM_NOT_PENDING: return "not pending there";
+	case FCONFIRM_SUPERSEDED: return "SUPERSEDED";
+	case FCONFIRM_LATE: return "LATE";
+	case FCONFIRM_REFUSED: return "REFUSED";
+	case FCONFIRM_UNREACHABLE: return "UNREACHABLE";
+	case FCONFIRM_UNKNOWN: return "OUTCOME UNKNOWN";
+	}
+	return "REFUSED";
+}
+
+int output_fleet_confirm_text(struct buf *out, const struct fanout_result *r)
+{
+	int rc = 0;
+	size_t counts[FCONFIRM_UNKNOWN + 1] = { 0 };
+	for (size_t i = 0; i < r->n_routers; i++) {
+		const struct fanout_router *fr = &r->routers[i];
+		const struct fleet_reply *rep = fr->reply;
+		enum fanout_confirm c = fanout_confirm_outcome(fr);
+		counts[c]++;
+		struct buf line = { 0 };
+		rc |= buf_printf(&line, "%s (%s)", rep->router->name, rep->router->site);
+		if (rep->endpoint)
+			rc |= buf_printf(&line, " via %s", rep->endpoint);
+		if (rep->endpoint && rep->primary_error[0])
+			rc |= buf_printf(&line, " (primary passed over: %s)", rep->primary_error);
+		rc |= buf_printf(&line, ": %s", confirm_word(c));
+		if (c == FCONFIRM_CONFIRMED) {
+			const struct view_confirmed *v = &fr->res.confirmed;
+			rc |= buf_puts(&line, v->n_items ? ": " : "");
+			for (size_t k = 0; k < v->n_items; k++) {
+				char st[32];
+				output_state_name(v->items[k].to_mode, v->items[k].to_prepend, st,
+						  sizeof st);
+				rc |= buf_printf(&line, "%s%s stays %s", k ? ", " : "",
+						 v->items[k].service, st);
+			}
+			if (v->deadline)
+				rc |= buf_printf(&line, " (deadline %s)", v->deadline);
+		} else if (fr->res.kind == RESULT_API_ERROR) {
+			/* routectld's words say what happened (reverted, when) */
+			rc |= buf_printf(&line, " (HTTP %ld): %s", fr->res.http_status,
+					 fr->res.error_message ? fr->res.error_message : "");
+		} else if (fr->res.kind == RESULT_LOCAL_ERROR) {
+			rc |= buf_printf(&line, ": %s", fr->res.local_msg);
+		}
+		struct buf clean = { 0 };
+		rc |= output_clean(&clean, line.p ? line.p : "", false);
+		rc |= buf_puts(out, clean.p ? clean.p : "");
+		rc |= buf_puts(out, "\n");
+		buf_free(&clean);
+		buf_free(&line);
+	}
+	struct buf sum = { 0 };
+	rc |= buf_printf(&sum, "confirm %s: %zu router%s", r->req->change_id, r->n_routers,
+			 r->n_routers == 1 ? "" : "s");
+	for (int k = 0; k <= FCONFIRM_UNKNOWN; k++)
+		if (counts[k])
+			rc |= buf_printf(&sum, ", %zu %s", counts[k],
+					 confirm_word((enum fanout_confirm)k));
+	if (counts[FCONFIRM_NOT_PENDING] == r->n_routers)
+		rc |= buf_printf(&sum, "; no router has change %s (routectl -f %s status lists "
+				 "the pending ones)", r->req->change_id, r->fleet->source);
+	struct buf clean = { 0 };
+	rc |= output_clean(&clean, sum.p ? sum.p : "", false);
+	rc |= buf_puts(out, clean.p ? clean.p : "");
+	rc |= buf_puts(out, "\n");
+	buf_free(&clean);
+	buf_free(&sum);
 	return rc ? -ERR_NOMEM : 0;
 }
 
@@ -482,6 +751,12 @@ static json_t *change_json(const struct fanout_result *r)
 	for (size_t i = 0; i < r->n_routers; i++) {
 		const struct fanout_router *fr = &r->routers[i];
 		json_t *o = router_json(fr, NULL);
+		if (r->req->cmd == CMD_CONFIRM) {
+			json_object_set_new(o, "result", json_string(fanout_confirm_name(
+							      fanout_confirm_outcome(fr))));
+			json_array_append_new(routers, o);
+			continue;
+		}
 		const char *w = result_word(&fr->res);
 		json_object_set_new(o, "result", json_string(
 			strcmp(w, "ok") == 0 || strcmp(w, "dry run") == 0 ? "ok"
@@ -491,16 +766,17 @@ static json_t *change_json(const struct fanout_result *r)
 									 : "failed"));
 		json_array_append_new(routers, o);
 	}
-	for (size_t i = 0; i < r->fleet->n_sites; i++) {
+	for (size_t i = 0; r->req->cmd != CMD_CONFIRM && i < r->fleet->n_sites; i++) {
 		char why[1024];
 		if (fanout_site_disagrees(r, r->fleet->sites[i].name, why, sizeof why))
 			json_array_append_new(disagree, json_pack("{s:s,s:s}", "site",
 								  r->fleet->sites[i].name, "message",
 								  why));
 	}
-	return json_pack("{s:s,s:s,s:o,s:o,s:o}", "fleet", r->fleet->source, "command",
-			 r->req->cmd_name, "site", str_or_null(r->req->site), "routers", routers,
-			 "disagree", disagree);
+	const char *id = r->req->cmd == CMD_CONFIRM ? r->req->change_id : r->change_id;
+	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "fleet", r->fleet->source, "command",
+			 r->req->cmd_name, "site", str_or_null(r->req->site), "change_id",
+			 str_or_null(id), "routers", routers, "disagree", disagree);
 }
 
 int output_fleet_json_text(struct buf *out, const struct fanout_result *r)
@@ -523,6 +799,8 @@ int output_fleet(FILE *out, FILE *errout, const struct fanout_result *r, enum ou
 		rc = output_fleet_json_text(&o, r);
 	else if (r->req->cmd == CMD_STATUS)
 		rc = output_fleet_status_text(&o, r);
+	else if (r->req->cmd == CMD_CONFIRM)
+		rc = output_fleet_confirm_text(&o, r);
 	else
 		rc = output_fleet_change_text(&o, r);
 	if (rc < 0) {

@@ -1005,6 +1005,14 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
 	int rc = svc_names_valid(s, req, e);
 	if (rc < 0)
 		return rc;
+	/* A change id the caller chose (one change on every router of a
+	 * fleet) must be new here: a confirm of it would also confirm the
+	 * change that has it already. */
+	if (req->change_id[0] && state_names_change(s->state, req->change_id))
+		return err_set(e, ERR_REFUSED,
+			       "change id %s already names another change at site '%s': a "
+			       "change takes a new id (routectl history shows that one)",
+			       req->change_id, s->conf->site);
 
 	time_t now = time(NULL);
 	struct state *new = state_dup(s->state);
@@ -1668,7 +1676,12 @@ int site_confirm(struct site *s, const struct confirm_request *req, const struct
 					   ? "it was confirmed already"
 				   : ce->outcome == CONFIRM_REVERTED
 					   ? "its confirm deadline passed and routectld reverted it"
-					   : "later changes replaced it on every service it moved";
+					   : ce->outcome == CONFIRM_SUPERSEDED
+					   ? "later changes replaced it on every service it moved"
+					   : "its confirm deadline passed and routectld kept it (the "
+					     "revert was refused)";
+		snprintf(res->ended, sizeof res->ended, "%s", confirm_outcome_name(ce->outcome));
+		res->ended_at = ce->at;
 		return err_set(e, ERR_REFUSED,
 			       "change %s no longer waits for a confirmation: %s (at %s)", id, what,
 			       at);
@@ -1688,6 +1701,8 @@ int site_confirm(struct site *s, const struct confirm_request *req, const struct
 			time_format_utc(ns->confirm_deadline, at, sizeof at);
 			state_free(new);
 			confirm_result_free(res);
+			snprintf(res->ended, sizeof res->ended, "late");
+			res->ended_at = ns->confirm_deadline;
 			return err_set(e, ERR_REFUSED,
 				       "too late: the confirm deadline of change %s passed at %s; "
 				       "routectld reverts it (at once when BIRD is connected)",

@@ -109,7 +109,11 @@ struct change_request {
 	int force;                /* pass the guards (site/guards.h); the result says
 				     which it overrode. Whether the caller may is
 				     the caller's to check (the API: admin only). */
-	char change_id[17];       /* "" : site_change makes a fresh one */
+	/* "" : site_change makes a fresh one. Else the caller's choice (the
+	 * API's change_id: one change across the routers of a fleet): 16
+	 * lowercase hex digits (change_id_valid) that name no other change
+	 * here (state_names_change), or the change is refused. */
+	char change_id[17];
 	/* Commit-confirm: 0, or revert unless site_confirm comes within this
 	 * many seconds (1..CONFIRM_WITHIN_MAX_S). */
 	unsigned confirm_within_s;
@@ -170,6 +174,12 @@ struct confirm_result {
 	 * have gone back to, to the mode it keeps (its next step, if any). */
 	struct change_item *items;
 	size_t n_items;
+	/* Refused (-ERR_REFUSED) because the wait for the confirmation is
+	 * over: how it ended, confirm_outcome_name's words or "late" (the
+	 * deadline passed and the revert is still to run), and when (for
+	 * "late": the deadline); "" when not refused so. */
+	char ended[16];
+	time_t ended_at;
 };
 
 void confirm_result_free(struct confirm_result *r);
@@ -422,7 +432,8 @@ void site_config_free(struct site_config *c);
  * a guard: last-site, max-drained-sites, unreachable, flap-budget, see
  * guards.h; req->force passes the guards and res->guards says which were
  * overridden),
- * -ERR_INVALID (no reason, bad prepend), -ERR_NOTFOUND
+ * -ERR_INVALID (no reason, bad prepend), -ERR_REFUSED (req->change_id
+ * names another change here), -ERR_NOTFOUND
  * (unknown service), -ERR_CONNECT (b is NULL or dead), or apply's errors
  * with BIRD's words; except when BIRD undid the change before the confirm
  * after the state file had it: then the new state is the desired state
@@ -457,7 +468,8 @@ int site_change(struct site *s, struct bird_conn *b, const struct change_request
  * -ERR_NOTFOUND when no pending or recently ended confirmation has that id;
  * -ERR_REFUSED (a conflict) when its deadline passed (reverted, or to be
  * reverted once BIRD is connected), when it was confirmed already or later
- * changes superseded it, saying which; -ERR_UNAVAILABLE in safe mode;
+ * changes superseded it, saying which (and res->ended says how it ended);
+ * -ERR_UNAVAILABLE in safe mode;
  * -ERR_REFUSED for another site; -ERR_IO when the state cannot be saved
  * (nothing changed). */
 int site_confirm(struct site *s, const struct confirm_request *req, const struct caller *who,

@@ -797,6 +797,31 @@ const struct confirm_end *state_find_confirm_end(const struct state *st,
 	return NULL;
 }
 
+int change_id_valid(const char *id)
+{
+	size_t n = 0;
+	for (; id && id[n]; n++)
+		if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
+			return 0;
+	return n == 16;
+}
+
+int state_names_change(const struct state *st, const char *change_id)
+{
+	if (!st || !change_id || !change_id[0])
+		return 0;
+	for (size_t i = 0; i < st->n; i++) {
+		const struct svc_state *s = &st->svcs[i];
+		if (strcmp(s->change_id, change_id) == 0 ||
+		    (s->has_confirm && strcmp(s->confirm_change_id, change_id) == 0))
+			return 1;
+		for (size_t k = 0; k < s->n_recent; k++)
+			if (strcmp(s->recent[k].change_id, change_id) == 0)
+				return 1;
+	}
+	return state_find_confirm_end(st, change_id) != NULL;
+}
+
 static int read_urandom(void *buf, size_t len)
 {
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);

@@ -130,6 +130,17 @@ const struct confirm_end *state_find_confirm_end(const struct state *st,
 /* A fresh change id: 16 lowercase hex digits from getrandom(). */
 void change_id_new(char out[17]);
 
+/* Whether id has the form change_id_new makes: 16 lowercase hex digits (the
+ * form a caller that chooses the id of a change must use too). */
+int change_id_valid(const char *id);
+
+/* Whether change_id already names a change in st: the change that set a
+ * service's state, one of its recent changes, a pending confirmation or one
+ * that ended (STATE_CONFIRMS_ENDED_MAX). A change id chosen by a caller (one
+ * change across the routers of a fleet) must not take one of these, or a
+ * confirm of one would confirm the other. */
+int state_names_change(const struct state *st, const char *change_id);
+
 /*
  * Lost state: the desired state never resets by itself.
  *

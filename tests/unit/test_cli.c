@@ -2288,6 +2288,49 @@ START_TEST(parse_confirm_command)
 }
 END_TEST
 
+/* confirm with -f FLEET and --site: the site goes into the body (a
+ * routectld of another site refuses), is checked like a name, and applies to
+ * confirm only; a fleet drain's body is the one-router body (the id is
+ * added by the fan-out). */
+START_TEST(parse_fleet_confirm)
+{
+	struct cli_request req;
+	struct err e;
+	char *v[] = { "routectl", "-f", "fleet.json", "confirm", "6f1c2a9e0b3d4c5f", "--site", "ash",
+		      "--reason", "ok", NULL };
+	ck_assert_int_eq(parse(v, ARGC(v), &req, &e), 0);
+	ck_assert_int_eq(req.cmd, CMD_CONFIRM);
+	ck_assert_str_eq(req.fleet_path, "fleet.json");
+	ck_assert_str_eq(req.site, "ash");
+	json_t *body = cli_request_body(&req);
+	ck_assert_str_eq(json_string_value(json_object_get(body, "site")), "ash");
+	ck_assert_str_eq(json_string_value(json_object_get(body, "reason")), "ok");
+	ck_assert_uint_eq(json_object_size(body), 2);
+	json_decref(body);
+	cli_request_free(&req);
+
+	char *bad[] = { "routectl", "confirm", "6f1c2a9e0b3d4c5f", "--site", "a b", NULL };
+	ck_assert_int_eq(parse(bad, ARGC(bad), &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "--site"), "%s", e.msg);
+	cli_request_free(&req);
+	char *twice[] = { "routectl", "confirm", "x", "--site", "ash", "--site=chi", NULL };
+	ck_assert_int_eq(parse(twice, ARGC(twice), &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "--site is given more than once"), "%s", e.msg);
+	cli_request_free(&req);
+	char *other[] = { "routectl", "drain", "ash", "--reason", "r", "--site", "chi", NULL };
+	ck_assert_int_eq(parse(other, ARGC(other), &req, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "--site does not apply to drain"), "%s", e.msg);
+	cli_request_free(&req);
+
+	char *d[] = { "routectl", "-f", "fleet.json", "drain", "ash", "--reason", "r", NULL };
+	ck_assert_int_eq(parse(d, ARGC(d), &req, &e), 0);
+	body = cli_request_body(&req);
+	ck_assert_ptr_null(json_object_get(body, "change_id"));
+	json_decref(body);
+	cli_request_free(&req);
+}
+END_TEST
+
 /* Status with a pending confirmation and a staged step: the header says
  * which change reverts what and when, and how to confirm it; the state
  * column says what the service goes back to and when the next stage is. */
@@ -2441,6 +2484,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, binary_exit_codes);
 	tcase_add_test(t, parse_confirm_within);
 	tcase_add_test(t, parse_confirm_command);
+	tcase_add_test(t, parse_fleet_confirm);
 	tcase_add_test(t, status_pending_confirm_text);
 	tcase_add_test(t, confirm_texts);
 	suite_add_tcase(s, t);

@@ -1009,6 +1009,109 @@ START_TEST(confirm_within_and_confirm_route)
 }
 END_TEST
 
+/* The caller's change id (routectl -f: one id on every router): 16
+ * lowercase hex digits, handed to the backend; an id that names a change
+ * in the state already is 409 and nothing is handed over, but the retry of
+ * the request that made it (same Idempotency-Key) still gets its answer. */
+START_TEST(change_id_member)
+{
+	fx_setup(NULL, 20);
+	static const char *const bad[] = {
+		"\"0123456789ABCDEF\"", "\"0123456789abcde\"", "\"0123456789abcdef0\"",
+		"\"0123456789abcdeg\"", "\"\"", "42",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char body[256];
+		snprintf(body, sizeof body,
+			 "{\"site\":\"ash\",\"reason\":\"r\",\"now\":true,\"change_id\":%s}", bad[i]);
+		if (tcp("POST", "/v1/drain", F.secret_operator, body, NULL, 0, "b") == 0)
+			pump();
+		ck_assert_msg(F.status == 400, "%s: %d", bad[i], F.status);
+		ck_assert_msg(strstr(F.body, "change_id"), "%s", F.body);
+	}
+	ck_assert_int_eq(F.submitted, 0);
+
+	/* the id of web's current change (STATE_GEN7): taken, on every route */
+	static const char *const taken[][2] = {
+		{ "/v1/drain", "{\"site\":\"ash\",\"reason\":\"r\",\"change_id\":\"0123456789abcdef\"}" },
+		{ "/v1/undrain", "{\"site\":\"ash\",\"reason\":\"r\",\"change_id\":\"0123456789abcdef\"}" },
+		{ "/v1/set", "{\"site\":\"ash\",\"service\":\"web\",\"state\":\"announce\","
+			     "\"reason\":\"r\",\"change_id\":\"0123456789abcdef\"}" },
+		{ "/v1/services/web", "{\"state\":\"announce\",\"reason\":\"r\","
+				      "\"change_id\":\"0123456789abcdef\"}" },
+	};
+	for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+		const char *method = strcmp(taken[i][0], "/v1/services/web") == 0 ? "PUT" : "POST";
+		if (tcp(method, taken[i][0], F.secret_operator, taken[i][1], NULL, 0, "t") == 0)
+			pump();
+		ck_assert_msg(F.status == 409, "%s: %d %s", taken[i][0], F.status, F.body);
+		ck_assert_msg(strstr(F.body, "0123456789abcdef already names another change"), "%s",
+			      F.body);
+	}
+	ck_assert_int_eq(F.submitted, 0);
+	/* refused, and audited as such */
+	ck_assert_int_eq(count_in_file(F.audit_path, "already names another change"), 4);
+
+	/* a new id: handed over as is */
+#define DRAIN_ID "{\"site\":\"ash\",\"services\":[\"web\"],\"reason\":\"r\",\"now\":true," \
+		 "\"change_id\":\"00000000000000aa\"}"
+	struct http_kv key = { "Idempotency-Key", "fleet-1" };
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_ID, &key, 1, "n1"), 0);
+	wait_submitted(1);
+	ck_assert_str_eq(F.job->req.change_id, "00000000000000aa");
+	finish_job();
+	pump();
+	ck_assert_int_eq(F.status, 200);
+	char *first = strdup(F.body);
+	/* the backend made it: the state has the id now */
+	ck_assert_int_eq(svc_state_set(state_find(F.state, "web"), MODE_WITHDRAW, 0, "bot", "r",
+				       "00000000000000aa", time(NULL)), 0);
+	/* the retry with the same key: the first answer, nothing handed over */
+	ck_assert_int_eq(tcp("POST", "/v1/drain", F.secret_operator, DRAIN_ID, &key, 1, "n2"), 1);
+	ck_assert_int_eq(F.status, 200);
+	ck_assert_str_eq(F.body, first);
+	/* the same body without the key, or with another: a new change, refused */
+	struct http_kv key2 = { "Idempotency-Key", "fleet-2" };
+	if (tcp("POST", "/v1/drain", F.secret_operator, DRAIN_ID, &key2, 1, "n3") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 409);
+	if (tcp("POST", "/v1/drain", F.secret_operator, DRAIN_ID, NULL, 0, "n4") == 0)
+		pump();
+	ck_assert_int_eq(F.status, 409);
+	ck_assert_int_eq(F.submitted, 1);
+	free(first);
+#undef DRAIN_ID
+	fx_teardown();
+}
+END_TEST
+
+/* A confirm refused because the wait is over says how it ended, so that a
+ * client confirming at many routers tells "confirmed before" from "too
+ * late". */
+START_TEST(confirm_refusal_outcome)
+{
+	fx_setup(NULL, 20);
+	ck_assert_int_eq(tcp("POST", "/v1/changes/00000000000000ab/confirm", F.secret_operator,
+			     NULL, NULL, 0, "o1"), 0);
+	wait_submitted(1);
+	struct command_job *job = F.job;
+	F.job = NULL;
+	job->rc = err_set(&job->err, ERR_REFUSED, "change 00000000000000ab no longer waits: reverted");
+	snprintf(job->confirm_res.ended, sizeof job->confirm_res.ended, "reverted");
+	job->confirm_res.ended_at = 1796000000;
+	command_job_done(job);
+	pump();
+	ck_assert_int_eq(F.status, 409);
+	json_t *j = json_loads(F.body, 0, NULL);
+	json_t *err = json_object_get(j, "error");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "code")), "refused");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "outcome")), "reverted");
+	ck_assert_str_eq(json_string_value(json_object_get(err, "at")), "2026-11-30T00:53:20Z");
+	json_decref(j);
+	fx_teardown();
+}
+END_TEST
+
 /* Status lists pending confirmations (grouped by change) with deadlines,
  * and each service its own, and the time to its next stage. */
 START_TEST(status_pending_confirms)
@@ -1075,6 +1178,8 @@ int main(void)
 	tcase_add_test(tw, rate_limit);
 	tcase_add_test(tw, force_admin_only_override_audited);
 	tcase_add_test(tw, confirm_within_and_confirm_route);
+	tcase_add_test(tw, change_id_member);
+	tcase_add_test(tw, confirm_refusal_outcome);
 	tcase_add_test(tw, emergency_adopted_audited);
 	tcase_add_test(tw, automatic_changes_audited);
 	tcase_add_test(tw, out_of_band_tokens_actor_audit);

@@ -134,7 +134,7 @@ START_TEST(test_status)
 	const char *want =
 		"fleet fleet.json: 3 sites, 4 routers, 1 UNREACHABLE\n"
 		"SITE  SERVICE  STATE                                       NEXT                                        CONFIRM\n"
-		"ash   dns      ROUTERS DISAGREE: a1 withdraw, a2 announce  -                                           by 2026-12-01T10:10:00Z (in 345 s), change c0ffee\n"
+		"ash   dns      ROUTERS DISAGREE: a1 withdraw, a2 announce  -                                           ROUTERS DIFFER: a1 c0ffee, a2 none\n"
 		"ash   web      prepend 3                                   withdraw at 2026-12-01T10:05:00Z (in 45 s)  -\n"
 		"chi   web      announce                                    -                                           -\n"
 		"sea   -        UNREACHABLE (no router answered)            -                                           -\n"
@@ -312,12 +312,227 @@ START_TEST(test_change)
 }
 END_TEST
 
+#define PENDING(id, deadline, in_s, svc)                                                      \
+	"{\"change_id\": \"" id "\", \"deadline\": \"" deadline "\", \"in_s\": " #in_s ", "      \
+	"\"services\": [{\"service\": \"" svc "\", \"revert_to\": {\"state\": \"announce\", "     \
+	"\"prepend\": 0}}]}"
+#define CONFIRM_AT(id, deadline) \
+	"{\"change_id\": \"" id "\", \"deadline\": \"" deadline "\", \"in_s\": 30}"
+#define STATUS_PENDING(site, svcs, pending)                                                   \
+	"{\"site\": \"" site "\", \"generation\": 4, \"bird\": {\"connected\": true}, "        \
+	"\"services\": [" svcs "], \"pending_confirms\": [" pending "]}"
+
+/* A change made with -f waits under one id on every router: status shows it
+ * once, with its routers, its earliest deadline and its services; routers
+ * of a site that wait for different changes are shown as such. */
+START_TEST(test_status_pending_one_id)
+{
+	struct fleet *f = test_fleet();
+	const struct canned c[] = {
+		{ "primary", 200,
+		  STATUS_PENDING("ash", SVC("web", "withdraw", 0, "null",
+					    CONFIRM_AT("00000000000000aa", "2026-12-01T10:10:01Z")),
+				 PENDING("00000000000000aa", "2026-12-01T10:10:01Z", 31, "web")),
+		  NULL, NULL, false },
+		{ "primary", 200,
+		  STATUS_PENDING("ash", SVC("web", "withdraw", 0, "null",
+					    CONFIRM_AT("00000000000000aa", "2026-12-01T10:10:00Z")),
+				 PENDING("00000000000000aa", "2026-12-01T10:10:00Z", 30, "web")),
+		  NULL, NULL, false },
+		{ "primary", 200,
+		  STATUS_PENDING("chi", SVC("web", "withdraw", 0, "null",
+					    CONFIRM_AT("00000000000000aa", "2026-12-01T10:10:02Z")),
+				 PENDING("00000000000000aa", "2026-12-01T10:10:02Z", 32, "web")),
+		  NULL, NULL, false },
+		{ "primary", 200,
+		  STATUS_PENDING("sea", SVC("dns", "withdraw", 0, "null",
+					    CONFIRM_AT("00000000000000bb", "2026-12-01T11:00:00Z")),
+				 PENDING("00000000000000bb", "2026-12-01T11:00:00Z", 3000, "dns")),
+		  NULL, NULL, false },
+	};
+	struct fleet_replies rep;
+	make_replies(f, NULL, c, &rep);
+	struct cli_request req;
+	char *argv[] = { "routectl", "-f", "fleet.json", "status", NULL };
+	parse_req(&req, argv);
+	struct fanout_result r;
+	struct err e = { 0 };
+	ck_assert_int_eq(fanout_from_replies(f, &req, &rep, &r, &e), 0);
+	struct buf b = { 0 };
+	ck_assert_int_eq(output_fleet_status_text(&b, &r), 0);
+	const char *want =
+		"waiting for a confirmation (routectl -f fleet.json confirm CHANGE):\n"
+		"CHANGE            DEADLINE                          ROUTERS     SITES     SERVICES\n"
+		"00000000000000aa  2026-12-01T10:10:00Z (in 30 s)    a1, a2, c1  ash, chi  web\n"
+		"00000000000000bb  2026-12-01T11:00:00Z (in 3000 s)  s1          sea       dns\n";
+	ck_assert_msg(strstr(b.p, want), "got:\n%s\nwant:\n%s", b.p, want);
+	/* one id on both routers of ash: the site's row names it once */
+	ck_assert_msg(strstr(b.p, "ash   web      withdraw  -     by 2026-12-01T10:10:01Z (in 30 s), "
+			      "change 00000000000000aa\n"), "%s", b.p);
+	buf_free(&b);
+	ck_assert_int_eq(output_fleet_json_text(&b, &r), 0);
+	json_t *j = json_loads(b.p, 0, NULL);
+	json_t *pc = json_object_get(j, "pending_confirms");
+	ck_assert_uint_eq(json_array_size(pc), 2);
+	json_t *p0 = json_array_get(pc, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(p0, "change_id")), "00000000000000aa");
+	ck_assert_str_eq(json_string_value(json_object_get(p0, "deadline")), "2026-12-01T10:10:00Z");
+	ck_assert_uint_eq(json_array_size(json_object_get(p0, "routers")), 3);
+	ck_assert_uint_eq(json_array_size(json_object_get(p0, "sites")), 2);
+	json_decref(j);
+	buf_free(&b);
+	fanout_result_free(&r);
+	cli_request_free(&req);
+	fleet_free(f);
+}
+END_TEST
+
+#define CONFIRMED(id)                                                                           \
+	"{\"site\": \"ash\", \"change_id\": \"" id "\", \"confirmed\": true, "                   \
+	"\"deadline\": \"2026-12-01T10:10:00Z\", \"services\": [{\"service\": \"web\", "            \
+	"\"state\": {\"state\": \"withdraw\", \"prepend\": 0}, "                                  \
+	"\"revert_to_cancelled\": {\"state\": \"announce\", \"prepend\": 0}}]}"
+#define ENDED(outcome, msg)                                                                     \
+	"{\"error\": {\"code\": \"refused\", \"message\": \"" msg "\", \"outcome\": \"" outcome "\", " \
+	"\"at\": \"2026-12-01T10:10:00Z\"}}"
+#define NOT_HERE "{\"error\": {\"code\": \"not-found\", \"message\": \"no change waits\"}}"
+
+/* Runs confirm over the four routers with answers c; returns the exit code
+ * and leaves the text in *b. */
+static enum cli_exit confirm_with(const struct canned *c, struct buf *b)
+{
+	struct fleet *f = test_fleet();
+	struct fleet_replies rep;
+	make_replies(f, NULL, c, &rep);
+	struct cli_request req;
+	char *argv[] = { "routectl", "-f", "fleet.json", "confirm", "00000000000000aa", NULL };
+	parse_req(&req, argv);
+	struct fanout_result r;
+	struct err e = { 0 };
+	ck_assert_int_eq(fanout_from_replies(f, &req, &rep, &r, &e), 0);
+	enum cli_exit x = fanout_exit(&r);
+	memset(b, 0, sizeof *b);
+	ck_assert_int_eq(output_fleet_confirm_text(b, &r), 0);
+	fanout_result_free(&r);
+	cli_request_free(&req);
+	fleet_free(f);
+	return x;
+}
+
+/* confirm with -f: one line per router, and the exit code: 0 only when
+ * every router that had the change confirmed it (now or before). */
+START_TEST(test_confirm)
+{
+	struct buf b;
+	const struct canned mixed[] = {
+		{ "primary", 200, CONFIRMED("00000000000000aa"), NULL, NULL, false },
+		{ "primary", 409, ENDED("confirmed", "it was confirmed already"), NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+		{ "primary", 409, ENDED("superseded", "later changes replaced it"), NULL, NULL, false },
+	};
+	ck_assert_int_eq(confirm_with(mixed, &b), CLI_EXIT_OK);
+	const char *want =
+		"a1 (ash) via primary: confirmed: web stays withdraw (deadline 2026-12-01T10:10:00Z)\n"
+		"a2 (ash) via primary: confirmed before (HTTP 409): it was confirmed already\n"
+		"c1 (chi) via primary: not pending there (HTTP 404): no change waits\n"
+		"s1 (sea) via primary: SUPERSEDED (HTTP 409): later changes replaced it\n"
+		"confirm 00000000000000aa: 4 routers, 1 confirmed, 1 confirmed before, "
+		"1 not pending there, 1 SUPERSEDED\n";
+	ck_assert_msg(strcmp(b.p, want) == 0, "got:\n%s\nwant:\n%s", b.p, want);
+	buf_free(&b);
+
+	/* too late at one router: exit 1, with routectld's words */
+	const struct canned late[] = {
+		{ "primary", 200, CONFIRMED("00000000000000aa"), NULL, NULL, false },
+		{ "primary", 409, ENDED("reverted", "its confirm deadline passed and routectld reverted it"),
+		  NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+	};
+	ck_assert_int_eq(confirm_with(late, &b), CLI_EXIT_FAILED);
+	ck_assert_msg(strstr(b.p, "a2 (ash) via primary: LATE (HTTP 409): its confirm deadline "
+			      "passed and routectld reverted it\n"), "%s", b.p);
+	buf_free(&b);
+
+	/* a router that cannot be asked: named, exit 1 */
+	const struct canned down[] = {
+		{ "primary", 200, CONFIRMED("00000000000000aa"), NULL, NULL, false },
+		{ NULL, 0, NULL, "http://10.0.0.2:8080: cannot connect: Connection refused", NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+	};
+	ck_assert_int_eq(confirm_with(down, &b), CLI_EXIT_FAILED);
+	ck_assert_msg(strstr(b.p, "a2 (ash): UNREACHABLE: http://10.0.0.2:8080: cannot connect: "
+			      "Connection refused; the confirm was not applied there (nothing was "
+			      "sent)\n"), "%s", b.p);
+	buf_free(&b);
+
+	/* sent, no answer: unknown (3) */
+	const struct canned lost[] = {
+		{ "primary", 200, CONFIRMED("00000000000000aa"), NULL, NULL, false },
+		{ NULL, 0, NULL, "http://10.0.0.2:8080: no answer in time", NULL, true },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+	};
+	ck_assert_int_eq(confirm_with(lost, &b), CLI_EXIT_UNKNOWN);
+	ck_assert_msg(strstr(b.p, "a2 (ash): OUTCOME UNKNOWN: "), "%s", b.p);
+	buf_free(&b);
+
+	/* no router has it: a wrong id, exit 1 */
+	const struct canned nowhere[] = {
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+	};
+	ck_assert_int_eq(confirm_with(nowhere, &b), CLI_EXIT_FAILED);
+	ck_assert_msg(strstr(b.p, "; no router has change 00000000000000aa"), "%s", b.p);
+	buf_free(&b);
+
+	/* a 409 that does not say how the wait ended (another site, an older
+	 * routectld) is a refusal, not "confirmed before" */
+	const struct canned other[] = {
+		{ "primary", 200, CONFIRMED("00000000000000aa"), NULL, NULL, false },
+		{ "primary", 409, "{\"error\": {\"code\": \"refused\", \"message\": \"this "
+				  "routectld serves site 'chi', not 'ash'\"}}", NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+		{ "primary", 404, NOT_HERE, NULL, NULL, false },
+	};
+	ck_assert_int_eq(confirm_with(other, &b), CLI_EXIT_FAILED);
+	ck_assert_msg(strstr(b.p, "a2 (ash) via primary: REFUSED (HTTP 409)"), "%s", b.p);
+	buf_free(&b);
+}
+END_TEST
+
+/* A change with -f carries one fresh id, the same to every router; a dry
+ * run none; confirm can act on a fleet, of one site or all. */
+START_TEST(test_change_one_id)
+{
+	struct fleet *f = test_fleet();
+	struct cli_request req;
+	struct err e = { 0 };
+	char *argv[] = { "routectl", "-f", "fleet.json", "confirm", "00000000000000aa", "--site",
+			 "nowhere", NULL };
+	parse_req(&req, argv);
+	ck_assert_int_eq(fanout_check_command(&req, &e), 0);
+	struct fanout_result r;
+	/* a site the fleet does not have: refused before anything is sent */
+	ck_assert_int_eq(fanout_execute(f, &req, &r, &e), -ERR_NOTFOUND);
+	ck_assert_msg(strstr(e.msg, "has no site nowhere"), "%s", e.msg);
+	cli_request_free(&req);
+	fleet_free(f);
+}
+END_TEST
+
 static Suite *fanout_suite(void)
 {
 	Suite *s = suite_create("fanout");
 	TCase *t = tcase_create("fanout");
 	tcase_add_test(t, test_status);
 	tcase_add_test(t, test_change);
+	tcase_add_test(t, test_status_pending_one_id);
+	tcase_add_test(t, test_confirm);
+	tcase_add_test(t, test_change_one_id);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -767,9 +767,22 @@ START_TEST(confirm_deadline_reverts_across_restart)
 	struct err e;
 	ck_assert_int_eq(site_confirm(&s, &cr, &who, &cres, &e), -ERR_REFUSED);
 	ck_assert_msg(strstr(e.msg, "reverted") != NULL, "%s", e.msg);
+	ck_assert_str_eq(cres.ended, "reverted");
 	cr.change_id = "00000000deadbeef";
 	ck_assert_int_eq(site_confirm(&s, &cr, &who, &cres, &e), -ERR_NOTFOUND);
 	ck_assert_msg(strstr(e.msg, "00000000deadbeef") != NULL, "%s", e.msg);
+	ck_assert_str_eq(cres.ended, "");
+	/* A change that brings the id of one the state has (a fleet's id used
+	 * twice) is refused before BIRD is asked. */
+	const char *dns[] = { "dns" };
+	struct change_request again = drain_req(dns, 1, 0);
+	memcpy(again.change_id, id, sizeof again.change_id);
+	struct change_result res;
+	size_t done = f.done;
+	ck_assert_int_eq(site_change(&s, b, &again, &who, &res, &e), -ERR_REFUSED);
+	ck_assert_msg(strstr(e.msg, "already names another change"), "%s", e.msg);
+	ck_assert_uint_eq(f.done, done);
+	ck_assert_int_eq(state_find(s.state, "dns")->mode, MODE_ANNOUNCE);
 	fake_stop(&f, b);
 
 	/* The revert and its outcome are in the file too. */

@@ -808,6 +808,40 @@ START_TEST(test_change_id)
 	ck_assert(is_change_id(a));
 	ck_assert(is_change_id(b));
 	ck_assert_str_ne(a, b);
+	ck_assert(change_id_valid(a));
+	ck_assert(change_id_valid("0123456789abcdef"));
+	ck_assert(!change_id_valid("0123456789ABCDEF"));
+	ck_assert(!change_id_valid("0123456789abcde"));
+	ck_assert(!change_id_valid("0123456789abcdef0"));
+	ck_assert(!change_id_valid("0123456789abcdeg"));
+	ck_assert(!change_id_valid(""));
+	ck_assert(!change_id_valid(NULL));
+}
+END_TEST
+
+/* An id names a change when a service has it as its change, in its recent
+ * changes or as its pending confirmation, or a confirmation of it ended. */
+START_TEST(test_state_names_change)
+{
+	struct conf *c = good_conf();
+	struct state *st = state_new(c, 1795000000);
+	struct svc_state *web = state_find(st, "web");
+	ck_assert(!state_names_change(st, "00000000000000a1"));
+	ck_assert_int_eq(svc_state_set(web, MODE_WITHDRAW, 0, "a", "r", "00000000000000a1",
+				       1795000001), 0);
+	ck_assert(state_names_change(st, "00000000000000a1"));
+	ck_assert_int_eq(svc_recent_add(web, "00000000000000a2", 1795000002, 0, 10), 0);
+	ck_assert(state_names_change(st, "00000000000000a2"));
+	web->has_confirm = 1;
+	snprintf(web->confirm_change_id, sizeof web->confirm_change_id, "00000000000000a3");
+	ck_assert(state_names_change(st, "00000000000000a3"));
+	state_note_confirm_end(st, "00000000000000a4", CONFIRM_REVERTED, 1795000003);
+	ck_assert(state_names_change(st, "00000000000000a4"));
+	ck_assert(!state_names_change(st, "00000000000000a5"));
+	ck_assert(!state_names_change(st, ""));
+	ck_assert(!state_names_change(NULL, "00000000000000a1"));
+	state_free(st);
+	conf_free(c);
 }
 END_TEST
 
@@ -933,6 +967,7 @@ static Suite *store_suite(void)
 	tcase_add_test(t, test_dup_find);
 	tcase_add_test(t, test_svc_state_set);
 	tcase_add_test(t, test_change_id);
+	tcase_add_test(t, test_state_names_change);
 	tcase_add_test(t, test_confirm_round_trip);
 	tcase_add_test(t, test_confirm_bad);
 	suite_add_tcase(s, t);
