@@ -294,12 +294,12 @@ int emergency_writer_open(const char *state_dir, int wait_ms, struct emergency_w
 		return rc;
 	}
 	snprintf(w->path, sizeof w->path, "%s/%s", state_dir, EMERGENCY_JOURNAL);
-	struct stat sb;
-	int created = lstat(w->path, &sb) < 0;
-	w->fd = open(w->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	int created = 0;
+	w->fd = fs_open_append(w->path, 0640, &created, e);
 	if (w->fd < 0) {
-		int rc = err_set(e, ERR_IO, "cannot open the emergency journal %s: %s", w->path,
-				 strerror(errno));
+		int rc = w->fd;
+		w->fd = -1;
+		err_prefix(e, "the emergency journal cannot be written");
 		emergency_writer_close(w);
 		return rc;
 	}

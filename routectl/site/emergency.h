@@ -143,7 +143,9 @@ struct emergency_writer {
 /* Takes STATE-DIR/EMERGENCY_LOCK_FILE (waiting up to wait_ms for a
  * routectld that is adopting) and opens the journal for appending, creating
  * it (and fsyncing the directory) when missing. Returns 0, -ERR_BUSY (held
- * after wait_ms: another emergency command runs), -ERR_IO naming the file. */
+ * after wait_ms: another emergency command runs), -ERR_INVALID when the
+ * journal is not a regular file (a symbolic link, a FIFO: refused at once,
+ * never followed or waited on; fs_open_append), -ERR_IO naming the file. */
 int emergency_writer_open(const char *state_dir, int wait_ms, struct emergency_writer *w,
 			  struct err *e);
 
