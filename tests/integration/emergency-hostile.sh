@@ -8,7 +8,9 @@
 #   - a FIFO where the journal should be: refused at once, naming it,
 #     nothing changed (an open of a FIFO would wait for a reader);
 #   - routectld with a FIFO for its idempotency file starts and serves
-#     (and stops on SIGTERM) instead of hanging in the open.
+#     (and stops on SIGTERM) instead of hanging in the open;
+#   - routectld with a journal it cannot adopt (a symbolic link) says in
+#     status why it leaves BIRD alone, and connects once it is gone.
 # usage: emergency-hostile.sh ROUTECTLD ROUTECTL PORT_BASE
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -84,5 +86,18 @@ check "routectld starts and is ready beside a FIFO idempotency file" wait_for 15
 check "... it says why Idempotency-Key writes are refused" grep -q 'idempotency.jsonl is a FIFO' "$D/routectld.log"
 kill -TERM "$DAEMON_PID"
 check "... and stops on SIGTERM" wait_for 10 bash -c "! kill -0 $DAEMON_PID 2>/dev/null"
+
+# --- routectld with a journal it cannot adopt ---------------------------------------------
+ln -s "$D/elsewhere.jsonl" "$D/state/emergency.jsonl"
+start_daemon
+bird_line() { rctl status | grep '^bird'; }
+check "routectld with a journal it cannot adopt answers status" wait_for 15 bird_line
+STATUS=$(bird_line)
+echo "$STATUS"
+check "... status says BIRD is left alone for the journal, naming it" bash -c "grep -q 'only once the emergency journal is adopted' <<<"\$0" && grep -q 'emergency.jsonl is a symbolic link' <<<"\$0"" "$STATUS"
+rm "$D/state/emergency.jsonl"
+check "... once it is gone, routectld connects to BIRD" wait_for 10 bash -c "$(declare -f rctl); ROUTECTL='$ROUTECTL' IT_DIR='$D'; rctl status | grep -q '^bird *connected'"
+check "... and the upstream still lacks dns" up_lacks 198.51.100.0/24
+stop_pid "$DAEMON_PID"
 
 it_summary
