@@ -473,9 +473,20 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 	if (orc < 0)
 		fprintf(errf, "routectl: emergency %s: the outcome is not in the journal (%s); "
 			"routectld adopts the intent all the same\n", verb, oe.msg);
-	if (result != EMERGENCY_REFUSED)
-		fprintf(out, "journal: %s/%s (routectld adopts it %s)\n", s.conf->state_dir,
-			EMERGENCY_JOURNAL, runs ? "within a second" : "when it starts");
+	struct stat jst;
+	char jpath[4096];
+	snprintf(jpath, sizeof jpath, "%s/%s", s.conf->state_dir, EMERGENCY_JOURNAL);
+	if (result != EMERGENCY_REFUSED && lstat(jpath, &jst) == 0 &&
+	    (uintmax_t)jst.st_size > EMERGENCY_JOURNAL_MAX)
+		/* what routectld's reader refuses (site/emergency.h) */
+		fprintf(errf, "routectl: emergency %s: WARNING: the journal %s is %jd bytes, more "
+			"than the %u routectld adopts: routectld keeps the desired state this "
+			"command saved, but leaves BIRD alone and audits nothing until the journal "
+			"is read (routectl emergency status) and set aside\n", verb, jpath,
+			(intmax_t)jst.st_size, EMERGENCY_JOURNAL_MAX);
+	else if (result != EMERGENCY_REFUSED)
+		fprintf(out, "journal: %s (routectld adopts it %s)\n", jpath,
+			runs ? "within a second" : "when it starts");
 	change_result_free(&res);
 	if (b && s.bird_changed) {
 		fflush(out);

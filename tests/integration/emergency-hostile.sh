@@ -7,6 +7,8 @@
 #     and the state file keeps both changes;
 #   - a FIFO where the journal should be: refused at once, naming it,
 #     nothing changed (an open of a FIFO would wait for a reader);
+#   - a journal larger than routectld adopts: the drain applies, and the
+#     command says routectld will not adopt it (not that it will);
 #   - routectld with a FIFO for its idempotency file starts and serves
 #     (and stops on SIGTERM) instead of hanging in the open;
 #   - routectld with a journal it cannot adopt (a symbolic link) says in
@@ -75,6 +77,16 @@ check "a FIFO journal: refused, exit 1 (not a hang: exit 124)" test "$RC" = 1
 check "... the message names the journal as a FIFO" bash -c "grep -q 'emergency.jsonl is a FIFO' <<<\"\$0\"" "$OUT"
 check "... nothing changed" test "$(sha256sum "$D/state/state.json")" = "$SUM"
 check "... the upstream still lacks dns" up_lacks 198.51.100.0/24
+rm "$D/state/emergency.jsonl"
+
+# --- a journal larger than routectld adopts ------------------------------------------------
+head -c 17000000 /dev/zero | tr '\0' x >"$D/state/emergency.jsonl"
+echo >>"$D/state/emergency.jsonl"
+run_emerg drain --config "$CONF" --service web --reason "journal too large"
+check "a journal too large to adopt: the drain applies (exit 0)" test "$RC" = 0
+check "... the upstream lost web" wait_for 10 up_lacks 192.0.2.0/24
+check "... it does not claim routectld adopts it, and says what routectld does" \
+	bash -c "! grep -q 'routectld adopts it' <<<\"\$0\" && grep -q 'more than the 16777216 routectld adopts' <<<\"\$0\"" "$OUT"
 rm "$D/state/emergency.jsonl"
 
 # --- routectld with a FIFO idempotency file --------------------------------------------
