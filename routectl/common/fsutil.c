@@ -266,7 +266,8 @@ static int refuse_not_regular(const char *path, const struct stat *st, const cha
 		describe_link(path, link, sizeof link);
 		return err_set(e, ERR_INVALID,
 			       "%s is a symbolic link%s; refusing to follow it (only a regular "
-			       "file is %s here)", path, link, strcmp(verb, "read") == 0 ? "read" : "written");
+			       "file is %s here)", path, link,
+			       strcmp(verb, "read") == 0 ? "read" : "written");
 	}
 	return err_set(e, ERR_INVALID, "%s is %s, not a regular file; refusing to %s it", path,
 		       kind_of(st->st_mode), verb);
@@ -328,6 +329,10 @@ int fs_open_append(const char *path, mode_t mode, int *created, struct err *e)
 
 int fs_open_read(const char *path, unsigned flags, struct stat *stp, struct err *e)
 {
+	/* Look before opening: opening a device can have effects of its own
+	 * (a tape rewinds, a tty becomes ours), and a FIFO blocks open() until
+	 * a writer comes. Then open without blocking and check the descriptor
+	 * itself, so that a file swapped in between is still caught. */
 	struct stat st;
 	int nofollow = (flags & FS_READ_NOFOLLOW) != 0;
 	if ((nofollow ? lstat(path, &st) : stat(path, &st)) < 0)
@@ -356,10 +361,6 @@ int fs_read_file_flags(const char *path, size_t max, unsigned flags, char **data
 		       size_t *len, struct err *e)
 {
 	*data = NULL;
-	/* Look before opening: opening a device can have effects of its own
-	 * (a tape rewinds, a tty becomes ours), and a FIFO blocks open() until
-	 * a writer comes. Then open without blocking and check the descriptor
-	 * itself, so that a file swapped in between is still caught. */
 	struct stat st;
 	int fd = fs_open_read(path, flags, &st, e);
 	if (fd < 0)
