@@ -20,7 +20,7 @@ ROUTECTLD=$1 ROUTECTL=$2 PORT=$3
 HERE=$(dirname "$0")
 it_init
 D=$IT_DIR
-SITE_IP=127.0.0.141 UP_IP=127.0.0.142
+SITE_IP=127.0.0.151 UP_IP=127.0.0.152
 CONF=$D/routectld.json
 # The same site with a BIRD that accepts and never answers: a command on it
 # holds the site for BIRD's timeout (5 s by default).
