@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -354,17 +355,24 @@ static int parse_line(struct idem *s, const char *line, size_t len, time_t now, 
  * should be rewritten). A missing file is an empty store. */
 static int load(struct idem *s, const char *path, time_t now, bool *changed, struct err *e)
 {
-	FILE *f = fopen(path, "re");
 	char *line = NULL;
 	size_t cap = 0, lineno = 0;
 	ssize_t n;
 
 	*changed = false;
+	/* Only a regular file: a FIFO put in its place must not hang the
+	 * start (its open would wait for a writer, with SIGTERM blocked). */
+	int fd = fs_open_read(path, 0, NULL, e);
+	if (fd == -ERR_NOTFOUND)
+		return 0;
+	if (fd < 0)
+		return err_prefix(e, "idempotency file");
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
-		if (errno == ENOENT)
-			return 0;
+		int saved = errno;
+		close(fd);
 		return err_set(e, ERR_IO, "idempotency file %s: cannot open: %s", path,
-			       strerror(errno));
+			       strerror(saved));
 	}
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		lineno++;

@@ -27,6 +27,10 @@
 
 /* How long a run waits for a routectld that is adopting the journal. */
 #define JOURNAL_WAIT_MS 5000
+/* How long a run waits for another emergency command on the same site to
+ * end: its guards ask the other sites, BIRD answers within its timeouts,
+ * and it keeps BIRD awake WAKE_WINDOW_MS after. */
+#define PEER_WAIT_MS 60000
 /* After an apply that changed what BIRD runs, BIRD is woken this often for
  * this long, as routectld's worker does (worker.h): BIRD 2.0.12 sends the
  * tail of a large update burst only when its I/O loop next wakes (shared
@@ -49,17 +53,43 @@ static int console_answers(const char *path)
 	return ok;
 }
 
+/* Whether the site lock is held by another `routectl emergency` (its
+ * lock file names the program), with its PID. */
+static int emergency_holds_lock(const struct conf *c, long *pid)
+{
+	char prog[40];
+	return site_lock_holder(c->state_dir, pid, prog, sizeof prog) == 0 &&
+	       strcmp(prog, "routectl") == 0;
+}
+
 /* Whether routectld runs for the site of c: its lock is held (why says by
- * whom) or its console answers. With the lock free, *lock_fd holds it for
- * this run (-1 when the state directory does not exist). Returns 1 running,
- * 0 not, <0 when the lock cannot be looked at (e says why). */
-static int routectld_runs(const struct conf *c, int *lock_fd, char *why, size_t size,
-			  struct err *e)
+ * whom) or its console answers. Another emergency command that holds the
+ * lock is not routectld: with wait_ms, this one waits for it (errf says
+ * so), so that two commands never change the site at once, each from the
+ * state it read; without, or when it still holds the lock, returns 2 and
+ * why names it. With the lock free, *lock_fd holds it for this run (-1
+ * when the state directory does not exist). Returns 1 running, 0 not, 2
+ * another emergency command runs, <0 when the lock cannot be looked at (e
+ * says why). */
+static int routectld_runs(const struct conf *c, int wait_ms, FILE *errf, int *lock_fd,
+			  char *why, size_t size, struct err *e)
 {
 	*lock_fd = -1;
 	why[0] = '\0';
 	struct err le;
+	long other = 0;
 	int rc = site_lock_take(c->state_dir, 0, lock_fd, &le);
+	if (rc == -ERR_BUSY && wait_ms > 0 && emergency_holds_lock(c, &other)) {
+		fprintf(errf, "routectl: emergency: another routectl emergency (process %ld) is "
+			"changing site %s; waiting up to %d s for it to end\n", other, c->site,
+			wait_ms / 1000);
+		rc = site_lock_take(c->state_dir, wait_ms, lock_fd, &le);
+	}
+	if (rc == -ERR_BUSY && emergency_holds_lock(c, &other)) {
+		snprintf(why, size, "another routectl emergency (process %ld) is changing site %s "
+			 "now (%s)", other, c->site, le.msg);
+		return 2;
+	}
 	if (rc == -ERR_BUSY) {
 		snprintf(why, size, "%s", le.msg);
 		return 1;
@@ -303,9 +333,16 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 	}
 	int lock_fd = -1;
 	char why[ERR_MSG_MAX];
-	int runs = routectld_runs(c, &lock_fd, why, sizeof why, &e);
+	int runs = routectld_runs(c, PEER_WAIT_MS, errf, &lock_fd, why, sizeof why, &e);
 	if (runs < 0) {
 		fprintf(errf, "routectl: emergency %s: %s\nNothing was changed.\n", verb, e.msg);
+		site_close(&s);
+		return CLI_EXIT_FAILED;
+	}
+	if (runs == 2) {
+		fprintf(errf, "routectl: emergency %s: refused: %s; it did not end within %d s. "
+			"See what it did with routectl emergency status, then run this again.\n"
+			"Nothing was changed.\n", verb, why, PEER_WAIT_MS / 1000);
 		site_close(&s);
 		return CLI_EXIT_FAILED;
 	}
@@ -436,9 +473,20 @@ static int run_change(const struct cli_request *req, FILE *out, FILE *errf)
 	if (orc < 0)
 		fprintf(errf, "routectl: emergency %s: the outcome is not in the journal (%s); "
 			"routectld adopts the intent all the same\n", verb, oe.msg);
-	if (result != EMERGENCY_REFUSED)
-		fprintf(out, "journal: %s/%s (routectld adopts it %s)\n", s.conf->state_dir,
-			EMERGENCY_JOURNAL, runs ? "within a second" : "when it starts");
+	struct stat jst;
+	char jpath[4096];
+	snprintf(jpath, sizeof jpath, "%s/%s", s.conf->state_dir, EMERGENCY_JOURNAL);
+	if (result != EMERGENCY_REFUSED && lstat(jpath, &jst) == 0 &&
+	    (uintmax_t)jst.st_size > EMERGENCY_JOURNAL_MAX)
+		/* what routectld's reader refuses (site/emergency.h) */
+		fprintf(errf, "routectl: emergency %s: WARNING: the journal %s is %jd bytes, more "
+			"than the %u routectld adopts: routectld keeps the desired state this "
+			"command saved, but leaves BIRD alone and audits nothing until the journal "
+			"is read (routectl emergency status) and set aside\n", verb, jpath,
+			(intmax_t)jst.st_size, EMERGENCY_JOURNAL_MAX);
+	else if (result != EMERGENCY_REFUSED)
+		fprintf(out, "journal: %s (routectld adopts it %s)\n", jpath,
+			runs ? "within a second" : "when it starts");
 	change_result_free(&res);
 	if (b && s.bird_changed) {
 		fflush(out);
@@ -568,11 +616,13 @@ static int run_status(const struct cli_request *req, FILE *out, FILE *errf)
 	}
 	int lock_fd = -1;
 	char why[ERR_MSG_MAX];
-	int runs = routectld_runs(c, &lock_fd, why, sizeof why, &e);
+	int runs = routectld_runs(c, 0, NULL, &lock_fd, why, sizeof why, &e);
 	if (lock_fd >= 0)
 		close(lock_fd);   /* only looked: status changes nothing */
 	fprintf(out, "site %s (config %s)\n", c->site, req->config_path);
-	if (runs > 0)
+	if (runs == 2)
+		fprintf(out, "routectld: not running; %s\n", why);
+	else if (runs > 0)
 		fprintf(out, "routectld: RUNNING (%s): use the normal path\n", why);
 	else if (runs == 0)
 		fprintf(out, "routectld: not running\n");

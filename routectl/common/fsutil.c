@@ -258,17 +258,19 @@ static void describe_link(const char *path, char *out, size_t size)
 
 /* A path that cannot be opened or is not a regular file: the message says
  * what it is. st is from lstat (NOFOLLOW) or stat when have_st. */
-static int refuse_not_regular(const char *path, const struct stat *st, struct err *e)
+static int refuse_not_regular(const char *path, const struct stat *st, const char *verb,
+			      struct err *e)
 {
 	char link[PATH_MAX + 64] = "";
 	if (S_ISLNK(st->st_mode)) {
 		describe_link(path, link, sizeof link);
 		return err_set(e, ERR_INVALID,
 			       "%s is a symbolic link%s; refusing to follow it (only a regular "
-			       "file is read here)", path, link);
+			       "file is %s here)", path, link,
+			       strcmp(verb, "read") == 0 ? "read" : "written");
 	}
-	return err_set(e, ERR_INVALID, "%s is %s, not a regular file; refusing to read it",
-		       path, kind_of(st->st_mode));
+	return err_set(e, ERR_INVALID, "%s is %s, not a regular file; refusing to %s it", path,
+		       kind_of(st->st_mode), verb);
 }
 
 static int open_failed(const char *path, int err, unsigned flags, struct err *e)
@@ -286,15 +288,47 @@ static int open_failed(const char *path, int err, unsigned flags, struct err *e)
 	}
 	if ((err == ELOOP && (flags & FS_READ_NOFOLLOW)) || err == ENXIO) {
 		if (lstat(path, &lst) == 0 && !S_ISREG(lst.st_mode))
-			return refuse_not_regular(path, &lst, e);
+			return refuse_not_regular(path, &lst, "read", e);
 	}
 	return err_set(e, ERR_IO, "%s: cannot open: %s", path, strerror(err));
 }
 
-int fs_read_file_flags(const char *path, size_t max, unsigned flags, char **data,
-		       size_t *len, struct err *e)
+int fs_open_append(const char *path, mode_t mode, int *created, struct err *e)
 {
-	*data = NULL;
+	struct stat st;
+	*created = lstat(path, &st) < 0 && errno == ENOENT;
+	/* O_NONBLOCK: a FIFO with no reader fails (ENXIO) instead of blocking
+	 * the caller until someone reads it; O_NOFOLLOW: a link fails (ELOOP). */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY |
+				    O_NONBLOCK, mode);
+	if (fd < 0) {
+		int saved = errno;
+		if ((saved == ELOOP || saved == ENXIO) && lstat(path, &st) == 0 &&
+		    !S_ISREG(st.st_mode))
+			return refuse_not_regular(path, &st, "write to", e);
+		return err_set(e, ERR_IO, "%s: cannot open for appending: %s", path,
+			       strerror(saved));
+	}
+	if (fstat(fd, &st) < 0) {
+		int saved = errno;
+		close(fd);
+		return err_set(e, ERR_IO, "%s: cannot stat: %s", path, strerror(saved));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return refuse_not_regular(path, &st, "write to", e);
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		int saved = errno;
+		close(fd);
+		return err_set(e, ERR_IO, "%s: cannot make blocking: %s", path, strerror(saved));
+	}
+	return fd;
+}
+
+int fs_open_read(const char *path, unsigned flags, struct stat *stp, struct err *e)
+{
 	/* Look before opening: opening a device can have effects of its own
 	 * (a tape rewinds, a tty becomes ours), and a FIFO blocks open() until
 	 * a writer comes. Then open without blocking and check the descriptor
@@ -304,7 +338,7 @@ int fs_read_file_flags(const char *path, size_t max, unsigned flags, char **data
 	if ((nofollow ? lstat(path, &st) : stat(path, &st)) < 0)
 		return open_failed(path, errno, flags, e);
 	if (!S_ISREG(st.st_mode))
-		return refuse_not_regular(path, &st, e);
+		return refuse_not_regular(path, &st, "read", e);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
 				    (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0)
@@ -316,8 +350,21 @@ int fs_read_file_flags(const char *path, size_t max, unsigned flags, char **data
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return refuse_not_regular(path, &st, e);
+		return refuse_not_regular(path, &st, "read", e);
 	}
+	if (stp)
+		*stp = st;
+	return fd;
+}
+
+int fs_read_file_flags(const char *path, size_t max, unsigned flags, char **data,
+		       size_t *len, struct err *e)
+{
+	*data = NULL;
+	struct stat st;
+	int fd = fs_open_read(path, flags, &st, e);
+	if (fd < 0)
+		return fd;
 	int head = (flags & FS_READ_HEAD) != 0;
 	if (!head && (uintmax_t)st.st_size > (uintmax_t)max) {
 		close(fd);

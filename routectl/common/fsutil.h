@@ -68,9 +68,26 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len, struct 
 #define FS_READ_HEAD     2u  /* read the first max bytes only; a longer file is
 				not an error */
 
+/* Opens path for reading as fs_read_file_flags does (FS_READ_NOFOLLOW is
+ * honoured): only a regular file, looked at before and after the open, which
+ * never blocks (a FIFO is refused, not waited on). Returns the descriptor
+ * (O_CLOEXEC; O_NONBLOCK, harmless on a regular file) with *st filled when
+ * st is not NULL, or fs_read_file's errors. */
+struct stat;
+int fs_open_read(const char *path, unsigned flags, struct stat *st, struct err *e);
+
 /* fs_read_file with flags (FS_READ_*); same returns and errors. */
 int fs_read_file_flags(const char *path, size_t max, unsigned flags, char **data,
 		       size_t *len, struct err *e);
+
+/* Opens path for appending (O_APPEND, write-only), creating it with mode
+ * when missing (*created says so; fsync its directory before relying on
+ * it). Only a regular file is opened: a symbolic link (dangling or not), a
+ * FIFO (whose open would block until a reader comes), a socket or a device
+ * is refused with -ERR_INVALID and a message naming the path and what it
+ * is, and nothing is written. Returns the descriptor (blocking, O_CLOEXEC),
+ * or -ERR_INVALID, or -ERR_IO naming the path with strerror. */
+int fs_open_append(const char *path, mode_t mode, int *created, struct err *e);
 
 /* fsync(2)s the directory that holds path, so that a file created, renamed
  * or removed there survives a crash. 0 or -ERR_IO naming path. */

@@ -406,6 +406,15 @@ static enum emergency_hold poll_emergency(struct worker *w)
 			log_error("%s; until it is adopted routectld reconciles nothing on its own",
 				  e.msg);
 		snprintf(w->emergency_error, sizeof w->emergency_error, "%s", e.msg);
+		if (!w->bird) {
+			/* status and check say why BIRD is left alone, not
+			 * "not connected yet" */
+			char why[ERR_MSG_MAX];
+			snprintf(why, sizeof why, "not connected: routectld connects and reconciles "
+				 "only once the emergency journal is adopted: %.3000s", e.msg);
+			apply_one_line(why, w->bird_error, sizeof w->bird_error);
+			publish_bird(w);
+		}
 		return HOLD_AUTOMATIC;
 	}
 	w->emergency_error[0] = '\0';

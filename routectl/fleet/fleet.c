@@ -455,7 +455,17 @@ static int start(struct call *c, struct attempt *a, bool oob)
 	curl_easy_setopt(x, CURLOPT_PROXY, "");
 	curl_easy_setopt(x, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(x, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x, CURLOPT_TIMEOUT_MS, (long)left);
+	/* A read may be asked again elsewhere: a primary that takes it and
+	 * does not answer (a flooded chat-ops path) gets a share of the
+	 * deadline, and the oob the rest (done()). A write is not sent twice. */
+	long total_ms = (long)left;
+	if (!oob && r->oob_url && c->opts->via == FLEET_VIA_AUTO && !c->is_write) {
+		long share = (long)(left * FLEET_PRIMARY_CONNECT_SHARE / 100);
+		total_ms = share > 0 ? share : 1;
+		if (connect_ms > total_ms)
+			connect_ms = total_ms;
+	}
+	curl_easy_setopt(x, CURLOPT_TIMEOUT_MS, total_ms);
 	curl_easy_setopt(x, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	curl_easy_setopt(x, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(x, CURLOPT_USERAGENT, "routectl/" ROUTECTL_VERSION);
@@ -565,10 +575,13 @@ static void done(struct call *c, struct attempt *a, CURLcode rc)
 	char why[sizeof rep->error];
 	describe(a, rc, os_errno, request_size, why, sizeof why);
 	bool unsent = nothing_sent(rc, request_size) && !a->too_big;
+	/* a read the primary did not answer in its share of the time */
+	bool read_unanswered = !c->is_write && rc == CURLE_OPERATION_TIMEDOUT && !a->too_big;
 	release(c, a);
 	buf_free(&a->rx);
 	a->too_big = a->nomem = false;
-	if (unsent && !a->on_oob && a->router->oob_url && c->opts->via == FLEET_VIA_AUTO) {
+	if ((unsent || read_unanswered) && !a->on_oob && a->router->oob_url &&
+	    c->opts->via == FLEET_VIA_AUTO) {
 		snprintf(rep->primary_error, sizeof rep->primary_error, "%s", why);
 		start(c, a, true);
 		return;

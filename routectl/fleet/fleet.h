@@ -36,7 +36,9 @@ struct err;
  * percent of the deadline, so that a primary path that is down (a chat-ops
  * network that drops packets) costs an evacuation 1.5 s, not the deadline:
  * enough for a handshake across a continent, and a refused connection
- * falls back at once. */
+ * falls back at once. A read (GET, HEAD) also falls back when the primary
+ * does not answer within FLEET_PRIMARY_CONNECT_SHARE percent of the time
+ * left: asking twice changes nothing. */
 #define FLEET_CONNECT_TIMEOUT_MS 3000
 #define FLEET_PRIMARY_CONNECT_TIMEOUT_MS 1500
 #define FLEET_PRIMARY_CONNECT_SHARE 50

@@ -53,13 +53,18 @@ static int lock_file(const char *dir, const char *name, int wait_ms, struct err 
 			break;
 		poll(NULL, 0, 50);
 	}
-	char holder[32] = "";
+	char holder[80] = "";
 	ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
 	holder[n > 0 ? n : 0] = '\0';
 	holder[strcspn(holder, "\n")] = '\0';
 	close(fd);
-	return err_set(e, ERR_BUSY, "%s is locked by %s%s", path,
-		       holder[0] ? "process " : "another process", holder);
+	/* "PID PROGRAM" (site_lock_take) reads "process PID (PROGRAM)" */
+	char *prog = strchr(holder, ' ');
+	if (prog)
+		*prog++ = '\0';
+	return err_set(e, ERR_BUSY, "%s is locked by %s%s%s%s%s", path,
+		       holder[0] ? "process " : "another process", holder,
+		       prog && prog[0] ? " (" : "", prog ? prog : "", prog && prog[0] ? ")" : "");
 }
 
 int site_lock_take(const char *state_dir, int wait_ms, int *fd, struct err *e)
@@ -68,12 +73,36 @@ int site_lock_take(const char *state_dir, int wait_ms, int *fd, struct err *e)
 	int lfd = lock_file(state_dir, SITE_LOCK_FILE, wait_ms, e);
 	if (lfd < 0)
 		return lfd;
-	char pid[32];
-	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	char pid[80];
+	int len = snprintf(pid, sizeof pid, "%ld %.32s\n", (long)getpid(),
+			   program_invocation_short_name);
 	if (ftruncate(lfd, 0) < 0 || pwrite(lfd, pid, (size_t)len, 0) != len)
 		log_warn("cannot write the PID into %s/%s: %s", state_dir, SITE_LOCK_FILE,
 			 strerror(errno));
 	*fd = lfd;
+	return 0;
+}
+
+int site_lock_holder(const char *state_dir, long *pid, char *prog, size_t size)
+{
+	char path[4096], text[80] = "";
+	*pid = 0;
+	prog[0] = '\0';
+	snprintf(path, sizeof path, "%s/%s", state_dir, SITE_LOCK_FILE);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = pread(fd, text, sizeof text - 1, 0);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	char *end = NULL;
+	long v = strtol(text, &end, 10);
+	if (end == text || v <= 0)
+		return -1;
+	*pid = v;
+	if (*end == ' ')
+		snprintf(prog, size, "%s", end + 1);
 	return 0;
 }
 
@@ -294,12 +323,12 @@ int emergency_writer_open(const char *state_dir, int wait_ms, struct emergency_w
 		return rc;
 	}
 	snprintf(w->path, sizeof w->path, "%s/%s", state_dir, EMERGENCY_JOURNAL);
-	struct stat sb;
-	int created = lstat(w->path, &sb) < 0;
-	w->fd = open(w->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	int created = 0;
+	w->fd = fs_open_append(w->path, 0640, &created, e);
 	if (w->fd < 0) {
-		int rc = err_set(e, ERR_IO, "cannot open the emergency journal %s: %s", w->path,
-				 strerror(errno));
+		int rc = w->fd;
+		w->fd = -1;
+		err_prefix(e, "the emergency journal cannot be written");
 		emergency_writer_close(w);
 		return rc;
 	}

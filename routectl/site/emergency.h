@@ -59,13 +59,20 @@ struct site;
 
 /* Takes the exclusive lock of the site whose state directory is state_dir,
  * waiting up to wait_ms (0: not at all) while another process holds it,
- * and writes this process's PID into the lock file (for people). Returns
+ * and writes "PID PROGRAM" into the lock file (for people, and for
+ * site_lock_holder: "routectld" or "routectl", an emergency command). Returns
  * 0 with *fd (keep it open for as long as the lock is needed; close it to
  * drop it), -ERR_BUSY when still held after wait_ms (e names the holder's
  * PID when the file says it), -ERR_NOTFOUND when state_dir does not exist
  * (nothing is created: a missing state directory may be a file system that
  * did not mount), -ERR_IO naming the file. */
 int site_lock_take(const char *state_dir, int wait_ms, int *fd, struct err *e);
+
+/* Who wrote the site lock of state_dir last (the holder, while it is
+ * held): its PID and program name ("" from a writer that gave none).
+ * Returns 0, or -1 when the file is missing or says no PID. Informative
+ * only: the holder may have exited since. */
+int site_lock_holder(const char *state_dir, long *pid, char *prog, size_t size);
 
 /* ---- the journal -------------------------------------------------------------- */
 
@@ -143,7 +150,9 @@ struct emergency_writer {
 /* Takes STATE-DIR/EMERGENCY_LOCK_FILE (waiting up to wait_ms for a
  * routectld that is adopting) and opens the journal for appending, creating
  * it (and fsyncing the directory) when missing. Returns 0, -ERR_BUSY (held
- * after wait_ms: another emergency command runs), -ERR_IO naming the file. */
+ * after wait_ms: another emergency command runs), -ERR_INVALID when the
+ * journal is not a regular file (a symbolic link, a FIFO: refused at once,
+ * never followed or waited on; fs_open_append), -ERR_IO naming the file. */
 int emergency_writer_open(const char *state_dir, int wait_ms, struct emergency_writer *w,
 			  struct err *e);
 

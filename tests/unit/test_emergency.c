@@ -337,6 +337,35 @@ START_TEST(test_site_lock)
 }
 END_TEST
 
+/* A journal that is not a regular file (left by someone else, or by
+ * mistake) is refused at once with a message that says what it is: a FIFO
+ * is not waited on (its open would block until a reader comes), a
+ * symbolic link is not followed. */
+START_TEST(test_writer_refuses_odd_journal)
+{
+	struct emergency_writer w;
+	struct err e;
+	ck_assert_int_eq(mkfifo(journal, 0640), 0);
+	ck_assert_int_eq(emergency_writer_open(state_dir, 0, &w, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, journal) && strstr(e.msg, "FIFO"), "%s", e.msg);
+	ck_assert_int_eq(w.fd, -1);
+	ck_assert_int_eq(w.lock_fd, -1);
+	ck_assert_int_eq(unlink(journal), 0);
+
+	char target[256];
+	snprintf(target, sizeof target, "%s/elsewhere.jsonl", tmpdir);
+	ck_assert_int_eq(symlink(target, journal), 0);
+	ck_assert_int_eq(emergency_writer_open(state_dir, 0, &w, &e), -ERR_INVALID);
+	ck_assert_msg(strstr(e.msg, "symbolic link") && strstr(e.msg, target), "%s", e.msg);
+	ck_assert_int_ne(access(target, F_OK), 0);   /* nothing created through it */
+	ck_assert_int_eq(unlink(journal), 0);
+
+	/* the lock was dropped: a regular journal opens */
+	ck_assert_msg(emergency_writer_open(state_dir, 0, &w, &e) == 0, "%s", e.msg);
+	emergency_writer_close(&w);
+}
+END_TEST
+
 static Suite *emergency_suite(void)
 {
 	Suite *s = suite_create("emergency");
@@ -349,6 +378,7 @@ static Suite *emergency_suite(void)
 	tcase_add_test(tc, test_adopt_waits_for_writer);
 	tcase_add_test(tc, test_adopt_unknown_service_and_safe_mode);
 	tcase_add_test(tc, test_site_lock);
+	tcase_add_test(tc, test_writer_refuses_odd_journal);
 	suite_add_tcase(s, tc);
 	return s;
 }
