@@ -307,6 +307,23 @@ static int fill_state(const struct lyd_node *tree, const char *what, void *arg,
 			return rc;
 	}
 	qsort(st->svcs, st->n, sizeof *st->svcs, cmp_svc);
+	size_t nr = yangctx_count_children(root, "removed-service");
+	st->removed = calloc(nr ? nr : 1, sizeof *st->removed);
+	if (!st->removed)
+		return err_set(e, ERR_NOMEM, "%s: out of memory", what);
+	for (const struct lyd_node *c = lyd_child(root); c; c = c->next) {
+		if (!c->schema || strcmp(c->schema->name, "removed-service") != 0)
+			continue;
+		struct svc_state *r = &st->removed[st->n_removed++];
+		int rc = fill_svc(c, r, what, e);
+		if (rc < 0)
+			return rc;
+		const char *at = yangctx_get(c, "removed-at");
+		if (!at || time_parse_utc(at, &r->removed_at) < 0)
+			return err_set(e, ERR_INVALID,
+				       "%s: " STATE_ROOT "/removed-service[name='%s']: bad removed-at",
+				       what, r->name);
+	}
 	return fill_ended(root, st, what, e);
 }
 
@@ -490,6 +507,24 @@ int state_to_json(const struct state *st, char **out, struct err *e)
 		put(&o, body, "service", list);
 	else
 		json_decref(list);
+	if (st->n_removed > 0) {
+		json_t *removed = json_array();
+		for (size_t i = 0; i < st->n_removed && removed; i++) {
+			const struct svc_state *r = &st->removed[i];
+			json_t *rs = json_object();
+			if (!rs || json_array_append_new(removed, rs) < 0) {
+				o.failed = 1;
+				break;
+			}
+			put(&o, rs, "name", json_string(r->name));
+			mode_object(&o, rs, r->mode, r->prepend, "since", r->since);
+			put(&o, rs, "actor", json_string(r->actor));
+			put(&o, rs, "reason", json_string(r->reason ? r->reason : ""));
+			put(&o, rs, "change-id", json_string(r->change_id));
+			put_time(&o, rs, "removed-at", r->removed_at);
+		}
+		put(&o, body, "removed-service", removed);
+	}
 	if (st->n_ended > 0) {
 		json_t *ended = json_array();
 		for (size_t i = 0; i < st->n_ended && ended; i++) {
@@ -590,23 +625,77 @@ struct state *state_new(const struct conf *c, time_t now)
 	return st;
 }
 
+/* How far a mode takes a service away: withdraw, then a longer prepend,
+ * then announce. */
+static unsigned drain_rank(enum svc_mode mode, unsigned prepend)
+{
+	return mode == MODE_WITHDRAW ? 1000u : mode == MODE_PREPEND ? prepend : 0u;
+}
+
+static struct svc_state *removed_find(struct state *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_removed; i++)
+		if (st->removed[i].name && strcmp(st->removed[i].name, name) == 0)
+			return &st->removed[i];
+	return NULL;
+}
+
+/* s (made by svc_init) takes the mode and provenance of was. */
+static int svc_restore(struct svc_state *s, const struct svc_state *was)
+{
+	char *actor = NULL, *reason = NULL, *change_id = NULL;
+	if (dup_str(&actor, was->actor) < 0 || dup_str(&reason, was->reason) < 0 ||
+	    dup_str(&change_id, was->change_id) < 0) {
+		free(actor);
+		free(reason);
+		free(change_id);
+		return -ERR_NOMEM;
+	}
+	free(s->actor);
+	free(s->reason);
+	free(s->change_id);
+	s->actor = actor;
+	s->reason = reason;
+	s->change_id = change_id;
+	s->mode = was->mode;
+	s->prepend = was->prepend;
+	s->since = was->since;
+	return 0;
+}
+
+static int cmp_removed_newest(const void *a, const void *b)
+{
+	const struct svc_state *x = a, *y = b;
+	return x->removed_at > y->removed_at ? -1 : x->removed_at < y->removed_at;
+}
+
 int state_sync_services(struct state *st, const struct conf *c, time_t now)
 {
 	struct svc_state *svcs = calloc(c->n_services ? c->n_services : 1, sizeof *svcs);
-	if (!svcs)
+	struct svc_state *removed = calloc(st->n + st->n_removed + 1, sizeof *removed);
+	if (!svcs || !removed) {
+		free(svcs);
+		free(removed);
 		return -ERR_NOMEM;
+	}
 	char id[17];
 	change_id_new(id);
 	int changed = 0;
-	/* Build the new list aside, so that running out of memory leaves st
+	/* Build the new lists aside, so that running out of memory leaves st
 	 * as it was. */
 	for (size_t i = 0; i < c->n_services; i++) {
 		if (state_find(st, c->services[i].name))
 			continue;
-		if (svc_init(&svcs[i], &c->services[i], "new in config", id, now) < 0) {
+		const struct svc_state *was = removed_find(st, c->services[i].name);
+		int rc = svc_init(&svcs[i], &c->services[i], "new in config", id, now);
+		if (rc == 0 && was &&
+		    drain_rank(was->mode, was->prepend) >= drain_rank(svcs[i].mode, svcs[i].prepend))
+			rc = svc_restore(&svcs[i], was);
+		if (rc < 0) {
 			for (size_t k = 0; k < c->n_services; k++)
 				svc_state_clear(&svcs[k]);
 			free(svcs);
+			free(removed);
 			return -ERR_NOMEM;
 		}
 		changed++;
@@ -619,15 +708,43 @@ int state_sync_services(struct state *st, const struct conf *c, time_t now)
 			memset(old, 0, sizeof *old);
 		}
 	}
+	/* What leaves the config now is remembered, with what it was. */
+	size_t nr = 0;
 	for (size_t i = 0; i < st->n; i++) {
-		if (st->svcs[i].name) {
-			changed++;   /* no longer in the config */
-			svc_state_clear(&st->svcs[i]);
+		struct svc_state *gone = &st->svcs[i];
+		if (!gone->name)
+			continue;
+		changed++;
+		free(gone->recent);
+		gone->recent = NULL;
+		gone->n_recent = 0;
+		gone->has_next = gone->has_confirm = 0;
+		gone->removed_at = now;
+		removed[nr++] = *gone;
+		memset(gone, 0, sizeof *gone);
+	}
+	/* ... besides what left before and is still out (not twice). */
+	for (size_t i = 0; i < st->n_removed; i++) {
+		struct svc_state *r = &st->removed[i];
+		int keep = r->name && !conf_find_service(c, r->name);
+		for (size_t k = 0; keep && k < nr; k++)
+			keep = strcmp(removed[k].name, r->name) != 0;
+		if (keep) {
+			removed[nr++] = *r;
+			memset(r, 0, sizeof *r);
+		} else {
+			svc_state_clear(r);
 		}
 	}
+	qsort(removed, nr, sizeof *removed, cmp_removed_newest);
+	while (nr > STATE_REMOVED_MAX)
+		svc_state_clear(&removed[--nr]);
 	free(st->svcs);
+	free(st->removed);
 	st->svcs = svcs;
 	st->n = c->n_services;
+	st->removed = removed;
+	st->n_removed = nr;
 	qsort(st->svcs, st->n, sizeof *st->svcs, cmp_svc);
 	return changed;
 }
@@ -668,6 +785,24 @@ struct state *state_dup(const struct state *st)
 			return NULL;
 		}
 	}
+	d->removed = calloc(st->n_removed + 1, sizeof *d->removed);
+	if (!d->removed) {
+		state_free(d);
+		return NULL;
+	}
+	for (size_t i = 0; i < st->n_removed; i++) {
+		const struct svc_state *r = &st->removed[i];
+		struct svc_state *t = &d->removed[d->n_removed++];
+		*t = *r;
+		t->name = t->actor = t->reason = t->change_id = NULL;
+		t->recent = NULL;
+		t->n_recent = 0;
+		if (dup_str(&t->name, r->name) < 0 || dup_str(&t->actor, r->actor) < 0 ||
+		    dup_str(&t->reason, r->reason) < 0 || dup_str(&t->change_id, r->change_id) < 0) {
+			state_free(d);
+			return NULL;
+		}
+	}
 	return d;
 }
 
@@ -678,6 +813,9 @@ void state_free(struct state *st)
 	for (size_t i = 0; i < st->n; i++)
 		svc_state_clear(&st->svcs[i]);
 	free(st->svcs);
+	for (size_t i = 0; i < st->n_removed; i++)
+		svc_state_clear(&st->removed[i]);
+	free(st->removed);
 	free(st->site);
 	free(st);
 }

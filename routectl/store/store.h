@@ -51,6 +51,8 @@ struct svc_state {
 	time_t confirm_deadline;
 	enum svc_mode revert_mode;
 	unsigned revert_prepend;
+	/* In struct state's removed list only: when it left the config. */
+	time_t removed_at;
 };
 
 /* How the wait for a confirmation ended. */
@@ -73,11 +75,20 @@ struct confirm_end {
  * budget a policy may set). */
 #define STATE_RECENT_MAX 1000
 
+/* At most this many services that left the config are remembered. */
+#define STATE_REMOVED_MAX 64
+
 struct state {
 	char *site;
 	uint64_t generation;   /* +1 on every saved change */
 	struct svc_state *svcs; /* sorted by name */
 	size_t n;
+	/* Services that left the config, with the mode they had (name, mode,
+	 * prepend, actor, reason, change_id, since; no staged step, no
+	 * confirmation, no recent changes) and removed_at: at most
+	 * STATE_REMOVED_MAX, the newest kept. */
+	struct svc_state *removed;
+	size_t n_removed;
 	struct confirm_end ended[STATE_CONFIRMS_ENDED_MAX];  /* oldest first */
 	size_t n_ended;
 };
@@ -98,9 +109,16 @@ int state_save(const char *path, const struct state *st, struct err *e);
 
 /* A fresh state for a config: every service at its initial mode. */
 struct state *state_new(const struct conf *c, time_t now);
-/* Adds services the config has and the state lacks (initial mode, actor
- * "routectld", reason "new in config"), drops those the config no longer
- * has. Returns how many changed. */
+/* Adds services the config has and the state lacks, moves those the
+ * config no longer has to st->removed (with removed_at now), and returns
+ * how many changed. A service new in the config starts in its initial mode
+ * (actor "routectld", reason "new in config"), unless it is one that left
+ * the config earlier: then it comes back in the more drained of its
+ * remembered mode and its initial mode (withdraw before prepend, a longer
+ * prepend before a shorter, before announce), with the remembered actor,
+ * reason and change id when that is the one kept, so that taking a service
+ * out of the config and back never announces what an operator took
+ * away. -ERR_NOMEM leaves st as it was. */
 int state_sync_services(struct state *st, const struct conf *c, time_t now);
 
 struct state *state_dup(const struct state *st);

@@ -36,6 +36,7 @@ cp "$D/routectld.json" "$D/base.json"
 #   policy    "mail" with policy-file bad-policy.json and a service extra
 #   tokens    "mail" with token-file tokens-bad and a service extra
 #   rates     "mail" with write-rate 1, write-burst 1, max-connections 7
+#   nomail    "rates" without the service mail
 cat >"$D/conf.py" <<'PY'
 import json, os, sys
 d, variant = sys.argv[1], sys.argv[2]
@@ -45,6 +46,7 @@ r = c["routectl-config:routectld"]
 r["api"] = {"listen": [{"address": api_ip, "port": api_port}], "token-file": d + "/tokens1"}
 if variant != "start":
     r["api"]["token-file"] = d + "/tokens2"
+if variant not in ("start", "nomail"):
     r["service"].append({"name": "mail", "ipv4-prefix": ["203.0.113.0/24"]})
 extra = {"name": "extra", "ipv4-prefix": ["100.64.0.0/24"]}
 if variant in ("yang", "site", "policy", "tokens"):
@@ -57,7 +59,7 @@ if variant == "policy":
     r["policy-file"] = d + "/bad-policy.json"
 if variant == "tokens":
     r["api"]["token-file"] = d + "/tokens-bad"
-if variant == "rates":
+if variant in ("rates", "nomail"):
     r["api"].update({"write-rate": 1, "write-burst": 1, "max-connections": 7})
 text = json.dumps(c, indent=1)
 if variant == "syntax":
@@ -204,5 +206,23 @@ if [[ $rc == 0 && $line == "ROUTECTL OK - "* ]]; then ok "cleared: routectl chec
 drain='{"site": "ash", "services": ["web"], "reason": "rate", "dry_run": true}'
 check "write-burst 1: the first write of op2 passes" test "$(http_status "$D/secret2" POST /v1/drain "$drain")" = 200
 check "write-burst 1: the second is refused (429)" test "$(http_status "$D/secret2" POST /v1/drain "$drain")" = 429
+
+# A service an operator withdrew, taken out of the config and put back,
+# stays withdrawn (it is not announced as new in the config).
+svc_field() { status_json | jget "[s['$2'] for s in j['services'] if s['name']=='$1'][0]"; }
+check "drain mail" rctl_quiet drain ash --service mail --now --reason "mail cut"
+check "the upstream lost mail" wait_for 10 eval '! up_has 203.0.113.0/24'
+conf nomail
+hup
+check "mail left the config" bash -c "test \"\$0\" = 'dns web'" "$(services)"
+conf rates
+hup
+check "mail is back in the config" bash -c "test \"\$0\" = 'dns mail web'" "$(services)"
+check "... still withdrawn" test "$(svc_field mail state)" = withdraw
+check "... with the operator's reason" test "$(svc_field mail reason)" = "mail cut"
+sleep 2
+check "... and the upstream still lacks it" eval '! up_has 203.0.113.0/24'
+check "undrain mail" rctl_quiet undrain ash --service mail --now --reason "mail back"
+check "the upstream has mail again" wait_for 10 up_has 203.0.113.0/24
 
 it_summary

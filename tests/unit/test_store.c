@@ -742,6 +742,70 @@ START_TEST(test_sync_services)
 }
 END_TEST
 
+/* A service taken out of the config and put back keeps what an operator
+ * set (here: api withdrawn by bob), also across a save and load; one whose
+ * initial mode drains more comes back in that. */
+START_TEST(test_removed_service_comes_back)
+{
+	struct conf *c = good_conf();     /* api (initial prepend 5), dns, web */
+	struct state *st = load_data("good.json");
+	ck_assert_int_eq(state_find(st, "api")->mode, MODE_WITHDRAW);
+	struct conf without_api = *c;     /* services are sorted: api first */
+	without_api.services = c->services + 1;
+	without_api.n_services = c->n_services - 1;
+	ck_assert_int_eq(state_sync_services(st, &without_api, 1800000000), 1);
+	ck_assert_ptr_null(state_find(st, "api"));
+	ck_assert_uint_eq(st->n_removed, 1);
+	ck_assert_str_eq(st->removed[0].name, "api");
+	ck_assert_int_eq(st->removed[0].mode, MODE_WITHDRAW);
+	ck_assert_str_eq(st->removed[0].actor, "bob (uid 1001) via http");
+	ck_assert_int_eq(st->removed[0].removed_at, 1800000000);
+
+	char path[256];
+	snprintf(path, sizeof path, "%s/removed.json", tmpdir);
+	struct err e = { 0 };
+	ck_assert_msg(state_save(path, st, &e) == 0, "%s", e.msg);
+	struct state *back = NULL;
+	ck_assert_msg(state_load(path, &back, &e) == 0, "%s", e.msg);
+	ck_assert_uint_eq(back->n_removed, 1);
+	ck_assert_str_eq(back->removed[0].name, "api");
+	ck_assert_int_eq(back->removed[0].removed_at, 1800000000);
+	struct state *copy = state_dup(back);
+	ck_assert_str_eq(copy->removed[0].reason, st->removed[0].reason);
+
+	/* put back: withdrawn by bob again, not prepended as new */
+	ck_assert_int_eq(state_sync_services(back, c, 1800000100), 1);
+	const struct svc_state *api = state_find(back, "api");
+	ck_assert_int_eq(api->mode, MODE_WITHDRAW);
+	ck_assert_str_eq(api->actor, "bob (uid 1001) via http");
+	ck_assert_str_eq(api->change_id, st->removed[0].change_id);
+	ck_assert_uint_eq(back->n_removed, 0);
+
+	/* announced when it left, initial prepend 5: back as prepend 5 */
+	free(copy->removed[0].actor);
+	copy->removed[0].actor = strdup("carol");
+	copy->removed[0].mode = MODE_ANNOUNCE;
+	ck_assert_int_eq(state_sync_services(copy, c, 1800000200), 1);
+	api = state_find(copy, "api");
+	ck_assert_int_eq(api->mode, MODE_PREPEND);
+	ck_assert_uint_eq(api->prepend, 5);
+	ck_assert_str_eq(api->reason, "new in config");
+
+	/* at most STATE_REMOVED_MAX remembered, the newest */
+	struct conf none = *c;
+	none.n_services = 0;
+	for (time_t t = 0; t < STATE_REMOVED_MAX + 3; t++) {
+		ck_assert_int_ge(state_sync_services(copy, c, 1800001000 + t), 0);
+		ck_assert_int_ge(state_sync_services(copy, &none, 1800001000 + t), 0);
+	}
+	ck_assert_uint_eq(copy->n_removed, 3);   /* api, dns, web: each once */
+	state_free(copy);
+	state_free(back);
+	state_free(st);
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(test_dup_find)
 {
 	struct state *st = load_data("good.json");
@@ -964,6 +1028,7 @@ static Suite *store_suite(void)
 	tcase_add_checked_fixture(t, make_tmpdir, remove_tmpdir);
 	tcase_add_test(t, test_state_new);
 	tcase_add_test(t, test_sync_services);
+	tcase_add_test(t, test_removed_service_comes_back);
 	tcase_add_test(t, test_dup_find);
 	tcase_add_test(t, test_svc_state_set);
 	tcase_add_test(t, test_change_id);
