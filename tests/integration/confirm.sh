@@ -23,22 +23,7 @@ SITE_IP=127.0.0.61 UP_IP=127.0.0.62
 it_site_and_upstream "$SITE_IP" "$UP_IP" "$PORT" "$D/routectl.conf"
 # Stages of seconds, and no guard or flap budget in the way: this test makes
 # many changes of one service at a site with no fleet.
-cat >"$D/policy.json" <<'CONF'
-{"routectl-policy:policy": {
-  "drain": {"prepend": 3, "wait": 4},
-  "undrain": {"prepend": 3, "wait": 4},
-  "guards": {"last-site": false, "max-drained-sites": 1000, "without-fleet": "stand-alone"},
-  "flap-budget": {"changes": 1000, "window": 1}}}
-CONF
-python3 - "$D/routectld.json" "$D/policy.json" <<'PY'
-import json, sys
-path, policy = sys.argv[1:3]
-with open(path) as f:
-    c = json.load(f)
-c["routectl-config:routectld"]["policy-file"] = policy
-with open(path, "w") as f:
-    json.dump(c, f)
-PY
+it_staged_policy 4
 
 api() { python3 "$(dirname "$0")/api_request.py" "$D/routectld.sock" "$@"; }
 status_json() { api GET /v1/status | cut -d' ' -f2-; }

@@ -147,6 +147,28 @@ CONF
 CONF
 }
 
+# it_staged_policy WAIT: a policy with stages of WAIT seconds (prepend 3)
+# and no guard or flap budget in the way (one site, no fleet), written to
+# $IT_DIR/policy.json and named by $IT_DIR/routectld.json.
+it_staged_policy() {
+	cat >"$IT_DIR/policy.json" <<CONF
+{"routectl-policy:policy": {
+  "drain": {"prepend": 3, "wait": $1},
+  "undrain": {"prepend": 3, "wait": $1},
+  "guards": {"last-site": false, "max-drained-sites": 1000, "without-fleet": "stand-alone"},
+  "flap-budget": {"changes": 1000, "window": 1}}}
+CONF
+	python3 - "$IT_DIR/routectld.json" "$IT_DIR/policy.json" <<'PY'
+import json, sys
+path, policy = sys.argv[1:3]
+with open(path) as f:
+    c = json.load(f)
+c["routectl-config:routectld"]["policy-file"] = policy
+with open(path, "w") as f:
+    json.dump(c, f)
+PY
+}
+
 # The routectld under test: config $IT_DIR/routectld.json, console
 # $IT_DIR/routectld.sock, log $IT_DIR/routectld.log; needs ROUTECTLD and ROUTECTL.
 start_daemon() {
