@@ -1797,6 +1797,32 @@ int commands_handle(struct commands *c, const struct http_request *rq,
 	return 1;
 }
 
+
+/* An outcome record of a change made outside the API (an adopted
+ * emergency command, routectld's own change): svcs, before and after are
+ * taken (NULL ones tell that building them ran out of memory), result and
+ * status 0 set. NULL on ENOMEM or text that is not UTF-8. */
+static json_t *outside_record(int64_t epoch_ms, const struct audit_who *w, const char *action,
+			      const char *site, const char *reason, json_t *svcs, json_t *before,
+			      json_t *after, const char *result)
+{
+	json_t *rec = svcs && before && after
+		? audit_record_new(epoch_ms, w, action, site, svcs, reason, false, "outcome")
+		: NULL;
+	if (!rec) {
+		if (!svcs || !before || !after)
+			json_decref(svcs);   /* else audit_record_new took it */
+		json_decref(before);
+		json_decref(after);
+		return NULL;
+	}
+	json_object_set_new(rec, "result", json_string(result));
+	json_object_set_new(rec, "status", json_integer(0));
+	json_object_set_new(rec, "before", before);
+	json_object_set_new(rec, "after", after);
+	return rec;
+}
+
 /* ---- adopted emergency commands ------------------------------------------------ */
 
 static void emergency_written(void *ctx, int rc, const struct err *e)
@@ -1833,26 +1859,16 @@ size_t commands_audit_emergency(struct commands *c, const char *site,
 		/* on the router host, with BIRD's socket: every power there is */
 		struct audit_who w = { .request_id = r->id, .actor = r->actor, .role = "admin",
 				       .transport = "emergency", .remote = "local" };
-		json_t *rec = svcs && before && after
-			? audit_record_new(r->epoch_ms, &w, action, site, svcs, r->reason, false,
-					   "outcome")
-			: NULL;
+		const char *result = r->result == EMERGENCY_APPLIED ? "ok"
+				     : r->result == EMERGENCY_FAILED ? "failed"
+				     : r->result == EMERGENCY_REFUSED ? "refused" : "unknown";
+		json_t *rec = outside_record(r->epoch_ms, &w, action, site, r->reason, svcs, before,
+					     after, result);
 		if (!rec) {
-			if (!svcs || !before || !after)
-				json_decref(svcs);
-			json_decref(before);
-			json_decref(after);
 			log_error("audit: the adopted emergency command %s cannot be recorded (out of "
 				  "memory, or text that is not UTF-8)", r->id);
 			continue;
 		}
-		const char *result = r->result == EMERGENCY_APPLIED ? "ok"
-				     : r->result == EMERGENCY_FAILED ? "failed"
-				     : r->result == EMERGENCY_REFUSED ? "refused" : "unknown";
-		json_object_set_new(rec, "result", json_string(result));
-		json_object_set_new(rec, "status", json_integer(0));
-		json_object_set_new(rec, "before", before);
-		json_object_set_new(rec, "after", after);
 		json_object_set_new(rec, "change_id", json_string(r->id));
 		json_object_set_new(rec, "force", json_boolean(r->force));
 		json_object_set_new(rec, "adopted", json_boolean(r->result != EMERGENCY_REFUSED));
@@ -1904,24 +1920,13 @@ static json_t *auto_record(const char *site, const struct auto_change *r)
 	 * host: as an emergency command does */
 	struct audit_who w = { .request_id = r->change_id, .actor = "routectld", .role = "admin",
 			       .transport = "routectld", .remote = "local" };
-	json_t *rec = svcs && before && after
-		? audit_record_new(r->epoch_ms, &w, auto_kind_name(r->kind), site, svcs, r->reason,
-				   false, "outcome")
-		: NULL;
-	if (!rec) {
-		if (!svcs || !before || !after)
-			json_decref(svcs);
-		json_decref(before);
-		json_decref(after);
-		return NULL;
-	}
 	const char *result = r->result == APPLY_RESULT_FAILED ? "failed"
 			     : r->kind == AUTO_REVERT_KEPT ? "refused"
 			     : r->result == APPLY_RESULT_PARTIAL ? "partial" : "ok";
-	json_object_set_new(rec, "result", json_string(result));
-	json_object_set_new(rec, "status", json_integer(0));
-	json_object_set_new(rec, "before", before);
-	json_object_set_new(rec, "after", after);
+	json_t *rec = outside_record(r->epoch_ms, &w, auto_kind_name(r->kind), site, r->reason,
+				     svcs, before, after, result);
+	if (!rec)
+		return NULL;
 	json_object_set_new(rec, "change_id", json_string(r->change_id));
 	json_object_set_new(rec, "follows_change_id", json_string(r->follows));
 	json_object_set_new(rec, "follows_actor", json_string(r->follows_actor));
