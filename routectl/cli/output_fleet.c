@@ -541,6 +541,20 @@ static const char *result_word(const struct cli_result *res)
 	}
 }
 
+
+/* Appends text (cleaned of control characters, output_clean) and a newline
+ * to out, and frees text. */
+static int put_clean_line(struct buf *out, struct buf *text)
+{
+	struct buf clean = { 0 };
+	int rc = output_clean(&clean, text->p ? text->p : "", false);
+	rc |= buf_puts(out, clean.p ? clean.p : "");
+	rc |= buf_puts(out, "\n");
+	buf_free(&clean);
+	buf_free(text);
+	return rc;
+}
+
 /* text indented by four spaces, line by line */
 static int put_indented(struct buf *out, const char *text)
 {
@@ -612,12 +626,7 @@ int output_fleet_change_text(struct buf *out, const struct fanout_result *r)
 			counts[fr->res.outcome_unknown ? 3 : rep->endpoint ? 2 : 4]++;
 			rc |= buf_printf(&line, ": %s", fr->res.local_msg);
 		}
-		struct buf clean = { 0 };
-		rc |= output_clean(&clean, line.p ? line.p : "", false);
-		rc |= buf_puts(out, clean.p ? clean.p : "");
-		rc |= buf_puts(out, "\n");
-		buf_free(&clean);
-		buf_free(&line);
+		rc |= put_clean_line(out, &line);
 		if (more && *more) {
 			struct buf rest = { 0 };
 			rc |= output_clean(&rest, more, true);
@@ -719,12 +728,7 @@ int output_fleet_confirm_text(struct buf *out, const struct fanout_result *r)
 		} else if (fr->res.kind == RESULT_LOCAL_ERROR) {
 			rc |= buf_printf(&line, ": %s", fr->res.local_msg);
 		}
-		struct buf clean = { 0 };
-		rc |= output_clean(&clean, line.p ? line.p : "", false);
-		rc |= buf_puts(out, clean.p ? clean.p : "");
-		rc |= buf_puts(out, "\n");
-		buf_free(&clean);
-		buf_free(&line);
+		rc |= put_clean_line(out, &line);
 	}
 	struct buf sum = { 0 };
 	rc |= buf_printf(&sum, "confirm %s: %zu router%s", r->req->change_id, r->n_routers,
@@ -736,12 +740,7 @@ int output_fleet_confirm_text(struct buf *out, const struct fanout_result *r)
 	if (counts[FCONFIRM_NOT_PENDING] == r->n_routers)
 		rc |= buf_printf(&sum, "; no router has change %s (routectl -f %s status lists "
 				 "the pending ones)", r->req->change_id, r->fleet->source);
-	struct buf clean = { 0 };
-	rc |= output_clean(&clean, sum.p ? sum.p : "", false);
-	rc |= buf_puts(out, clean.p ? clean.p : "");
-	rc |= buf_puts(out, "\n");
-	buf_free(&clean);
-	buf_free(&sum);
+	rc |= put_clean_line(out, &sum);
 	return rc ? -ERR_NOMEM : 0;
 }
 

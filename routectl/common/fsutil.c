@@ -256,6 +256,7 @@ static void describe_link(const char *path, char *out, size_t size)
 	snprintf(out, size, " to '%s'%s", target, dangling ? ", which does not exist" : "");
 }
 
+
 /* A path that cannot be opened or is not a regular file: the message says
  * what it is. st is from lstat (NOFOLLOW) or stat when have_st. */
 static int refuse_not_regular(const char *path, const struct stat *st, const char *verb,
@@ -271,6 +272,25 @@ static int refuse_not_regular(const char *path, const struct stat *st, const cha
 	}
 	return err_set(e, ERR_INVALID, "%s is %s, not a regular file; refusing to %s it", path,
 		       kind_of(st->st_mode), verb);
+}
+
+/* Whether the descriptor fd, just opened at path, is a regular file (*st
+ * filled): 0, or <0 with fd closed and e naming what it is (verb: "read",
+ * "write to"). The check is on the descriptor, so that a file swapped in
+ * after a look at the path is still caught. */
+static int opened_regular(int fd, const char *path, const char *verb, struct stat *st,
+			  struct err *e)
+{
+	if (fstat(fd, st) < 0) {
+		int saved = errno;
+		close(fd);
+		return err_set(e, ERR_IO, "%s: cannot stat: %s", path, strerror(saved));
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return refuse_not_regular(path, st, verb, e);
+	}
+	return 0;
 }
 
 static int open_failed(const char *path, int err, unsigned flags, struct err *e)
@@ -309,15 +329,8 @@ int fs_open_append(const char *path, mode_t mode, int *created, struct err *e)
 		return err_set(e, ERR_IO, "%s: cannot open for appending: %s", path,
 			       strerror(saved));
 	}
-	if (fstat(fd, &st) < 0) {
-		int saved = errno;
-		close(fd);
-		return err_set(e, ERR_IO, "%s: cannot stat: %s", path, strerror(saved));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return refuse_not_regular(path, &st, "write to", e);
-	}
+	if (opened_regular(fd, path, "write to", &st, e) < 0)
+		return -(int)e->code;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
 		int saved = errno;
@@ -343,15 +356,8 @@ int fs_open_read(const char *path, unsigned flags, struct stat *stp, struct err 
 				    (nofollow ? O_NOFOLLOW : 0));
 	if (fd < 0)
 		return open_failed(path, errno, flags, e);
-	if (fstat(fd, &st) < 0) {
-		int saved = errno;
-		close(fd);
-		return err_set(e, ERR_IO, "%s: cannot stat: %s", path, strerror(saved));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return refuse_not_regular(path, &st, "read", e);
-	}
+	if (opened_regular(fd, path, "read", &st, e) < 0)
+		return -(int)e->code;
 	if (stp)
 		*stp = st;
 	return fd;
