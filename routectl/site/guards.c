@@ -339,8 +339,8 @@ int guards_refused(const struct guard_report *r, struct err *e)
 	if (n == 0)
 		return 0;
 	return err_append(e, ERR_POLICY,
-			  "nothing changed; an admin may override with force and a reason "
-			  "(audited as an override)");
+			  "nothing changed; an admin may override (routectl --force, or "
+			  "\"force\": true over the API) with a reason, audited as an override");
 }
 
 int guards_overridden(const struct guard_report *r)

@@ -303,7 +303,7 @@ START_TEST(unreachable_refused_unless_forced)
 	ck_assert_int_eq(run(&s, &req, &res, &e), -ERR_POLICY);
 	assert_has(e.msg, "refused by guard unreachable: cannot ask site sea "
 			  "(router sea-r1: connection refused)");
-	assert_has(e.msg, "override with force");
+	assert_has(e.msg, "override (routectl --force, or \"force\": true over the API)");
 	ck_assert_int_eq(res.guards.g[GUARD_UNREACHABLE].verdict, GUARD_REFUSED);
 	change_result_free(&res);
 
