@@ -1825,13 +1825,33 @@ static json_t *outside_record(int64_t epoch_ms, const struct audit_who *w, const
 
 /* ---- adopted emergency commands ------------------------------------------------ */
 
-static void emergency_written(void *ctx, int rc, const struct err *e)
+/* The audit writer's answer for a record queued by submit_outside. */
+static void outside_written(void *ctx, int rc, const struct err *e)
 {
-	char *id = ctx;
+	char *what = ctx;
 	if (rc < 0)
-		log_error("audit: the adopted emergency command %s is not in the audit log: %s",
-			  id, e->msg);
-	free(id);
+		log_error("audit: %s is not in the audit log: %s", what, e->msg);
+	free(what);
+}
+
+/* Queues rec (taken) on the audit writer; what names the change in the
+ * log ("the adopted emergency command ID"). Returns 1 queued, 0 not
+ * (logged). */
+static int submit_outside(struct commands *c, json_t *rec, const char *what)
+{
+	char *ctx = strdup(what);
+	struct err ae;
+	if (!ctx) {
+		json_decref(rec);
+		log_error("audit: %s is not in the audit log: out of memory", what);
+		return 0;
+	}
+	if (audit_submit(c->d.audit, rec, NULL, outside_written, ctx, &ae) < 0) {
+		log_error("audit: %s is not in the audit log: %s", what, ae.msg);
+		free(ctx);
+		return 0;
+	}
+	return 1;
 }
 
 size_t commands_audit_emergency(struct commands *c, const char *site,
@@ -1880,31 +1900,14 @@ size_t commands_audit_emergency(struct commands *c, const char *site,
 		if (r->error)
 			json_object_set_new(rec, "error", json_pack("{s:s,s:s}", "code", "emergency",
 								    "message", r->error));
-		char *id = strdup(r->id);
-		struct err ae;
-		if (!id || audit_submit(c->d.audit, rec, NULL, emergency_written, id, &ae) < 0) {
-			log_error("audit: the adopted emergency command %s is not in the audit log: %s",
-				  r->id, id ? ae.msg : "out of memory");
-			if (!id)
-				json_decref(rec);
-			free(id);
-			continue;
-		}
-		queued++;
+		char what[128];
+		snprintf(what, sizeof what, "the adopted emergency command %s", r->id);
+		queued += (size_t)submit_outside(c, rec, what);
 	}
 	return queued;
 }
 
 /* ---- changes routectld made on its own ---------------------------------------- */
-
-static void auto_written(void *ctx, int rc, const struct err *e)
-{
-	char *id = ctx;
-	if (rc < 0)
-		log_error("audit: routectld's own change %s is not in the audit log: %s", id,
-			  e->msg);
-	free(id);
-}
 
 /* The audit record of r (NULL on ENOMEM or text that is not UTF-8). */
 static json_t *auto_record(const char *site, const struct auto_change *r)
@@ -1944,31 +1947,20 @@ size_t commands_audit_auto(struct commands *c, const char *site, const struct au
 	size_t queued = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct auto_change *r = &a->recs[i];
-		const char *what = auto_kind_name(r->kind);
+		char what[256];
+		snprintf(what, sizeof what, "routectld's own change %s (%s after %s)", r->change_id,
+			 auto_kind_name(r->kind), r->follows);
 		if (!c->d.audit) {
-			log_error("audit: routectld's own change %s (%s after %s) is not in the audit "
-				  "log: %s", r->change_id, what, r->follows, c->audit_error);
+			log_error("audit: %s is not in the audit log: %s", what, c->audit_error);
 			continue;
 		}
 		json_t *rec = auto_record(site, r);
 		if (!rec) {
-			log_error("audit: routectld's own change %s (%s after %s) cannot be recorded "
-				  "(out of memory, or text that is not UTF-8)", r->change_id, what,
-				  r->follows);
+			log_error("audit: %s cannot be recorded (out of memory, or text that is not "
+				  "UTF-8)", what);
 			continue;
 		}
-		char *id = strdup(r->change_id);
-		struct err ae;
-		if (!id || audit_submit(c->d.audit, rec, NULL, auto_written, id, &ae) < 0) {
-			log_error("audit: routectld's own change %s (%s after %s) is not in the audit "
-				  "log: %s", r->change_id, what, r->follows,
-				  id ? ae.msg : "out of memory");
-			if (!id)
-				json_decref(rec);
-			free(id);
-			continue;
-		}
-		queued++;
+		queued += (size_t)submit_outside(c, rec, what);
 	}
 	return queued;
 }
