@@ -54,6 +54,19 @@ static void decode_one(const struct cli_request *req, struct fanout_router *fr)
 			       change ? " was not applied there (nothing was sent)" : "");
 }
 
+/* Sends only to req->site's routers: sel set, or -ERR_NOTFOUND (nothing
+ * sent) when the fleet has no such site. */
+static int select_site(const struct fleet *f, const struct cli_request *req,
+		       struct fleet_select *sel, struct err *e)
+{
+	if (!fleet_find_site(f, req->site))
+		return err_set(e, ERR_NOTFOUND, "%s: the fleet %s has no site %s (nothing was sent)",
+			       req->cmd_name, f->source, req->site);
+	sel->scope = FLEET_SITE;
+	sel->site = req->site;
+	return 0;
+}
+
 int fanout_execute(const struct fleet *f, const struct cli_request *req,
 		   struct fanout_result *out, struct err *e)
 {
@@ -78,14 +91,8 @@ int fanout_execute(const struct fleet *f, const struct cli_request *req,
 	if (req->cmd == CMD_CONFIRM) {
 		/* Every router of the fleet by default: a router that does not
 		 * have the change answers 404 and that is fine. */
-		if (req->site && !all_sites(req)) {
-			sel.scope = FLEET_SITE;
-			sel.site = req->site;
-			if (!fleet_find_site(f, req->site))
-				return err_set(e, ERR_NOTFOUND, "%s: the fleet %s has no site %s "
-					       "(nothing was sent)", req->cmd_name, f->source,
-					       req->site);
-		}
+		if (req->site && !all_sites(req) && select_site(f, req, &sel, e) < 0)
+			return -(int)e->code;
 		struct cli_request rq = *req;
 		if (all_sites(req))
 			rq.site = NULL;
@@ -97,12 +104,8 @@ int fanout_execute(const struct fleet *f, const struct cli_request *req,
 				       req->cmd_name);
 	} else if (req->cmd != CMD_STATUS) {
 		if (!all_sites(req)) {
-			sel.scope = FLEET_SITE;
-			sel.site = req->site;
-			if (!fleet_find_site(f, req->site))
-				return err_set(e, ERR_NOTFOUND, "%s: the fleet %s has no site %s "
-					       "(nothing was sent)", req->cmd_name, f->source,
-					       req->site);
+			if (select_site(f, req, &sel, e) < 0)
+				return -(int)e->code;
 		} else {
 			o.site_per_router = true;
 		}
